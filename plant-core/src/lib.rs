@@ -1,0 +1,7 @@
+//! plant-core: the catalog behind the Plant.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod time;
+
+pub use time::Timestamp;
