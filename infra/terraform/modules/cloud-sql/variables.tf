@@ -26,7 +26,7 @@ variable "network_id" {
 variable "database_version" {
   description = "Cloud SQL PostgreSQL version; 15 or newer so that pgvector's HNSW indexes are available."
   type        = string
-  default     = "POSTGRES_16"
+  default     = "POSTGRES_18"
 
   validation {
     condition     = can(regex("^POSTGRES_(1[5-9]|[2-9][0-9])$", var.database_version))
@@ -65,7 +65,7 @@ variable "disk_autoresize_limit_gb" {
 variable "ssl_mode" {
   description = "How Cloud SQL enforces TLS. ENCRYPTED_ONLY refuses plaintext; TRUSTED_CLIENT_CERTIFICATE_REQUIRED also demands a client certificate (the Cloud SQL connector used by Cloud Run presents one)."
   type        = string
-  default     = "ENCRYPTED_ONLY"
+  default     = "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"
 
   validation {
     condition     = contains(["ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"], var.ssl_mode)
