@@ -50,7 +50,11 @@ impl Embedder for HashingEmbedder {
             .map(|t| {
                 let mut v = vec![0f32; DIM];
                 v[0] = 1e-3;
-                for w in t.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                for w in t
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                {
                     let h = Sha256::digest(w.as_bytes());
                     let i = u16::from_be_bytes([h[0], h[1]]) as usize % DIM;
                     v[i] += if h[2] & 1 == 0 { 1.0 } else { -1.0 };
