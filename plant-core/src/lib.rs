@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod search;
 pub mod time;
 
 pub use time::Timestamp;
