@@ -13,6 +13,8 @@
 
 mod embedding;
 mod hashing;
+#[cfg(feature = "minilm")]
+mod minilm;
 mod queue;
 mod text;
 
@@ -21,6 +23,8 @@ use std::sync::Arc;
 
 pub use embedding::{BoxError, DIM, EmbedError, Embedder, Embedding};
 pub use hashing::HashingEmbedder;
+#[cfg(feature = "minilm")]
+pub use minilm::{MAX_TOKENS, MiniLm};
 pub use queue::EmbedQueue;
 pub use text::{agent_text, named_text};
 
@@ -51,6 +55,29 @@ pub fn default_embedder(model_dir: Option<&Path>) -> (Arc<dyn Embedder>, Option<
         );
     };
     load_minilm(dir, LEXICAL)
+}
+
+#[cfg(feature = "minilm")]
+fn load_minilm(dir: &Path, lexical: &str) -> (Arc<dyn Embedder>, Option<String>) {
+    match MiniLm::load(dir) {
+        Ok(model) => (Arc::new(model), None),
+        Err(err) => {
+            let mut reason = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            (
+                Arc::new(HashingEmbedder),
+                Some(format!(
+                    "cannot load the embedding model from {}: {reason}; {lexical}",
+                    dir.display()
+                )),
+            )
+        }
+    }
 }
 
 #[cfg(not(feature = "minilm"))]
