@@ -23,19 +23,21 @@ create table base_entity (
     -- constitutional
     l0_compliance_status jsonb not null default '{}',
     amendment_alignment text not null,
-    certification_status text not null,
-    certification jsonb not null default '{}',
+    certification jsonb not null,
+    -- The state, kept in step with the certification record so that the database checks it and
+    -- lists can filter on it.
+    certification_status text generated always as (certification ->> 'status') stored,
     -- audit
     append_only boolean not null default true,
     tamper_proof boolean not null default true,
     hash_chain_sha256 jsonb not null default '[]',
     -- metadata
-    tags jsonb not null default '[]',
+    tags text[] not null default '{}',
     custom_attributes jsonb not null default '{}',
     governance_notes text,
     -- relationships
     parent_id uuid,
-    child_ids jsonb not null default '[]',
+    child_ids uuid[] not null default '{}',
     governance_agent_id text,
 
     constraint base_entity_pkey primary key (id),
@@ -55,12 +57,13 @@ create table base_entity (
         check (jsonb_typeof(l0_compliance_status) = 'object'),
     constraint base_entity_certification_check check (jsonb_typeof(certification) = 'object'),
     constraint base_entity_hash_chain_sha256_check check (jsonb_typeof(hash_chain_sha256) = 'array'),
-    constraint base_entity_tags_check check (jsonb_typeof(tags) = 'array'),
     constraint base_entity_custom_attributes_check check (jsonb_typeof(custom_attributes) = 'object'),
-    constraint base_entity_child_ids_check check (jsonb_typeof(child_ids) = 'array'),
-    constraint base_entity_parent_fk foreign key (parent_id) references base_entity (id)
+    constraint base_entity_tags_check check (array_position(tags, null) is null),
+    constraint base_entity_child_ids_check check (array_position(child_ids, null) is null)
 );
 
 -- Lists are ordered by (created_at, id) and filtered by kind and status.
 create index base_entity_type_created_idx on base_entity (entity_type, created_at, id);
+-- parent_id and child_ids may name records outside the catalog (governance links), so they are
+-- not foreign keys; the kinds' own references below are.
 create index base_entity_parent_idx on base_entity (parent_id) where parent_id is not null;

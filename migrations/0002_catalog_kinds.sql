@@ -66,11 +66,10 @@ create index job_role_embedding_idx on job_role using hnsw (embedding vector_cos
 -- A job role's required skills, in the order they were given (the order is part of the record).
 create table job_role_skill (
     job_role_id uuid not null,
-    skill_id uuid not null,
     position integer not null,
+    skill_id uuid not null,
 
-    constraint job_role_skill_pkey primary key (job_role_id, skill_id),
-    constraint job_role_skill_position_key unique (job_role_id, position),
+    constraint job_role_skill_pkey primary key (job_role_id, position),
     constraint job_role_skill_position_check check (position >= 0),
     constraint job_role_skill_job_role_fk foreign key (job_role_id)
         references job_role (id) on delete cascade,
@@ -83,7 +82,7 @@ create table team (
     entity_type text not null default 'Team',
     name text not null,
     description text not null default '',
-    job_role_id uuid,
+    job_role_id uuid not null,
     industry_id uuid,
 
     constraint team_pkey primary key (id),

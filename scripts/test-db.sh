@@ -142,7 +142,7 @@ start_cluster() {
 
   local log="$DATA_DIR/initdb.log"
   if ! as_pg "$BIN/initdb" --pgdata="$DATA_DIR/data" --username="$SUPERUSER" --auth=trust \
-    --encoding=UTF8 --locale=C --no-instructions --no-sync >"$log" 2>&1; then
+    --encoding=UTF8 --locale=C.UTF-8 --no-instructions --no-sync >"$log" 2>&1; then
     cat "$log" >&2
     die "initdb failed (log above)"
   fi
