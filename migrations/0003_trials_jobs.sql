@@ -1,6 +1,7 @@
 -- Trials and jobs: outside the BaseEntity family, audited the same way (version, version_hash).
 -- Their status machines are enforced here too; a refused move names its constraint
--- (`trial_status_transition`, `job_status_transition`) and carries the old status as DETAIL.
+-- (`trial_status_transition`, `job_status_transition`) and carries the old status as DETAIL
+-- and the new one as HINT.
 
 create table trial (
     id uuid not null,
@@ -87,7 +88,8 @@ begin
                   constraint = 'trial_status_transition',
                   table = 'trial',
                   column = 'status',
-                  detail = old.status;
+                  detail = old.status,
+                  hint = new.status;
     end if;
     return new;
 end;
@@ -110,7 +112,8 @@ begin
                   constraint = 'job_status_transition',
                   table = 'job',
                   column = 'status',
-                  detail = old.status;
+                  detail = old.status,
+                  hint = new.status;
     end if;
     return new;
 end;
