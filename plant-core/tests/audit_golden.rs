@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use plant_core::Timestamp;
-use plant_core::audit::{AuditEntry, Hash, Head, NewEntry, canonical_value, verify_chain};
+use plant_core::audit::{AuditEntry, Hash, Head, NewEntry, canonical_value};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -94,8 +94,17 @@ fn golden_canonical_encodings_and_link_hashes_are_unchanged() {
         );
         assert_eq!(&expected_of(name, entry), want, "{name}: link changed");
     }
-    let entries: Vec<AuditEntry> = computed.into_iter().map(|(_, e)| e).collect();
-    assert!(verify_chain(&entries, &[], &[]).ok);
+    // The vectors are snapshots of different entities at later versions, not a full history,
+    // so check the links rather than run the whole verifier (which also checks versions).
+    let mut prev = Hash::ZERO;
+    for (name, entry) in &computed {
+        assert_eq!(
+            entry.prev_hash, prev,
+            "{name}: not linked to the vector before it"
+        );
+        assert_eq!(entry.compute_hash(), entry.hash, "{name}");
+        prev = entry.hash;
+    }
 }
 
 #[test]
