@@ -143,7 +143,7 @@ fn a_forged_or_untrusted_checkpoint_is_reported_at_its_seq() {
     );
 
     let stranger = signer().sign(chain[6].head(), Timestamp::now());
-    let report = verify_chain(&chain, &[stranger.clone()], &trusted);
+    let report = verify_chain(&chain, std::slice::from_ref(&stranger), &trusted);
     assert_eq!(
         report.first_break.map(|b| (b.seq, b.reason)),
         Some((7, BreakReason::UntrustedKey { checkpoint_seq: 7 }))
