@@ -1,4 +1,5 @@
 //! The conformance story against PostgreSQL, each scenario in a database of its own.
+#![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
