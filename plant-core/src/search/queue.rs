@@ -109,6 +109,7 @@ impl Drop for WaitingGuard<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::search::HashingEmbedder;
