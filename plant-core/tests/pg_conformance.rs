@@ -12,7 +12,9 @@ use plant_core::store::{Store, conformance};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_passes_the_conformance_story() {
     for (name, scenario) in conformance::SCENARIOS {
-        let Some(db) = TestDb::new(name).await else { return };
+        let Some(db) = TestDb::new(name).await else {
+            return;
+        };
         let store: Arc<dyn Store> = Arc::new(db.store().await);
         eprintln!("scenario: {name}");
         scenario(store).await;

@@ -180,7 +180,7 @@ pub struct MigrationReport {
 }
 
 /// The advisory lock key that serialises migration runs on one database ("plant" in ASCII).
-const MIGRATE_LOCK_KEY: i64 = 0x706c_616e_74;
+const MIGRATE_LOCK_KEY: i64 = i64::from_be_bytes(*b"\0\0\0plant");
 
 /// Applies the embedded migrations that are not yet applied, and is safe to run from several
 /// places at once: the run holds a session advisory lock for its whole length, so concurrent
