@@ -252,6 +252,14 @@ impl Catalog {
     }
 }
 
+/// [`Error::Precondition`] when the caller expected another version than the current one.
+fn check_version(expected: Option<u64>, actual: u64) -> Result<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(Error::Precondition { expected, actual }),
+        _ => Ok(()),
+    }
+}
+
 fn now() -> Timestamp {
     Timestamp::now()
 }
