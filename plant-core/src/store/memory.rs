@@ -11,7 +11,7 @@ use super::{
     Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
     StoreResult, StoredEmbedding,
 };
-use crate::audit::{AuditEntry, Checkpoint, Head, NewEntry};
+use crate::audit::{AuditEntry, Checkpoint, Head};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 
@@ -183,21 +183,7 @@ impl Inner {
                 return Err(StoreError::MissingReference { field, target });
             }
         }
-        let version = expected_version.map_or(1, |v| v + 1);
-        record.set_version(version);
-        let payload = record
-            .audit_payload()
-            .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
-        let entry = self.head().append(NewEntry {
-            entity_id: id,
-            entity_type: kind.as_str().to_owned(),
-            entity_version: version,
-            action,
-            actor,
-            at: record.updated_at(),
-            payload,
-        });
-        record.apply_entry(&entry);
+        let entry = super::seal(&mut record, self.head(), expected_version, action, actor)?;
 
         if let Some(old_key) = previous.as_ref().and_then(name_key) {
             self.names.remove(&old_key);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Timestamp;
-use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Head, VerifyReport};
+use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Head, NewEntry, VerifyReport};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 
@@ -154,6 +154,38 @@ impl Change {
         self.embedding = embedding;
         self
     }
+}
+
+/// Gives a record its next version and appends its audit entry after `head`: what every store
+/// does inside its write transaction, before it writes the record and the entry.
+pub(crate) fn seal(
+    record: &mut Record,
+    head: Head,
+    expected_version: Option<u64>,
+    action: String,
+    actor: String,
+) -> StoreResult<AuditEntry> {
+    let version = match expected_version {
+        None => 1,
+        Some(v) => v
+            .checked_add(1)
+            .ok_or_else(|| StoreError::InvalidChange("version overflow".into()))?,
+    };
+    record.set_version(version);
+    let payload = record
+        .audit_payload()
+        .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+    let entry = head.append(NewEntry {
+        entity_id: record.id(),
+        entity_type: record.kind().as_str().to_owned(),
+        entity_version: version,
+        action,
+        actor,
+        at: record.updated_at(),
+        payload,
+    });
+    record.apply_entry(&entry);
+    Ok(entry)
 }
 
 /// A committed change: the record as stored and its audit entry.
