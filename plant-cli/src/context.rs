@@ -61,6 +61,8 @@ pub async fn catalog(
     embed: &EmbedderArgs,
     command: &'static str,
 ) -> Result<Catalog, CliError> {
+    // Fail on a missing URL before loading a model or printing notes.
+    database_url(db, command)?;
     let embedder = embedder(embed)?;
     let store = store(db, command).await?;
     Ok(Catalog::new(Arc::new(store), embedder))
