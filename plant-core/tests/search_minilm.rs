@@ -1,4 +1,5 @@
 //! The MiniLM embedder against the real model files (`PLANT_EMBED_MODEL_DIR`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "minilm")]
 
 mod search_support;

@@ -230,14 +230,14 @@ impl Catalog {
                 base.amendment_alignment = Alignment::RequiresReview;
             }
         }
-        if let (Record::Agent(old), Record::Agent(new)) = (&current, &next) {
-            if old.body.industry_id != new.body.industry_id {
-                return Err(Error::Invalid(vec![Violation::new(
-                    rules::INPUT,
-                    "industry_id",
-                    "an agent's industry cannot change once set",
-                )]));
-            }
+        if let (Record::Agent(old), Record::Agent(new)) = (&current, &next)
+            && old.body.industry_id != new.body.industry_id
+        {
+            return Err(Error::Invalid(vec![Violation::new(
+                rules::INPUT,
+                "industry_id",
+                "an agent's industry cannot change once set",
+            )]));
         }
         let ctx = self.context(&next).await?;
         let violations = l1_only(validate(&next, &ctx));
@@ -265,13 +265,13 @@ impl Catalog {
         actor: &str,
     ) -> Result<Record> {
         let current = self.get(kind, id).await?;
-        if let Some(expected) = expected_version {
-            if current.version() != expected {
-                return Err(Error::Precondition {
-                    expected,
-                    actual: current.version(),
-                });
-            }
+        if let Some(expected) = expected_version
+            && current.version() != expected
+        {
+            return Err(Error::Precondition {
+                expected,
+                actual: current.version(),
+            });
         }
         let dependents = self.active_dependents(kind, id).await?;
         if dependents > 0 {

@@ -142,22 +142,22 @@ impl Catalog {
             if refs.contains_key(&id) {
                 continue;
             }
-            if let Some(r) = self.store.get(None, id).await? {
-                if let Some(base) = r.base() {
-                    let job_role_id = match &r {
-                        Record::Team(t) => Some(t.body.job_role_id),
-                        _ => None,
-                    };
-                    refs.insert(
-                        id,
-                        RefInfo {
-                            kind: r.kind(),
-                            status: base.status,
-                            certification: base.certification.status,
-                            job_role_id,
-                        },
-                    );
-                }
+            if let Some(r) = self.store.get(None, id).await?
+                && let Some(base) = r.base()
+            {
+                let job_role_id = match &r {
+                    Record::Team(t) => Some(t.body.job_role_id),
+                    _ => None,
+                };
+                refs.insert(
+                    id,
+                    RefInfo {
+                        kind: r.kind(),
+                        status: base.status,
+                        certification: base.certification.status,
+                        job_role_id,
+                    },
+                );
             }
         }
         let team_members = match record {
