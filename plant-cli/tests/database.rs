@@ -240,3 +240,51 @@ async fn embed_has_nothing_to_do_after_seeding_with_the_same_embedder() {
     );
     db.drop_db().await;
 }
+
+/// The first bad seq `verify --json` names (and checks it exits 1).
+fn first_bad_seq(db: &TestDb) -> u64 {
+    let out = run(&mut db.cli(&["verify", "--json"]));
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    report["first_break"]["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a break is named: {report}"))
+}
+
+#[tokio::test]
+async fn a_deleted_entry_is_named_by_its_seq() {
+    let Some(db) = TestDb::create("verify_deleted").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    db.execute(&[
+        "alter table audit_log disable trigger user",
+        "delete from audit_log where seq = 7",
+        "alter table audit_log enable trigger user",
+    ])
+    .await;
+    assert_eq!(first_bad_seq(&db), 7);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_entity_row_edited_behind_the_store_is_named_by_its_latest_entry() {
+    let Some(db) = TestDb::create("verify_row_edit").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    let mut conn = db.connect().await;
+    let latest: i64 = sqlx::query_scalar(
+        "select max(seq) from audit_log where entity_id = (select entity_id from audit_log where seq = 6)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    db.execute(&[
+        "update skill set description = 'edited behind the store' where id = (select entity_id from audit_log where seq = 6)",
+    ])
+    .await;
+    assert_eq!(first_bad_seq(&db), latest as u64);
+    db.drop_db().await;
+}
