@@ -293,3 +293,24 @@ fn a_model_directory_that_does_not_load_is_refused_not_replaced_by_hashing() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_malformed_seed_file_is_a_usage_error_before_any_connection() {
+    let dir = scratch_dir();
+    let file = dir.join("seed.json");
+    std::fs::write(&file, "{}").unwrap();
+    let out = run(&mut cli(&[
+        "seed",
+        "--database-url",
+        "postgres://u@127.0.0.1:1/d",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("the seed file is not valid"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -53,8 +53,17 @@ pub async fn run(args: SeedArgs, out: &mut (dyn Write + Send)) -> Result<Exit, C
                 path: path.clone(),
                 source,
             })?;
-            SeedCatalog::parse(&text)
-                .map_err(|e| CliError::catalog(format!("{} is not a seed file", path.display()), e))
+            SeedCatalog::parse(&text).map_err(|e| {
+                let why = match e {
+                    plant_core::Error::Invalid(violations) => violations
+                        .into_iter()
+                        .map(|v| v.message)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                CliError::Usage(format!("{}: {why}", path.display()))
+            })
         }
         None => SeedCatalog::builtin()
             .map_err(|e| CliError::catalog("the built-in seed does not parse", e)),
@@ -89,7 +98,7 @@ pub async fn run(args: SeedArgs, out: &mut (dyn Write + Send)) -> Result<Exit, C
     };
     if args.json {
         let json = serde_json::to_string_pretty(&output)
-            .map_err(|e| CliError::Usage(format!("cannot encode the report: {e}")))?;
+            .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
         emit(out, &json)?;
     } else {
         for kind in Kind::CATALOG {
