@@ -8,6 +8,7 @@
 //! [`Catalog`]: plant_core::Catalog
 #![forbid(unsafe_code)]
 
+mod checkpoint_file;
 pub mod commands;
 mod context;
 mod error;

@@ -290,3 +290,63 @@ async fn an_entity_row_edited_behind_the_store_is_named_by_its_latest_entry() {
     assert_eq!(first_bad_seq(&db), latest as u64);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_checkpoint_file_catches_a_rewritten_or_emptied_chain() {
+    let Some(original) = TestDb::create("checkpoint_file_original").await else {
+        return;
+    };
+    let Some(rewritten) = TestDb::create("checkpoint_file_rewritten").await else {
+        return;
+    };
+    let Some(emptied) = TestDb::create("checkpoint_file_emptied").await else {
+        return;
+    };
+    migrate_and_seed(&original);
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = scratch_dir();
+    let file = dir.join("checkpoints.jsonl");
+    let file_str = file.to_str().unwrap();
+    let out = run(original
+        .cli(&["checkpoint", "--out", file_str])
+        .env("PLANT_SIGNING_KEY", signer.secret_hex()));
+    assert_exit(&out, 0);
+    let cp: Checkpoint = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let public = signer.public_key_hex();
+    let verify = [
+        "verify",
+        "--json",
+        "--checkpoint-file",
+        file_str,
+        "--trusted-key",
+        &public,
+    ];
+
+    assert_exit(&run(&mut original.cli(&verify)), 0);
+
+    // The same catalog written again from scratch: every link is valid, no checkpoint is
+    // stored, and only the file shows the history is not the one that was signed.
+    migrate_and_seed(&rewritten);
+    assert_exit(&run(&mut rewritten.cli(&["verify"])), 0);
+    let out = run(&mut rewritten.cli(&verify));
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["first_break"]["seq"], cp.seq);
+    assert_eq!(
+        report["first_break"]["reason"]["kind"],
+        "checkpoint_mismatch"
+    );
+
+    // An empty chain: everything after seq 0 was cut.
+    assert_exit(&run(&mut emptied.cli(&["migrate"])), 0);
+    let out = run(&mut emptied.cli(&verify));
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["first_break"]["seq"], 1);
+    assert_eq!(report["first_break"]["reason"]["kind"], "truncated");
+
+    std::fs::remove_dir_all(dir).ok();
+    original.drop_db().await;
+    rewritten.drop_db().await;
+    emptied.drop_db().await;
+}

@@ -1,6 +1,5 @@
 //! `plant-cli checkpoint`: sign the chain's head, store the checkpoint, keep a copy in a file.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +10,7 @@ use plant_core::audit::CheckpointSigner;
 use plant_core::search::HashingEmbedder;
 use plant_core::store::Store;
 
+use crate::checkpoint_file;
 use crate::context::store;
 use crate::error::{CliError, Exit};
 use crate::progress::note;
@@ -99,7 +99,7 @@ pub async fn run(args: CheckpointArgs, out: &mut (dyn Write + Send)) -> Result<E
     emit(out, &line)?;
     match &args.out {
         Some(path) => {
-            append_line(path, &line)?;
+            checkpoint_file::append(path, &checkpoint)?;
             note(&format!(
                 "checkpoint at seq {} stored and appended to {}",
                 checkpoint.seq,
@@ -112,20 +112,4 @@ pub async fn run(args: CheckpointArgs, out: &mut (dyn Write + Send)) -> Result<E
         )),
     }
     Ok(Exit::Ok)
-}
-
-/// Appends one line in a single write and syncs it, so a crash leaves no half line.
-fn append_line(path: &Path, line: &str) -> Result<(), CliError> {
-    let io = |source| CliError::Io {
-        action: "append the checkpoint to",
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
 }

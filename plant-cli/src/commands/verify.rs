@@ -1,11 +1,13 @@
 //! `plant-cli verify`: recompute the audit chain and compare rows and checkpoints with it.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use plant_core::store::Store;
 
+use crate::checkpoint_file;
 use crate::context::store;
 use crate::error::{CliError, Exit};
 use crate::progress::note;
@@ -32,10 +34,18 @@ pub struct VerifyArgs {
         value_delimiter = ','
     )]
     trusted_keys: Vec<String>,
+    /// A checkpoint file (JSON lines, what `checkpoint --out` appends to) to check the chain
+    /// against, besides the checkpoints stored in the database.
+    #[arg(long, env = "PLANT_CHECKPOINT_FILE", value_name = "PATH")]
+    checkpoint_file: Option<PathBuf>,
 }
 
 /// Verifies and prints the outcome: exit 0 when intact, 1 with the first bad seq and why.
 pub async fn run(args: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<Exit, CliError> {
+    let from_file = match &args.checkpoint_file {
+        Some(path) => checkpoint_file::read(path)?,
+        None => Vec::new(),
+    };
     let store = store(&args.db, "verify").await?;
     let head = store
         .head()
@@ -66,7 +76,9 @@ pub async fn run(args: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<Exit,
     });
     let result = store.verify(&trusted).await;
     ticker.abort();
-    let report = result.map_err(|e| CliError::catalog("verification could not run", e.into()))?;
+    let mut report =
+        result.map_err(|e| CliError::catalog("verification could not run", e.into()))?;
+    checkpoint_file::check(&store, &from_file, &trusted, &mut report).await?;
     note(&format!(
         "checked {} entries in {:.1} s",
         report.entries_checked,
