@@ -1,0 +1,3 @@
+//! Request handlers, one module per area of the API.
+
+pub mod ops;

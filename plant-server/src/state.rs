@@ -1,0 +1,135 @@
+//! What every request can reach: the verifier, the CORS policy, limits, and the readiness check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use crate::auth::{Authenticator, KeyError};
+use crate::config::Config;
+use crate::cors::Cors;
+
+/// How long shutdown waits for in-flight requests before cutting them off.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Resource limits of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+impl Limits {
+    /// The limits named by the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            body_limit: config.body_limit,
+            request_timeout: config.request_timeout,
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            drain_timeout: DRAIN_TIMEOUT,
+        }
+    }
+}
+
+/// Why the service is not ready; logged, never sent to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("not ready: {0}")]
+pub struct NotReady(pub String);
+
+/// Whether the service can do its work (for `GET /ready`): typically, whether the database answers.
+pub trait Readiness: Send + Sync {
+    /// Resolves to `Ok` when ready.
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>>;
+}
+
+/// Ready as long as the process runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlwaysReady;
+
+impl Readiness for AlwaysReady {
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The shared state of a running server; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    auth: Authenticator,
+    cors: Cors,
+    limits: Limits,
+    readiness: Arc<dyn Readiness>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("auth", &self.inner.auth)
+            .field("cors", &self.inner.cors)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State from its parts.
+    pub fn new(
+        auth: Authenticator,
+        cors: Cors,
+        limits: Limits,
+        readiness: Arc<dyn Readiness>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                auth,
+                cors,
+                limits,
+                readiness,
+            }),
+        }
+    }
+
+    /// State for `config`, with the given readiness check.
+    pub fn from_config(config: &Config, readiness: Arc<dyn Readiness>) -> Result<Self, KeyError> {
+        let auth = Authenticator::new(&config.jwt)?;
+        if !auth.is_enabled() {
+            tracing::warn!(
+                "neither PLANT_JWT_SECRET nor PLANT_JWT_PUBLIC_KEY is set: every protected endpoint answers 401"
+            );
+        }
+        Ok(Self::new(
+            auth,
+            Cors::new(config.cors.clone()),
+            Limits::from_config(config),
+            readiness,
+        ))
+    }
+
+    /// The token verifier.
+    pub fn auth(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// The CORS policy.
+    pub fn cors(&self) -> &Cors {
+        &self.inner.cors
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The readiness check.
+    pub fn readiness(&self) -> &dyn Readiness {
+        self.inner.readiness.as_ref()
+    }
+}
