@@ -1,7 +1,13 @@
-//! plant-core: the catalog behind the Plant.
+//! plant-core: the catalog behind the Plant — the entity model, constitutional validation, the
+//! tamper-evident audit chain, the stores and search. No HTTP, no command line, no environment
+//! variables: services link it and pass configuration in.
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod model;
+pub mod search;
+pub mod store;
 pub mod time;
+pub mod validate;
 
 pub use time::Timestamp;

@@ -1,0 +1,17 @@
+terraform {
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.30.0, < 8.0.0"
+    }
+  }
+
+  # Partial configuration: bucket at init time, prefix always "foundation".
+  backend "gcs" {}
+}
+
+provider "google" {
+  project = var.project_id
+}

@@ -1,0 +1,34 @@
+# Plant stack, demo. State: gs://<state bucket>/env/demo/plant (the only prefix for this stack).
+# Every variable without a default is set here; scripts/check-static.sh fails if one is missing.
+
+project_id = "example-marketplace"
+region     = "europe-west1"
+env        = "demo"
+image      = "europe-west1-docker.pkg.dev/example-marketplace/plant/plant:main"
+
+network_id         = "projects/example-marketplace/global/networks/marketplace"
+vpc_connector_cidr = "10.8.0.0/28"
+
+db_tier                   = "db-custom-1-3840"
+db_availability_type      = "ZONAL"
+db_disk_size_gb           = 20
+db_max_connections        = 100
+db_backup_start_time      = "02:00"
+db_retained_backups       = 7
+db_point_in_time_recovery = false
+db_deletion_protection    = false
+
+min_instances = 0
+max_instances = 3
+
+cors_origins    = "https://cp.demo.example.com,https://pp.demo.example.com"
+embed_model_dir = "/opt/plant/model"
+
+# The shared HTTPS load balancer forwards anonymous requests; ingress stays internal + load balancer
+# and the service authenticates callers with its own JWTs (see modules/cloud-run allow_public_invoker).
+allow_public_invoker = true
+invoker_members      = []
+
+labels = {
+  cost-center = "marketplace"
+}

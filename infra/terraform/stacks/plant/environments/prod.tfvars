@@ -1,0 +1,34 @@
+# Plant stack, prod. State: gs://<state bucket>/env/prod/plant (the only prefix for this stack).
+# Every variable without a default is set here; scripts/check-static.sh fails if one is missing.
+
+project_id = "example-marketplace"
+region     = "europe-west1"
+env        = "prod"
+image      = "europe-west1-docker.pkg.dev/example-marketplace/plant/plant@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+network_id         = "projects/example-marketplace/global/networks/marketplace"
+vpc_connector_cidr = "10.8.0.32/28"
+
+db_tier                   = "db-custom-2-7680"
+db_availability_type      = "REGIONAL"
+db_disk_size_gb           = 50
+db_max_connections        = 200
+db_backup_start_time      = "02:00"
+db_retained_backups       = 30
+db_point_in_time_recovery = true
+db_deletion_protection    = true
+
+min_instances = 1
+max_instances = 3
+
+cors_origins    = "https://cp.example.com,https://pp.example.com"
+embed_model_dir = "/opt/plant/model"
+
+# The shared HTTPS load balancer forwards anonymous requests; ingress stays internal + load balancer
+# and the service authenticates callers with its own JWTs (see modules/cloud-run allow_public_invoker).
+allow_public_invoker = true
+invoker_members      = []
+
+labels = {
+  cost-center = "marketplace"
+}

@@ -1,0 +1,114 @@
+//! The 32-byte SHA-256 value that links the chain, and the chain's head.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A SHA-256 digest. Written as 64 lowercase hex digits in text and JSON.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// Thirty-two zero bytes: the `prev_hash` of seq 1 and the hash of the empty chain's head.
+    pub const ZERO: Hash = Hash([0; 32]);
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex, 64 characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Why a text is not a hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a SHA-256 hash (64 hex digits): {0:?}")]
+pub struct HashParseError(String);
+
+impl FromStr for Hash {
+    type Err = HashParseError;
+
+    /// Accepts 64 hex digits in either case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(s, &mut bytes).map_err(|_| HashParseError(s.to_owned()))?;
+        Ok(Hash(bytes))
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The last link of a chain: its seq and hash. The next entry gets `seq + 1` and
+/// `prev_hash = hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Head {
+    /// The seq of the last entry; 0 for the empty chain.
+    pub seq: u64,
+    /// The hash of the last entry; [`Hash::ZERO`] for the empty chain.
+    pub hash: Hash,
+}
+
+impl Head {
+    /// The head of the empty chain: seq 0, hash zero.
+    pub const GENESIS: Head = Head {
+        seq: 0,
+        hash: Hash::ZERO,
+    };
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head::GENESIS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_text_and_json_are_lowercase_hex_and_round_trip() {
+        let hash = Hash([0xAB; 32]);
+        let text = hash.to_string();
+        assert_eq!(text, "ab".repeat(32));
+        assert_eq!(text.to_uppercase().parse::<Hash>().expect("parses"), hash);
+        let json = serde_json::to_string(&hash).expect("serializes");
+        assert_eq!(json, format!("\"{text}\""));
+        assert_eq!(serde_json::from_str::<Hash>(&json).expect("parses"), hash);
+        assert_eq!(format!("{hash:?}"), format!("Hash({text})"));
+    }
+
+    #[test]
+    fn short_long_or_non_hex_text_is_refused() {
+        assert!("ab".parse::<Hash>().is_err());
+        assert!("ab".repeat(33).parse::<Hash>().is_err());
+        assert!("zz".repeat(32).parse::<Hash>().is_err());
+    }
+}

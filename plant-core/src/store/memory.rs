@@ -1,0 +1,418 @@
+//! The in-memory store: the same semantics as PostgreSQL, for tests, examples and the server's
+//! zero-configuration mode.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{
+    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError, StoreResult,
+    StoredEmbedding,
+};
+use crate::audit::{AuditEntry, Checkpoint, Head, NewEntry};
+use crate::model::{Kind, Record};
+use crate::search::Embedding;
+
+/// Records, the chain and embeddings, in memory, behind one lock.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: HashMap<Uuid, Record>,
+    names: HashMap<(Kind, String), Uuid>,
+    external_ids: HashMap<String, Uuid>,
+    entries: Vec<AuditEntry>,
+    by_entity: HashMap<Uuid, Vec<usize>>,
+    checkpoints: Vec<Checkpoint>,
+    embeddings: HashMap<Uuid, StoredEmbedding>,
+}
+
+/// What one applied change did, so that a failed batch can be undone.
+struct Undo {
+    id: Uuid,
+    previous: Option<Record>,
+    previous_embedding: Option<StoredEmbedding>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while the lock was held cannot leave a half-applied change behind (changes are
+        // undone on error before the lock is released), so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn name_key(record: &Record) -> Option<(Kind, String)> {
+    record.name().map(|n| (record.kind(), n.key()))
+}
+
+fn external_id(record: &Record) -> Option<String> {
+    record.base().and_then(|b| b.external_id.clone())
+}
+
+/// The references a record makes: (field, kind it must be, id).
+fn references(record: &Record) -> Vec<(&'static str, Kind, Uuid)> {
+    let mut refs = Vec::new();
+    match record {
+        Record::Industry(_) | Record::Skill(_) => {}
+        Record::JobRole(e) => {
+            refs.extend(e.body.required_skills.iter().map(|id| ("required_skills", Kind::Skill, *id)));
+            refs.extend(e.body.industry_id.map(|id| ("industry_id", Kind::Industry, id)));
+        }
+        Record::Team(e) => {
+            refs.push(("job_role_id", Kind::JobRole, e.body.job_role_id));
+            refs.extend(e.body.industry_id.map(|id| ("industry_id", Kind::Industry, id)));
+        }
+        Record::Agent(e) => {
+            refs.push(("skill_id", Kind::Skill, e.body.skill_id));
+            refs.push(("job_role_id", Kind::JobRole, e.body.job_role_id));
+            refs.push(("industry_id", Kind::Industry, e.body.industry_id));
+            refs.extend(e.body.team_id.map(|id| ("team_id", Kind::Team, id)));
+        }
+        Record::Trial(t) => refs.push(("agent_id", Kind::Agent, t.agent_id)),
+        Record::Job(j) => {
+            refs.push(("agent_id", Kind::Agent, j.agent_id));
+            refs.extend(j.trial_id.map(|id| ("trial_id", Kind::Trial, id)));
+        }
+    }
+    refs
+}
+
+/// Checks what a status change may do, as the database's triggers do.
+pub(crate) fn check_transition(old: &Record, new: &Record) -> StoreResult<()> {
+    let bad = |from: &str, to: &str| StoreError::InvalidTransition { kind: old.kind(), from: from.into(), to: to.into() };
+    match (old, new) {
+        (Record::Trial(a), Record::Trial(b)) if !a.status.can_become(b.status) => Err(bad(a.status.as_str(), b.status.as_str())),
+        (Record::Job(a), Record::Job(b)) if !a.status.can_become(b.status) => Err(bad(a.status.as_str(), b.status.as_str())),
+        (Record::Agent(a), Record::Agent(b)) if a.body.industry_id != b.body.industry_id => {
+            Err(StoreError::Immutable { field: "industry_id" })
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Inner {
+    fn head(&self) -> Head {
+        self.entries.last().map_or(Head::GENESIS, AuditEntry::head)
+    }
+
+    fn apply(&mut self, change: Change) -> StoreResult<(Committed, Undo)> {
+        let Change { mut record, expected_version, action, actor, embedding } = change;
+        let id = record.id();
+        let kind = record.kind();
+        let previous = self.records.get(&id).cloned();
+        match (&previous, expected_version) {
+            (Some(_), None) => return Err(StoreError::Duplicate { kind, field: "id" }),
+            (None, Some(_)) => return Err(StoreError::NotFound { kind, id }),
+            (Some(old), Some(_)) if old.kind() != kind => return Err(StoreError::NotFound { kind, id }),
+            (Some(old), Some(expected)) if old.version() != expected => {
+                return Err(StoreError::VersionConflict { kind, id, expected, actual: old.version() });
+            }
+            (Some(old), Some(_)) => check_transition(old, &record)?,
+            (None, None) => {}
+        }
+        if let Some(key) = name_key(&record) {
+            if self.names.get(&key).is_some_and(|owner| *owner != id) {
+                return Err(StoreError::Duplicate { kind, field: "name" });
+            }
+        }
+        if let Some(ext) = external_id(&record) {
+            if self.external_ids.get(&ext).is_some_and(|owner| *owner != id) {
+                return Err(StoreError::Duplicate { kind, field: "external_id" });
+            }
+        }
+        for (field, target, ref_id) in references(&record) {
+            if self.records.get(&ref_id).is_none_or(|r| r.kind() != target) {
+                return Err(StoreError::MissingReference { field, target });
+            }
+        }
+        let version = expected_version.map_or(1, |v| v + 1);
+        record.set_version(version);
+        let payload = record.audit_payload().map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+        let entry = self.head().append(NewEntry {
+            entity_id: id,
+            entity_type: kind.as_str().to_owned(),
+            entity_version: version,
+            action,
+            actor,
+            at: record.updated_at(),
+            payload,
+        });
+        record.apply_entry(&entry);
+
+        if let Some(old_key) = previous.as_ref().and_then(name_key) {
+            self.names.remove(&old_key);
+        }
+        if let Some(old_ext) = previous.as_ref().and_then(external_id) {
+            self.external_ids.remove(&old_ext);
+        }
+        if let Some(key) = name_key(&record) {
+            self.names.insert(key, id);
+        }
+        if let Some(ext) = external_id(&record) {
+            self.external_ids.insert(ext, id);
+        }
+        let previous_embedding = match embedding {
+            Some(e) => self.embeddings.insert(id, e),
+            None => self.embeddings.get(&id).cloned(),
+        };
+        self.by_entity.entry(id).or_default().push(self.entries.len());
+        self.entries.push(entry.clone());
+        self.records.insert(id, record.clone());
+        Ok((Committed { record, entry }, Undo { id, previous, previous_embedding }))
+    }
+
+    fn undo(&mut self, undo: Undo) {
+        if let Some(current) = self.records.remove(&undo.id) {
+            if let Some(key) = name_key(&current) {
+                self.names.remove(&key);
+            }
+            if let Some(ext) = external_id(&current) {
+                self.external_ids.remove(&ext);
+            }
+        }
+        if let Some(entry) = self.entries.pop() {
+            if let Some(list) = self.by_entity.get_mut(&entry.entity_id) {
+                list.pop();
+                if list.is_empty() {
+                    self.by_entity.remove(&entry.entity_id);
+                }
+            }
+        }
+        match undo.previous_embedding {
+            Some(e) => {
+                self.embeddings.insert(undo.id, e);
+            }
+            None => {
+                self.embeddings.remove(&undo.id);
+            }
+        }
+        if let Some(previous) = undo.previous {
+            if let Some(key) = name_key(&previous) {
+                self.names.insert(key, undo.id);
+            }
+            if let Some(ext) = external_id(&previous) {
+                self.external_ids.insert(ext, undo.id);
+            }
+            self.records.insert(undo.id, previous);
+        }
+    }
+
+    fn matching<'a>(&'a self, q: &'a ListQuery) -> impl Iterator<Item = &'a Record> + 'a {
+        self.records.values().filter(move |r| matches(r, q))
+    }
+}
+
+/// Whether a record passes a query's filters (not its cursor, offset or limit).
+pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
+    if q.kind.is_some_and(|k| k != r.kind()) {
+        return false;
+    }
+    let status = match r {
+        Record::Trial(t) => t.status.as_str(),
+        Record::Job(j) => j.status.as_str(),
+        other => other.base().map_or("", |b| b.status.as_str()),
+    };
+    if q.status.as_deref().is_some_and(|s| s != status) {
+        return false;
+    }
+    let eq = |want: &Option<Uuid>, have: Option<Uuid>| want.is_none() || *want == have;
+    match r {
+        Record::Industry(_) => {}
+        Record::Skill(e) => {
+            if q.category.as_deref().is_some_and(|c| c != e.body.category.as_str()) {
+                return false;
+            }
+        }
+        Record::JobRole(e) => {
+            if q.seniority_level.as_deref().is_some_and(|s| s != e.body.seniority_level.as_str())
+                || !eq(&q.industry_id, e.body.industry_id)
+                || q.skill_id.is_some_and(|s| !e.body.required_skills.contains(&s))
+            {
+                return false;
+            }
+        }
+        Record::Team(e) => {
+            if !eq(&q.industry_id, e.body.industry_id) || !eq(&q.job_role_id, Some(e.body.job_role_id)) {
+                return false;
+            }
+        }
+        Record::Agent(e) => {
+            if !eq(&q.industry_id, Some(e.body.industry_id))
+                || !eq(&q.job_role_id, Some(e.body.job_role_id))
+                || !eq(&q.skill_id, Some(e.body.skill_id))
+                || !eq(&q.team_id, e.body.team_id)
+            {
+                return false;
+            }
+        }
+        Record::Trial(t) => {
+            if !eq(&q.agent_id, Some(t.agent_id))
+                || q.customer_email.as_deref().is_some_and(|m| m != t.customer_email.as_str())
+            {
+                return false;
+            }
+        }
+        Record::Job(j) => {
+            if !eq(&q.agent_id, Some(j.agent_id)) || !eq(&q.trial_id, j.trial_id) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The kinds search covers when the filter names none.
+pub(crate) const SEARCHED: &[Kind] = &[Kind::Industry, Kind::Skill, Kind::JobRole, Kind::Agent];
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn commit(&self, change: Change) -> StoreResult<Committed> {
+        let mut inner = self.lock();
+        inner.apply(change).map(|(committed, _)| committed)
+    }
+
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
+        let mut inner = self.lock();
+        let mut done = Vec::with_capacity(changes.len());
+        let mut undo = Vec::with_capacity(changes.len());
+        for change in changes {
+            match inner.apply(change) {
+                Ok((c, u)) => {
+                    done.push(c);
+                    undo.push(u);
+                }
+                Err(e) => {
+                    for u in undo.into_iter().rev() {
+                        inner.undo(u);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>> {
+        let inner = self.lock();
+        Ok(inner.records.get(&id).filter(|r| kind.is_none_or(|k| r.kind() == k)).cloned())
+    }
+
+    async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
+        let inner = self.lock();
+        let key = (kind, name.trim().to_lowercase());
+        Ok(inner.names.get(&key).and_then(|id| inner.records.get(id)).cloned())
+    }
+
+    async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        let inner = self.lock();
+        let mut rows: Vec<&Record> = inner
+            .matching(query)
+            .filter(|r| query.after.is_none_or(|after| (r.created_at(), r.id()) > after))
+            .collect();
+        rows.sort_by_key(|r| (r.created_at(), r.id()));
+        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        Ok(rows.into_iter().skip(offset).take(limit).cloned().collect())
+    }
+
+    async fn count(&self, query: &ListQuery) -> StoreResult<u64> {
+        let inner = self.lock();
+        Ok(inner.matching(query).count() as u64)
+    }
+
+    async fn entity_entries(&self, id: Uuid) -> StoreResult<Vec<AuditEntry>> {
+        let inner = self.lock();
+        Ok(inner.by_entity.get(&id).map(|idx| idx.iter().map(|i| inner.entries[*i].clone()).collect()).unwrap_or_default())
+    }
+
+    async fn audit_entries(&self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
+        let inner = self.lock();
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(inner.entries.len());
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(inner.entries[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn head(&self) -> StoreResult<Head> {
+        Ok(self.lock().head())
+    }
+
+    async fn add_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.checkpoints.iter().any(|c| c.seq == checkpoint.seq && c.public_key == checkpoint.public_key) {
+            return Ok(());
+        }
+        inner.checkpoints.push(checkpoint);
+        inner.checkpoints.sort_by_key(|c| c.seq);
+        Ok(())
+    }
+
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        Ok(self.lock().checkpoints.clone())
+    }
+
+    async fn search(&self, query: &Embedding, filter: &SearchFilter, k: usize) -> StoreResult<Vec<SearchHit>> {
+        let inner = self.lock();
+        let kinds: &[Kind] = if filter.kinds.is_empty() { SEARCHED } else { &filter.kinds };
+        let mut hits: Vec<SearchHit> = inner
+            .embeddings
+            .iter()
+            .filter_map(|(id, e)| inner.records.get(id).map(|r| (r, e)))
+            .filter(|(r, _)| kinds.contains(&r.kind()))
+            .filter(|(r, _)| filter.status.as_deref().is_none_or(|s| r.base().is_some_and(|b| b.status.as_str() == s)))
+            .filter(|(r, _)| {
+                filter.industry_id.is_none_or(|ind| match r {
+                    Record::Industry(e) => e.base.id == ind,
+                    Record::JobRole(e) => e.body.industry_id == Some(ind),
+                    Record::Agent(e) => e.body.industry_id == ind,
+                    _ => false,
+                })
+            })
+            .map(|(r, e)| SearchHit {
+                kind: r.kind(),
+                id: r.id(),
+                name: r.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                score: query.cosine(&e.vector),
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    async fn stale_embeddings(&self, model: &str, limit: u64) -> StoreResult<Vec<StaleEmbedding>> {
+        let inner = self.lock();
+        let mut stale: Vec<(_, StaleEmbedding)> = inner
+            .records
+            .values()
+            .filter(|r| SEARCHED.contains(&r.kind()))
+            .filter(|r| inner.embeddings.get(&r.id()).is_none_or(|e| e.model != model))
+            .map(|r| ((r.created_at(), r.id()), StaleEmbedding { kind: r.kind(), id: r.id() }))
+            .collect();
+        stale.sort_by_key(|(k, _)| *k);
+        Ok(stale.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(|(_, s)| s).collect())
+    }
+
+    async fn put_embedding(&self, kind: Kind, id: Uuid, embedding: StoredEmbedding) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.records.get(&id).is_none_or(|r| r.kind() != kind) {
+            return Err(StoreError::NotFound { kind, id });
+        }
+        inner.embeddings.insert(id, embedding);
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}

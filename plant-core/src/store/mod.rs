@@ -1,0 +1,330 @@
+//! Where records live: the [`Store`] trait, with one write path ([`Store::commit`]) that writes
+//! a record and its audit entry atomically, and two implementations that behave the same — an
+//! in-memory one ([`MemoryStore`]) and PostgreSQL (`postgres::PgStore`, feature `postgres`).
+//!
+//! Both enforce what the database schema enforces: case-insensitive unique names per kind,
+//! references that must exist, an agent's industry that cannot change, the trial and job status
+//! machines, and optimistic versions. The conformance story in `conformance` (feature
+//! `testing`) runs against every implementation.
+
+mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Timestamp;
+use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Head, VerifyReport};
+use crate::model::{Kind, Record};
+use crate::search::Embedding;
+
+pub use memory::MemoryStore;
+
+/// What went wrong in a store. Constraint failures are reported by what they protect, so that
+/// callers never need a racy pre-check.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No record of that kind with that id.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// Its kind.
+        kind: Kind,
+        /// Its id.
+        id: Uuid,
+    },
+    /// A unique value is taken (a name, an external id, an id).
+    #[error("a {kind} with this {field} already exists")]
+    Duplicate {
+        /// The kind.
+        kind: Kind,
+        /// The field that must be unique.
+        field: &'static str,
+    },
+    /// A referenced record does not exist (or is of another kind).
+    #[error("{field} refers to a {target} that does not exist")]
+    MissingReference {
+        /// The referencing field.
+        field: &'static str,
+        /// The kind it must refer to.
+        target: Kind,
+    },
+    /// The record changed since the version the caller read.
+    #[error("{kind} {id} is at version {actual}, not {expected}")]
+    VersionConflict {
+        /// Its kind.
+        kind: Kind,
+        /// Its id.
+        id: Uuid,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version it is at.
+        actual: u64,
+    },
+    /// A field that cannot change was changed.
+    #[error("{field} cannot change once set")]
+    Immutable {
+        /// The field.
+        field: &'static str,
+    },
+    /// A status change the kind's state machine does not allow.
+    #[error("a {kind} cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// The kind.
+        kind: Kind,
+        /// The status it is in.
+        from: String,
+        /// The status asked for.
+        to: String,
+    },
+    /// The change itself is malformed (wrong kind for the id, a float in the payload, …).
+    #[error("invalid change: {0}")]
+    InvalidChange(String),
+    /// The store cannot be reached now; the same call may succeed later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// A result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the audit entry of a change says happened.
+pub type Action = String;
+
+/// A vector kept with a record, and the model that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEmbedding {
+    /// The embedder's model id.
+    pub model: String,
+    /// The vector.
+    pub vector: Embedding,
+}
+
+/// One change: a record as it is after the change, and what the audit entry records.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The record after the change. The store sets its version (and the chain-derived fields).
+    pub record: Record,
+    /// `None` to create; otherwise the version the caller read (optimistic concurrency).
+    pub expected_version: Option<u64>,
+    /// What happened: `create`, `update`, `certify`, `reject`, `archive`, `assign_team`, …
+    pub action: Action,
+    /// Who did it.
+    pub actor: String,
+    /// The record's new embedding, for the kinds that are searched. `None` keeps the old one.
+    pub embedding: Option<StoredEmbedding>,
+}
+
+impl Change {
+    /// A creation.
+    pub fn create(record: impl Into<Record>, actor: &str) -> Self {
+        Self { record: record.into(), expected_version: None, action: "create".into(), actor: actor.into(), embedding: None }
+    }
+
+    /// An update of a record read at `expected_version`.
+    pub fn update(record: impl Into<Record>, expected_version: u64, action: &str, actor: &str) -> Self {
+        Self {
+            record: record.into(),
+            expected_version: Some(expected_version),
+            action: action.into(),
+            actor: actor.into(),
+            embedding: None,
+        }
+    }
+
+    /// The same change, with an embedding to store.
+    pub fn with_embedding(mut self, embedding: Option<StoredEmbedding>) -> Self {
+        self.embedding = embedding;
+        self
+    }
+}
+
+/// A committed change: the record as stored and its audit entry.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The record, with its new version and version hash.
+    pub record: Record,
+    /// The audit entry appended for it.
+    pub entry: AuditEntry,
+}
+
+/// Filters for [`Store::list`]; unset fields do not filter. Results are ordered by
+/// `(created_at, id)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    /// The kind to list.
+    pub kind: Option<Kind>,
+    /// Catalog status (`active`, `archived`, …) or trial/job status, by wire name.
+    pub status: Option<String>,
+    /// Skills: category wire name.
+    pub category: Option<String>,
+    /// Job roles: seniority wire name.
+    pub seniority_level: Option<String>,
+    /// Agents, teams, job roles: industry.
+    pub industry_id: Option<Uuid>,
+    /// Agents, teams: job role.
+    pub job_role_id: Option<Uuid>,
+    /// Agents: skill. Job roles: required skill.
+    pub skill_id: Option<Uuid>,
+    /// Agents: team.
+    pub team_id: Option<Uuid>,
+    /// Trials, jobs: agent.
+    pub agent_id: Option<Uuid>,
+    /// Jobs: trial.
+    pub trial_id: Option<Uuid>,
+    /// Trials: customer e-mail (lowercase).
+    pub customer_email: Option<String>,
+    /// Keyset cursor: only records after this `(created_at, id)`.
+    pub after: Option<(Timestamp, Uuid)>,
+    /// Skip this many (after the cursor).
+    pub offset: u64,
+    /// At most this many.
+    pub limit: u64,
+}
+
+impl ListQuery {
+    /// All records of one kind, first page of `limit`.
+    pub fn of(kind: Kind, limit: u64) -> Self {
+        Self { kind: Some(kind), limit, ..Self::default() }
+    }
+}
+
+/// Filters for [`Store::search`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchFilter {
+    /// Only these kinds (empty: every searched kind: industries, skills, job roles, agents).
+    pub kinds: Vec<Kind>,
+    /// Only this status (default: any).
+    pub status: Option<String>,
+    /// Only agents / job roles of this industry (and the industry itself).
+    pub industry_id: Option<Uuid>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Cosine similarity to the query, in [-1, 1]; higher is closer.
+    pub score: f32,
+}
+
+/// A record whose stored embedding was made by another model than the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleEmbedding {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its id.
+    pub id: Uuid,
+}
+
+/// The storage contract. Every mutation goes through [`Store::commit`] or
+/// [`Store::commit_all`]; nothing writes a record without its audit entry.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Writes the record and appends its audit entry, atomically. For an update the stored
+    /// version must equal `expected_version` ([`StoreError::VersionConflict`] otherwise, and
+    /// nothing is written). Returns the record as stored and its entry.
+    async fn commit(&self, change: Change) -> StoreResult<Committed>;
+
+    /// Several changes in one transaction, in order: all are written, or none.
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>>;
+
+    /// A record by id (of any kind when `kind` is `None`).
+    async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>>;
+
+    /// A catalog record by its name, case-insensitively.
+    async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>>;
+
+    /// Records matching a query, ordered by `(created_at, id)`.
+    async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>>;
+
+    /// How many records match a query (ignoring its cursor, offset and limit).
+    async fn count(&self, query: &ListQuery) -> StoreResult<u64>;
+
+    /// One record's audit entries, oldest first.
+    async fn entity_entries(&self, id: Uuid) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Audit entries with `seq > after`, in order, at most `limit`.
+    async fn audit_entries(&self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>>;
+
+    /// The chain's head (`Head::GENESIS` when empty).
+    async fn head(&self) -> StoreResult<Head>;
+
+    /// Stores a signed checkpoint.
+    async fn add_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()>;
+
+    /// Every stored checkpoint, by seq.
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+
+    /// The `k` records closest in meaning to `query` that pass `filter`, closest first.
+    async fn search(&self, query: &Embedding, filter: &SearchFilter, k: usize) -> StoreResult<Vec<SearchHit>>;
+
+    /// Records of the searched kinds whose embedding is missing or made by another model.
+    async fn stale_embeddings(&self, model: &str, limit: u64) -> StoreResult<Vec<StaleEmbedding>>;
+
+    /// Replaces a record's embedding. An embedding is derived data (from the audited text and
+    /// the model), so this is not an audited change.
+    async fn put_embedding(&self, kind: Kind, id: Uuid, embedding: StoredEmbedding) -> StoreResult<()>;
+
+    /// Succeeds when the store can serve requests.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Verifies the whole chain, every current record against its latest entry, and the
+    /// checkpoints (signed by one of `trusted_keys`, or by the key they carry when empty).
+    async fn verify(&self, trusted_keys: &[String]) -> StoreResult<VerifyReport> {
+        const PAGE: u64 = 10_000;
+        let mut verifier = ChainVerifier::new(trusted_keys.to_vec());
+        let mut after = 0;
+        'chain: loop {
+            let page = self.audit_entries(after, PAGE).await?;
+            for entry in &page {
+                if verifier.push(entry).is_err() {
+                    break 'chain;
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() as u64 == PAGE => after = last.seq,
+                _ => break,
+            }
+        }
+        let mut row_break = None;
+        'rows: for kind in Kind::ALL {
+            let mut query = ListQuery::of(*kind, 1000);
+            loop {
+                let rows = self.list(&query).await?;
+                for row in &rows {
+                    let payload = row.audit_payload().map_err(|e| StoreError::Internal(e.to_string()))?;
+                    let hash = row.version_hash().unwrap_or(crate::audit::Hash::ZERO);
+                    if let Err(b) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
+                        row_break = Some(b);
+                        break 'rows;
+                    }
+                }
+                match rows.last() {
+                    Some(last) if rows.len() as u64 == query.limit => query.after = Some((last.created_at(), last.id())),
+                    _ => break,
+                }
+            }
+        }
+        let checkpoints = self.checkpoints().await?;
+        let mut report = verifier.finish(&checkpoints);
+        if let Some(b) = row_break {
+            if report.first_break.as_ref().is_none_or(|first| b.seq < first.seq) {
+                report.first_break = Some(b);
+            }
+            report.ok = false;
+        }
+        Ok(report)
+    }
+}
