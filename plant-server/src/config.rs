@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `PORT` | `8000` | TCP port to listen on (all interfaces) |
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
-//! | `PLANT_SEED_DIR` | `seeds` | where the in-memory store's seed files live |
+//! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
 //! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
 //! | `PLANT_JWT_PUBLIC_KEY` | unset | PEM public key (the text, or a path to a file) for RS256/ES256 tokens |
 //! | `PLANT_JWT_ALG` | `RS256` | algorithm of `PLANT_JWT_PUBLIC_KEY`: `RS256` or `ES256` |
@@ -44,7 +44,7 @@ pub const MIN_SECRET_LEN: usize = 32;
 pub struct Config {
     pub port: u16,
     pub database_url: Option<String>,
-    pub seed_dir: PathBuf,
+    pub seed_file: Option<PathBuf>,
     pub jwt: JwtConfig,
     pub cors: CorsOrigins,
     pub body_limit: usize,
@@ -137,7 +137,7 @@ impl Config {
         Ok(Self {
             port: parse_num(get("PORT"), "PORT", 8000, "a port number")?,
             database_url: get("DATABASE_URL"),
-            seed_dir: get("PLANT_SEED_DIR").map_or_else(|| PathBuf::from("seeds"), PathBuf::from),
+            seed_file: get("PLANT_SEED_FILE").map(PathBuf::from),
             jwt: parse_jwt(
                 get("PLANT_JWT_SECRET"),
                 get("PLANT_JWT_PUBLIC_KEY"),

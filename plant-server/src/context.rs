@@ -1,5 +1,7 @@
 //! What a handler receives: the parsed request and the shared state.
 
+use std::net::SocketAddr;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
@@ -25,6 +27,8 @@ pub struct RequestCtx {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub correlation_id: CorrelationId,
+    /// The TCP peer (the load balancer, behind one).
+    pub peer: Option<SocketAddr>,
     pub state: AppState,
 }
 
@@ -56,6 +60,20 @@ impl RequestCtx {
         } else {
             parse_json(&self.body).map(Some)
         }
+    }
+
+    /// Who the client is for throttling: the first `X-Forwarded-For` address (Cloud Run's load
+    /// balancer sets it), else the peer's IP.
+    pub fn client_key(&self) -> String {
+        self.headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.chars().take(64).collect())
+            .or_else(|| self.peer.map(|p| p.ip().to_string()))
+            .unwrap_or_else(|| "unknown".into())
     }
 
     /// The caller, if a token was sent (401 when it is not valid).

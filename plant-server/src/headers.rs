@@ -6,7 +6,7 @@ use crate::problem::ApiError;
 use crate::query::{Query, percent_encode};
 
 /// The strong entity tag of an entity at `version`: `"v3"`.
-pub fn etag(version: i64) -> HeaderValue {
+pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"v{version}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("\"v0\""))
 }
@@ -17,7 +17,7 @@ pub enum IfMatch {
     /// `*`: any current version.
     Any,
     /// The versions named by the listed tags.
-    Versions(Vec<i64>),
+    Versions(Vec<u64>),
 }
 
 impl IfMatch {
@@ -35,7 +35,7 @@ impl IfMatch {
         if text == "*" {
             return Ok(Self::Any);
         }
-        let versions: Vec<i64> = text.split(',').filter_map(parse_tag).collect();
+        let versions: Vec<u64> = text.split(',').filter_map(parse_tag).collect();
         if versions.is_empty() {
             return Err(ApiError::PreconditionFailed(
                 "If-Match does not name a version of this entity".into(),
@@ -45,7 +45,7 @@ impl IfMatch {
     }
 
     /// The single version the caller expects, when it named exactly one.
-    pub fn expected_version(&self) -> Option<i64> {
+    pub fn expected_version(&self) -> Option<u64> {
         match self {
             Self::Versions(v) if v.len() == 1 => v.first().copied(),
             _ => None,
@@ -53,7 +53,7 @@ impl IfMatch {
     }
 
     /// 412 unless `current` satisfies the precondition.
-    pub fn check(&self, current: i64) -> Result<(), ApiError> {
+    pub fn check(&self, current: u64) -> Result<(), ApiError> {
         match self {
             Self::Any => Ok(()),
             Self::Versions(v) if v.contains(&current) => Ok(()),
@@ -65,7 +65,7 @@ impl IfMatch {
 }
 
 /// Accepts `"v3"`, `W/"v3"` (weakness is ignored: our tags are per version) and a bare `3`.
-fn parse_tag(tag: &str) -> Option<i64> {
+fn parse_tag(tag: &str) -> Option<u64> {
     let tag = tag.trim();
     let tag = tag.strip_prefix("W/").unwrap_or(tag);
     let tag = tag.trim_matches('"');

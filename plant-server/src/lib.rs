@@ -16,12 +16,15 @@ pub mod logging;
 pub mod openapi;
 pub mod problem;
 pub mod query;
+pub mod ratelimit;
 pub mod response;
 pub mod router;
 pub mod routes;
 pub mod serve;
 pub mod service;
+pub mod startup;
 pub mod state;
+pub mod wire;
 
 pub use config::Config;
 pub use serve::{run, shutdown_signal};

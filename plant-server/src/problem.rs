@@ -21,7 +21,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// One failed rule or invalid input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Violation {
-    /// Rule id (`L0-01`, `L1-SKILL-02`, …) or `input` for a malformed field.
+    /// Rule id (`L0-01`, `L1-SKILL-02`, …) or `INPUT` for a malformed field.
     pub rule: String,
     /// The field at fault.
     pub field: String,
@@ -33,7 +33,7 @@ impl Violation {
     /// An input violation: a field that could not be parsed.
     pub fn input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            rule: "input".into(),
+            rule: plant_core::validate::rules::INPUT.into(),
             field: field.into(),
             message: message.into(),
         }
@@ -97,6 +97,16 @@ pub enum ApiError {
     Timeout,
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl From<plant_core::validate::Violation> for Violation {
+    fn from(v: plant_core::validate::Violation) -> Self {
+        Self {
+            rule: v.rule,
+            field: v.field,
+            message: v.message,
+        }
+    }
 }
 
 impl ApiError {
@@ -252,6 +262,55 @@ impl ApiError {
         }
         response
     }
+}
+
+impl From<plant_core::Error> for ApiError {
+    fn from(err: plant_core::Error) -> Self {
+        use plant_core::Error as E;
+        let constitutional = err.is_constitutional();
+        match err {
+            E::NotFound { kind, id } => {
+                let id: String = id.chars().take(100).collect();
+                Self::NotFound(format!("no {kind} with id {id}"))
+            }
+            E::Conflict(message) => Self::Conflict(message),
+            E::Precondition { actual, .. } => Self::PreconditionFailed(format!(
+                "the entity has changed; its current ETag is \"v{actual}\""
+            )),
+            E::Invalid(violations) => {
+                let violations: Vec<Violation> =
+                    violations.into_iter().map(Violation::from).collect();
+                let detail = summary(&violations);
+                if constitutional {
+                    Self::RuleViolation { detail, violations }
+                } else {
+                    Self::Invalid { detail, violations }
+                }
+            }
+            E::Unavailable(message) => Self::Unavailable(Some(message.into())),
+            E::Internal(message) => Self::Internal(message.into()),
+        }
+    }
+}
+
+/// "2 violations: name must not be blank; …", for the problem's detail.
+fn summary(violations: &[Violation]) -> String {
+    let messages: Vec<&str> = violations
+        .iter()
+        .take(5)
+        .map(|v| v.message.as_str())
+        .collect();
+    let more = violations.len().saturating_sub(5);
+    let mut text = format!(
+        "{} violation{}: {}",
+        violations.len(),
+        if violations.len() == 1 { "" } else { "s" },
+        messages.join("; ")
+    );
+    if more > 0 {
+        text.push_str(&format!("; and {more} more"));
+    }
+    text
 }
 
 #[cfg(test)]

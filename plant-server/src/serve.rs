@@ -77,9 +77,9 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(err) => {
                     // Running out of file descriptors must not spin the loop.
                     tracing::warn!(error = %err, "accept failed");
@@ -101,7 +101,7 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
             if !first_byte_within(&stream, header_timeout).await {
                 return;
             }
-            let service = service_fn(move |request| handle(app.clone(), request));
+            let service = service_fn(move |request| handle(app.clone(), Some(peer), request));
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(error = %err, "connection closed with an error");

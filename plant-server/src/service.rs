@@ -2,6 +2,7 @@
 //! deadline, handler, problem rendering, and the headers every response carries.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,7 +30,11 @@ pub struct App {
 }
 
 /// Serves one request. Never fails: every error becomes a problem+json response.
-pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Response, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    peer: Option<SocketAddr>,
+    request: Request<Incoming>,
+) -> Result<Response, Infallible> {
     let started = Instant::now();
     let correlation_id = CorrelationId::from_headers(request.headers());
     let trace = CloudTrace::from_headers(request.headers());
@@ -54,7 +59,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Respons
     }
 
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let mut response = dispatch(&app, request, &correlation_id)
+    let mut response = dispatch(&app, peer, request, &correlation_id)
         .instrument(span.clone())
         .await;
 
@@ -96,6 +101,7 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Respons
 
 async fn dispatch(
     app: &App,
+    peer: Option<SocketAddr>,
     request: Request<Incoming>,
     correlation_id: &CorrelationId,
 ) -> Response {
@@ -114,7 +120,7 @@ async fn dispatch(
         }
         return response;
     }
-    match run_handler(app, request, correlation_id).await {
+    match run_handler(app, peer, request, correlation_id).await {
         Ok(response) => response,
         Err(err) => {
             let status = err.status();
@@ -130,6 +136,7 @@ async fn dispatch(
 
 async fn run_handler(
     app: &App,
+    peer: Option<SocketAddr>,
     request: Request<Incoming>,
     correlation_id: &CorrelationId,
 ) -> Result<Response, ApiError> {
@@ -151,6 +158,7 @@ async fn run_handler(
             headers: parts.headers,
             body,
             correlation_id: correlation_id.clone(),
+            peer,
             state,
         };
         // A panicking handler must not take the connection down with it.

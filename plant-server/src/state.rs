@@ -4,10 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use plant_core::Catalog;
+use plant_core::store::Store;
 
 use crate::auth::{Authenticator, KeyError};
 use crate::config::Config;
 use crate::cors::Cors;
+use crate::ratelimit::RateLimiter;
 
 /// How long shutdown waits for in-flight requests before cutting them off.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,6 +59,19 @@ impl Readiness for AlwaysReady {
     }
 }
 
+/// Ready when the store answers a ping.
+#[derive(Debug, Clone)]
+pub struct StoreReadiness(pub Arc<dyn Store>);
+
+impl Readiness for StoreReadiness {
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>> {
+        Box::pin(async move { self.0.ping().await.map_err(|e| NotReady(e.to_string())) })
+    }
+}
+
+/// Trial bookings allowed per client and minute (anyone may book, so bookings are throttled).
+pub const TRIAL_BOOKINGS_PER_MINUTE: u32 = 10;
+
 /// The shared state of a running server; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -66,7 +82,9 @@ struct Inner {
     auth: Authenticator,
     cors: Cors,
     limits: Limits,
+    catalog: Catalog,
     readiness: Arc<dyn Readiness>,
+    trial_limiter: RateLimiter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -85,6 +103,7 @@ impl AppState {
         auth: Authenticator,
         cors: Cors,
         limits: Limits,
+        catalog: Catalog,
         readiness: Arc<dyn Readiness>,
     ) -> Self {
         Self {
@@ -92,13 +111,25 @@ impl AppState {
                 auth,
                 cors,
                 limits,
+                catalog,
                 readiness,
+                trial_limiter: RateLimiter::new(TRIAL_BOOKINGS_PER_MINUTE, Duration::from_secs(60)),
             }),
         }
     }
 
-    /// State for `config`, with the given readiness check.
-    pub fn from_config(config: &Config, readiness: Arc<dyn Readiness>) -> Result<Self, KeyError> {
+    /// State for `config` over `catalog`, ready when its store answers.
+    pub fn from_config(config: &Config, catalog: Catalog) -> Result<Self, KeyError> {
+        let readiness = Arc::new(StoreReadiness(catalog.store().clone()));
+        Self::with_readiness(config, catalog, readiness)
+    }
+
+    /// State for `config` over `catalog`, with the given readiness check.
+    pub fn with_readiness(
+        config: &Config,
+        catalog: Catalog,
+        readiness: Arc<dyn Readiness>,
+    ) -> Result<Self, KeyError> {
         let auth = Authenticator::new(&config.jwt)?;
         if !auth.is_enabled() {
             tracing::warn!(
@@ -109,6 +140,7 @@ impl AppState {
             auth,
             Cors::new(config.cors.clone()),
             Limits::from_config(config),
+            catalog,
             readiness,
         ))
     }
@@ -126,6 +158,16 @@ impl AppState {
     /// The limits.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The throttle on anonymous trial bookings.
+    pub fn trial_limiter(&self) -> &RateLimiter {
+        &self.inner.trial_limiter
     }
 
     /// The readiness check.

@@ -127,7 +127,7 @@ impl Readiness for Down {
 #[tokio::test]
 async fn ready_is_503_problem_without_the_cause_when_the_check_fails() {
     let s = start_with(Options {
-        readiness: Arc::new(Down),
+        readiness: Some(Arc::new(Down)),
         ..Options::default()
     })
     .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use plant_server::config::{Config, JwtConfig};
 use plant_server::router::RouterBuilder;
 use plant_server::service::App;
-use plant_server::state::{AlwaysReady, AppState, Readiness};
+use plant_server::state::{AppState, Readiness};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,20 +44,12 @@ impl Drop for TestServer {
 }
 
 /// Options for a test server.
+#[derive(Default)]
 pub struct Options {
     pub vars: Vec<(&'static str, String)>,
-    pub readiness: Arc<dyn Readiness>,
+    /// `None`: ready when the store answers.
+    pub readiness: Option<Arc<dyn Readiness>>,
     pub extra_routes: Option<Box<dyn FnOnce(RouterBuilder) -> RouterBuilder>>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            vars: Vec::new(),
-            readiness: Arc::new(AlwaysReady),
-            extra_routes: None,
-        }
-    }
 }
 
 pub fn random_secret() -> String {
@@ -82,7 +74,13 @@ pub async fn start_with(options: Options) -> TestServer {
     }
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     assert!(matches!(config.jwt, JwtConfig::Secret(_)));
-    let state = AppState::from_config(&config, options.readiness).unwrap();
+    let seeded = plant_server::startup::build_state(&config).await.unwrap();
+    let state = match options.readiness {
+        Some(readiness) => {
+            AppState::with_readiness(&config, seeded.catalog().clone(), readiness).unwrap()
+        }
+        None => seeded,
+    };
     let mut builder = plant_server::routes::builder();
     if let Some(extra) = options.extra_routes {
         builder = extra(builder);
