@@ -4,10 +4,16 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod catalog;
+pub mod error;
+pub mod input;
 pub mod model;
 pub mod search;
+pub mod seed;
 pub mod store;
 pub mod time;
 pub mod validate;
 
+pub use catalog::Catalog;
+pub use error::{Error, Result};
 pub use time::Timestamp;

@@ -34,7 +34,11 @@ pub struct Violation {
 impl Violation {
     /// A violation of `rule` on `field`.
     pub fn new(rule: &str, field: &str, message: impl Into<String>) -> Self {
-        Self { rule: rule.to_owned(), field: field.to_owned(), message: message.into() }
+        Self {
+            rule: rule.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// True for a constitutional (L0 or L1) rule, false for malformed input.
@@ -106,20 +110,35 @@ pub mod rules {
     /// Every rule with a one-line statement, in order (for reports and documentation).
     pub const ALL: &[(&str, &str)] = &[
         (L0_01, "a governance agent is named"),
-        (L0_02, "the amendment history is tracked and matches the audit chain"),
+        (
+            L0_02,
+            "the amendment history is tracked and matches the audit chain",
+        ),
         (L0_03, "the entity is append-only and tamper-proof"),
-        (L0_04, "the entity's audit chain is initialised and verifies, and its latest entry is the entity"),
+        (
+            L0_04,
+            "the entity's audit chain is initialised and verifies, and its latest entry is the entity",
+        ),
         (L0_05, "the version hash is the head of the entity's chain"),
         (L1_INDUSTRY_01, "an industry has a name"),
         (L1_SKILL_01, "a skill has a name"),
         (L1_SKILL_02, "a skill has a description"),
-        (L1_SKILL_03, "a skill's category is technical, soft_skill, domain_expertise or certification"),
+        (
+            L1_SKILL_03,
+            "a skill's category is technical, soft_skill, domain_expertise or certification",
+        ),
         (L1_JOBROLE_01, "a job role has a name"),
         (L1_JOBROLE_02, "a job role requires at least one skill"),
         (L1_JOBROLE_03, "every required skill exists"),
-        (L1_JOBROLE_04, "a job role's seniority is junior, mid or senior"),
+        (
+            L1_JOBROLE_04,
+            "a job role's seniority is junior, mid or senior",
+        ),
         (L1_JOBROLE_05, "a job role's industry, when set, exists"),
-        (L1_JOBROLE_06, "certification: every required skill is certified"),
+        (
+            L1_JOBROLE_06,
+            "certification: every required skill is certified",
+        ),
         (L1_TEAM_01, "a team has a name"),
         (L1_TEAM_02, "a team's job role exists"),
         (L1_TEAM_03, "a team's industry, when set, exists"),
@@ -128,8 +147,14 @@ pub mod rules {
         (L1_AGENT_02, "an agent's job role exists"),
         (L1_AGENT_03, "an agent's industry exists"),
         (L1_AGENT_04, "an agent has a name"),
-        (L1_AGENT_05, "an agent's team, when set, exists and shares the agent's job role"),
-        (L1_AGENT_06, "certification: an agent's skill and job role are certified"),
+        (
+            L1_AGENT_05,
+            "an agent's team, when set, exists and shares the agent's job role",
+        ),
+        (
+            L1_AGENT_06,
+            "certification: an agent's skill and job role are certified",
+        ),
     ];
 }
 
@@ -161,11 +186,15 @@ pub struct Context {
 
 impl Context {
     fn exists(&self, id: &Uuid, kind: Kind) -> bool {
-        self.refs.get(id).is_some_and(|r| r.kind == kind && r.status != Status::Deleted)
+        self.refs
+            .get(id)
+            .is_some_and(|r| r.kind == kind && r.status != Status::Deleted)
     }
 
     fn certified(&self, id: &Uuid) -> bool {
-        self.refs.get(id).is_some_and(|r| r.certification == CertificationState::Certified)
+        self.refs
+            .get(id)
+            .is_some_and(|r| r.certification == CertificationState::Certified)
     }
 }
 
@@ -206,12 +235,23 @@ pub fn validate_for_certification(record: &Record, ctx: &Context) -> Vec<Violati
             }
         }
         Record::Team(_) if ctx.team_members == 0 => {
-            out.push(Violation::new(L1_TEAM_04, "agents", "a team needs at least one agent to be certified"));
+            out.push(Violation::new(
+                L1_TEAM_04,
+                "agents",
+                "a team needs at least one agent to be certified",
+            ));
         }
         Record::Agent(e) => {
-            for (id, what, field) in [(&e.body.skill_id, "skill", "skill_id"), (&e.body.job_role_id, "job role", "job_role_id")] {
+            for (id, what, field) in [
+                (&e.body.skill_id, "skill", "skill_id"),
+                (&e.body.job_role_id, "job role", "job_role_id"),
+            ] {
                 if ctx.refs.contains_key(id) && !ctx.certified(id) {
-                    out.push(Violation::new(L1_AGENT_06, field, format!("the agent's {what} {id} is not certified")));
+                    out.push(Violation::new(
+                        L1_AGENT_06,
+                        field,
+                        format!("the agent's {what} {id} is not certified"),
+                    ));
                 }
             }
         }
@@ -233,8 +273,16 @@ pub fn l0_compliance(violations: &[Violation]) -> BTreeMap<String, bool> {
 
 fn l0(record: &Record, ctx: &Context, out: &mut Vec<Violation>) {
     let Some(base) = record.base() else { return };
-    if base.governance_agent_id.as_deref().is_none_or(|g| g.trim().is_empty()) {
-        out.push(Violation::new(L0_01, "governance_agent_id", "no governance agent is named"));
+    if base
+        .governance_agent_id
+        .as_deref()
+        .is_none_or(|g| g.trim().is_empty())
+    {
+        out.push(Violation::new(
+            L0_01,
+            "governance_agent_id",
+            "no governance agent is named",
+        ));
     }
     let history_matches = base.amendment_history.len() == ctx.chain.len()
         && base
@@ -254,7 +302,11 @@ fn l0(record: &Record, ctx: &Context, out: &mut Vec<Violation>) {
         ));
     }
     if !base.append_only || !base.tamper_proof {
-        out.push(Violation::new(L0_03, "append_only", "the entity must be append-only and tamper-proof"));
+        out.push(Violation::new(
+            L0_03,
+            "append_only",
+            "the entity must be append-only and tamper-proof",
+        ));
     }
     match chain_problem(record, ctx) {
         Some(problem) => out.push(Violation::new(L0_04, "hash_chain_sha256", problem)),
@@ -283,18 +335,27 @@ fn chain_problem(record: &Record, ctx: &Context) -> Option<String> {
     }
     let hashes: Vec<_> = ctx.chain.iter().map(|e| e.hash).collect();
     if base.hash_chain_sha256 != hashes {
-        return Some("hash_chain_sha256 differs from the hashes of the entity's audit entries".into());
+        return Some(
+            "hash_chain_sha256 differs from the hashes of the entity's audit entries".into(),
+        );
     }
     match record.audit_payload() {
         Ok(payload) if payload == last.payload => None,
-        Ok(_) => Some(format!("the entity differs from its latest audit entry (seq {})", last.seq)),
+        Ok(_) => Some(format!(
+            "the entity differs from its latest audit entry (seq {})",
+            last.seq
+        )),
         Err(e) => Some(format!("the entity cannot be encoded: {e}")),
     }
 }
 
 fn blank(out: &mut Vec<Violation>, rule: &str, field: &str, text: &str) {
     if text.trim().is_empty() {
-        out.push(Violation::new(rule, field, format!("{field} must not be blank")));
+        out.push(Violation::new(
+            rule,
+            field,
+            format!("{field} must not be blank"),
+        ));
     }
 }
 
@@ -306,16 +367,28 @@ fn skill(s: &Skill, out: &mut Vec<Violation>) {
 fn job_role(r: &JobRole, ctx: &Context, out: &mut Vec<Violation>) {
     blank(out, L1_JOBROLE_01, "name", r.name.as_str());
     if r.required_skills.is_empty() {
-        out.push(Violation::new(L1_JOBROLE_02, "required_skills", "a job role requires at least one skill"));
+        out.push(Violation::new(
+            L1_JOBROLE_02,
+            "required_skills",
+            "a job role requires at least one skill",
+        ));
     }
     for id in &r.required_skills {
         if !ctx.exists(id, Kind::Skill) {
-            out.push(Violation::new(L1_JOBROLE_03, "required_skills", format!("skill {id} does not exist")));
+            out.push(Violation::new(
+                L1_JOBROLE_03,
+                "required_skills",
+                format!("skill {id} does not exist"),
+            ));
         }
     }
     if let Some(id) = &r.industry_id {
         if !ctx.exists(id, Kind::Industry) {
-            out.push(Violation::new(L1_JOBROLE_05, "industry_id", format!("industry {id} does not exist")));
+            out.push(Violation::new(
+                L1_JOBROLE_05,
+                "industry_id",
+                format!("industry {id} does not exist"),
+            ));
         }
     }
 }
@@ -323,11 +396,19 @@ fn job_role(r: &JobRole, ctx: &Context, out: &mut Vec<Violation>) {
 fn team(t: &Team, ctx: &Context, out: &mut Vec<Violation>) {
     blank(out, L1_TEAM_01, "name", t.name.as_str());
     if !ctx.exists(&t.job_role_id, Kind::JobRole) {
-        out.push(Violation::new(L1_TEAM_02, "job_role_id", format!("job role {} does not exist", t.job_role_id)));
+        out.push(Violation::new(
+            L1_TEAM_02,
+            "job_role_id",
+            format!("job role {} does not exist", t.job_role_id),
+        ));
     }
     if let Some(id) = &t.industry_id {
         if !ctx.exists(id, Kind::Industry) {
-            out.push(Violation::new(L1_TEAM_03, "industry_id", format!("industry {id} does not exist")));
+            out.push(Violation::new(
+                L1_TEAM_03,
+                "industry_id",
+                format!("industry {id} does not exist"),
+            ));
         }
     }
 }
@@ -335,22 +416,42 @@ fn team(t: &Team, ctx: &Context, out: &mut Vec<Violation>) {
 fn agent(a: &Agent, ctx: &Context, out: &mut Vec<Violation>) {
     blank(out, L1_AGENT_04, "name", a.name.as_str());
     if !ctx.exists(&a.skill_id, Kind::Skill) {
-        out.push(Violation::new(L1_AGENT_01, "skill_id", format!("skill {} does not exist", a.skill_id)));
+        out.push(Violation::new(
+            L1_AGENT_01,
+            "skill_id",
+            format!("skill {} does not exist", a.skill_id),
+        ));
     }
     if !ctx.exists(&a.job_role_id, Kind::JobRole) {
-        out.push(Violation::new(L1_AGENT_02, "job_role_id", format!("job role {} does not exist", a.job_role_id)));
+        out.push(Violation::new(
+            L1_AGENT_02,
+            "job_role_id",
+            format!("job role {} does not exist", a.job_role_id),
+        ));
     }
     if !ctx.exists(&a.industry_id, Kind::Industry) {
-        out.push(Violation::new(L1_AGENT_03, "industry_id", format!("industry {} does not exist", a.industry_id)));
+        out.push(Violation::new(
+            L1_AGENT_03,
+            "industry_id",
+            format!("industry {} does not exist", a.industry_id),
+        ));
     }
     if let Some(team) = &a.team_id {
         match ctx.refs.get(team) {
             Some(r) if r.kind == Kind::Team && r.status != Status::Deleted => {
                 if r.job_role_id.is_some_and(|role| role != a.job_role_id) {
-                    out.push(Violation::new(L1_AGENT_05, "team_id", "the team's job role differs from the agent's"));
+                    out.push(Violation::new(
+                        L1_AGENT_05,
+                        "team_id",
+                        "the team's job role differs from the agent's",
+                    ));
                 }
             }
-            _ => out.push(Violation::new(L1_AGENT_05, "team_id", format!("team {team} does not exist"))),
+            _ => out.push(Violation::new(
+                L1_AGENT_05,
+                "team_id",
+                format!("team {team} does not exist"),
+            )),
         }
     }
 }

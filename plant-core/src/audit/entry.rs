@@ -170,7 +170,8 @@ mod tests {
     #[test]
     fn every_field_enters_the_link_hash() {
         let base = sample();
-        let mutations: Vec<Box<dyn Fn(&mut AuditEntry)>> = vec![
+        type Mutation = Box<dyn Fn(&mut AuditEntry)>;
+        let mutations: Vec<Mutation> = vec![
             Box::new(|e| e.seq += 1),
             Box::new(|e| e.prev_hash.0[31] ^= 1),
             Box::new(|e| e.payload.push(' ')),

@@ -82,8 +82,13 @@ wire_enum! {
 
 impl Kind {
     /// The five kinds of the catalog (those with a `Base`).
-    pub const CATALOG: &'static [Kind] =
-        &[Kind::Industry, Kind::Skill, Kind::JobRole, Kind::Team, Kind::Agent];
+    pub const CATALOG: &'static [Kind] = &[
+        Kind::Industry,
+        Kind::Skill,
+        Kind::JobRole,
+        Kind::Team,
+        Kind::Agent,
+    ];
 
     /// Parses the many spellings clients use: `Skill`, `skill`, `skills`, `job_role`,
     /// `JobRole`, `jobrole`, `job-role`, `job_roles`, …
@@ -231,13 +236,20 @@ impl JobStatus {
         use JobStatus::*;
         matches!(
             (self, to),
-            (Queued, Running) | (Queued, Cancelled) | (Running, Succeeded) | (Running, Failed) | (Running, Cancelled)
+            (Queued, Running)
+                | (Queued, Cancelled)
+                | (Running, Succeeded)
+                | (Running, Failed)
+                | (Running, Cancelled)
         ) || self == to
     }
 
     /// True once the job can no longer change.
     pub fn is_final(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -250,7 +262,10 @@ mod tests {
     fn wire_spellings_round_trip() {
         for k in Kind::ALL {
             assert_eq!(k.as_str().parse::<Kind>(), Ok(*k));
-            assert_eq!(serde_json::to_string(k).unwrap(), format!("\"{}\"", k.as_str()));
+            assert_eq!(
+                serde_json::to_string(k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
         }
         assert_eq!("soft_skill".parse::<Category>(), Ok(Category::SoftSkill));
         assert!("Soft Skill".parse::<Category>().is_err());

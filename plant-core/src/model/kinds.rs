@@ -6,7 +6,9 @@ use uuid::Uuid;
 use super::{Category, Description, Kind, Name, Seniority};
 
 /// What a catalog kind's body has in common.
-pub trait Body: Clone + std::fmt::Debug + Serialize + for<'de> Deserialize<'de> + Send + Sync + 'static {
+pub trait Body:
+    Clone + std::fmt::Debug + Serialize + for<'de> Deserialize<'de> + Send + Sync + 'static
+{
     /// The kind.
     const KIND: Kind;
     /// Its unique (case-insensitive) name.

@@ -23,7 +23,10 @@ pub struct Entity<K> {
 impl<K: Body> Entity<K> {
     /// A new, uncommitted entity (version 0) with a fresh v7 id.
     pub fn new(body: K, at: Timestamp) -> Self {
-        Self { base: Base::new(K::KIND, Uuid::now_v7(), at), body }
+        Self {
+            base: Base::new(K::KIND, Uuid::now_v7(), at),
+            body,
+        }
     }
 
     /// Its id.
@@ -175,7 +178,8 @@ impl Record {
     /// derived from the chain itself (`version_hash`, and for catalog kinds the history and
     /// the list of hashes).
     pub fn audit_value(&self) -> Result<Value, EncodeError> {
-        let mut value = serde_json::to_value(self).map_err(|e| EncodeError::Serialize(e.to_string()))?;
+        let mut value =
+            serde_json::to_value(self).map_err(|e| EncodeError::Serialize(e.to_string()))?;
         if let Value::Object(map) = &mut value {
             for key in super::Base::AUDIT_DERIVED {
                 map.remove(*key);

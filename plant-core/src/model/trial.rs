@@ -71,6 +71,10 @@ impl Trial {
             return 0;
         }
         let left = self.end_date.micros() - now.micros();
-        if left <= 0 { 0 } else { (left + 86_399_999_999) / 86_400_000_000 }
+        if left <= 0 {
+            0
+        } else {
+            (left + 86_399_999_999) / 86_400_000_000
+        }
     }
 }

@@ -33,7 +33,8 @@ pub enum TextError {
 }
 
 fn has_control(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
 }
 
 /// A display name: trimmed, non-blank, at most 255 characters, no control characters.
@@ -59,7 +60,10 @@ impl Name {
         }
         let got = t.chars().count();
         if got > MAX_NAME_CHARS {
-            return Err(TextError::TooLong { max: MAX_NAME_CHARS, got });
+            return Err(TextError::TooLong {
+                max: MAX_NAME_CHARS,
+                got,
+            });
         }
         Ok(Self(t.to_owned()))
     }
@@ -103,7 +107,10 @@ impl Description {
         }
         let got = t.chars().count();
         if got > MAX_DESCRIPTION_CHARS {
-            return Err(TextError::TooLong { max: MAX_DESCRIPTION_CHARS, got });
+            return Err(TextError::TooLong {
+                max: MAX_DESCRIPTION_CHARS,
+                got,
+            });
         }
         Ok(Self(t.to_owned()))
     }
@@ -145,11 +152,17 @@ impl Email {
             return Err(TextError::Blank);
         }
         if t.chars().count() > 254 {
-            return Err(TextError::TooLong { max: 254, got: t.chars().count() });
+            return Err(TextError::TooLong {
+                max: 254,
+                got: t.chars().count(),
+            });
         }
         let bad = TextError::Form("must be an e-mail address like name@example.com");
         let (local, domain) = t.split_once('@').ok_or(bad.clone())?;
-        let ok_chars = |s: &str| !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
+        let ok_chars = |s: &str| {
+            !s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+        };
         if local.is_empty()
             || !ok_chars(local)
             || !ok_chars(domain)
@@ -190,7 +203,10 @@ impl Phone {
             return Err(TextError::Blank);
         }
         let bad = TextError::Form("must be a phone number of 7 to 15 digits");
-        if !t.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c)) {
+        if !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-.()".contains(c))
+        {
             return Err(bad);
         }
         if t.chars().skip(1).any(|c| c == '+') {
@@ -227,18 +243,29 @@ mod tests {
         assert_eq!(Name::parse(""), Err(TextError::Blank));
         assert_eq!(Name::parse("a\u{0}b"), Err(TextError::Control));
         let long = "é".repeat(256);
-        assert_eq!(Name::parse(&long), Err(TextError::TooLong { max: 255, got: 256 }));
+        assert_eq!(
+            Name::parse(&long),
+            Err(TextError::TooLong { max: 255, got: 256 })
+        );
         assert!(Name::parse(&"é".repeat(255)).is_ok());
     }
 
     #[test]
     fn emails_and_phones() {
         assert!(Email::parse("a@b.co").is_ok());
-        for bad in ["", "a", "@b.co", "a@b", "a@.b.co", "a b@c.de", "a@b..co", "a@b@c.de"] {
+        for bad in [
+            "", "a", "@b.co", "a@b", "a@.b.co", "a b@c.de", "a@b..co", "a@b@c.de",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         assert!(Phone::parse("+1 (555) 010-2000").is_ok());
-        for bad in ["", "12345", "+1 555 CALL NOW", "1+5550102000", "1234567890123456"] {
+        for bad in [
+            "",
+            "12345",
+            "+1 555 CALL NOW",
+            "1+5550102000",
+            "1234567890123456",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1,62 +1,117 @@
-//! Semantic search: embeddings (provisional interface; the full module replaces this file).
-#![allow(missing_docs)]
+//! Text embeddings for semantic search.
+//!
+//! An [`Embedder`] turns texts into [`Embedding`]s — [`DIM`] floats with unit length — so that
+//! cosine similarity ranks catalog entries by how close they are to a query. Two embedders exist:
+//!
+//! - `MiniLm` (cargo feature `minilm`): the all-MiniLM-L6-v2 sentence model run in-process,
+//!   loaded from local files; semantic ("my kid" finds "child").
+//! - [`HashingEmbedder`]: feature hashing of words; lexical only, needs no files.
+//!
+//! Vectors from different embedders live in different spaces; every stored vector carries its
+//! embedder's [`model_id`](Embedder::model_id). [`EmbedQueue`] runs an embedder from async code,
+//! and [`default_embedder`] picks one at start-up.
 
-pub const DIM: usize = 384;
+mod embedding;
+mod hashing;
+#[cfg(feature = "minilm")]
+mod minilm;
+mod queue;
+mod text;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Embedding(Vec<f32>);
+use std::path::Path;
+use std::sync::Arc;
 
-#[derive(Debug, thiserror::Error)]
-pub enum EmbedError {
-    #[error("wrong dimension {0}")]
-    Dimension(usize),
+pub use embedding::{BoxError, DIM, EmbedError, Embedder, Embedding};
+pub use hashing::HashingEmbedder;
+#[cfg(feature = "minilm")]
+pub use minilm::{MAX_TOKENS, MiniLm};
+pub use queue::EmbedQueue;
+pub use text::{agent_text, named_text};
+
+/// Chooses the embedder for a process: MiniLM from `model_dir` when it is given, this build has
+/// the `minilm` feature and the model loads; otherwise the [`HashingEmbedder`].
+///
+/// The second value is a warning to log whenever the result is the hashing embedder, saying why
+/// and what search loses (meaning, not just words).
+///
+/// ```
+/// use plant_core::search::default_embedder;
+///
+/// let (embedder, warning) = default_embedder(None);
+/// assert_eq!(embedder.model_id(), "hashing-v1");
+/// assert!(warning.is_some());
+/// ```
+pub fn default_embedder(model_dir: Option<&Path>) -> (Arc<dyn Embedder>, Option<String>) {
+    const LEXICAL: &str = "using the lexical hashing embedder: search will match words, not \
+                           meaning";
+    let Some(dir) = model_dir else {
+        return (
+            Arc::new(HashingEmbedder),
+            Some(format!(
+                "no embedding model configured (PLANT_EMBED_MODEL_DIR is unset); {LEXICAL}. \
+                 Run scripts/fetch-model.sh and set PLANT_EMBED_MODEL_DIR to the directory it \
+                 prints"
+            )),
+        );
+    };
+    load_minilm(dir, LEXICAL)
 }
 
-impl Embedding {
-    pub fn from_vec(mut v: Vec<f32>) -> Result<Self, EmbedError> {
-        if v.len() != DIM {
-            return Err(EmbedError::Dimension(v.len()));
+#[cfg(feature = "minilm")]
+fn load_minilm(dir: &Path, lexical: &str) -> (Arc<dyn Embedder>, Option<String>) {
+    match MiniLm::load(dir) {
+        Ok(model) => (Arc::new(model), None),
+        Err(err) => {
+            let mut reason = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            (
+                Arc::new(HashingEmbedder),
+                Some(format!(
+                    "cannot load the embedding model from {}: {reason}; {lexical}",
+                    dir.display()
+                )),
+            )
         }
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if n > 0.0 {
-            v.iter_mut().for_each(|x| *x /= n);
-        }
-        Ok(Self(v))
-    }
-    pub fn as_slice(&self) -> &[f32] {
-        &self.0
-    }
-    pub fn cosine(&self, other: &Embedding) -> f32 {
-        self.0.iter().zip(&other.0).map(|(a, b)| a * b).sum()
     }
 }
 
-pub trait Embedder: Send + Sync + std::fmt::Debug {
-    fn model_id(&self) -> &str;
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError>;
+#[cfg(not(feature = "minilm"))]
+fn load_minilm(dir: &Path, lexical: &str) -> (Arc<dyn Embedder>, Option<String>) {
+    (
+        Arc::new(HashingEmbedder),
+        Some(format!(
+            "PLANT_EMBED_MODEL_DIR is set to {} but this build lacks the `minilm` feature; \
+             {lexical}",
+            dir.display()
+        )),
+    )
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HashingEmbedder;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Embedder for HashingEmbedder {
-    fn model_id(&self) -> &str {
-        "hashing-v1"
+    #[test]
+    fn no_model_dir_falls_back_to_hashing_with_a_warning() {
+        let (embedder, warning) = default_embedder(None);
+        assert_eq!(embedder.model_id(), "hashing-v1");
+        assert!(warning.unwrap().contains("PLANT_EMBED_MODEL_DIR"));
     }
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
-        use sha2::{Digest, Sha256};
-        texts
-            .iter()
-            .map(|t| {
-                let mut v = vec![0f32; DIM];
-                v[0] = 1e-3;
-                for w in t.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-                    let h = Sha256::digest(w.as_bytes());
-                    let i = u16::from_be_bytes([h[0], h[1]]) as usize % DIM;
-                    v[i] += if h[2] & 1 == 0 { 1.0 } else { -1.0 };
-                }
-                Embedding::from_vec(v)
-            })
-            .collect()
+
+    #[test]
+    fn unusable_model_dir_falls_back_to_hashing_and_names_the_dir() {
+        let dir = Path::new("/nonexistent/plant-model-dir");
+        let (embedder, warning) = default_embedder(Some(dir));
+        assert_eq!(embedder.model_id(), "hashing-v1");
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("/nonexistent/plant-model-dir"),
+            "{warning}"
+        );
     }
 }

@@ -1,0 +1,840 @@
+//! The store conformance story: every scenario runs against every [`Store`] implementation,
+//! each on a fresh, empty store, so the memory store and PostgreSQL are held to the same
+//! behaviour. Enable the `testing` feature to use it from another crate.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use plant_core::store::{MemoryStore, Store, conformance};
+//! for (name, scenario) in conformance::SCENARIOS {
+//!     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//!     println!("{name}");
+//!     scenario(store).await;
+//! }
+//! # }
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::{Map, json};
+use uuid::Uuid;
+
+use super::{Change, ListQuery, SearchFilter, Store, StoreError};
+use crate::audit::{CheckpointSigner, Head};
+use crate::catalog::{Catalog, JobPatch, TrialPatch};
+use crate::error::Error;
+use crate::input::{AgentInput, JobInput, JobRoleInput, SkillInput, TeamInput, TrialInput};
+use crate::model::{Alignment, CertificationState, Kind, Record, Status, TrialStatus};
+use crate::search::HashingEmbedder;
+use crate::seed::{self, SeedCatalog};
+use crate::validate::validate;
+
+/// A scenario: given a fresh store, it panics when the store misbehaves.
+pub type Scenario = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! scenarios {
+    ($($name:ident),+ $(,)?) => {
+        /// Every scenario, by name.
+        pub const SCENARIOS: &[(&str, Scenario)] = &[$((stringify!($name), |s| Box::pin($name(s)))),+];
+    };
+}
+
+scenarios!(
+    seeding_twice_gives_the_catalog_and_appends_nothing,
+    duplicate_names_conflict_case_insensitively_and_write_nothing,
+    missing_references_are_rule_violations_and_write_nothing,
+    stale_versions_fail_and_change_nothing,
+    evolving_a_certified_entity_sends_it_back_to_review,
+    an_agents_industry_is_locked,
+    archiving_waits_for_dependents,
+    certification_needs_its_prerequisites,
+    trials_follow_their_status_machine,
+    jobs_follow_their_status_machine,
+    lists_filter_order_and_page_stably,
+    commit_all_is_all_or_nothing,
+    store_enforces_its_invariants_below_the_catalog,
+    search_ranks_by_meaning_with_filters,
+    chain_verifies_and_checkpoints_sign_the_head,
+);
+
+fn catalog(store: Arc<dyn Store>) -> Catalog {
+    Catalog::new(store, Arc::new(HashingEmbedder))
+}
+
+async fn seeded(store: Arc<dyn Store>) -> Catalog {
+    let c = catalog(store);
+    seed::load(&c, &SeedCatalog::builtin().unwrap(), &mut |_| {})
+        .await
+        .unwrap();
+    c
+}
+
+async fn id_of(c: &Catalog, kind: Kind, name: &str) -> Uuid {
+    c.store()
+        .get_by_name(kind, name)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{kind} {name} missing"))
+        .id()
+}
+
+async fn count(c: &Catalog, kind: Kind) -> u64 {
+    c.store().count(&ListQuery::of(kind, 0)).await.unwrap()
+}
+
+async fn head(c: &Catalog) -> Head {
+    c.store().head().await.unwrap()
+}
+
+fn rules_of(e: &Error) -> Vec<String> {
+    match e {
+        Error::Invalid(v) => v.iter().map(|v| v.rule.clone()).collect(),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+async fn seeding_twice_gives_the_catalog_and_appends_nothing(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let counts = [
+        count(&c, Kind::Industry).await,
+        count(&c, Kind::Skill).await,
+        count(&c, Kind::JobRole).await,
+        count(&c, Kind::Team).await,
+        count(&c, Kind::Agent).await,
+    ];
+    assert_eq!(counts, [3, 19, 10, 6, 50]);
+    let before = head(&c).await;
+    let again = seed::load(&c, &SeedCatalog::builtin().unwrap(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again.changes(), 0, "{again:?}");
+    assert_eq!(head(&c).await, before, "a second load appended entries");
+    for kind in Kind::CATALOG {
+        for record in c.list(&ListQuery::of(*kind, 1000)).await.unwrap() {
+            let base = record.base().unwrap();
+            assert_eq!(
+                base.certification.status,
+                CertificationState::Certified,
+                "{kind} {:?}",
+                record.name()
+            );
+            let ctx = c.context(&record).await.unwrap();
+            assert_eq!(
+                validate(&record, &ctx),
+                vec![],
+                "{kind} {:?}",
+                record.name()
+            );
+        }
+    }
+    for record in c.list(&ListQuery::of(Kind::Agent, 1000)).await.unwrap() {
+        let Record::Agent(a) = record else { panic!() };
+        let Record::JobRole(role) = c.get(Kind::JobRole, a.body.job_role_id).await.unwrap() else {
+            panic!()
+        };
+        assert!(
+            role.body.required_skills.contains(&a.body.skill_id),
+            "{} has a skill its role does not need",
+            a.body.name
+        );
+        assert_eq!(role.body.industry_id, Some(a.body.industry_id));
+        if let Some(team) = a.body.team_id {
+            let Record::Team(t) = c.get(Kind::Team, team).await.unwrap() else {
+                panic!()
+            };
+            assert_eq!(t.body.job_role_id, a.body.job_role_id);
+        }
+    }
+    let report = c.verify(&[]).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.entries_checked, before.seq);
+}
+
+async fn duplicate_names_conflict_case_insensitively_and_write_nothing(store: Arc<dyn Store>) {
+    let c = catalog(store);
+    let skill = |name: &str| SkillInput {
+        name: Some(name.into()),
+        description: Some("Writes things.".into()),
+        category: Some("technical".into()),
+        ..Default::default()
+    };
+    c.create_skill(&skill("Copywriting"), "t").await.unwrap();
+    let before = head(&c).await;
+    let e = c
+        .create_skill(&skill("  copyWRITING "), "t")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+    assert_eq!(head(&c).await, before);
+    assert_eq!(count(&c, Kind::Skill).await, 1);
+    // Another kind may use the same name.
+    c.create_industry(
+        &crate::input::IndustryInput {
+            name: Some("Copywriting".into()),
+            ..Default::default()
+        },
+        "t",
+    )
+    .await
+    .unwrap();
+}
+
+async fn missing_references_are_rule_violations_and_write_nothing(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let before = head(&c).await;
+    let input = AgentInput {
+        name: Some("Ghost".into()),
+        skill_id: Some(Uuid::now_v7().to_string()),
+        job_role_id: Some(Uuid::now_v7().to_string()),
+        industry_id: Some(Uuid::now_v7().to_string()),
+        ..Default::default()
+    };
+    let e = c.create_agent(&input, "t").await.unwrap_err();
+    assert_eq!(rules_of(&e), ["L1-AGENT-01", "L1-AGENT-02", "L1-AGENT-03"]);
+    assert!(e.is_constitutional());
+    let role = JobRoleInput {
+        name: Some("Ghost Role".into()),
+        required_skills: Some(vec!["No Such Skill".into()]),
+        seniority_level: Some("mid".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        rules_of(&c.create_job_role(&role, "t").await.unwrap_err()),
+        ["L1-JOBROLE-03"]
+    );
+    assert_eq!(head(&c).await, before);
+}
+
+async fn stale_versions_fail_and_change_nothing(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let id = id_of(&c, Kind::Skill, "SEO").await;
+    let v = c.get(Kind::Skill, id).await.unwrap().version();
+    let mut patch = Map::new();
+    patch.insert(
+        "description".into(),
+        json!("Ranks pages higher in search results."),
+    );
+    c.evolve(Kind::Skill, id, &patch, v, "a").await.unwrap();
+    let after_first = c.get(Kind::Skill, id).await.unwrap();
+    let before = head(&c).await;
+    patch.insert("description".into(), json!("A conflicting edit."));
+    let e = c.evolve(Kind::Skill, id, &patch, v, "b").await.unwrap_err();
+    assert!(
+        matches!(e, Error::Precondition { expected, actual } if expected == v && actual == v + 1),
+        "{e:?}"
+    );
+    assert_eq!(c.get(Kind::Skill, id).await.unwrap(), after_first);
+    assert_eq!(head(&c).await, before);
+}
+
+async fn evolving_a_certified_entity_sends_it_back_to_review(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let id = id_of(&c, Kind::Agent, "Ava Flux").await;
+    let current = c.get(Kind::Agent, id).await.unwrap();
+    let history = current.base().unwrap().amendment_history.len();
+    let mut patch = Map::new();
+    patch.insert("tags".into(), json!(["featured"]));
+    let tagged = c
+        .evolve(Kind::Agent, id, &patch, current.version(), "g")
+        .await
+        .unwrap();
+    assert_eq!(
+        tagged.base().unwrap().certification.status,
+        CertificationState::Certified,
+        "metadata is not substance"
+    );
+    patch.clear();
+    patch.insert(
+        "description".into(),
+        json!("Plans content calendars for B2B software companies."),
+    );
+    let changed = c
+        .evolve(Kind::Agent, id, &patch, tagged.version(), "g")
+        .await
+        .unwrap();
+    let base = changed.base().unwrap();
+    assert_eq!(base.version, current.version() + 2);
+    assert_eq!(base.certification.status, CertificationState::Pending);
+    assert_eq!(base.amendment_alignment, Alignment::RequiresReview);
+    assert_eq!(base.amendment_history.len(), history + 2);
+    assert_eq!(base.version_hash, base.hash_chain_sha256.last().copied());
+    let mut bad = Map::new();
+    bad.insert("version".into(), json!(99));
+    assert_eq!(
+        rules_of(
+            &c.evolve(Kind::Agent, id, &bad, base.version, "g")
+                .await
+                .unwrap_err()
+        ),
+        ["INPUT"]
+    );
+}
+
+async fn an_agents_industry_is_locked(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let id = id_of(&c, Kind::Agent, "Nova Quill").await;
+    let other = id_of(&c, Kind::Industry, "Sales").await;
+    let current = c.get(Kind::Agent, id).await.unwrap();
+    let mut patch = Map::new();
+    patch.insert("industry_id".into(), json!(other.to_string()));
+    let e = c
+        .evolve(Kind::Agent, id, &patch, current.version(), "g")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Invalid(v) if v[0].field == "industry_id"),
+        "{e:?}"
+    );
+    // Below the catalog, the store refuses it too.
+    let Record::Agent(mut a) = current.clone() else {
+        panic!()
+    };
+    a.body.industry_id = other;
+    let e = c
+        .store()
+        .commit(Change::update(a, current.version(), "update", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Immutable {
+                field: "industry_id"
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+async fn archiving_waits_for_dependents(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let skill = id_of(&c, Kind::Skill, "SEO").await;
+    let e = c.archive(Kind::Skill, skill, None, "g").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+    let unused = id_of(&c, Kind::Skill, "Career Counseling").await;
+    let archived = c.archive(Kind::Skill, unused, None, "g").await.unwrap();
+    assert_eq!(archived.base().unwrap().status, Status::Archived);
+    assert_eq!(
+        c.history(Kind::Skill, unused)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .action,
+        "archive"
+    );
+    assert!(matches!(
+        c.archive(Kind::Skill, unused, None, "g").await.unwrap_err(),
+        Error::Conflict(_)
+    ));
+}
+
+async fn certification_needs_its_prerequisites(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let skill = c
+        .create_skill(
+            &SkillInput {
+                name: Some("Podcasting".into()),
+                description: Some("Produces podcasts.".into()),
+                category: Some("technical".into()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap();
+    let role = c
+        .create_job_role(
+            &JobRoleInput {
+                name: Some("Podcast Producer".into()),
+                required_skills: Some(vec!["Podcasting".into()]),
+                seniority_level: Some("mid".into()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap();
+    let out = c.certify(Kind::JobRole, role.id(), "g").await.unwrap();
+    assert_eq!(
+        out.violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect::<Vec<_>>(),
+        ["L1-JOBROLE-06"]
+    );
+    assert_eq!(
+        out.record.base().unwrap().certification.status,
+        CertificationState::Rejected
+    );
+    let marketing = id_of(&c, Kind::Industry, "Marketing").await;
+    let agent = c
+        .create_agent(
+            &AgentInput {
+                name: Some("Echo Cast".into()),
+                skill_id: Some(skill.id().to_string()),
+                job_role_id: Some(role.id().to_string()),
+                industry_id: Some(marketing.to_string()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap();
+    let out = c.certify(Kind::Agent, agent.id(), "g").await.unwrap();
+    assert_eq!(
+        out.violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect::<Vec<_>>(),
+        ["L1-AGENT-06", "L1-AGENT-06"]
+    );
+    let team = c
+        .create_team(
+            &TeamInput {
+                name: Some("Empty Room".into()),
+                job_role_id: Some(role.id().to_string()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap();
+    let out = c.certify(Kind::Team, team.id(), "g").await.unwrap();
+    assert_eq!(
+        out.violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect::<Vec<_>>(),
+        ["L1-TEAM-04"]
+    );
+    // Certify in order and everything passes.
+    assert!(
+        c.certify(Kind::Skill, skill.id(), "g")
+            .await
+            .unwrap()
+            .passed()
+    );
+    assert!(
+        c.certify(Kind::JobRole, role.id(), "g")
+            .await
+            .unwrap()
+            .passed()
+    );
+    assert!(
+        c.certify(Kind::Agent, agent.id(), "g")
+            .await
+            .unwrap()
+            .passed()
+    );
+    c.assign_team(agent.id(), Some(team.id()), "g")
+        .await
+        .unwrap();
+    let out = c.certify(Kind::Team, team.id(), "g").await.unwrap();
+    assert!(out.passed(), "{:?}", out.violations);
+    assert_eq!(
+        out.record
+            .base()
+            .unwrap()
+            .l0_compliance_status
+            .values()
+            .filter(|ok| **ok)
+            .count(),
+        5
+    );
+    // A team of another role is refused.
+    let other_team = id_of(&c, Kind::Team, "Content Studio").await;
+    assert_eq!(
+        rules_of(
+            &c.assign_team(agent.id(), Some(other_team), "g")
+                .await
+                .unwrap_err()
+        ),
+        ["L1-AGENT-05"]
+    );
+}
+
+async fn trials_follow_their_status_machine(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let agent = id_of(&c, Kind::Agent, "Pax Arden").await;
+    let input = TrialInput {
+        agent_id: Some(agent.to_string()),
+        customer_name: Some("Ana Lima".into()),
+        customer_email: Some("Ana@Example.com".into()),
+        company: Some("Lima Tutoring".into()),
+        phone: None,
+    };
+    let t = c.book_trial(&input, "customer").await.unwrap();
+    assert_eq!(t.status, TrialStatus::Active);
+    assert_eq!(t.end_date, t.start_date.plus_days(7));
+    assert_eq!(t.days_remaining(t.start_date), 7);
+    let other = c
+        .book_trial(
+            &TrialInput {
+                customer_email: Some("bo@example.com".into()),
+                ..input.clone()
+            },
+            "customer",
+        )
+        .await
+        .unwrap();
+    let (mine, total) = c
+        .list_trials(&ListQuery {
+            customer_email: Some("ana@example.com".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((mine.len(), total), (1, 1));
+    assert_eq!(mine[0].id, t.id);
+    let patch = TrialPatch {
+        status: None,
+        deliverables: Some(vec![crate::catalog::DeliverableInput {
+            title: Some("Week plan".into()),
+            ..Default::default()
+        }]),
+    };
+    let t = c.update_trial(t.id, &patch, None, "agent").await.unwrap();
+    assert_eq!(t.deliverables.len(), 1);
+    let cancelled = c.cancel_trial(t.id, "customer").await.unwrap();
+    assert_eq!(cancelled.status, TrialStatus::Cancelled);
+    let e = c
+        .update_trial(
+            t.id,
+            &TrialPatch {
+                status: Some("converted".into()),
+                deliverables: None,
+            },
+            None,
+            "op",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+    let converted = c
+        .update_trial(
+            other.id,
+            &TrialPatch {
+                status: Some("converted".into()),
+                deliverables: None,
+            },
+            Some(other.version),
+            "op",
+        )
+        .await
+        .unwrap();
+    assert_eq!(converted.days_remaining(converted.start_date), 0);
+    let bad = TrialInput {
+        agent_id: Some(Uuid::now_v7().to_string()),
+        ..input
+    };
+    assert!(matches!(
+        c.book_trial(&bad, "c").await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
+}
+
+async fn jobs_follow_their_status_machine(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let agent = id_of(&c, Kind::Agent, "Ivy Loom").await;
+    let job = c
+        .create_job(
+            &JobInput {
+                agent_id: Some(agent.to_string()),
+                title: Some("Audit the blog".into()),
+                input: Some(json!({"pages": 12})),
+                trial_id: None,
+            },
+            "op",
+        )
+        .await
+        .unwrap();
+    let to = |s: &str| JobPatch {
+        status: Some(s.into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        c.update_job(job.id, &to("succeeded"), None, "a")
+            .await
+            .unwrap_err(),
+        Error::Conflict(_)
+    ));
+    let running = c
+        .update_job(job.id, &to("running"), Some(job.version), "a")
+        .await
+        .unwrap();
+    assert!(running.started_at.is_some());
+    let done = c
+        .update_job(
+            job.id,
+            &JobPatch {
+                status: Some("succeeded".into()),
+                output: Some(json!({"fixed": 3})),
+                error: None,
+            },
+            None,
+            "a",
+        )
+        .await
+        .unwrap();
+    assert!(done.finished_at.is_some());
+    assert!(matches!(
+        c.update_job(job.id, &to("running"), None, "a")
+            .await
+            .unwrap_err(),
+        Error::Conflict(_)
+    ));
+    let e = c
+        .update_job(job.id, &to("paused"), None, "a")
+        .await
+        .unwrap_err();
+    assert_eq!(rules_of(&e), ["INPUT"]);
+    assert_eq!(c.history(Kind::Job, job.id).await.unwrap().len(), 3);
+}
+
+async fn lists_filter_order_and_page_stably(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let all = c.list(&ListQuery::of(Kind::Agent, 1000)).await.unwrap();
+    assert_eq!(all.len(), 50);
+    let keys: Vec<_> = all.iter().map(|r| (r.created_at(), r.id())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    // Keyset pages of 7 give the same sequence.
+    let mut paged = Vec::new();
+    let mut q = ListQuery::of(Kind::Agent, 7);
+    loop {
+        let page = c.list(&q).await.unwrap();
+        paged.extend(page.iter().map(Record::id));
+        match page.last() {
+            Some(last) if page.len() == 7 => q.after = Some((last.created_at(), last.id())),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, all.iter().map(Record::id).collect::<Vec<_>>());
+    let offset = c
+        .list(&ListQuery {
+            offset: 45,
+            ..ListQuery::of(Kind::Agent, 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(offset.len(), 5);
+    let education = id_of(&c, Kind::Industry, "Education").await;
+    let q = ListQuery {
+        industry_id: Some(education),
+        ..ListQuery::of(Kind::Agent, 1000)
+    };
+    assert_eq!(c.list(&q).await.unwrap().len(), 20);
+    assert_eq!(c.store().count(&q).await.unwrap(), 20);
+    let soft = ListQuery {
+        category: Some("soft_skill".into()),
+        ..ListQuery::of(Kind::Skill, 100)
+    };
+    assert_eq!(c.list(&soft).await.unwrap().len(), 3);
+    let senior = ListQuery {
+        seniority_level: Some("senior".into()),
+        ..ListQuery::of(Kind::JobRole, 100)
+    };
+    assert!(
+        c.list(&senior).await.unwrap().iter().all(
+            |r| matches!(r, Record::JobRole(j) if j.body.seniority_level.as_str() == "senior")
+        )
+    );
+    let team = id_of(&c, Kind::Team, "Content Studio").await;
+    let members = c
+        .list(&ListQuery {
+            team_id: Some(team),
+            ..ListQuery::of(Kind::Agent, 100)
+        })
+        .await
+        .unwrap();
+    assert!(!members.is_empty());
+}
+
+async fn commit_all_is_all_or_nothing(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let before = head(&c).await;
+    let a = c
+        .get(Kind::Skill, id_of(&c, Kind::Skill, "SEO").await)
+        .await
+        .unwrap();
+    let b = c
+        .get(Kind::Skill, id_of(&c, Kind::Skill, "Social Media").await)
+        .await
+        .unwrap();
+    let mut a2 = a.clone();
+    if let Some(base) = a2.base_mut() {
+        base.tags = vec!["batch".into()];
+    }
+    let stale = Change::update(b.clone(), b.version() + 5, "update", "x");
+    let e = c
+        .store()
+        .commit_all(vec![
+            Change::update(a2.clone(), a.version(), "update", "x"),
+            stale,
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::VersionConflict { .. }), "{e:?}");
+    assert_eq!(head(&c).await, before);
+    assert_eq!(c.get(Kind::Skill, a.id()).await.unwrap(), a);
+    let done = c
+        .store()
+        .commit_all(vec![
+            Change::update(a2, a.version(), "update", "x"),
+            Change::update(b.clone(), b.version(), "update", "x"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[1].entry.seq, before.seq + 2);
+    assert!(c.verify(&[]).await.unwrap().ok);
+}
+
+async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let s = c.store();
+    let skill = s
+        .get(Some(Kind::Skill), id_of(&c, Kind::Skill, "SEO").await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        s.commit(Change::create(skill.clone(), "x"))
+            .await
+            .unwrap_err(),
+        StoreError::Duplicate { .. }
+    ));
+    let mut ghost = skill.clone();
+    if let Some(b) = ghost.base_mut() {
+        b.id = Uuid::now_v7();
+    }
+    assert!(matches!(
+        s.commit(Change::update(ghost.clone(), 1, "update", "x"))
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+    assert!(matches!(
+        s.commit(Change::create(ghost, "x")).await.unwrap_err(),
+        StoreError::Duplicate {
+            kind: Kind::Skill,
+            field: "name"
+        }
+    ));
+    let agent = id_of(&c, Kind::Agent, "Ava Flux").await;
+    let trial = c
+        .book_trial(
+            &TrialInput {
+                agent_id: Some(agent.to_string()),
+                customer_name: Some("Kim".into()),
+                customer_email: Some("kim@example.com".into()),
+                ..Default::default()
+            },
+            "c",
+        )
+        .await
+        .unwrap();
+    let mut t = trial.clone();
+    t.status = TrialStatus::Cancelled;
+    s.commit(Change::update(t.clone(), trial.version, "cancel", "x"))
+        .await
+        .unwrap();
+    t.status = TrialStatus::Active;
+    let e = s
+        .commit(Change::update(t, trial.version + 1, "revive", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::InvalidTransition { .. }), "{e:?}");
+    let Record::Agent(mut a) = s.get(Some(Kind::Agent), agent).await.unwrap().unwrap() else {
+        panic!()
+    };
+    let v = a.base.version;
+    a.body.team_id = Some(Uuid::now_v7());
+    assert!(matches!(
+        s.commit(Change::update(a, v, "x", "x")).await.unwrap_err(),
+        StoreError::MissingReference {
+            field: "team_id",
+            ..
+        }
+    ));
+    assert!(
+        s.get(Some(Kind::Skill), agent).await.unwrap().is_none(),
+        "get with the wrong kind finds nothing"
+    );
+    assert!(c.verify(&[]).await.unwrap().ok);
+}
+
+async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let hits = c
+        .search("math tutoring fractions", &SearchFilter::default(), 5)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    let agents = SearchFilter {
+        kinds: vec![Kind::Agent],
+        ..Default::default()
+    };
+    let hits = c.search("Math Tutoring", &agents, 3).await.unwrap();
+    assert!(hits.iter().all(|h| h.kind == Kind::Agent));
+    let sales = id_of(&c, Kind::Industry, "Sales").await;
+    let in_sales = SearchFilter {
+        kinds: vec![Kind::Agent],
+        industry_id: Some(sales),
+        ..Default::default()
+    };
+    for hit in c.search("Math Tutoring", &in_sales, 10).await.unwrap() {
+        let Record::Agent(a) = c.get(Kind::Agent, hit.id).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.body.industry_id, sales);
+    }
+    assert!(
+        c.store()
+            .stale_embeddings("hashing-v1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        c.store()
+            .stale_embeddings("another-model", 1000)
+            .await
+            .unwrap()
+            .len(),
+        3 + 19 + 10 + 50
+    );
+}
+
+async fn chain_verifies_and_checkpoints_sign_the_head(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let signer = CheckpointSigner::generate().unwrap();
+    let cp = c.checkpoint(&signer).await.unwrap();
+    assert_eq!(cp.seq, head(&c).await.seq);
+    let report = c.verify(&[signer.public_key_hex()]).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.checkpoints_checked, 1);
+    let untrusted = CheckpointSigner::generate().unwrap();
+    let report = c.verify(&[untrusted.public_key_hex()]).await.unwrap();
+    assert!(
+        !report.ok,
+        "a checkpoint signed by an untrusted key must fail verification"
+    );
+    let entries = c.store().audit_entries(0, 10).await.unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    let tail = c.store().audit_entries(cp.seq - 2, 10).await.unwrap();
+    assert_eq!(tail.len(), 2);
+    let agent = id_of(&c, Kind::Agent, "Ava Flux").await;
+    let report = c.tampering_report(agent).await.unwrap();
+    assert!(!report.tampered && report.hash_chain_valid, "{report:?}");
+}

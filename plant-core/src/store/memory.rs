@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError, StoreResult,
-    StoredEmbedding,
+    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
+    StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head, NewEntry};
 use crate::model::{Kind, Record};
@@ -48,7 +48,9 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while the lock was held cannot leave a half-applied change behind (changes are
         // undone on error before the lock is released), so a poisoned lock is still consistent.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -66,12 +68,25 @@ fn references(record: &Record) -> Vec<(&'static str, Kind, Uuid)> {
     match record {
         Record::Industry(_) | Record::Skill(_) => {}
         Record::JobRole(e) => {
-            refs.extend(e.body.required_skills.iter().map(|id| ("required_skills", Kind::Skill, *id)));
-            refs.extend(e.body.industry_id.map(|id| ("industry_id", Kind::Industry, id)));
+            refs.extend(
+                e.body
+                    .required_skills
+                    .iter()
+                    .map(|id| ("required_skills", Kind::Skill, *id)),
+            );
+            refs.extend(
+                e.body
+                    .industry_id
+                    .map(|id| ("industry_id", Kind::Industry, id)),
+            );
         }
         Record::Team(e) => {
             refs.push(("job_role_id", Kind::JobRole, e.body.job_role_id));
-            refs.extend(e.body.industry_id.map(|id| ("industry_id", Kind::Industry, id)));
+            refs.extend(
+                e.body
+                    .industry_id
+                    .map(|id| ("industry_id", Kind::Industry, id)),
+            );
         }
         Record::Agent(e) => {
             refs.push(("skill_id", Kind::Skill, e.body.skill_id));
@@ -90,12 +105,22 @@ fn references(record: &Record) -> Vec<(&'static str, Kind, Uuid)> {
 
 /// Checks what a status change may do, as the database's triggers do.
 pub(crate) fn check_transition(old: &Record, new: &Record) -> StoreResult<()> {
-    let bad = |from: &str, to: &str| StoreError::InvalidTransition { kind: old.kind(), from: from.into(), to: to.into() };
+    let bad = |from: &str, to: &str| StoreError::InvalidTransition {
+        kind: old.kind(),
+        from: from.into(),
+        to: to.into(),
+    };
     match (old, new) {
-        (Record::Trial(a), Record::Trial(b)) if !a.status.can_become(b.status) => Err(bad(a.status.as_str(), b.status.as_str())),
-        (Record::Job(a), Record::Job(b)) if !a.status.can_become(b.status) => Err(bad(a.status.as_str(), b.status.as_str())),
+        (Record::Trial(a), Record::Trial(b)) if !a.status.can_become(b.status) => {
+            Err(bad(a.status.as_str(), b.status.as_str()))
+        }
+        (Record::Job(a), Record::Job(b)) if !a.status.can_become(b.status) => {
+            Err(bad(a.status.as_str(), b.status.as_str()))
+        }
         (Record::Agent(a), Record::Agent(b)) if a.body.industry_id != b.body.industry_id => {
-            Err(StoreError::Immutable { field: "industry_id" })
+            Err(StoreError::Immutable {
+                field: "industry_id",
+            })
         }
         _ => Ok(()),
     }
@@ -107,28 +132,51 @@ impl Inner {
     }
 
     fn apply(&mut self, change: Change) -> StoreResult<(Committed, Undo)> {
-        let Change { mut record, expected_version, action, actor, embedding } = change;
+        let Change {
+            mut record,
+            expected_version,
+            action,
+            actor,
+            embedding,
+        } = change;
         let id = record.id();
         let kind = record.kind();
         let previous = self.records.get(&id).cloned();
         match (&previous, expected_version) {
             (Some(_), None) => return Err(StoreError::Duplicate { kind, field: "id" }),
             (None, Some(_)) => return Err(StoreError::NotFound { kind, id }),
-            (Some(old), Some(_)) if old.kind() != kind => return Err(StoreError::NotFound { kind, id }),
+            (Some(old), Some(_)) if old.kind() != kind => {
+                return Err(StoreError::NotFound { kind, id });
+            }
             (Some(old), Some(expected)) if old.version() != expected => {
-                return Err(StoreError::VersionConflict { kind, id, expected, actual: old.version() });
+                return Err(StoreError::VersionConflict {
+                    kind,
+                    id,
+                    expected,
+                    actual: old.version(),
+                });
             }
             (Some(old), Some(_)) => check_transition(old, &record)?,
             (None, None) => {}
         }
         if let Some(key) = name_key(&record) {
             if self.names.get(&key).is_some_and(|owner| *owner != id) {
-                return Err(StoreError::Duplicate { kind, field: "name" });
+                return Err(StoreError::Duplicate {
+                    kind,
+                    field: "name",
+                });
             }
         }
         if let Some(ext) = external_id(&record) {
-            if self.external_ids.get(&ext).is_some_and(|owner| *owner != id) {
-                return Err(StoreError::Duplicate { kind, field: "external_id" });
+            if self
+                .external_ids
+                .get(&ext)
+                .is_some_and(|owner| *owner != id)
+            {
+                return Err(StoreError::Duplicate {
+                    kind,
+                    field: "external_id",
+                });
             }
         }
         for (field, target, ref_id) in references(&record) {
@@ -138,7 +186,9 @@ impl Inner {
         }
         let version = expected_version.map_or(1, |v| v + 1);
         record.set_version(version);
-        let payload = record.audit_payload().map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+        let payload = record
+            .audit_payload()
+            .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
         let entry = self.head().append(NewEntry {
             entity_id: id,
             entity_type: kind.as_str().to_owned(),
@@ -166,10 +216,20 @@ impl Inner {
             Some(e) => self.embeddings.insert(id, e),
             None => self.embeddings.get(&id).cloned(),
         };
-        self.by_entity.entry(id).or_default().push(self.entries.len());
+        self.by_entity
+            .entry(id)
+            .or_default()
+            .push(self.entries.len());
         self.entries.push(entry.clone());
         self.records.insert(id, record.clone());
-        Ok((Committed { record, entry }, Undo { id, previous, previous_embedding }))
+        Ok((
+            Committed { record, entry },
+            Undo {
+                id,
+                previous,
+                previous_embedding,
+            },
+        ))
     }
 
     fn undo(&mut self, undo: Undo) {
@@ -230,20 +290,28 @@ pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
     match r {
         Record::Industry(_) => {}
         Record::Skill(e) => {
-            if q.category.as_deref().is_some_and(|c| c != e.body.category.as_str()) {
+            if q.category
+                .as_deref()
+                .is_some_and(|c| c != e.body.category.as_str())
+            {
                 return false;
             }
         }
         Record::JobRole(e) => {
-            if q.seniority_level.as_deref().is_some_and(|s| s != e.body.seniority_level.as_str())
+            if q.seniority_level
+                .as_deref()
+                .is_some_and(|s| s != e.body.seniority_level.as_str())
                 || !eq(&q.industry_id, e.body.industry_id)
-                || q.skill_id.is_some_and(|s| !e.body.required_skills.contains(&s))
+                || q.skill_id
+                    .is_some_and(|s| !e.body.required_skills.contains(&s))
             {
                 return false;
             }
         }
         Record::Team(e) => {
-            if !eq(&q.industry_id, e.body.industry_id) || !eq(&q.job_role_id, Some(e.body.job_role_id)) {
+            if !eq(&q.industry_id, e.body.industry_id)
+                || !eq(&q.job_role_id, Some(e.body.job_role_id))
+            {
                 return false;
             }
         }
@@ -258,7 +326,9 @@ pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
         }
         Record::Trial(t) => {
             if !eq(&q.agent_id, Some(t.agent_id))
-                || q.customer_email.as_deref().is_some_and(|m| m != t.customer_email.as_str())
+                || q.customer_email
+                    .as_deref()
+                    .is_some_and(|m| m != t.customer_email.as_str())
             {
                 return false;
             }
@@ -305,20 +375,32 @@ impl Store for MemoryStore {
 
     async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>> {
         let inner = self.lock();
-        Ok(inner.records.get(&id).filter(|r| kind.is_none_or(|k| r.kind() == k)).cloned())
+        Ok(inner
+            .records
+            .get(&id)
+            .filter(|r| kind.is_none_or(|k| r.kind() == k))
+            .cloned())
     }
 
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
         let inner = self.lock();
         let key = (kind, name.trim().to_lowercase());
-        Ok(inner.names.get(&key).and_then(|id| inner.records.get(id)).cloned())
+        Ok(inner
+            .names
+            .get(&key)
+            .and_then(|id| inner.records.get(id))
+            .cloned())
     }
 
     async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>> {
         let inner = self.lock();
         let mut rows: Vec<&Record> = inner
             .matching(query)
-            .filter(|r| query.after.is_none_or(|after| (r.created_at(), r.id()) > after))
+            .filter(|r| {
+                query
+                    .after
+                    .is_none_or(|after| (r.created_at(), r.id()) > after)
+            })
             .collect();
         rows.sort_by_key(|r| (r.created_at(), r.id()));
         let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
@@ -333,12 +415,18 @@ impl Store for MemoryStore {
 
     async fn entity_entries(&self, id: Uuid) -> StoreResult<Vec<AuditEntry>> {
         let inner = self.lock();
-        Ok(inner.by_entity.get(&id).map(|idx| idx.iter().map(|i| inner.entries[*i].clone()).collect()).unwrap_or_default())
+        Ok(inner
+            .by_entity
+            .get(&id)
+            .map(|idx| idx.iter().map(|i| inner.entries[*i].clone()).collect())
+            .unwrap_or_default())
     }
 
     async fn audit_entries(&self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
         let inner = self.lock();
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(inner.entries.len());
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(inner.entries.len());
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         Ok(inner.entries[start..].iter().take(limit).cloned().collect())
     }
@@ -349,7 +437,11 @@ impl Store for MemoryStore {
 
     async fn add_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {
         let mut inner = self.lock();
-        if inner.checkpoints.iter().any(|c| c.seq == checkpoint.seq && c.public_key == checkpoint.public_key) {
+        if inner
+            .checkpoints
+            .iter()
+            .any(|c| c.seq == checkpoint.seq && c.public_key == checkpoint.public_key)
+        {
             return Ok(());
         }
         inner.checkpoints.push(checkpoint);
@@ -361,15 +453,29 @@ impl Store for MemoryStore {
         Ok(self.lock().checkpoints.clone())
     }
 
-    async fn search(&self, query: &Embedding, filter: &SearchFilter, k: usize) -> StoreResult<Vec<SearchHit>> {
+    async fn search(
+        &self,
+        query: &Embedding,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
         let inner = self.lock();
-        let kinds: &[Kind] = if filter.kinds.is_empty() { SEARCHED } else { &filter.kinds };
+        let kinds: &[Kind] = if filter.kinds.is_empty() {
+            SEARCHED
+        } else {
+            &filter.kinds
+        };
         let mut hits: Vec<SearchHit> = inner
             .embeddings
             .iter()
             .filter_map(|(id, e)| inner.records.get(id).map(|r| (r, e)))
             .filter(|(r, _)| kinds.contains(&r.kind()))
-            .filter(|(r, _)| filter.status.as_deref().is_none_or(|s| r.base().is_some_and(|b| b.status.as_str() == s)))
+            .filter(|(r, _)| {
+                filter
+                    .status
+                    .as_deref()
+                    .is_none_or(|s| r.base().is_some_and(|b| b.status.as_str() == s))
+            })
             .filter(|(r, _)| {
                 filter.industry_id.is_none_or(|ind| match r {
                     Record::Industry(e) => e.base.id == ind,
@@ -396,14 +502,36 @@ impl Store for MemoryStore {
             .records
             .values()
             .filter(|r| SEARCHED.contains(&r.kind()))
-            .filter(|r| inner.embeddings.get(&r.id()).is_none_or(|e| e.model != model))
-            .map(|r| ((r.created_at(), r.id()), StaleEmbedding { kind: r.kind(), id: r.id() }))
+            .filter(|r| {
+                inner
+                    .embeddings
+                    .get(&r.id())
+                    .is_none_or(|e| e.model != model)
+            })
+            .map(|r| {
+                (
+                    (r.created_at(), r.id()),
+                    StaleEmbedding {
+                        kind: r.kind(),
+                        id: r.id(),
+                    },
+                )
+            })
             .collect();
         stale.sort_by_key(|(k, _)| *k);
-        Ok(stale.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(|(_, s)| s).collect())
+        Ok(stale
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(_, s)| s)
+            .collect())
     }
 
-    async fn put_embedding(&self, kind: Kind, id: Uuid, embedding: StoredEmbedding) -> StoreResult<()> {
+    async fn put_embedding(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<()> {
         let mut inner = self.lock();
         if inner.records.get(&id).is_none_or(|r| r.kind() != kind) {
             return Err(StoreError::NotFound { kind, id });

@@ -7,11 +7,11 @@
 //! machines, and optimistic versions. The conformance story in `conformance` (feature
 //! `testing`) runs against every implementation.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-#[cfg(any(test, feature = "testing"))]
-pub mod conformance;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -124,11 +124,22 @@ pub struct Change {
 impl Change {
     /// A creation.
     pub fn create(record: impl Into<Record>, actor: &str) -> Self {
-        Self { record: record.into(), expected_version: None, action: "create".into(), actor: actor.into(), embedding: None }
+        Self {
+            record: record.into(),
+            expected_version: None,
+            action: "create".into(),
+            actor: actor.into(),
+            embedding: None,
+        }
     }
 
     /// An update of a record read at `expected_version`.
-    pub fn update(record: impl Into<Record>, expected_version: u64, action: &str, actor: &str) -> Self {
+    pub fn update(
+        record: impl Into<Record>,
+        expected_version: u64,
+        action: &str,
+        actor: &str,
+    ) -> Self {
         Self {
             record: record.into(),
             expected_version: Some(expected_version),
@@ -191,7 +202,11 @@ pub struct ListQuery {
 impl ListQuery {
     /// All records of one kind, first page of `limit`.
     pub fn of(kind: Kind, limit: u64) -> Self {
-        Self { kind: Some(kind), limit, ..Self::default() }
+        Self {
+            kind: Some(kind),
+            limit,
+            ..Self::default()
+        }
     }
 }
 
@@ -268,14 +283,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
 
     /// The `k` records closest in meaning to `query` that pass `filter`, closest first.
-    async fn search(&self, query: &Embedding, filter: &SearchFilter, k: usize) -> StoreResult<Vec<SearchHit>>;
+    async fn search(
+        &self,
+        query: &Embedding,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>>;
 
     /// Records of the searched kinds whose embedding is missing or made by another model.
     async fn stale_embeddings(&self, model: &str, limit: u64) -> StoreResult<Vec<StaleEmbedding>>;
 
     /// Replaces a record's embedding. An embedding is derived data (from the audited text and
     /// the model), so this is not an audited change.
-    async fn put_embedding(&self, kind: Kind, id: Uuid, embedding: StoredEmbedding) -> StoreResult<()>;
+    async fn put_embedding(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<()>;
 
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> StoreResult<()>;
@@ -304,7 +329,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             loop {
                 let rows = self.list(&query).await?;
                 for row in &rows {
-                    let payload = row.audit_payload().map_err(|e| StoreError::Internal(e.to_string()))?;
+                    let payload = row
+                        .audit_payload()
+                        .map_err(|e| StoreError::Internal(e.to_string()))?;
                     let hash = row.version_hash().unwrap_or(crate::audit::Hash::ZERO);
                     if let Err(b) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
                         row_break = Some(b);
@@ -312,7 +339,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
                     }
                 }
                 match rows.last() {
-                    Some(last) if rows.len() as u64 == query.limit => query.after = Some((last.created_at(), last.id())),
+                    Some(last) if rows.len() as u64 == query.limit => {
+                        query.after = Some((last.created_at(), last.id()))
+                    }
                     _ => break,
                 }
             }
@@ -320,7 +349,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         let checkpoints = self.checkpoints().await?;
         let mut report = verifier.finish(&checkpoints);
         if let Some(b) = row_break {
-            if report.first_break.as_ref().is_none_or(|first| b.seq < first.seq) {
+            if report
+                .first_break
+                .as_ref()
+                .is_none_or(|first| b.seq < first.seq)
+            {
                 report.first_break = Some(b);
             }
             report.ok = false;

@@ -1,1 +1,210 @@
-//! The PostgreSQL store.
+//! The PostgreSQL store ([`PgStore`]): sqlx with a bounded pool, the embedded migrations of
+//! `migrations/`, pgvector HNSW search.
+//!
+//! The schema is joined-table inheritance: `base_entity` holds the shared sections, one table
+//! per kind holds the kind's columns, `trial`/`job` stand alone, and `audit_log` holds the chain
+//! behind a trigger that refuses UPDATE, DELETE and TRUNCATE. Every write goes through
+//! [`Store::commit`], which takes the chain's head row `for update` inside the transaction
+//! that writes the record, so any number of processes append one gap-free chain.
+//!
+//! Queries are checked at run time (no offline query cache): the store's tests run every query
+//! against a real server.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use plant_core::store::Store;
+//! use plant_core::store::postgres::{PgConfig, PgStore, migrate};
+//!
+//! let url = "postgres://plant:secret@127.0.0.1:5432/plant";
+//! migrate(url).await?; // idempotent; safe from several processes at once
+//! let store = PgStore::connect(&PgConfig::new(url)).await?;
+//! store.ping().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod read;
+mod setup;
+mod sql;
+mod url;
+mod write;
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+use tracing::instrument;
+use uuid::Uuid;
+
+pub use self::setup::{
+    ConnectError, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig, ServerInfo,
+    check_server, migrate, server_info,
+};
+pub use self::url::{UrlError, connect_options, normalize_url, redact};
+use super::{
+    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
+    StoreResult, StoredEmbedding,
+};
+use crate::audit::{AuditEntry, Checkpoint, Head};
+use crate::model::{Kind, Record};
+use crate::search::Embedding;
+use error::store_error;
+
+/// The PostgreSQL implementation of [`Store`]. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Opens a bounded pool and checks the server: PostgreSQL 14 or newer with the `vector`
+    /// extension installed (run [`migrate`] first on a new database). Does not migrate.
+    pub async fn connect(config: &PgConfig) -> Result<Self, ConnectError> {
+        Ok(Self {
+            pool: setup::open_pool(config).await?,
+        })
+    }
+
+    /// Wraps a pool the caller configured (tests, tools); no checks.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for health checks and tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection; calls after this fail as unavailable.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn commit_changes(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let mut head = write::lock_head(&mut tx).await?;
+        let mut done = Vec::with_capacity(changes.len());
+        for change in changes {
+            let committed = write::apply(&mut tx, head, change).await?;
+            head = committed.entry.head();
+            done.push(committed);
+        }
+        if !done.is_empty() {
+            write::set_head(&mut tx, head).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(done)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    #[instrument(skip_all, fields(kind = %change.record.kind(), id = %change.record.id(), action = %change.action))]
+    async fn commit(&self, change: Change) -> StoreResult<Committed> {
+        let mut done = self.commit_changes(vec![change]).await?;
+        done.pop()
+            .ok_or_else(|| StoreError::Internal("commit wrote nothing".into()))
+    }
+
+    #[instrument(skip_all, fields(changes = changes.len()))]
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
+        self.commit_changes(changes).await
+    }
+
+    #[instrument(skip(self))]
+    async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>> {
+        let kind = match kind {
+            Some(kind) => kind,
+            None => match read::kind_of(&self.pool, id).await? {
+                Some(kind) => kind,
+                None => return Ok(None),
+            },
+        };
+        read::get(&self.pool, kind, id).await
+    }
+
+    #[instrument(skip(self))]
+    async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
+        read::get_by_name(&self.pool, kind, name).await
+    }
+
+    #[instrument(skip(self))]
+    async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        read::list(&self.pool, query).await
+    }
+
+    #[instrument(skip(self))]
+    async fn count(&self, query: &ListQuery) -> StoreResult<u64> {
+        read::count(&self.pool, query).await
+    }
+
+    #[instrument(skip(self))]
+    async fn entity_entries(&self, id: Uuid) -> StoreResult<Vec<AuditEntry>> {
+        read::entity_entries(&self.pool, id).await
+    }
+
+    #[instrument(skip(self))]
+    async fn audit_entries(&self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
+        read::audit_entries(&self.pool, after, limit).await
+    }
+
+    #[instrument(skip(self))]
+    async fn head(&self) -> StoreResult<Head> {
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(sql::HEAD)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(Head {
+            seq: write::to_u64(seq, "audit_head.seq")?,
+            hash: write::to_hash(&hash, "audit_head.hash")?,
+        })
+    }
+
+    #[instrument(skip_all, fields(seq = checkpoint.seq))]
+    async fn add_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {
+        read::add_checkpoint(&self.pool, &checkpoint).await
+    }
+
+    #[instrument(skip(self))]
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        read::checkpoints(&self.pool).await
+    }
+
+    #[instrument(skip(self, query))]
+    async fn search(
+        &self,
+        query: &Embedding,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
+        read::search(&self.pool, query, filter, k).await
+    }
+
+    #[instrument(skip(self))]
+    async fn stale_embeddings(&self, model: &str, limit: u64) -> StoreResult<Vec<StaleEmbedding>> {
+        read::stale_embeddings(&self.pool, model, limit).await
+    }
+
+    #[instrument(skip(self, embedding), fields(model = %embedding.model))]
+    async fn put_embedding(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        if write::put_embedding(&mut conn, kind, id, &embedding, false).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound { kind, id })
+        }
+    }
+
+    #[instrument(skip(self))]
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}

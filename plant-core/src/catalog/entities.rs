@@ -1,0 +1,486 @@
+//! Creating, evolving, archiving and certifying catalog entities.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Catalog, now};
+use crate::error::{Error, Result};
+use crate::input::{
+    AgentInput, IndustryInput, JobRoleInput, Meta, ParsedJobRole, Ref, SkillInput, TeamInput,
+    merged_input,
+};
+use crate::model::{
+    Agent, Alignment, Base, Body, Certification, CertificationState, Entity, Industry, JobRole,
+    Kind, Record, Skill, Status, Team,
+};
+use crate::store::{Change, ListQuery, SearchFilter, SearchHit};
+use crate::validate::{
+    RULE_SET_VERSION, Violation, l0_compliance, rules, validate, validate_for_certification,
+};
+
+/// The result of a certification: the entity as stored, and why it was rejected (if it was).
+#[derive(Debug, Clone)]
+pub struct Certified {
+    /// The entity, now `certified` or `rejected`.
+    pub record: Record,
+    /// Empty when certified.
+    pub violations: Vec<Violation>,
+}
+
+impl Certified {
+    /// True when the entity passed.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+fn apply_meta(base: &mut Base, meta: Meta, default_governance: &str) {
+    base.external_id = meta.external_id;
+    base.tags = meta.tags;
+    base.custom_attributes = meta.custom_attributes;
+    base.governance_notes = meta.governance_notes;
+    base.governance_agent_id = Some(
+        meta.governance_agent_id
+            .unwrap_or_else(|| default_governance.to_owned()),
+    );
+    base.parent_id = meta.parent_id;
+}
+
+fn l1_only(violations: Vec<Violation>) -> Vec<Violation> {
+    violations.into_iter().filter(|v| !v.is_l0()).collect()
+}
+
+/// Parses an input value of a kind into a body and its metadata.
+fn parse_as<I: serde::de::DeserializeOwned>(value: Value) -> Result<I> {
+    serde_json::from_value(value).map_err(|e| Error::input("", format!("invalid input: {e}")))
+}
+
+impl Catalog {
+    async fn resolve_skills(&self, parsed: ParsedJobRole) -> Result<JobRole> {
+        let mut ids = Vec::with_capacity(parsed.required_skills.len());
+        let mut violations = Vec::new();
+        for r in parsed.required_skills {
+            match r {
+                Ref::Id(id) => ids.push(id),
+                Ref::Name(name) => match self.store.get_by_name(Kind::Skill, &name).await? {
+                    Some(skill) => ids.push(skill.id()),
+                    None => violations.push(Violation::new(
+                        rules::L1_JOBROLE_03,
+                        "required_skills",
+                        format!(
+                            "no skill is named '{}'",
+                            name.chars().take(100).collect::<String>()
+                        ),
+                    )),
+                },
+            }
+        }
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        ids.dedup();
+        Ok(JobRole {
+            name: parsed.name,
+            description: parsed.description,
+            required_skills: ids,
+            seniority_level: parsed.seniority_level,
+            industry_id: parsed.industry_id,
+        })
+    }
+
+    async fn create<K: Body>(&self, body: K, meta: Meta, actor: &str) -> Result<Entity<K>>
+    where
+        Record: From<Entity<K>>,
+        Entity<K>: TryFrom<Record, Error = Record>,
+    {
+        let mut entity = Entity::new(body, now());
+        apply_meta(&mut entity.base, meta, &self.governance_agent_id);
+        let record = Record::from(entity);
+        let ctx = self.context(&record).await?;
+        let violations = l1_only(validate(&record, &ctx));
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        let embedding = match self.search_text(&record).await? {
+            Some(text) => Some(self.embed_one(text).await?),
+            None => None,
+        };
+        let committed = self
+            .commit(Change::create(record, actor).with_embedding(embedding))
+            .await?;
+        Entity::<K>::try_from(committed.record)
+            .map_err(|_| Error::Internal("store returned another kind".into()))
+    }
+
+    /// Creates an industry.
+    pub async fn create_industry(
+        &self,
+        input: &IndustryInput,
+        actor: &str,
+    ) -> Result<Entity<Industry>> {
+        let (body, meta) = input.parse().map_err(Error::Invalid)?;
+        self.create(body, meta, actor).await
+    }
+
+    /// Creates a skill.
+    pub async fn create_skill(&self, input: &SkillInput, actor: &str) -> Result<Entity<Skill>> {
+        let (body, meta) = input.parse().map_err(Error::Invalid)?;
+        self.create(body, meta, actor).await
+    }
+
+    /// Creates a job role; required skills may be given by id or by name.
+    pub async fn create_job_role(
+        &self,
+        input: &JobRoleInput,
+        actor: &str,
+    ) -> Result<Entity<JobRole>> {
+        let (parsed, meta) = input.parse().map_err(Error::Invalid)?;
+        let body = self.resolve_skills(parsed).await?;
+        self.create(body, meta, actor).await
+    }
+
+    /// Creates a team.
+    pub async fn create_team(&self, input: &TeamInput, actor: &str) -> Result<Entity<Team>> {
+        let (body, meta) = input.parse().map_err(Error::Invalid)?;
+        self.create(body, meta, actor).await
+    }
+
+    /// Creates an agent.
+    pub async fn create_agent(&self, input: &AgentInput, actor: &str) -> Result<Entity<Agent>> {
+        let (body, meta) = input.parse().map_err(Error::Invalid)?;
+        self.create(body, meta, actor).await
+    }
+
+    /// Evolves an entity with a JSON merge patch of its fields, at the version the caller read.
+    /// A certified entity whose substance changed goes back to `pending_certification` with
+    /// `amendment_alignment: requires_review`.
+    pub async fn evolve(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        patch: &Map<String, Value>,
+        expected_version: u64,
+        actor: &str,
+    ) -> Result<Record> {
+        if !kind.is_catalog() {
+            return Err(Error::input(
+                "entity_type",
+                format!("{kind} cannot be patched here"),
+            ));
+        }
+        let current = self.get(kind, id).await?;
+        if current.version() != expected_version {
+            return Err(Error::Precondition {
+                expected: expected_version,
+                actual: current.version(),
+            });
+        }
+        let merged = merged_input(&current, patch).map_err(Error::Invalid)?;
+        let mut next = current.clone();
+        let meta = match (&mut next, kind) {
+            (Record::Industry(e), _) => {
+                let (body, meta) = parse_as::<IndustryInput>(merged)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                e.body = body;
+                meta
+            }
+            (Record::Skill(e), _) => {
+                let (body, meta) = parse_as::<SkillInput>(merged)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                e.body = body;
+                meta
+            }
+            (Record::JobRole(e), _) => {
+                let (parsed, meta) = parse_as::<JobRoleInput>(merged)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                e.body = self.resolve_skills(parsed).await?;
+                meta
+            }
+            (Record::Team(e), _) => {
+                let (body, meta) = parse_as::<TeamInput>(merged)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                e.body = body;
+                meta
+            }
+            (Record::Agent(e), _) => {
+                let (body, meta) = parse_as::<AgentInput>(merged)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                e.body = body;
+                meta
+            }
+            _ => {
+                return Err(Error::input(
+                    "entity_type",
+                    format!("{kind} cannot be patched here"),
+                ));
+            }
+        };
+        let governance = self.governance_agent_id.clone();
+        let substance_changed = body_value(&current) != body_value(&next);
+        if let Some(base) = next.base_mut() {
+            apply_meta(base, meta, &governance);
+            base.updated_at = now();
+            if substance_changed && base.certification.status == CertificationState::Certified {
+                base.certification.status = CertificationState::Pending;
+                base.amendment_alignment = Alignment::RequiresReview;
+            }
+        }
+        if let (Record::Agent(old), Record::Agent(new)) = (&current, &next) {
+            if old.body.industry_id != new.body.industry_id {
+                return Err(Error::Invalid(vec![Violation::new(
+                    rules::INPUT,
+                    "industry_id",
+                    "an agent's industry cannot change once set",
+                )]));
+            }
+        }
+        let ctx = self.context(&next).await?;
+        let violations = l1_only(validate(&next, &ctx));
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        let old_text = self.search_text(&current).await?;
+        let new_text = self.search_text(&next).await?;
+        let embedding = match new_text {
+            Some(text) if Some(&text) != old_text.as_ref() => Some(self.embed_one(text).await?),
+            _ => None,
+        };
+        let change =
+            Change::update(next, expected_version, "update", actor).with_embedding(embedding);
+        Ok(self.commit(change).await?.record)
+    }
+
+    /// Archives an entity (status `archived`, audited). Refused with [`Error::Conflict`] while
+    /// active entities depend on it.
+    pub async fn archive(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        expected_version: Option<u64>,
+        actor: &str,
+    ) -> Result<Record> {
+        let current = self.get(kind, id).await?;
+        if let Some(expected) = expected_version {
+            if current.version() != expected {
+                return Err(Error::Precondition {
+                    expected,
+                    actual: current.version(),
+                });
+            }
+        }
+        let dependents = self.active_dependents(kind, id).await?;
+        if dependents > 0 {
+            return Err(Error::Conflict(format!(
+                "{dependents} active record(s) depend on this {kind}; archive or move them first"
+            )));
+        }
+        let mut next = current.clone();
+        match next.base_mut() {
+            Some(base) if base.status == Status::Active => {
+                base.status = Status::Archived;
+                base.updated_at = now();
+            }
+            Some(_) => return Err(Error::Conflict(format!("this {kind} is not active"))),
+            None => {
+                return Err(Error::input(
+                    "entity_type",
+                    format!("{kind} cannot be archived"),
+                ));
+            }
+        }
+        let change = Change::update(next, current.version(), "archive", actor);
+        Ok(self.commit(change).await?.record)
+    }
+
+    async fn active_dependents(&self, kind: Kind, id: Uuid) -> Result<u64> {
+        let active = Some(Status::Active.as_str().to_owned());
+        let q = |k: Kind| ListQuery {
+            kind: Some(k),
+            status: active.clone(),
+            ..ListQuery::default()
+        };
+        let queries: Vec<ListQuery> = match kind {
+            Kind::Industry => vec![
+                ListQuery {
+                    industry_id: Some(id),
+                    ..q(Kind::Agent)
+                },
+                ListQuery {
+                    industry_id: Some(id),
+                    ..q(Kind::JobRole)
+                },
+                ListQuery {
+                    industry_id: Some(id),
+                    ..q(Kind::Team)
+                },
+            ],
+            Kind::Skill => vec![
+                ListQuery {
+                    skill_id: Some(id),
+                    ..q(Kind::Agent)
+                },
+                ListQuery {
+                    skill_id: Some(id),
+                    ..q(Kind::JobRole)
+                },
+            ],
+            Kind::JobRole => vec![
+                ListQuery {
+                    job_role_id: Some(id),
+                    ..q(Kind::Agent)
+                },
+                ListQuery {
+                    job_role_id: Some(id),
+                    ..q(Kind::Team)
+                },
+            ],
+            Kind::Team => vec![ListQuery {
+                team_id: Some(id),
+                ..q(Kind::Agent)
+            }],
+            Kind::Agent => vec![
+                ListQuery {
+                    agent_id: Some(id),
+                    kind: Some(Kind::Trial),
+                    status: Some("active".into()),
+                    ..ListQuery::default()
+                },
+                ListQuery {
+                    agent_id: Some(id),
+                    kind: Some(Kind::Job),
+                    status: Some("queued".into()),
+                    ..ListQuery::default()
+                },
+                ListQuery {
+                    agent_id: Some(id),
+                    kind: Some(Kind::Job),
+                    status: Some("running".into()),
+                    ..ListQuery::default()
+                },
+            ],
+            Kind::Trial | Kind::Job => vec![],
+        };
+        let mut n = 0;
+        for query in &queries {
+            n += self.store.count(query).await?;
+        }
+        Ok(n)
+    }
+
+    /// Certifies an entity: runs L0, L1 and the certification prerequisites, and persists
+    /// `certified`, or `rejected` with every violation (audited either way).
+    pub async fn certify(&self, kind: Kind, id: Uuid, actor: &str) -> Result<Certified> {
+        if !kind.is_catalog() {
+            return Err(Error::input(
+                "entity_type",
+                format!("{kind} is not certified"),
+            ));
+        }
+        let current = self.get(kind, id).await?;
+        let ctx = self.context(&current).await?;
+        let violations = validate_for_certification(&current, &ctx);
+        let mut next = current.clone();
+        let at = now();
+        let passed = violations.is_empty();
+        if let Some(base) = next.base_mut() {
+            base.l0_compliance_status = l0_compliance(&violations);
+            base.certification = Certification {
+                status: if passed {
+                    CertificationState::Certified
+                } else {
+                    CertificationState::Rejected
+                },
+                certified_at: Some(at),
+                certified_by: Some(actor.to_owned()),
+                violations: violations.clone(),
+                rule_set: Some(RULE_SET_VERSION.to_owned()),
+            };
+            if passed {
+                base.amendment_alignment = Alignment::Aligned;
+            }
+            base.updated_at = at;
+        }
+        let action = if passed { "certify" } else { "reject" };
+        let committed = self
+            .commit(Change::update(next, current.version(), action, actor))
+            .await?;
+        Ok(Certified {
+            record: committed.record,
+            violations,
+        })
+    }
+
+    /// Puts an agent in a team (or takes it out with `None`). The team must share the agent's
+    /// job role.
+    pub async fn assign_team(
+        &self,
+        agent_id: Uuid,
+        team_id: Option<Uuid>,
+        actor: &str,
+    ) -> Result<Entity<Agent>> {
+        let current = self.get(Kind::Agent, agent_id).await?;
+        let Record::Agent(mut agent) = current else {
+            return Err(Error::NotFound {
+                kind: Kind::Agent,
+                id: agent_id.to_string(),
+            });
+        };
+        let version = agent.base.version;
+        if let Some(team_id) = team_id {
+            let team = self.get(Kind::Team, team_id).await?;
+            if let Record::Team(team) = &team {
+                if team.base.status != Status::Active {
+                    return Err(Error::Conflict("the team is not active".into()));
+                }
+                if team.body.job_role_id != agent.body.job_role_id {
+                    return Err(Error::Invalid(vec![Violation::new(
+                        rules::L1_AGENT_05,
+                        "team_id",
+                        "the team's job role differs from the agent's",
+                    )]));
+                }
+            }
+        }
+        agent.body.team_id = team_id;
+        agent.base.updated_at = now();
+        let committed = self
+            .commit(Change::update(agent, version, "assign_team", actor))
+            .await?;
+        Entity::try_from(committed.record)
+            .map_err(|_| Error::Internal("store returned another kind".into()))
+    }
+
+    /// The `k` catalog entries closest in meaning to `text`.
+    pub async fn search(
+        &self,
+        text: &str,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let query = self
+            .embed(vec![text.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+        Ok(self.store.search(&query, filter, k).await?)
+    }
+}
+
+/// The kind's own fields, as JSON, to tell whether a change is one of substance.
+fn body_value(record: &Record) -> Value {
+    match record {
+        Record::Industry(e) => serde_json::to_value(&e.body),
+        Record::Skill(e) => serde_json::to_value(&e.body),
+        Record::JobRole(e) => serde_json::to_value(&e.body),
+        Record::Team(e) => serde_json::to_value(&e.body),
+        Record::Agent(e) => serde_json::to_value(&e.body),
+        Record::Trial(t) => serde_json::to_value(t),
+        Record::Job(j) => serde_json::to_value(j),
+    }
+    .unwrap_or(Value::Null)
+}

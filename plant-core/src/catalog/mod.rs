@@ -1,0 +1,241 @@
+//! The catalog's operations over any [`Store`]: create, evolve, archive and certify entities,
+//! assign agents to teams, book trials, run jobs, and report on the audit chain.
+//!
+//! Every operation parses its input once, checks the rules, and writes through
+//! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
+
+mod entities;
+mod reports;
+mod trials;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
+pub use trials::{DeliverableInput, JobPatch, TrialPatch};
+
+use crate::Timestamp;
+use crate::error::{Error, Result};
+use crate::model::{Kind, Record, Status};
+use crate::search::{Embedder, Embedding};
+use crate::store::{Change, Committed, ListQuery, Store, StoredEmbedding};
+use crate::validate::{Context, RefInfo};
+
+/// The catalog: a store, an embedder and the defaults its operations use.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    store: Arc<dyn Store>,
+    embedder: Arc<dyn Embedder>,
+    governance_agent_id: String,
+}
+
+/// The governance agent named on entities created without one.
+pub const DEFAULT_GOVERNANCE_AGENT: &str = "genesis-governor";
+
+impl Catalog {
+    /// A catalog over `store`, embedding text with `embedder`.
+    pub fn new(store: Arc<dyn Store>, embedder: Arc<dyn Embedder>) -> Self {
+        Self {
+            store,
+            embedder,
+            governance_agent_id: DEFAULT_GOVERNANCE_AGENT.to_owned(),
+        }
+    }
+
+    /// The same catalog, naming another governance agent on new entities.
+    pub fn with_governance_agent(mut self, id: &str) -> Self {
+        id.clone_into(&mut self.governance_agent_id);
+        self
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Embeds texts off the async runtime.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Embedding>> {
+        let embedder = Arc::clone(&self.embedder);
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embedder.embed(&refs)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("embedding task failed: {e}")))?
+        .map_err(|e| Error::Unavailable(format!("the embedder failed: {e}")))
+    }
+
+    async fn embed_one(&self, text: String) -> Result<StoredEmbedding> {
+        let vector = self
+            .embed(vec![text])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+        Ok(StoredEmbedding {
+            model: self.embedder.model_id().to_owned(),
+            vector,
+        })
+    }
+
+    /// A record of a kind, or [`Error::NotFound`].
+    pub async fn get(&self, kind: Kind, id: Uuid) -> Result<Record> {
+        self.store
+            .get(Some(kind), id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind,
+                id: id.to_string(),
+            })
+    }
+
+    /// Records matching a query.
+    pub async fn list(&self, query: &ListQuery) -> Result<Vec<Record>> {
+        Ok(self.store.list(query).await?)
+    }
+
+    /// A record's audit entries, oldest first ([`Error::NotFound`] when it has none).
+    pub async fn history(&self, kind: Kind, id: Uuid) -> Result<Vec<crate::audit::AuditEntry>> {
+        self.get(kind, id).await?;
+        Ok(self.store.entity_entries(id).await?)
+    }
+
+    async fn commit(&self, change: Change) -> Result<Committed> {
+        let kind = change.record.kind();
+        self.store
+            .commit(change)
+            .await
+            .map_err(|e| Error::from_store(kind, e))
+    }
+
+    /// What validation needs beside the record: its chain, what it references, its members.
+    pub async fn context(&self, record: &Record) -> Result<Context> {
+        let chain = if record.version() > 0 {
+            self.store.entity_entries(record.id()).await?
+        } else {
+            Vec::new()
+        };
+        let mut ids: Vec<Uuid> = Vec::new();
+        match record {
+            Record::JobRole(e) => {
+                ids.extend(&e.body.required_skills);
+                ids.extend(e.body.industry_id);
+            }
+            Record::Team(e) => {
+                ids.push(e.body.job_role_id);
+                ids.extend(e.body.industry_id);
+            }
+            Record::Agent(e) => {
+                ids.extend([e.body.skill_id, e.body.job_role_id, e.body.industry_id]);
+                ids.extend(e.body.team_id);
+            }
+            _ => {}
+        }
+        let mut refs = HashMap::new();
+        for id in ids {
+            if refs.contains_key(&id) {
+                continue;
+            }
+            if let Some(r) = self.store.get(None, id).await? {
+                if let Some(base) = r.base() {
+                    let job_role_id = match &r {
+                        Record::Team(t) => Some(t.body.job_role_id),
+                        _ => None,
+                    };
+                    refs.insert(
+                        id,
+                        RefInfo {
+                            kind: r.kind(),
+                            status: base.status,
+                            certification: base.certification.status,
+                            job_role_id,
+                        },
+                    );
+                }
+            }
+        }
+        let team_members = match record {
+            Record::Team(t) => {
+                let q = ListQuery {
+                    kind: Some(Kind::Agent),
+                    team_id: Some(t.base.id),
+                    status: Some(Status::Active.as_str().into()),
+                    ..ListQuery::default()
+                };
+                usize::try_from(self.store.count(&q).await?).unwrap_or(usize::MAX)
+            }
+            _ => 0,
+        };
+        Ok(Context {
+            chain,
+            refs,
+            team_members,
+        })
+    }
+
+    /// The text a record is searched by: name and description, and for an agent its role,
+    /// skill and industry too.
+    pub async fn search_text(&self, record: &Record) -> Result<Option<String>> {
+        Ok(match record {
+            Record::Industry(e) => {
+                Some(format!("{}. {}", e.body.name, e.body.description.as_str()))
+            }
+            Record::Skill(e) => Some(format!("{}. {}", e.body.name, e.body.description.as_str())),
+            Record::JobRole(e) => Some(format!("{}. {}", e.body.name, e.body.description.as_str())),
+            Record::Agent(e) => {
+                let name_of = |r: Option<Record>| {
+                    r.and_then(|r| r.name().map(|n| n.as_str().to_owned()))
+                        .unwrap_or_default()
+                };
+                let role = name_of(
+                    self.store
+                        .get(Some(Kind::JobRole), e.body.job_role_id)
+                        .await?,
+                );
+                let skill = name_of(self.store.get(Some(Kind::Skill), e.body.skill_id).await?);
+                let industry = name_of(
+                    self.store
+                        .get(Some(Kind::Industry), e.body.industry_id)
+                        .await?,
+                );
+                Some(format!(
+                    "{}. {} Role: {role}. Skill: {skill}. Industry: {industry}.",
+                    e.body.name,
+                    e.body.description.as_str()
+                ))
+            }
+            _ => None,
+        })
+    }
+
+    /// Re-embeds up to `limit` records whose embedding is missing or from another model;
+    /// returns how many it did.
+    pub async fn reembed(&self, limit: u64) -> Result<usize> {
+        let stale = self
+            .store
+            .stale_embeddings(self.embedder.model_id(), limit)
+            .await?;
+        let mut done = 0;
+        for item in stale {
+            let Some(record) = self.store.get(Some(item.kind), item.id).await? else {
+                continue;
+            };
+            if let Some(text) = self.search_text(&record).await? {
+                let e = self.embed_one(text).await?;
+                self.store.put_embedding(item.kind, item.id, e).await?;
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}

@@ -1,0 +1,305 @@
+//! Reads: records by id, name and filters; the audit log; checkpoints; search.
+
+use serde_json::Value;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryScalar;
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, Row};
+use uuid::Uuid;
+
+use super::error::store_error;
+use super::sql::{self, KindSql};
+use super::write::{to_hash, to_i64, to_u64};
+use crate::Timestamp;
+use crate::audit::{AuditEntry, Checkpoint};
+use crate::model::{Kind, Record};
+use crate::search::Embedding;
+use crate::store::{ListQuery, SearchFilter, SearchHit, StaleEmbedding, StoreError, StoreResult};
+
+pub(super) fn kind_sql(kind: Kind) -> &'static KindSql {
+    match kind {
+        Kind::Industry => &sql::INDUSTRY,
+        Kind::Skill => &sql::SKILL,
+        Kind::JobRole => &sql::JOB_ROLE,
+        Kind::Team => &sql::TEAM,
+        Kind::Agent => &sql::AGENT,
+        Kind::Trial => &sql::TRIAL,
+        Kind::Job => &sql::JOB,
+    }
+}
+
+fn decode(kind: Kind, value: Value) -> StoreResult<Record> {
+    let id = value
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned();
+    Record::from_json(kind, value)
+        .map_err(|e| StoreError::Internal(format!("stored {kind} {id} does not read back: {e}")))
+}
+
+pub(super) async fn kind_of(pool: &PgPool, id: Uuid) -> StoreResult<Option<Kind>> {
+    let kind: Option<String> = sqlx::query_scalar(sql::KIND_OF)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .map_err(store_error)?;
+    kind.map(|k| {
+        k.parse::<Kind>()
+            .map_err(|e| StoreError::Internal(format!("stored entity_type: {e}")))
+    })
+    .transpose()
+}
+
+pub(super) async fn get(pool: &PgPool, kind: Kind, id: Uuid) -> StoreResult<Option<Record>> {
+    let row: Option<Json<Value>> = sqlx::query_scalar(kind_sql(kind).by_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(store_error)?;
+    row.map(|Json(v)| decode(kind, v)).transpose()
+}
+
+pub(super) async fn get_by_name(
+    pool: &PgPool,
+    kind: Kind,
+    name: &str,
+) -> StoreResult<Option<Record>> {
+    let Some(sql) = kind_sql(kind).by_name else {
+        return Ok(None);
+    };
+    let row: Option<Json<Value>> = sqlx::query_scalar(sql)
+        .bind(name.trim())
+        .fetch_optional(pool)
+        .await
+        .map_err(store_error)?;
+    row.map(|Json(v)| decode(kind, v)).transpose()
+}
+
+type Scalar<'q, O> = QueryScalar<'q, Postgres, O, PgArguments>;
+
+/// Binds the filters of `kind`'s list and count queries, in the order `sql.rs` numbers them.
+fn bind_filters<'q, O>(kind: Kind, q: &'q ListQuery, query: Scalar<'q, O>) -> Scalar<'q, O> {
+    let query = query.bind(q.status.as_deref());
+    match kind {
+        Kind::Industry => query,
+        Kind::Skill => query.bind(q.category.as_deref()),
+        Kind::JobRole => query
+            .bind(q.seniority_level.as_deref())
+            .bind(q.industry_id)
+            .bind(q.skill_id),
+        Kind::Team => query.bind(q.industry_id).bind(q.job_role_id),
+        Kind::Agent => query
+            .bind(q.industry_id)
+            .bind(q.job_role_id)
+            .bind(q.skill_id)
+            .bind(q.team_id),
+        Kind::Trial => query.bind(q.agent_id).bind(q.customer_email.as_deref()),
+        Kind::Job => query.bind(q.agent_id).bind(q.trial_id),
+    }
+}
+
+/// One kind's page: filters, then cursor, offset, limit.
+pub(super) async fn list_kind(
+    pool: &PgPool,
+    kind: Kind,
+    q: &ListQuery,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<Vec<Record>> {
+    let query = bind_filters(
+        kind,
+        q,
+        sqlx::query_scalar::<_, Json<Value>>(kind_sql(kind).list),
+    )
+    .bind(q.after.map(|(at, _)| at.as_datetime()))
+    .bind(q.after.map(|(_, id)| id))
+    .bind(to_i64(offset)?)
+    .bind(to_i64(limit.min(i64::MAX as u64))?);
+    let rows = query.fetch_all(pool).await.map_err(store_error)?;
+    rows.into_iter().map(|Json(v)| decode(kind, v)).collect()
+}
+
+pub(super) async fn list(pool: &PgPool, q: &ListQuery) -> StoreResult<Vec<Record>> {
+    if let Some(kind) = q.kind {
+        return list_kind(pool, kind, q, q.offset, q.limit).await;
+    }
+    // Across kinds: each kind's first offset + limit rows, merged in (created_at, id) order.
+    let wanted = q.offset.saturating_add(q.limit);
+    let mut all = Vec::new();
+    for kind in Kind::ALL {
+        all.extend(list_kind(pool, *kind, q, 0, wanted).await?);
+    }
+    all.sort_by_key(|r| (r.created_at(), r.id()));
+    let offset = usize::try_from(q.offset).unwrap_or(usize::MAX);
+    let limit = usize::try_from(q.limit).unwrap_or(usize::MAX);
+    Ok(all.into_iter().skip(offset).take(limit).collect())
+}
+
+pub(super) async fn count(pool: &PgPool, q: &ListQuery) -> StoreResult<u64> {
+    let kinds = match q.kind {
+        Some(kind) => vec![kind],
+        None => Kind::ALL.to_vec(),
+    };
+    let mut total = 0u64;
+    for kind in kinds {
+        let n: i64 = bind_filters(kind, q, sqlx::query_scalar(kind_sql(kind).count))
+            .fetch_one(pool)
+            .await
+            .map_err(store_error)?;
+        total = total.saturating_add(to_u64(n, "count")?);
+    }
+    Ok(total)
+}
+
+fn audit_entry(row: &PgRow) -> StoreResult<AuditEntry> {
+    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_log row: {e}"));
+    let seq: i64 = row.try_get(0).map_err(get)?;
+    Ok(AuditEntry {
+        seq: to_u64(seq, "audit_log.seq")?,
+        entity_id: row.try_get(1).map_err(get)?,
+        entity_type: row.try_get(2).map_err(get)?,
+        entity_version: to_u64(row.try_get(3).map_err(get)?, "audit_log.entity_version")?,
+        action: row.try_get(4).map_err(get)?,
+        actor: row.try_get(5).map_err(get)?,
+        at: Timestamp::from_datetime(row.try_get(6).map_err(get)?),
+        payload: row.try_get(7).map_err(get)?,
+        prev_hash: to_hash(
+            row.try_get::<&[u8], _>(8).map_err(get)?,
+            "audit_log.prev_hash",
+        )?,
+        hash: to_hash(row.try_get::<&[u8], _>(9).map_err(get)?, "audit_log.hash")?,
+    })
+}
+
+pub(super) async fn entity_entries(pool: &PgPool, id: Uuid) -> StoreResult<Vec<AuditEntry>> {
+    let rows = sqlx::query(sql::ENTITY_ENTRIES)
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .map_err(store_error)?;
+    rows.iter().map(audit_entry).collect()
+}
+
+pub(super) async fn audit_entries(
+    pool: &PgPool,
+    after: u64,
+    limit: u64,
+) -> StoreResult<Vec<AuditEntry>> {
+    let rows = sqlx::query(sql::AUDIT_ENTRIES)
+        .bind(to_i64(after)?)
+        .bind(to_i64(limit.min(i64::MAX as u64))?)
+        .fetch_all(pool)
+        .await
+        .map_err(store_error)?;
+    rows.iter().map(audit_entry).collect()
+}
+
+pub(super) async fn add_checkpoint(pool: &PgPool, c: &Checkpoint) -> StoreResult<()> {
+    let bytes = |hex_text: &str, len: usize, what: &str| {
+        hex::decode(hex_text)
+            .ok()
+            .filter(|b| b.len() == len)
+            .ok_or_else(|| {
+                StoreError::InvalidChange(format!("checkpoint {what} is not {len} bytes of hex"))
+            })
+    };
+    sqlx::query(sql::INSERT_CHECKPOINT)
+        .bind(to_i64(c.seq)?)
+        .bind(c.hash.0.as_slice())
+        .bind(c.signed_at.as_datetime())
+        .bind(bytes(&c.public_key, 32, "public key")?)
+        .bind(bytes(&c.signature, 64, "signature")?)
+        .execute(pool)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+pub(super) async fn checkpoints(pool: &PgPool) -> StoreResult<Vec<Checkpoint>> {
+    let rows = sqlx::query(sql::CHECKPOINTS)
+        .fetch_all(pool)
+        .await
+        .map_err(store_error)?;
+    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_checkpoint row: {e}"));
+    rows.iter()
+        .map(|row| {
+            Ok(Checkpoint {
+                seq: to_u64(row.try_get(0).map_err(get)?, "audit_checkpoint.seq")?,
+                hash: to_hash(
+                    row.try_get::<&[u8], _>(1).map_err(get)?,
+                    "audit_checkpoint.hash",
+                )?,
+                signed_at: Timestamp::from_datetime(row.try_get(2).map_err(get)?),
+                public_key: hex::encode(row.try_get::<&[u8], _>(3).map_err(get)?),
+                signature: hex::encode(row.try_get::<&[u8], _>(4).map_err(get)?),
+            })
+        })
+        .collect()
+}
+
+/// The kinds search covers when the filter names none, as the in-memory store.
+const SEARCHED: &[Kind] = &[Kind::Industry, Kind::Skill, Kind::JobRole, Kind::Agent];
+
+pub(super) async fn search(
+    pool: &PgPool,
+    query: &Embedding,
+    filter: &SearchFilter,
+    k: usize,
+) -> StoreResult<Vec<SearchHit>> {
+    let kinds: &[Kind] = if filter.kinds.is_empty() {
+        SEARCHED
+    } else {
+        &filter.kinds
+    };
+    let vector = pgvector::Vector::from(query.as_slice().to_vec());
+    let limit = i64::try_from(k).unwrap_or(i64::MAX);
+    let mut hits = Vec::new();
+    for kind in kinds {
+        let sql = match kind {
+            Kind::Industry => sql::SEARCH_INDUSTRY,
+            Kind::Skill => sql::SEARCH_SKILL,
+            Kind::JobRole => sql::SEARCH_JOB_ROLE,
+            Kind::Agent => sql::SEARCH_AGENT,
+            _ => continue,
+        };
+        let rows: Vec<(Uuid, String, f32)> = sqlx::query_as(sql)
+            .bind(&vector)
+            .bind(filter.status.as_deref())
+            .bind(filter.industry_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(store_error)?;
+        hits.extend(rows.into_iter().map(|(id, name, score)| SearchHit {
+            kind: *kind,
+            id,
+            name,
+            score,
+        }));
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    hits.truncate(k);
+    Ok(hits)
+}
+
+pub(super) async fn stale_embeddings(
+    pool: &PgPool,
+    model: &str,
+    limit: u64,
+) -> StoreResult<Vec<StaleEmbedding>> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(sql::STALE_EMBEDDINGS)
+        .bind(model)
+        .bind(to_i64(limit.min(i64::MAX as u64))?)
+        .fetch_all(pool)
+        .await
+        .map_err(store_error)?;
+    rows.into_iter()
+        .map(|(kind, id)| {
+            let kind = kind
+                .parse::<Kind>()
+                .map_err(|e| StoreError::Internal(format!("stored entity_type: {e}")))?;
+            Ok(StaleEmbedding { kind, id })
+        })
+        .collect()
+}

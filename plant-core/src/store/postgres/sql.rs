@@ -1,0 +1,339 @@
+//! The SQL that reads records. Each kind's row is assembled into its wire JSON by the database
+//! (`jsonb_build_object`, explicit columns) and deserialized by the model's own serde types, so
+//! the store and the model cannot disagree on a field's shape.
+//!
+//! Every list query binds the kind's filters first (a `null` filter matches everything), then
+//! the keyset cursor `(created_at, id)`, the offset and the limit.
+
+/// The seven sections of the base, from `base_entity b`.
+macro_rules! base_json {
+    () => {
+        "jsonb_build_object(\
+            'id', b.id, 'entity_type', b.entity_type, 'external_id', b.external_id, \
+            'created_at', b.created_at, 'updated_at', b.updated_at, 'deleted_at', b.deleted_at, \
+            'status', b.status, 'version', b.version, 'version_hash', encode(b.version_hash, 'hex'), \
+            'amendment_history', b.amendment_history, \
+            'l0_compliance_status', b.l0_compliance_status, \
+            'amendment_alignment', b.amendment_alignment, 'certification', b.certification, \
+            'append_only', b.append_only, 'tamper_proof', b.tamper_proof, \
+            'hash_chain_sha256', b.hash_chain_sha256, 'tags', to_jsonb(b.tags), \
+            'custom_attributes', b.custom_attributes, 'governance_notes', b.governance_notes, \
+            'parent_id', b.parent_id, 'child_ids', to_jsonb(b.child_ids), \
+            'governance_agent_id', b.governance_agent_id)"
+    };
+}
+
+macro_rules! industry_select {
+    () => {
+        concat!(
+            "select ",
+            base_json!(),
+            " || jsonb_build_object('name', k.name, 'description', k.description) \
+             from industry k join base_entity b on b.id = k.id"
+        )
+    };
+}
+
+macro_rules! skill_select {
+    () => {
+        concat!(
+            "select ",
+            base_json!(),
+            " || jsonb_build_object('name', k.name, 'description', k.description, \
+                 'category', k.category) \
+             from skill k join base_entity b on b.id = k.id"
+        )
+    };
+}
+
+macro_rules! job_role_select {
+    () => {
+        concat!(
+            "select ",
+            base_json!(),
+            " || jsonb_build_object('name', k.name, 'description', k.description, \
+                 'seniority_level', k.seniority_level, 'industry_id', k.industry_id, \
+                 'required_skills', coalesce((select jsonb_agg(s.skill_id order by s.position) \
+                     from job_role_skill s where s.job_role_id = k.id), '[]'::jsonb)) \
+             from job_role k join base_entity b on b.id = k.id"
+        )
+    };
+}
+
+macro_rules! team_select {
+    () => {
+        concat!(
+            "select ",
+            base_json!(),
+            " || jsonb_build_object('name', k.name, 'description', k.description, \
+                 'job_role_id', k.job_role_id, 'industry_id', k.industry_id) \
+             from team k join base_entity b on b.id = k.id"
+        )
+    };
+}
+
+macro_rules! agent_select {
+    () => {
+        concat!(
+            "select ",
+            base_json!(),
+            " || jsonb_build_object('name', k.name, 'description', k.description, \
+                 'skill_id', k.skill_id, 'job_role_id', k.job_role_id, 'team_id', k.team_id, \
+                 'industry_id', k.industry_id) \
+             from agent k join base_entity b on b.id = k.id"
+        )
+    };
+}
+
+macro_rules! trial_select {
+    () => {
+        "select jsonb_build_object(\
+            'id', b.id, 'agent_id', b.agent_id, 'customer_name', b.customer_name, \
+            'customer_email', b.customer_email, 'company', b.company, 'phone', b.phone, \
+            'start_date', b.start_date, 'end_date', b.end_date, 'status', b.status, \
+            'deliverables', coalesce((select jsonb_agg(jsonb_build_object(\
+                    'id', d.id, 'title', d.title, 'description', d.description, 'url', d.url, \
+                    'created_at', d.created_at) order by d.position) \
+                from trial_deliverable d where d.trial_id = b.id), '[]'::jsonb), \
+            'created_at', b.created_at, 'updated_at', b.updated_at, 'version', b.version, \
+            'version_hash', encode(b.version_hash, 'hex')) \
+         from trial b"
+    };
+}
+
+macro_rules! job_select {
+    () => {
+        "select jsonb_build_object(\
+            'id', b.id, 'agent_id', b.agent_id, 'trial_id', b.trial_id, 'title', b.title, \
+            'input', b.input, 'status', b.status, 'output', b.output, 'error', b.error, \
+            'created_at', b.created_at, 'updated_at', b.updated_at, \
+            'started_at', b.started_at, 'finished_at', b.finished_at, 'version', b.version, \
+            'version_hash', encode(b.version_hash, 'hex')) \
+         from job b"
+    };
+}
+
+// Filters. Catalog kinds: $1 status. See `read::bind_filters` for the order of the rest.
+macro_rules! industry_where {
+    () => {
+        " where ($1::text is null or b.status = $1)"
+    };
+}
+macro_rules! skill_where {
+    () => {
+        " where ($1::text is null or b.status = $1) and ($2::text is null or k.category = $2)"
+    };
+}
+macro_rules! job_role_where {
+    () => {
+        " where ($1::text is null or b.status = $1) \
+            and ($2::text is null or k.seniority_level = $2) \
+            and ($3::uuid is null or k.industry_id = $3) \
+            and ($4::uuid is null or exists (select 1 from job_role_skill s \
+                where s.job_role_id = k.id and s.skill_id = $4))"
+    };
+}
+macro_rules! team_where {
+    () => {
+        " where ($1::text is null or b.status = $1) \
+            and ($2::uuid is null or k.industry_id = $2) \
+            and ($3::uuid is null or k.job_role_id = $3)"
+    };
+}
+macro_rules! agent_where {
+    () => {
+        " where ($1::text is null or b.status = $1) \
+            and ($2::uuid is null or k.industry_id = $2) \
+            and ($3::uuid is null or k.job_role_id = $3) \
+            and ($4::uuid is null or k.skill_id = $4) \
+            and ($5::uuid is null or k.team_id = $5)"
+    };
+}
+macro_rules! trial_where {
+    () => {
+        " where ($1::text is null or b.status = $1) \
+            and ($2::uuid is null or b.agent_id = $2) \
+            and ($3::text is null or b.customer_email = $3)"
+    };
+}
+macro_rules! job_where {
+    () => {
+        " where ($1::text is null or b.status = $1) \
+            and ($2::uuid is null or b.agent_id = $2) \
+            and ($3::uuid is null or b.trial_id = $3)"
+    };
+}
+
+/// The cursor, offset and limit, numbered after `$n` filters.
+macro_rules! page {
+    (1) => {
+        " and ($2::timestamptz is null or (b.created_at, b.id) > ($2, $3::uuid)) \
+          order by b.created_at, b.id offset $4 limit $5"
+    };
+    (2) => {
+        " and ($3::timestamptz is null or (b.created_at, b.id) > ($3, $4::uuid)) \
+          order by b.created_at, b.id offset $5 limit $6"
+    };
+    (3) => {
+        " and ($4::timestamptz is null or (b.created_at, b.id) > ($4, $5::uuid)) \
+          order by b.created_at, b.id offset $6 limit $7"
+    };
+    (4) => {
+        " and ($5::timestamptz is null or (b.created_at, b.id) > ($5, $6::uuid)) \
+          order by b.created_at, b.id offset $7 limit $8"
+    };
+    (5) => {
+        " and ($6::timestamptz is null or (b.created_at, b.id) > ($6, $7::uuid)) \
+          order by b.created_at, b.id offset $8 limit $9"
+    };
+}
+
+/// The SQL for one kind: a record by id, a record by name, a page of a list, a count.
+#[derive(Debug)]
+pub(super) struct KindSql {
+    pub by_id: &'static str,
+    pub by_name: Option<&'static str>,
+    pub list: &'static str,
+    pub count: &'static str,
+}
+
+pub(super) const INDUSTRY: KindSql = KindSql {
+    by_id: concat!(industry_select!(), " where k.id = $1"),
+    by_name: Some(concat!(
+        industry_select!(),
+        " where lower(k.name) = lower($1)"
+    )),
+    list: concat!(industry_select!(), industry_where!(), page!(1)),
+    count: concat!(
+        "select count(*) from industry k join base_entity b on b.id = k.id",
+        industry_where!()
+    ),
+};
+
+pub(super) const SKILL: KindSql = KindSql {
+    by_id: concat!(skill_select!(), " where k.id = $1"),
+    by_name: Some(concat!(skill_select!(), " where lower(k.name) = lower($1)")),
+    list: concat!(skill_select!(), skill_where!(), page!(2)),
+    count: concat!(
+        "select count(*) from skill k join base_entity b on b.id = k.id",
+        skill_where!()
+    ),
+};
+
+pub(super) const JOB_ROLE: KindSql = KindSql {
+    by_id: concat!(job_role_select!(), " where k.id = $1"),
+    by_name: Some(concat!(
+        job_role_select!(),
+        " where lower(k.name) = lower($1)"
+    )),
+    list: concat!(job_role_select!(), job_role_where!(), page!(4)),
+    count: concat!(
+        "select count(*) from job_role k join base_entity b on b.id = k.id",
+        job_role_where!()
+    ),
+};
+
+pub(super) const TEAM: KindSql = KindSql {
+    by_id: concat!(team_select!(), " where k.id = $1"),
+    by_name: Some(concat!(team_select!(), " where lower(k.name) = lower($1)")),
+    list: concat!(team_select!(), team_where!(), page!(3)),
+    count: concat!(
+        "select count(*) from team k join base_entity b on b.id = k.id",
+        team_where!()
+    ),
+};
+
+pub(super) const AGENT: KindSql = KindSql {
+    by_id: concat!(agent_select!(), " where k.id = $1"),
+    by_name: Some(concat!(agent_select!(), " where lower(k.name) = lower($1)")),
+    list: concat!(agent_select!(), agent_where!(), page!(5)),
+    count: concat!(
+        "select count(*) from agent k join base_entity b on b.id = k.id",
+        agent_where!()
+    ),
+};
+
+pub(super) const TRIAL: KindSql = KindSql {
+    by_id: concat!(trial_select!(), " where b.id = $1"),
+    by_name: None,
+    list: concat!(trial_select!(), trial_where!(), page!(3)),
+    count: concat!("select count(*) from trial b", trial_where!()),
+};
+
+pub(super) const JOB: KindSql = KindSql {
+    by_id: concat!(job_select!(), " where b.id = $1"),
+    by_name: None,
+    list: concat!(job_select!(), job_where!(), page!(3)),
+    count: concat!("select count(*) from job b", job_where!()),
+};
+
+/// The kind of whatever record has this id.
+pub(super) const KIND_OF: &str = "select coalesce(\
+    (select entity_type from base_entity where id = $1), \
+    (select 'Trial' from trial where id = $1), \
+    (select 'Job' from job where id = $1))";
+
+/// The `k` nearest neighbours of one searched kind, with filters: $1 the query vector,
+/// $2 status, $3 industry, $4 k. Cosine similarity is `1 - cosine distance`.
+pub(super) const SEARCH_INDUSTRY: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    from industry k join base_entity b on b.id = k.id \
+    where k.embedding is not null and ($2::text is null or b.status = $2) \
+      and ($3::uuid is null or k.id = $3) \
+    order by k.embedding <=> $1, k.id limit $4";
+pub(super) const SEARCH_SKILL: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    from skill k join base_entity b on b.id = k.id \
+    where k.embedding is not null and ($2::text is null or b.status = $2) \
+      and $3::uuid is null \
+    order by k.embedding <=> $1, k.id limit $4";
+pub(super) const SEARCH_JOB_ROLE: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    from job_role k join base_entity b on b.id = k.id \
+    where k.embedding is not null and ($2::text is null or b.status = $2) \
+      and ($3::uuid is null or k.industry_id = $3) \
+    order by k.embedding <=> $1, k.id limit $4";
+pub(super) const SEARCH_AGENT: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    from agent k join base_entity b on b.id = k.id \
+    where k.embedding is not null and ($2::text is null or b.status = $2) \
+      and ($3::uuid is null or k.industry_id = $3) \
+    order by k.embedding <=> $1, k.id limit $4";
+
+/// Searched records whose embedding is missing or from another model ($1), oldest first, at
+/// most $2.
+pub(super) const STALE_EMBEDDINGS: &str = "select b.entity_type, b.id from base_entity b \
+    left join industry i on i.id = b.id left join skill s on s.id = b.id \
+    left join job_role r on r.id = b.id left join agent a on a.id = b.id \
+    where b.entity_type in ('Industry', 'Skill', 'JobRole', 'Agent') \
+      and coalesce(i.embedding_model, s.embedding_model, r.embedding_model, a.embedding_model) \
+          is distinct from $1 \
+    order by b.created_at, b.id limit $2";
+
+/// The columns of an audit entry, in `AuditRow` order.
+macro_rules! audit_columns {
+    () => {
+        "seq, entity_id, entity_type, entity_version, action, actor, at, payload, prev_hash, hash"
+    };
+}
+
+pub(super) const ENTITY_ENTRIES: &str = concat!(
+    "select ",
+    audit_columns!(),
+    " from audit_log where entity_id = $1 order by seq"
+);
+pub(super) const AUDIT_ENTRIES: &str = concat!(
+    "select ",
+    audit_columns!(),
+    " from audit_log where seq > $1 order by seq limit $2"
+);
+pub(super) const INSERT_ENTRY: &str = concat!(
+    "insert into audit_log (",
+    audit_columns!(),
+    ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+pub(super) const HEAD: &str = "select seq, hash from audit_head";
+pub(super) const LOCK_HEAD: &str = "select seq, hash from audit_head where id for update";
+pub(super) const SET_HEAD: &str = "update audit_head set seq = $1, hash = $2 where id";
+
+pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
+    (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \
+    on conflict on constraint audit_checkpoint_pkey do nothing";
+pub(super) const CHECKPOINTS: &str = "select seq, hash, signed_at, public_key, signature \
+    from audit_checkpoint order by seq, signed_at, public_key";

@@ -1,0 +1,482 @@
+//! The one write path: a record and its audit entry in one transaction, under the locked head.
+//!
+//! A commit takes `audit_head` `for update` first, so commits from any number of processes are
+//! serialised on that row and append one gap-free chain; the entity write and the entry insert
+//! then happen in the same transaction. Updates carry the version the caller read
+//! (`… where id = $1 and version = $2`); a row that no longer matches is a version conflict.
+//! Every refusal comes from a named constraint or trigger and is mapped in `error.rs`.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::error::{store_error, write_error};
+use super::sql;
+use crate::audit::{Hash, Head, NewEntry};
+use crate::model::{Base, Job, Kind, Record, Trial};
+use crate::store::{Change, Committed, StoreError, StoreResult, StoredEmbedding};
+
+/// Reads and locks the chain's head for the rest of the transaction.
+pub(super) async fn lock_head(conn: &mut PgConnection) -> StoreResult<Head> {
+    let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(sql::LOCK_HEAD)
+        .fetch_one(conn)
+        .await
+        .map_err(store_error)?;
+    Ok(Head {
+        seq: to_u64(seq, "audit_head.seq")?,
+        hash: to_hash(&hash, "audit_head.hash")?,
+    })
+}
+
+/// Moves the head to the last entry written.
+pub(super) async fn set_head(conn: &mut PgConnection, head: Head) -> StoreResult<()> {
+    sqlx::query(sql::SET_HEAD)
+        .bind(to_i64(head.seq)?)
+        .bind(head.hash.0.as_slice())
+        .execute(conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// Applies one change after `head` and returns it committed; the caller moves the head.
+pub(super) async fn apply(
+    conn: &mut PgConnection,
+    head: Head,
+    change: Change,
+) -> StoreResult<Committed> {
+    let Change {
+        mut record,
+        expected_version,
+        action,
+        actor,
+        embedding,
+    } = change;
+    let kind = record.kind();
+    let id = record.id();
+    let version = match expected_version {
+        None => 1,
+        Some(v) => v
+            .checked_add(1)
+            .ok_or_else(|| StoreError::InvalidChange("version overflow".into()))?,
+    };
+    record.set_version(version);
+    let payload = record
+        .audit_payload()
+        .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+    let entry = head.append(NewEntry {
+        entity_id: id,
+        entity_type: kind.as_str().to_owned(),
+        entity_version: version,
+        action,
+        actor,
+        at: record.updated_at(),
+        payload,
+    });
+    record.apply_entry(&entry);
+
+    let written = match expected_version {
+        None => insert_record(conn, &record).await?,
+        Some(expected) => update_record(conn, &record, expected).await?,
+    };
+    if !written {
+        return Err(missing_or_conflict(conn, kind, id, expected_version.unwrap_or(0)).await);
+    }
+    if let Some(embedding) = &embedding {
+        put_embedding(conn, kind, id, embedding, true).await?;
+    }
+    sqlx::query(sql::INSERT_ENTRY)
+        .bind(to_i64(entry.seq)?)
+        .bind(entry.entity_id)
+        .bind(&entry.entity_type)
+        .bind(to_i64(entry.entity_version)?)
+        .bind(&entry.action)
+        .bind(&entry.actor)
+        .bind(entry.at.as_datetime())
+        .bind(&entry.payload)
+        .bind(entry.prev_hash.0.as_slice())
+        .bind(entry.hash.0.as_slice())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    Ok(Committed { record, entry })
+}
+
+/// After an update matched no row: the record is gone (or of another kind), or at another version.
+async fn missing_or_conflict(
+    conn: &mut PgConnection,
+    kind: Kind,
+    id: Uuid,
+    expected: u64,
+) -> StoreError {
+    let sql = match kind {
+        Kind::Trial => "select version from trial where id = $1",
+        Kind::Job => "select version from job where id = $1",
+        _ => "select version from base_entity where id = $1 and entity_type = $2",
+    };
+    let mut query = sqlx::query_scalar::<_, i64>(sql).bind(id);
+    if kind.is_catalog() {
+        query = query.bind(kind.as_str());
+    }
+    match query.fetch_optional(conn).await {
+        Ok(None) => StoreError::NotFound { kind, id },
+        Ok(Some(actual)) => StoreError::VersionConflict {
+            kind,
+            id,
+            expected,
+            actual: u64::try_from(actual).unwrap_or_default(),
+        },
+        Err(e) => store_error(e),
+    }
+}
+
+/// Stores an embedding on a searched kind. `in_commit` ignores kinds that are not searched
+/// (teams, trials, jobs have no embedding column); outside a commit that is an error.
+pub(super) async fn put_embedding(
+    conn: &mut PgConnection,
+    kind: Kind,
+    id: Uuid,
+    embedding: &StoredEmbedding,
+    in_commit: bool,
+) -> StoreResult<bool> {
+    let sql = match kind {
+        Kind::Industry => "update industry set embedding = $2, embedding_model = $3 where id = $1",
+        Kind::Skill => "update skill set embedding = $2, embedding_model = $3 where id = $1",
+        Kind::JobRole => "update job_role set embedding = $2, embedding_model = $3 where id = $1",
+        Kind::Agent => "update agent set embedding = $2, embedding_model = $3 where id = $1",
+        _ if in_commit => return Ok(true),
+        _ => {
+            return Err(StoreError::InvalidChange(format!(
+                "{kind} records are not searched"
+            )));
+        }
+    };
+    let vector = pgvector::Vector::from(embedding.vector.as_slice().to_vec());
+    let done = sqlx::query(sql)
+        .bind(id)
+        .bind(vector)
+        .bind(&embedding.model)
+        .execute(conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The record's JSON without the version hash, which is bound as bytes.
+fn record_json(record: &Record) -> StoreResult<Value> {
+    let mut value =
+        serde_json::to_value(record).map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+    if let Value::Object(map) = &mut value {
+        map.remove("version_hash");
+    }
+    Ok(value)
+}
+
+fn version_hash(record: &Record) -> Vec<u8> {
+    record.version_hash().unwrap_or(Hash::ZERO).0.to_vec()
+}
+
+const INSERT_BASE: &str = "insert into base_entity (id, entity_type, external_id, created_at, \
+        updated_at, deleted_at, status, version, version_hash, amendment_history, \
+        l0_compliance_status, amendment_alignment, certification, append_only, tamper_proof, \
+        hash_chain_sha256, tags, custom_attributes, governance_notes, parent_id, child_ids, \
+        governance_agent_id) \
+    select r.id, r.entity_type, r.external_id, r.created_at, r.updated_at, r.deleted_at, \
+        r.status, r.version, $2, r.amendment_history, r.l0_compliance_status, \
+        r.amendment_alignment, r.certification, r.append_only, r.tamper_proof, \
+        r.hash_chain_sha256, r.tags, r.custom_attributes, r.governance_notes, r.parent_id, \
+        r.child_ids, r.governance_agent_id \
+    from jsonb_populate_record(null::base_entity, $1) as r";
+
+const UPDATE_BASE: &str = "update base_entity as b set external_id = r.external_id, \
+        created_at = r.created_at, updated_at = r.updated_at, deleted_at = r.deleted_at, \
+        status = r.status, version = r.version, version_hash = $2, \
+        amendment_history = r.amendment_history, l0_compliance_status = r.l0_compliance_status, \
+        amendment_alignment = r.amendment_alignment, certification = r.certification, \
+        append_only = r.append_only, tamper_proof = r.tamper_proof, \
+        hash_chain_sha256 = r.hash_chain_sha256, tags = r.tags, \
+        custom_attributes = r.custom_attributes, governance_notes = r.governance_notes, \
+        parent_id = r.parent_id, child_ids = r.child_ids, \
+        governance_agent_id = r.governance_agent_id \
+    from jsonb_populate_record(null::base_entity, $1) as r \
+    where b.id = r.id and b.entity_type = r.entity_type and b.version = $3";
+
+async fn insert_record(conn: &mut PgConnection, record: &Record) -> StoreResult<bool> {
+    let kind = record.kind();
+    let fail = |e| write_error(e, kind);
+    if let Some(base) = record.base() {
+        sqlx::query(INSERT_BASE)
+            .bind(Json(record_json(record)?))
+            .bind(version_hash(record))
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        write_body(conn, record, base, true).await?;
+        return Ok(true);
+    }
+    match record {
+        Record::Trial(t) => write_trial(conn, t, None).await,
+        Record::Job(j) => write_job(conn, j, None).await,
+        _ => Err(StoreError::Internal(format!("{kind} has no base"))),
+    }
+}
+
+async fn update_record(
+    conn: &mut PgConnection,
+    record: &Record,
+    expected: u64,
+) -> StoreResult<bool> {
+    let kind = record.kind();
+    if let Some(base) = record.base() {
+        let done = sqlx::query(UPDATE_BASE)
+            .bind(Json(record_json(record)?))
+            .bind(version_hash(record))
+            .bind(to_i64(expected)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, kind))?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_body(conn, record, base, false).await?;
+        return Ok(true);
+    }
+    match record {
+        Record::Trial(t) => write_trial(conn, t, Some(expected)).await,
+        Record::Job(j) => write_job(conn, j, Some(expected)).await,
+        _ => Err(StoreError::Internal(format!("{kind} has no base"))),
+    }
+}
+
+/// Writes the kind's own row (insert on create, update otherwise).
+async fn write_body(
+    conn: &mut PgConnection,
+    record: &Record,
+    base: &Base,
+    create: bool,
+) -> StoreResult<()> {
+    let kind = record.kind();
+    let fail = |e| write_error(e, kind);
+    let id = base.id;
+    match record {
+        Record::Industry(e) => {
+            let sql = if create {
+                "insert into industry (id, name, description) values ($1, $2, $3)"
+            } else {
+                "update industry set name = $2, description = $3 where id = $1"
+            };
+            sqlx::query(sql)
+                .bind(id)
+                .bind(e.body.name.as_str())
+                .bind(e.body.description.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+        Record::Skill(e) => {
+            let sql = if create {
+                "insert into skill (id, name, description, category) values ($1, $2, $3, $4)"
+            } else {
+                "update skill set name = $2, description = $3, category = $4 where id = $1"
+            };
+            sqlx::query(sql)
+                .bind(id)
+                .bind(e.body.name.as_str())
+                .bind(e.body.description.as_str())
+                .bind(e.body.category.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+        Record::JobRole(e) => {
+            let sql = if create {
+                "insert into job_role (id, name, description, seniority_level, industry_id) \
+                 values ($1, $2, $3, $4, $5)"
+            } else {
+                "update job_role set name = $2, description = $3, seniority_level = $4, \
+                 industry_id = $5 where id = $1"
+            };
+            sqlx::query(sql)
+                .bind(id)
+                .bind(e.body.name.as_str())
+                .bind(e.body.description.as_str())
+                .bind(e.body.seniority_level.as_str())
+                .bind(e.body.industry_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+            if !create {
+                sqlx::query("delete from job_role_skill where job_role_id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(fail)?;
+            }
+            sqlx::query(
+                "insert into job_role_skill (job_role_id, position, skill_id) \
+                 select $1, (s.ord - 1)::int, s.skill_id \
+                 from unnest($2::uuid[]) with ordinality as s(skill_id, ord)",
+            )
+            .bind(id)
+            .bind(&e.body.required_skills)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        }
+        Record::Team(e) => {
+            let sql = if create {
+                "insert into team (id, name, description, job_role_id, industry_id) \
+                 values ($1, $2, $3, $4, $5)"
+            } else {
+                "update team set name = $2, description = $3, job_role_id = $4, \
+                 industry_id = $5 where id = $1"
+            };
+            sqlx::query(sql)
+                .bind(id)
+                .bind(e.body.name.as_str())
+                .bind(e.body.description.as_str())
+                .bind(e.body.job_role_id)
+                .bind(e.body.industry_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+        Record::Agent(e) => {
+            let sql = if create {
+                "insert into agent (id, name, description, skill_id, job_role_id, team_id, \
+                 industry_id) values ($1, $2, $3, $4, $5, $6, $7)"
+            } else {
+                "update agent set name = $2, description = $3, skill_id = $4, job_role_id = $5, \
+                 team_id = $6, industry_id = $7 where id = $1"
+            };
+            sqlx::query(sql)
+                .bind(id)
+                .bind(e.body.name.as_str())
+                .bind(e.body.description.as_str())
+                .bind(e.body.skill_id)
+                .bind(e.body.job_role_id)
+                .bind(e.body.team_id)
+                .bind(e.body.industry_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+        Record::Trial(_) | Record::Job(_) => {}
+    }
+    Ok(())
+}
+
+/// Inserts (`expected` is `None`) or updates a trial and rewrites its deliverables.
+async fn write_trial(
+    conn: &mut PgConnection,
+    t: &Trial,
+    expected: Option<u64>,
+) -> StoreResult<bool> {
+    let fail = |e| write_error(e, Kind::Trial);
+    let sql = if expected.is_none() {
+        "insert into trial (id, agent_id, customer_name, customer_email, company, phone, \
+         start_date, end_date, status, created_at, updated_at, version, version_hash) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    } else {
+        "update trial set agent_id = $2, customer_name = $3, customer_email = $4, company = $5, \
+         phone = $6, start_date = $7, end_date = $8, status = $9, created_at = $10, \
+         updated_at = $11, version = $12, version_hash = $13 where id = $1 and version = $14"
+    };
+    let mut query = sqlx::query(sql)
+        .bind(t.id)
+        .bind(t.agent_id)
+        .bind(t.customer_name.as_str())
+        .bind(t.customer_email.as_str())
+        .bind(t.company.as_ref().map(|c| c.as_str()))
+        .bind(t.phone.as_ref().map(|p| p.as_str()))
+        .bind(t.start_date.as_datetime())
+        .bind(t.end_date.as_datetime())
+        .bind(t.status.as_str())
+        .bind(t.created_at.as_datetime())
+        .bind(t.updated_at.as_datetime())
+        .bind(to_i64(t.version)?)
+        .bind(t.version_hash.unwrap_or(Hash::ZERO).0.to_vec());
+    if let Some(expected) = expected {
+        query = query.bind(to_i64(expected)?);
+    }
+    let done = query.execute(&mut *conn).await.map_err(fail)?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if expected.is_some() {
+        sqlx::query("delete from trial_deliverable where trial_id = $1")
+            .bind(t.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+    }
+    if !t.deliverables.is_empty() {
+        let deliverables = serde_json::to_value(&t.deliverables)
+            .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+        sqlx::query(
+            "insert into trial_deliverable (trial_id, position, id, title, description, url, \
+                 created_at) \
+             select $1, (d.ord - 1)::int, r.id, r.title, r.description, r.url, r.created_at \
+             from jsonb_array_elements($2) with ordinality as d(value, ord), \
+                  jsonb_populate_record(null::trial_deliverable, d.value) as r",
+        )
+        .bind(t.id)
+        .bind(Json(deliverables))
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    }
+    Ok(true)
+}
+
+/// Inserts (`expected` is `None`) or updates a job.
+async fn write_job(conn: &mut PgConnection, j: &Job, expected: Option<u64>) -> StoreResult<bool> {
+    let sql = if expected.is_none() {
+        "insert into job (id, agent_id, trial_id, title, input, status, output, error, \
+         created_at, updated_at, started_at, finished_at, version, version_hash) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    } else {
+        "update job set agent_id = $2, trial_id = $3, title = $4, input = $5, status = $6, \
+         output = $7, error = $8, created_at = $9, updated_at = $10, started_at = $11, \
+         finished_at = $12, version = $13, version_hash = $14 where id = $1 and version = $15"
+    };
+    let mut query = sqlx::query(sql)
+        .bind(j.id)
+        .bind(j.agent_id)
+        .bind(j.trial_id)
+        .bind(j.title.as_str())
+        .bind(Json(&j.input))
+        .bind(j.status.as_str())
+        .bind(j.output.as_ref().map(Json))
+        .bind(j.error.as_deref())
+        .bind(j.created_at.as_datetime())
+        .bind(j.updated_at.as_datetime())
+        .bind(j.started_at.map(|t| t.as_datetime()))
+        .bind(j.finished_at.map(|t| t.as_datetime()))
+        .bind(to_i64(j.version)?)
+        .bind(j.version_hash.unwrap_or(Hash::ZERO).0.to_vec());
+    if let Some(expected) = expected {
+        query = query.bind(to_i64(expected)?);
+    }
+    let done = query
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| write_error(e, Kind::Job))?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) fn to_i64(value: u64) -> StoreResult<i64> {
+    i64::try_from(value)
+        .map_err(|_| StoreError::InvalidChange(format!("{value} is too large to store")))
+}
+
+pub(super) fn to_u64(value: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Internal(format!("{what} is negative: {value}")))
+}
+
+pub(super) fn to_hash(bytes: &[u8], what: &str) -> StoreResult<Hash> {
+    <[u8; 32]>::try_from(bytes)
+        .map(Hash)
+        .map_err(|_| StoreError::Internal(format!("{what} is not 32 bytes")))
+}
