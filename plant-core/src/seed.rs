@@ -224,17 +224,17 @@ impl Loader<'_> {
                 .as_ref()
                 .and_then(Record::base)
                 .map(|b| b.certification.status);
-            if let (Some(record), Some(state)) = (record.as_ref(), state) {
-                if state != CertificationState::Certified {
-                    let outcome = self
-                        .catalog
-                        .certify(kind, record.id(), &self.seed.actor)
-                        .await?;
-                    if outcome.passed() {
-                        self.report.certified += 1;
-                    } else {
-                        self.report.rejected += 1;
-                    }
+            if let (Some(record), Some(state)) = (record.as_ref(), state)
+                && state != CertificationState::Certified
+            {
+                let outcome = self
+                    .catalog
+                    .certify(kind, record.id(), &self.seed.actor)
+                    .await?;
+                if outcome.passed() {
+                    self.report.certified += 1;
+                } else {
+                    self.report.rejected += 1;
                 }
             }
             (self.progress)(Progress {

@@ -308,9 +308,8 @@ fn l0(record: &Record, ctx: &Context, out: &mut Vec<Violation>) {
             "the entity must be append-only and tamper-proof",
         ));
     }
-    match chain_problem(record, ctx) {
-        Some(problem) => out.push(Violation::new(L0_04, "hash_chain_sha256", problem)),
-        None => {}
+    if let Some(problem) = chain_problem(record, ctx) {
+        out.push(Violation::new(L0_04, "hash_chain_sha256", problem))
     }
     let head = ctx.chain.last();
     if head.is_none_or(|h| base.version_hash != Some(h.hash) || base.version != h.entity_version) {
@@ -382,14 +381,14 @@ fn job_role(r: &JobRole, ctx: &Context, out: &mut Vec<Violation>) {
             ));
         }
     }
-    if let Some(id) = &r.industry_id {
-        if !ctx.exists(id, Kind::Industry) {
-            out.push(Violation::new(
-                L1_JOBROLE_05,
-                "industry_id",
-                format!("industry {id} does not exist"),
-            ));
-        }
+    if let Some(id) = &r.industry_id
+        && !ctx.exists(id, Kind::Industry)
+    {
+        out.push(Violation::new(
+            L1_JOBROLE_05,
+            "industry_id",
+            format!("industry {id} does not exist"),
+        ));
     }
 }
 
@@ -402,14 +401,14 @@ fn team(t: &Team, ctx: &Context, out: &mut Vec<Violation>) {
             format!("job role {} does not exist", t.job_role_id),
         ));
     }
-    if let Some(id) = &t.industry_id {
-        if !ctx.exists(id, Kind::Industry) {
-            out.push(Violation::new(
-                L1_TEAM_03,
-                "industry_id",
-                format!("industry {id} does not exist"),
-            ));
-        }
+    if let Some(id) = &t.industry_id
+        && !ctx.exists(id, Kind::Industry)
+    {
+        out.push(Violation::new(
+            L1_TEAM_03,
+            "industry_id",
+            format!("industry {id} does not exist"),
+        ));
     }
 }
 

@@ -1,4 +1,5 @@
 //! Properties of canonical JSON v1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use plant_core::audit::{EncodeError, canonical_value, to_canonical};
 use proptest::prelude::*;

@@ -1,5 +1,6 @@
 //! Properties of the audit chain: every kind of tampering is found at the right seq, and the
 //! limits (truncation and forged tails without a checkpoint) are stated as tests too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 

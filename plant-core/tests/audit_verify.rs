@@ -1,4 +1,5 @@
 //! The verifier's reports: rows, checkpoints, one entity's entries, and how breaks read.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use plant_core::Timestamp;
 use plant_core::audit::{

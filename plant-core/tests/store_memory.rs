@@ -1,4 +1,5 @@
 //! The conformance story against the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 

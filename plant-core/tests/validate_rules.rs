@@ -1,5 +1,6 @@
 //! One test per rule id: each rule is broken on purpose and must be reported with its id; and
 //! validation is total (never panics) on arbitrary entities.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -114,7 +114,10 @@ impl AuditEntry {
         h.update(self.entity_version.to_be_bytes());
         update_prefixed(&mut h, self.action.as_bytes());
         update_prefixed(&mut h, self.actor.as_bytes());
-        update_prefixed(&mut h, self.at.to_rfc3339().as_bytes());
+        match rfc3339_fast(&self.at) {
+            Some(text) => update_prefixed(&mut h, &text),
+            None => update_prefixed(&mut h, self.at.to_rfc3339().as_bytes()),
+        }
         Hash(h.finalize().into())
     }
 
@@ -140,6 +143,33 @@ impl AuditEntry {
     pub fn digest_of(payload: &str) -> Hash {
         Hash(Sha256::digest(payload.as_bytes()).into())
     }
+}
+
+/// [`Timestamp::to_rfc3339`] without the formatting machinery, which otherwise costs more than
+/// the hashing. `None` (use the general path) for years outside 0000..=9999 and leap seconds.
+fn rfc3339_fast(at: &Timestamp) -> Option<[u8; 27]> {
+    use chrono::{Datelike, Timelike};
+    let t = at.as_datetime();
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = t.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let mut out = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |start: usize, width: usize, mut value: u32| {
+        for i in (start..start + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 6, nanos / 1_000);
+    Some(out)
 }
 
 /// A variable-length field: u32 big-endian byte length, then the bytes. Fields longer than
@@ -191,6 +221,33 @@ mod tests {
                 "mutation {i} left the hash unchanged"
             );
         }
+    }
+
+    #[test]
+    fn the_fast_timestamp_text_is_the_canonical_text() {
+        let samples = [
+            0i64,
+            1,
+            999_999,
+            -1,
+            1_767_225_599_999_999,
+            951_782_400_123_456,     // 2000-02-29
+            -62_167_219_200_000_000, // 0000-01-01
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+        ];
+        for micros in samples
+            .into_iter()
+            .chain((0..2_000).map(|i| i * 7_919_000_013_417))
+        {
+            let at = Timestamp::from_micros(micros).expect("in range");
+            let fast = rfc3339_fast(&at).expect("four-digit year");
+            assert_eq!(std::str::from_utf8(&fast).expect("ascii"), at.to_rfc3339());
+        }
+        let far = Timestamp::from_micros(253_402_300_800_000_000).expect("year 10000");
+        assert_eq!(rfc3339_fast(&far), None);
+        let mut e = sample();
+        e.at = far;
+        assert_ne!(e.compute_hash(), sample().compute_hash());
     }
 
     #[test]

@@ -137,13 +137,13 @@ impl Catalog {
         actor: &str,
     ) -> Result<Trial> {
         let current = self.get_trial(id).await?;
-        if let Some(expected) = expected_version {
-            if current.version != expected {
-                return Err(Error::Precondition {
-                    expected,
-                    actual: current.version,
-                });
-            }
+        if let Some(expected) = expected_version
+            && current.version != expected
+        {
+            return Err(Error::Precondition {
+                expected,
+                actual: current.version,
+            });
         }
         let mut next = current.clone();
         let mut violations = Vec::new();
@@ -257,13 +257,13 @@ impl Catalog {
         actor: &str,
     ) -> Result<Job> {
         let current = self.get_job(id).await?;
-        if let Some(expected) = expected_version {
-            if current.version != expected {
-                return Err(Error::Precondition {
-                    expected,
-                    actual: current.version,
-                });
-            }
+        if let Some(expected) = expected_version
+            && current.version != expected
+        {
+            return Err(Error::Precondition {
+                expected,
+                actual: current.version,
+            });
         }
         let mut next = current.clone();
         let mut violations = Vec::new();

@@ -159,25 +159,24 @@ impl Inner {
             (Some(old), Some(_)) => check_transition(old, &record)?,
             (None, None) => {}
         }
-        if let Some(key) = name_key(&record) {
-            if self.names.get(&key).is_some_and(|owner| *owner != id) {
-                return Err(StoreError::Duplicate {
-                    kind,
-                    field: "name",
-                });
-            }
+        if let Some(key) = name_key(&record)
+            && self.names.get(&key).is_some_and(|owner| *owner != id)
+        {
+            return Err(StoreError::Duplicate {
+                kind,
+                field: "name",
+            });
         }
-        if let Some(ext) = external_id(&record) {
-            if self
+        if let Some(ext) = external_id(&record)
+            && self
                 .external_ids
                 .get(&ext)
                 .is_some_and(|owner| *owner != id)
-            {
-                return Err(StoreError::Duplicate {
-                    kind,
-                    field: "external_id",
-                });
-            }
+        {
+            return Err(StoreError::Duplicate {
+                kind,
+                field: "external_id",
+            });
         }
         for (field, target, ref_id) in references(&record) {
             if self.records.get(&ref_id).is_none_or(|r| r.kind() != target) {
@@ -241,12 +240,12 @@ impl Inner {
                 self.external_ids.remove(&ext);
             }
         }
-        if let Some(entry) = self.entries.pop() {
-            if let Some(list) = self.by_entity.get_mut(&entry.entity_id) {
-                list.pop();
-                if list.is_empty() {
-                    self.by_entity.remove(&entry.entity_id);
-                }
+        if let Some(entry) = self.entries.pop()
+            && let Some(list) = self.by_entity.get_mut(&entry.entity_id)
+        {
+            list.pop();
+            if list.is_empty() {
+                self.by_entity.remove(&entry.entity_id);
             }
         }
         match undo.previous_embedding {

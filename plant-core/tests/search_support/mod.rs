@@ -1,5 +1,6 @@
 //! Shared by the search integration tests: where the MiniLM model is, and whether its absence
 //! is fatal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
