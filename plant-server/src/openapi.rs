@@ -206,6 +206,10 @@ impl Modify for CatalogPaths {
                 .tag("catalog")
                 .operation_id(Some(format!("create_{}", name.replace(' ', "_"))))
                 .summary(Some(format!("Create a {name} (genesis)")))
+                .parameter(query_param(
+                    "dry_run",
+                    "true: check everything, write nothing, answer 200",
+                ))
                 .request_body(json_body(&format!("the new {name}")))
                 .response("201", json(&format!("the {name}, with ETag and Location")))
                 .response("401", problem("no valid token"))
@@ -241,6 +245,7 @@ impl Modify for CatalogPaths {
                     "Evolve a {name} (genesis; If-Match required)"
                 )))
                 .parameter(id_param())
+                .parameter(query_param("dry_run", "true: check everything, write nothing"))
                 .parameter(
                     ParameterBuilder::new()
                         .name("If-Match")

@@ -1089,3 +1089,63 @@ async fn readiness_reflects_the_store() {
     let s = start().await;
     assert_eq!(get(&s, "/ready").await, json!({ "status": "ok" }));
 }
+
+#[tokio::test]
+async fn dry_runs_check_everything_and_write_nothing() {
+    let s = start().await;
+    let g = genesis(&s);
+    let body = json!({ "name": "Dry Skill", "description": "d", "category": "technical" });
+    let r = req("POST", "/api/v1/genesis/skills?dry_run=true")
+        .bearer(&g)
+        .json(&body)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["name"], "Dry Skill");
+    let all = get(&s, "/api/v1/genesis/skills?limit=1000").await;
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["name"] != "Dry Skill")
+    );
+    let blank = json!({ "name": "", "category": "technical" });
+    let r = req("POST", "/api/v1/genesis/skills?dry_run=true")
+        .bearer(&g)
+        .json(&blank)
+        .send(&s)
+        .await;
+    assert!(
+        r.problem(422)["type"]
+            .as_str()
+            .unwrap()
+            .contains("constitutional")
+    );
+
+    let skill = first(&s, "/api/v1/genesis/skills").await;
+    let path = format!(
+        "/api/v1/genesis/skills/{}?dry_run=1",
+        skill["id"].as_str().unwrap()
+    );
+    let tag = format!("\"v{}\"", skill["version"]);
+    let r = req("PATCH", &path)
+        .bearer(&g)
+        .header("if-match", &tag)
+        .json(&json!({ "description": "Maybe" }))
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["description"], "Maybe");
+    let unchanged = get(
+        &s,
+        &format!("/api/v1/genesis/skills/{}", skill["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(unchanged["version"], skill["version"]);
+    req("POST", "/api/v1/genesis/skills?dry_run=maybe")
+        .bearer(&g)
+        .json(&body)
+        .send(&s)
+        .await
+        .problem(422);
+}

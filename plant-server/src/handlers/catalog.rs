@@ -29,10 +29,33 @@ pub fn collection(kind: Kind) -> &'static str {
     }
 }
 
-/// `POST` on a kind's collection (genesis): 201 with the entity.
+/// `?dry_run=true`: check everything, write nothing.
+fn dry_run(ctx: &RequestCtx) -> Result<bool, ApiError> {
+    match ctx
+        .query
+        .get("dry_run")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(_) => Err(ApiError::invalid_field("dry_run", "must be true or false")),
+    }
+}
+
+/// `POST` on a kind's collection (genesis): 201 with the entity; with `?dry_run=true`, 200 with
+/// the entity it would create (nothing is written).
 pub async fn create(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let who = ctx.require(&[Role::Genesis])?;
     let catalog = ctx.state.catalog();
+    if dry_run(&ctx)? {
+        let input: Value = ctx.json()?;
+        let record = catalog.create_json(kind, input, &who.subject, true).await?;
+        return Ok(json_response(
+            StatusCode::OK,
+            &wire::records_json(catalog, &[record]).await?.pop(),
+        ));
+    }
     let record: Record = match kind {
         Kind::Industry => catalog
             .create_industry(&ctx.json::<IndustryInput>()?, &who.subject)
@@ -203,7 +226,8 @@ async fn expected_version(
     Ok(if_match.expected_version().unwrap_or(current))
 }
 
-/// `PATCH` one entity (genesis, `If-Match` required): a JSON merge patch of its fields.
+/// `PATCH` one entity (genesis, `If-Match` required): a JSON merge patch of its fields;
+/// `?dry_run=true` answers the entity as it would become and writes nothing.
 pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let who = ctx.require(&[Role::Genesis])?;
     let id = ctx.uuid_param("id")?;
@@ -211,6 +235,11 @@ pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let patch: Map<String, Value> = ctx.json()?;
     let expected = expected_version(&ctx, kind, id, &if_match).await?;
     let catalog = ctx.state.catalog();
+    if dry_run(&ctx)? {
+        let record = catalog.evolve_dry_run(kind, id, &patch, expected).await?;
+        let body = wire::records_json(catalog, &[record]).await?.pop();
+        return Ok(json_response(StatusCode::OK, &body));
+    }
     let record = catalog
         .evolve(kind, id, &patch, expected, &who.subject)
         .await?;
