@@ -120,18 +120,17 @@ impl Catalog {
             return Err(Error::Invalid(violations));
         }
         if dry_run {
-            if let Some(name) = record.name() {
-                if self
+            if let Some(name) = record.name()
+                && self
                     .store
                     .get_by_name(record.kind(), name.as_str())
                     .await?
                     .is_some()
-                {
-                    return Err(Error::Conflict(format!(
-                        "a {} with this name already exists",
-                        record.kind()
-                    )));
-                }
+            {
+                return Err(Error::Conflict(format!(
+                    "a {} with this name already exists",
+                    record.kind()
+                )));
             }
             return Ok(record);
         }
@@ -354,17 +353,16 @@ impl Catalog {
             return Err(Error::Invalid(violations));
         }
         if dry_run {
-            if let Some(name) = next.name() {
-                if self
+            if let Some(name) = next.name()
+                && self
                     .store
                     .get_by_name(kind, name.as_str())
                     .await?
                     .is_some_and(|other| other.id() != id)
-                {
-                    return Err(Error::Conflict(format!(
-                        "a {kind} with this name already exists"
-                    )));
-                }
+            {
+                return Err(Error::Conflict(format!(
+                    "a {kind} with this name already exists"
+                )));
             }
             return Ok(next);
         }
