@@ -183,7 +183,13 @@ impl Inner {
                 return Err(StoreError::MissingReference { field, target });
             }
         }
-        let entry = super::seal(&mut record, self.head(), expected_version, action, actor)?;
+        let entry = self.head().append(super::next_entry(
+            &mut record,
+            expected_version,
+            action,
+            actor,
+        )?);
+        record.apply_entry(&entry);
 
         if let Some(old_key) = previous.as_ref().and_then(name_key) {
             self.names.remove(&old_key);
@@ -197,7 +203,8 @@ impl Inner {
         if let Some(ext) = external_id(&record) {
             self.external_ids.insert(ext, id);
         }
-        let previous_embedding = match embedding {
+        // Only the searched kinds keep a vector (PostgreSQL has no column for the others).
+        let previous_embedding = match embedding.filter(|_| SEARCHED.contains(&kind)) {
             Some(e) => self.embeddings.insert(id, e),
             None => self.embeddings.get(&id).cloned(),
         };
@@ -520,6 +527,11 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         if inner.records.get(&id).is_none_or(|r| r.kind() != kind) {
             return Err(StoreError::NotFound { kind, id });
+        }
+        if !SEARCHED.contains(&kind) {
+            return Err(StoreError::InvalidChange(format!(
+                "a {kind} has no embedding"
+            )));
         }
         inner.embeddings.insert(id, embedding);
         Ok(())

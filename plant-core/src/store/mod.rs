@@ -156,15 +156,15 @@ impl Change {
     }
 }
 
-/// Gives a record its next version and appends its audit entry after `head`: what every store
-/// does inside its write transaction, before it writes the record and the entry.
-pub(crate) fn seal(
+/// Gives a record its next version and makes the audit entry that will record it: what every
+/// store does before it writes the record. The store then appends the entry after its locked
+/// head (`Head::append`) and applies it to the record (`Record::apply_entry`).
+pub(crate) fn next_entry(
     record: &mut Record,
-    head: Head,
     expected_version: Option<u64>,
     action: String,
     actor: String,
-) -> StoreResult<AuditEntry> {
+) -> StoreResult<NewEntry> {
     let version = match expected_version {
         None => 1,
         Some(v) => v
@@ -175,7 +175,7 @@ pub(crate) fn seal(
     let payload = record
         .audit_payload()
         .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
-    let entry = head.append(NewEntry {
+    Ok(NewEntry {
         entity_id: record.id(),
         entity_type: record.kind().as_str().to_owned(),
         entity_version: version,
@@ -183,9 +183,7 @@ pub(crate) fn seal(
         actor,
         at: record.updated_at(),
         payload,
-    });
-    record.apply_entry(&entry);
-    Ok(entry)
+    })
 }
 
 /// A committed change: the record as stored and its audit entry.

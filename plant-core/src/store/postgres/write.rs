@@ -51,16 +51,7 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     } = change;
     let kind = record.kind();
     let id = record.id();
-    let version = match expected_version {
-        None => 1,
-        Some(v) => v
-            .checked_add(1)
-            .ok_or_else(|| StoreError::InvalidChange("version overflow".into()))?,
-    };
-    record.set_version(version);
-    let payload = record
-        .audit_payload()
-        .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+    let entry = crate::store::next_entry(&mut record, expected_version, action, actor)?;
     let written = match expected_version {
         None => insert_record(conn, &record).await?,
         Some(expected) => update_record(conn, &record, expected).await?,
@@ -71,15 +62,6 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     if let Some(embedding) = &embedding {
         put_embedding(conn, kind, id, embedding, true).await?;
     }
-    let entry = NewEntry {
-        entity_id: id,
-        entity_type: kind.as_str().to_owned(),
-        entity_version: version,
-        action,
-        actor,
-        at: record.updated_at(),
-        payload,
-    };
     Ok(Staged { record, entry })
 }
 
