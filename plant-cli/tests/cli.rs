@@ -276,3 +276,20 @@ fn checkpoint_without_a_key_is_a_usage_error() {
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("signing key"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_model_directory_that_does_not_load_is_refused_not_replaced_by_hashing() {
+    let out = run(&mut cli(&[
+        "embed",
+        "--database-url",
+        "postgres://u@127.0.0.1:1/d",
+        "--embed-model-dir",
+        "/nonexistent/plant-model",
+    ]));
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("cannot load the embedding model from /nonexistent/plant-model"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -17,14 +17,16 @@ fn migrate_and_seed(db: &TestDb) {
 }
 
 #[tokio::test]
-async fn migrate_twice_applies_then_reports_nothing_to_do() {
+async fn migrate_twice_applies_then_reports_nothing_to_do_in_either_url_spelling() {
     let Some(db) = TestDb::create("migrate_twice").await else {
         return;
     };
     let first = run(&mut db.cli(&["migrate"]));
     assert_exit(&first, 0);
     assert!(stdout(&first).starts_with("applied "), "{}", stdout(&first));
-    let second = run(&mut db.cli(&["migrate"]));
+    // The previous service's SQLAlchemy spelling of the same URL is accepted too.
+    let asyncpg = db.url.replacen("postgres://", "postgresql+asyncpg://", 1);
+    let second = run(db.cli(&["migrate"]).env("DATABASE_URL", &asyncpg));
     assert_exit(&second, 0);
     assert!(
         stdout(&second).contains("nothing applied"),
@@ -238,5 +240,53 @@ async fn embed_has_nothing_to_do_after_seeding_with_the_same_embedder() {
         "{}",
         stdout(&out)
     );
+    db.drop_db().await;
+}
+
+/// The first bad seq `verify --json` names (and checks it exits 1).
+fn first_bad_seq(db: &TestDb) -> u64 {
+    let out = run(&mut db.cli(&["verify", "--json"]));
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    report["first_break"]["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a break is named: {report}"))
+}
+
+#[tokio::test]
+async fn a_deleted_entry_is_named_by_its_seq() {
+    let Some(db) = TestDb::create("verify_deleted").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    db.execute(&[
+        "alter table audit_log disable trigger user",
+        "delete from audit_log where seq = 7",
+        "alter table audit_log enable trigger user",
+    ])
+    .await;
+    assert_eq!(first_bad_seq(&db), 7);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_entity_row_edited_behind_the_store_is_named_by_its_latest_entry() {
+    let Some(db) = TestDb::create("verify_row_edit").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    let mut conn = db.connect().await;
+    let latest: i64 = sqlx::query_scalar(
+        "select max(seq) from audit_log where entity_id = (select entity_id from audit_log where seq = 6)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    db.execute(&[
+        "update skill set description = 'edited behind the store' where id = (select entity_id from audit_log where seq = 6)",
+    ])
+    .await;
+    assert_eq!(first_bad_seq(&db), latest as u64);
     db.drop_db().await;
 }

@@ -1,7 +1,7 @@
 //! `plant-cli verify`: recompute the audit chain and compare rows and checkpoints with it.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use plant_core::store::Store;
@@ -10,6 +10,9 @@ use crate::context::store;
 use crate::error::{CliError, Exit};
 use crate::progress::note;
 use crate::{DbArgs, emit};
+
+/// How often a long verification reports that it is still running.
+const TICK: Duration = Duration::from_secs(5);
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
@@ -49,10 +52,21 @@ pub async fn run(args: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<Exit,
         .map(|k| k.trim().to_ascii_lowercase())
         .filter(|k| !k.is_empty())
         .collect();
-    let report = store
-        .verify(&trusted)
-        .await
-        .map_err(|e| CliError::catalog("verification could not run", e.into()))?;
+    // The store verifies in one call; on a long chain a ticker shows it is still working.
+    let ticker = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TICK);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            note(&format!(
+                "still verifying ({} s)",
+                started.elapsed().as_secs()
+            ));
+        }
+    });
+    let result = store.verify(&trusted).await;
+    ticker.abort();
+    let report = result.map_err(|e| CliError::catalog("verification could not run", e.into()))?;
     note(&format!(
         "checked {} entries in {:.1} s",
         report.entries_checked,
