@@ -19,6 +19,10 @@ fn bin_dir() -> PathBuf {
 fn ensure_built() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // A directory of the caller's choosing, for a target directory other builds share.
+        if let Some(dir) = std::env::var_os("PLANT_BIN_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
         let dir = bin_dir();
         let missing = ["plant-server", "plant-cli"]
             .iter()
@@ -29,11 +33,21 @@ fn ensure_built() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
             let status = Command::new(cargo)
-                .args(["build", "-p", "plant-server", "-p", "plant-cli", "--manifest-path"])
+                .args([
+                    "build",
+                    "-p",
+                    "plant-server",
+                    "-p",
+                    "plant-cli",
+                    "--manifest-path",
+                ])
                 .arg(manifest)
                 .status()
                 .expect("cargo runs");
-            assert!(status.success(), "cargo build of plant-server and plant-cli failed");
+            assert!(
+                status.success(),
+                "cargo build of plant-server and plant-cli failed"
+            );
         }
         dir
     })

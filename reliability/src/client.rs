@@ -131,7 +131,11 @@ impl Req {
     }
 
     /// [`send`](Self::send) with a deadline of the caller's choosing.
-    pub async fn send_within(&self, addr: SocketAddr, deadline: Duration) -> Result<Response, String> {
+    pub async fn send_within(
+        &self,
+        addr: SocketAddr,
+        deadline: Duration,
+    ) -> Result<Response, String> {
         match tokio::time::timeout(deadline, self.send_inner(addr)).await {
             Ok(result) => result,
             Err(_) => Err(format!("no response within {deadline:?}")),

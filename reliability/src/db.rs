@@ -198,7 +198,11 @@ pub async fn assert_consistent(db: &TestDb, acked: &[(uuid::Uuid, i64)]) -> i64 
     let mut conn = db.connect().await;
     let (count, min, max) = chain_shape(&mut conn).await;
     assert!(count > 0, "the chain is empty");
-    assert_eq!((min, max), (1, count), "seq has a gap: {count} entries, {min}..{max}");
+    assert_eq!(
+        (min, max),
+        (1, count),
+        "seq has a gap: {count} entries, {min}..{max}"
+    );
     assert_eq!(
         missing_acked(&mut conn, acked).await,
         (0, 0),

@@ -95,11 +95,17 @@ impl Load {
             let addr = self.addrs[(n + i) % self.addrs.len()];
             let agent = &self.agents[(n + i) % self.agents.len()];
             let request = match (n + i) % 3 {
-                0 => req("POST", "/api/v1/genesis/skills").bearer(&genesis).json(&skill_body(
-                    &format!("Load {n}-{i}-{}", &Uuid::new_v4().simple().to_string()[..8]),
-                )),
+                0 => req("POST", "/api/v1/genesis/skills")
+                    .bearer(&genesis)
+                    .json(&skill_body(&format!(
+                        "Load {n}-{i}-{}",
+                        &Uuid::new_v4().simple().to_string()[..8]
+                    ))),
                 1 => req("POST", "/api/v1/trials")
-                    .header("x-forwarded-for", &format!("10.{n}.{}.{}", i / 250, i % 250))
+                    .header(
+                        "x-forwarded-for",
+                        &format!("10.{n}.{}.{}", i / 250, i % 250),
+                    )
                     .json(&trial_body(agent, &format!("load-{n}-{i}@example.com"))),
                 _ => req("POST", "/api/v1/jobs")
                     .bearer(&operator)
@@ -115,9 +121,7 @@ impl Load {
                     if (200..300).contains(&r.status) {
                         record(&mut report, &r.json());
                     } else if r.status >= 500 && (r.status != 503 || !r.is_problem()) {
-                        report
-                            .bad_5xx
-                            .push(format!("{} {}", r.status, r.brief()));
+                        report.bad_5xx.push(format!("{} {}", r.status, r.brief()));
                     }
                 }
                 Err(e) => {

@@ -35,7 +35,12 @@ impl Cluster {
         let data_dir = PathBuf::from(data_dir);
         let pid_text = std::fs::read_to_string(data_dir.join("postmaster.pid"))
             .map_err(|e| format!("read postmaster.pid in {}: {e}", data_dir.display()))?;
-        let pid = pid_text.lines().next().unwrap_or_default().trim().to_owned();
+        let pid = pid_text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let postgres = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map_err(|e| format!("find the postmaster's binary: {e}"))?;
         let pg_ctl = postgres
@@ -140,7 +145,12 @@ fn owner_if_root(dir: &Path) -> Option<String> {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return None;
     }
-    let out = Command::new("stat").arg("-c").arg("%U").arg(dir).output().ok()?;
+    let out = Command::new("stat")
+        .arg("-c")
+        .arg("%U")
+        .arg(dir)
+        .output()
+        .ok()?;
     let user = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (!user.is_empty() && user != "root").then_some(user)
 }

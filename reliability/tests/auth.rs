@@ -17,7 +17,10 @@ async fn forged_expired_and_misused_tokens_are_refused_and_never_logged() {
 
     // Two agents, a job for the first, a trial for one customer.
     let agents = agent_ids(addr).await;
-    assert!(agents.len() >= 2, "the seed catalog has at least two agents");
+    assert!(
+        agents.len() >= 2,
+        "the seed catalog has at least two agents"
+    );
     let job = req("POST", "/api/v1/jobs")
         .bearer(&operator)
         .json(&json!({ "agent_id": agents[0], "title": "Quarterly report" }))
@@ -163,16 +166,15 @@ async fn forged_expired_and_misused_tokens_are_refused_and_never_logged() {
         .await;
     assert_eq!(job.status, 200, "{}", job.text());
     assert_eq!(job.json()["status"], "queued");
-    let forged = req("GET", "/api/v1/genesis/skills?limit=1000").ok(addr).await;
+    let forged = req("GET", "/api/v1/genesis/skills?limit=1000")
+        .ok(addr)
+        .await;
     assert!(!forged.text().contains("\"Forged\""));
 
     // Give the log reader a moment, then look for any token (or its signature) in the log.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let logs = server.logs();
-    assert!(
-        logs.contains("bearer token refused"),
-        "refusals are logged"
-    );
+    assert!(logs.contains("bearer token refused"), "refusals are logged");
     let mut all_tokens: Vec<&String> = bad_tokens.iter().map(|(_, t)| t).collect();
     all_tokens.extend([
         &valid, &operator, &customer, &intruder, &agent_a, &agent_b, &genesis,

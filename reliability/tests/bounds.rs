@@ -22,21 +22,32 @@ async fn a_thousand_idle_connections_and_a_slow_loris_do_not_stop_normal_request
     let opened = Instant::now();
     let mut idle = Vec::with_capacity(IDLE);
     for _ in 0..IDLE {
-        idle.push(TcpStream::connect(addr).await.expect("open an idle connection"));
+        idle.push(
+            TcpStream::connect(addr)
+                .await
+                .expect("open an idle connection"),
+        );
     }
 
     // Slow loris: a request head trickled one header line every 500 ms.
     let loris = tokio::spawn(async move {
         let started = Instant::now();
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
         for i in 0..120 {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            if s.write_all(format!("x-slow-{i}: y\r\n").as_bytes()).await.is_err() {
+            if s.write_all(format!("x-slow-{i}: y\r\n").as_bytes())
+                .await
+                .is_err()
+            {
                 return Some(started.elapsed());
             }
             let mut byte = [0_u8; 1];
-            if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(1), s.read(&mut byte)).await {
+            if let Ok(Ok(0)) =
+                tokio::time::timeout(Duration::from_millis(1), s.read(&mut byte)).await
+            {
                 return Some(started.elapsed());
             }
         }
@@ -47,11 +58,17 @@ async fn a_thousand_idle_connections_and_a_slow_loris_do_not_stop_normal_request
     let mut slowest = Duration::ZERO;
     for i in 0..40 {
         let started = Instant::now();
-        let path = if i % 2 == 0 { "/health" } else { "/api/v1/agents?limit=5" };
+        let path = if i % 2 == 0 {
+            "/health"
+        } else {
+            "/api/v1/agents?limit=5"
+        };
         let r = req("GET", path)
             .send_within(addr, Duration::from_secs(5))
             .await
-            .unwrap_or_else(|e| panic!("a normal request was not served beside {IDLE} idle connections: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("a normal request was not served beside {IDLE} idle connections: {e}")
+            });
         assert_eq!(r.status, 200, "{path}: {}", r.brief());
         slowest = slowest.max(started.elapsed());
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -63,12 +80,18 @@ async fn a_thousand_idle_connections_and_a_slow_loris_do_not_stop_normal_request
     for mut s in idle {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut byte = [0_u8; 1];
-        if matches!(tokio::time::timeout(left, s.read(&mut byte)).await, Ok(Ok(0) | Err(_))) {
+        if matches!(
+            tokio::time::timeout(left, s.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        ) {
             closed += 1;
         }
     }
     let loris_cut = loris.await.unwrap();
-    assert_eq!(closed, IDLE, "idle connections still open past the header timeout");
+    assert_eq!(
+        closed, IDLE,
+        "idle connections still open past the header timeout"
+    );
     let loris_cut = loris_cut.expect("the slow-loris connection is cut");
     assert!(
         loris_cut <= HEADER_TIMEOUT + Duration::from_secs(5),

@@ -44,12 +44,27 @@ async fn sigkill_mid_write_load_loses_nothing_acknowledged_and_leaves_no_orphan(
         tokio::time::sleep(load_for).await;
         server.signal("KILL");
         let status = server.wait_exit(Duration::from_secs(10)).await;
-        assert!(status.is_some(), "cycle {cycle}: SIGKILL did not end the server");
+        assert!(
+            status.is_some(),
+            "cycle {cycle}: SIGKILL did not end the server"
+        );
         stop.store(true, Ordering::Relaxed);
         let report = running.await.expect("load");
-        assert!(report.bad_5xx.is_empty(), "cycle {cycle}: {:?}", report.bad_5xx);
-        assert_eq!(report.count_5xx(), 0, "cycle {cycle}: {:?}", report.statuses);
-        assert!(!report.acked.is_empty(), "cycle {cycle}: the load wrote nothing");
+        assert!(
+            report.bad_5xx.is_empty(),
+            "cycle {cycle}: {:?}",
+            report.bad_5xx
+        );
+        assert_eq!(
+            report.count_5xx(),
+            0,
+            "cycle {cycle}: {:?}",
+            report.statuses
+        );
+        assert!(
+            !report.acked.is_empty(),
+            "cycle {cycle}: the load wrote nothing"
+        );
         ops += report.ops;
         cut += report.transport_errors.len();
         acked.extend(report.acked);
@@ -64,10 +79,16 @@ async fn sigkill_mid_write_load_loses_nothing_acknowledged_and_leaves_no_orphan(
             (r.status == 200).then_some(())
         })
         .await;
-        assert!(ready.is_some(), "cycle {cycle}: the restarted server is not ready");
+        assert!(
+            ready.is_some(),
+            "cycle {cycle}: the restarted server is not ready"
+        );
         let r = req("POST", "/api/v1/genesis/skills")
             .bearer(&token::role(&secret, "genesis"))
-            .json(&skill_body(&format!("After crash {cycle} {}", uuid::Uuid::new_v4().simple())))
+            .json(&skill_body(&format!(
+                "After crash {cycle} {}",
+                uuid::Uuid::new_v4().simple()
+            )))
             .ok(server.addr)
             .await;
         assert_eq!(r.status, 201, "cycle {cycle}: {}", r.text());

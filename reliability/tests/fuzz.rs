@@ -17,7 +17,10 @@ async fn schemathesis_finds_no_5xx_and_no_schema_violation() {
         return;
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz-api.sh");
-    let install = Command::new(script).arg("install").status().expect("run fuzz-api.sh");
+    let install = Command::new(script)
+        .arg("install")
+        .status()
+        .expect("run fuzz-api.sh");
     if !install.success() {
         assert!(!in_ci(), "schemathesis could not be installed");
         eprintln!("skipping schemathesis: it could not be installed (is PyPI reachable?)");
@@ -43,7 +46,10 @@ async fn schemathesis_finds_no_5xx_and_no_schema_violation() {
         .lines()
         .filter(|l| {
             let l = l.to_ascii_lowercase();
-            l.contains("test cases") || l.contains("passed") || l.contains("failed") || l.contains("operations")
+            l.contains("test cases")
+                || l.contains("passed")
+                || l.contains("failed")
+                || l.contains("operations")
         })
         .collect::<Vec<_>>()
         .join("\n");

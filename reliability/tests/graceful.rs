@@ -51,7 +51,10 @@ async fn sigterm_under_load_finishes_in_flight_refuses_new_and_exits_within_10_s
         TcpStream::connect(addr).await.is_err().then_some(())
     })
     .await;
-    assert!(refused.is_some(), "new connections are still accepted 3 s after SIGTERM");
+    assert!(
+        refused.is_some(),
+        "new connections are still accepted 3 s after SIGTERM"
+    );
     let refused_after = term.elapsed();
 
     // The in-flight request completes.
@@ -69,13 +72,20 @@ async fn sigterm_under_load_finishes_in_flight_refuses_new_and_exits_within_10_s
         answer.chars().take(300).collect::<String>()
     );
 
-    let status = server.wait_exit(Duration::from_secs(10).saturating_sub(term.elapsed())).await;
+    let status = server
+        .wait_exit(Duration::from_secs(10).saturating_sub(term.elapsed()))
+        .await;
     let exited_after = term.elapsed();
     stop.store(true, Ordering::Relaxed);
     let report = running.await.unwrap();
     let status = status.expect("the server exits within 10 s of SIGTERM");
     assert!(status.success(), "exit status after SIGTERM: {status}");
-    assert_eq!(report.count_5xx(), 0, "5xx during the drain: {:?}", report.statuses);
+    assert_eq!(
+        report.count_5xx(),
+        0,
+        "5xx during the drain: {:?}",
+        report.statuses
+    );
     assert!(report.ops > 0);
     eprintln!(
         "graceful: 16 writers, {} ops, statuses {:?}; refused new connections {:.2} s and exited {:.2} s after SIGTERM",
@@ -84,5 +94,8 @@ async fn sigterm_under_load_finishes_in_flight_refuses_new_and_exits_within_10_s
         refused_after.as_secs_f64(),
         exited_after.as_secs_f64()
     );
-    assert!(server.logs().contains("SIGTERM"), "the log records the signal");
+    assert!(
+        server.logs().contains("SIGTERM"),
+        "the log records the signal"
+    );
 }

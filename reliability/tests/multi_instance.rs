@@ -49,7 +49,9 @@ impl Tally {
         let version = body["version"].as_i64();
         match (id, version) {
             (Some(id), Some(v)) => self.acked.push((id, v)),
-            _ => self.failures.push(format!("a 2xx without id/version: {body}")),
+            _ => self
+                .failures
+                .push(format!("a 2xx without id/version: {body}")),
         }
     }
 }
@@ -75,7 +77,8 @@ async fn client(ctx: std::sync::Arc<Ctx>, n: usize) -> Tally {
         i += 1;
         let result = match step {
             0 => create_skill(&mut t, addr, &genesis, n, i, &mut mine).await,
-            1 | 2 => patch_shared(&mut t, &ctx, addr, &genesis, step == 2, n + i).await,
+            // Fresh and stale PATCHes of one round go to the same shared skill.
+            1 | 2 => patch_shared(&mut t, &ctx, addr, &genesis, step == 2, n + i / 6).await,
             3 => certify(&mut t, addr, &genesis, &mine).await,
             4 => book_trial(&mut t, &ctx, addr, n, i).await,
             _ => job_lifecycle(&mut t, &ctx, addr, &operator, n + i).await,
@@ -128,14 +131,19 @@ async fn patch_shared(
     if current.status != 200 {
         return Err(format!("read shared skill: {}", current.status));
     }
-    let version = current.json()["version"].as_u64().unwrap_or(1);
+    let etag = current.header("etag").unwrap_or_default();
+    let version: u64 = etag
+        .trim_matches('"')
+        .trim_start_matches('v')
+        .parse()
+        .map_err(|_| format!("the shared skill's ETag is not \"v<version>\": {etag:?}"))?;
     if stale && version < 2 {
         return Ok(());
     }
     let tag = if stale {
         format!("\"v{}\"", version - 1)
     } else {
-        current.header("etag").unwrap_or_default()
+        etag
     };
     let marker = format!("marker-{}", Uuid::new_v4().simple());
     let r = req("PATCH", &path)
@@ -163,7 +171,10 @@ async fn patch_shared(
             t.refused.push(marker);
             Ok(())
         }
-        (false, other) => Err(format!("PATCH with a fresh If-Match got {other}: {}", r.text())),
+        (false, other) => Err(format!(
+            "PATCH with a fresh If-Match got {other}: {}",
+            r.text()
+        )),
     }
 }
 
@@ -190,7 +201,10 @@ async fn book_trial(t: &mut Tally, ctx: &Ctx, addr: SocketAddr, n: usize, i: usi
     let email = format!("load-{n}-{i}@example.com");
     // Each booking looks like its own client to the per-client throttle.
     let r = req("POST", "/api/v1/trials")
-        .header("x-forwarded-for", &format!("10.{n}.{}.{}", i / 250, i % 250))
+        .header(
+            "x-forwarded-for",
+            &format!("10.{n}.{}.{}", i / 250, i % 250),
+        )
         .json(&trial_body(agent, &email))
         .send(addr)
         .await?;
@@ -286,7 +300,10 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
     for k in 0..SHARED_SKILLS {
         let r = req("POST", "/api/v1/genesis/skills")
             .bearer(&genesis)
-            .json(&skill_body(&format!("Shared {k} {}", Uuid::new_v4().simple())))
+            .json(&skill_body(&format!(
+                "Shared {k} {}",
+                Uuid::new_v4().simple()
+            )))
             .ok(addrs[k % INSTANCES])
             .await;
         assert_eq!(r.status, 201, "{}", r.text());
@@ -320,6 +337,15 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
         total.failures.extend(t.failures);
     }
     let elapsed = started.elapsed();
+    eprintln!(
+        "multi-instance load: {} ops, {} acknowledged, {} PATCHes landed, {} stale sent, {} races lost, statuses {:?}",
+        total.ops,
+        total.acked.len(),
+        total.landed.len(),
+        total.stale_sent,
+        total.races_lost,
+        total.statuses
+    );
 
     let server_errors: usize = total
         .statuses
@@ -346,7 +372,11 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
 
     let mut conn = db.connect().await;
     let (count, min, max) = chain_shape(&mut conn).await;
-    assert_eq!((min, max), (1, count), "seq has a gap: {count} entries, {min}..{max}");
+    assert_eq!(
+        (min, max),
+        (1, count),
+        "seq has a gap: {count} entries, {min}..{max}"
+    );
     let ids: Vec<Uuid> = total.acked.iter().map(|(id, _)| *id).collect();
     let versions: Vec<i64> = total.acked.iter().map(|(_, v)| *v).collect();
     let without_entry = missing(
@@ -358,7 +388,10 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
         &versions,
     )
     .await;
-    assert_eq!(without_entry, 0, "acknowledged writes without their audit entry");
+    assert_eq!(
+        without_entry, 0,
+        "acknowledged writes without their audit entry"
+    );
     let without_row = missing(
         &mut conn,
         "select count(*) from unnest($1::uuid[], $2::bigint[]) as t(id, v)
@@ -370,7 +403,10 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
         &versions,
     )
     .await;
-    assert_eq!(without_row, 0, "acknowledged writes whose row is missing or older");
+    assert_eq!(
+        without_row, 0,
+        "acknowledged writes whose row is missing or older"
+    );
     let landed = markers_in_chain(&mut conn, &total.landed).await;
     assert_eq!(
         landed,
@@ -382,7 +418,11 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
         0,
         "a PATCH refused with 412 changed something"
     );
-    assert_eq!(orphans(&mut conn).await, (0, 0), "rows without entries or entries without rows");
+    assert_eq!(
+        orphans(&mut conn).await,
+        (0, 0),
+        "rows without entries or entries without rows"
+    );
 
     eprintln!(
         "multi-instance: {INSTANCES} instances, {CLIENTS} clients, {:.1} s, {} operations, \

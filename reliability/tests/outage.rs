@@ -34,11 +34,10 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
     };
     cli::seed(&db.url);
     let secret = plant_reliability::random_secret();
-    let mut server = Server::start(
-        Options::database(&db.url)
-            .secret(&secret)
-            .var("PLANT_REQUEST_TIMEOUT_MS", &REQUEST_TIMEOUT.as_millis().to_string()),
-    );
+    let mut server = Server::start(Options::database(&db.url).secret(&secret).var(
+        "PLANT_REQUEST_TIMEOUT_MS",
+        &REQUEST_TIMEOUT.as_millis().to_string(),
+    ));
     let addr = server.addr;
     let genesis = token::role(&secret, "genesis");
     let load = Load {
@@ -62,8 +61,14 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
     let mut probes = 0;
     let mut slowest_503 = Duration::ZERO;
     while down_at.elapsed() < down_for {
-        let health = req("GET", "/health").send_within(addr, Duration::from_secs(2)).await;
-        assert_eq!(health.map(|r| r.status).ok(), Some(200), "/health while the database is down");
+        let health = req("GET", "/health")
+            .send_within(addr, Duration::from_secs(2))
+            .await;
+        assert_eq!(
+            health.map(|r| r.status).ok(),
+            Some(200),
+            "/health while the database is down"
+        );
         for request in [
             req("GET", "/ready"),
             req("GET", "/api/v1/genesis/skills"),
@@ -87,22 +92,34 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
     cluster.start().expect("start PostgreSQL");
     let up_at = Instant::now();
     let ready = eventually(Duration::from_secs(5), || async {
-        let r = req("GET", "/ready").send_within(addr, Duration::from_secs(5)).await.ok()?;
+        let r = req("GET", "/ready")
+            .send_within(addr, Duration::from_secs(5))
+            .await
+            .ok()?;
         (r.status == 200).then_some(())
     })
     .await;
-    assert!(ready.is_some(), "/ready is not 200 within 5 s of the database coming back");
+    assert!(
+        ready.is_some(),
+        "/ready is not 200 within 5 s of the database coming back"
+    );
     let write = eventually(Duration::from_secs(5), || async {
         let r = req("POST", "/api/v1/genesis/skills")
             .bearer(&genesis)
-            .json(&skill_body(&format!("After outage {}", uuid::Uuid::new_v4().simple())))
+            .json(&skill_body(&format!(
+                "After outage {}",
+                uuid::Uuid::new_v4().simple()
+            )))
             .send_within(addr, Duration::from_secs(5))
             .await
             .ok()?;
         (r.status == 201).then_some(())
     })
     .await;
-    assert!(write.is_some(), "writes do not work within 5 s of the database coming back");
+    assert!(
+        write.is_some(),
+        "writes do not work within 5 s of the database coming back"
+    );
     let recovered_in = up_at.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
@@ -110,7 +127,11 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
     drop(guard);
 
     assert!(server.alive(), "the server is still the same process");
-    assert!(report.bad_5xx.is_empty(), "5xx other than 503 problem+json: {:?}", report.bad_5xx);
+    assert!(
+        report.bad_5xx.is_empty(),
+        "5xx other than 503 problem+json: {:?}",
+        report.bad_5xx
+    );
     assert!(
         report.slowest <= REQUEST_TIMEOUT + Duration::from_secs(2),
         "an answer took {:?}",
