@@ -4,6 +4,7 @@
 //! The limits under test are the defaults: `PLANT_MAX_CONNECTIONS=1024` open connections
 //! (more wait in the kernel's backlog), `PLANT_HEADER_TIMEOUT_MS=10000` to send a request head,
 //! `PLANT_BODY_LIMIT=1048576` bytes, `PLANT_REQUEST_TIMEOUT_MS=15000` per request.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! Graceful stop: SIGTERM under load. A request in flight (its body half sent) still gets its
 //! answer, new connections are refused, nothing answers 5xx, and the process exits 0 within 10 s.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,6 +4,7 @@
 //!
 //! Runs against PostgreSQL when `DATABASE_URL` is set (so database-level surprises such as NUL
 //! bytes in text or bigint overflow are exercised), else against the in-memory catalog.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! deliberately stale), certifications, trial bookings and job transitions. Afterwards the chain
 //! verifies, seq has no gap, every acknowledged write is there with its audit entry, every stale
 //! If-Match got 412 and changed nothing, and nothing answered 5xx.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
