@@ -5,7 +5,7 @@ use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Ref, Required};
 use utoipa::{Modify, OpenApi};
@@ -107,6 +107,23 @@ fn json(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// A 200 whose body is a JSON array of objects (the catalog's list responses).
+fn json_array(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(
+                    ArrayBuilder::new()
+                        .items(ObjectBuilder::new().build())
+                        .build(),
+                ))
+                .build(),
+        )
+        .build()
+}
+
 fn id_param() -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name("id")
@@ -192,7 +209,7 @@ impl Modify for CatalogPaths {
                 .summary(Some(format!("List {name}s in (created_at, id) order")))
                 .response(
                     "200",
-                    json("a JSON array; `Link: <…>; rel=\"next\"` when the page is full"),
+                    json_array("a JSON array; `Link: <…>; rel=\"next\"` when the page is full"),
                 )
                 .response("422", problem("a filter or paging value is invalid"));
             for (param, description) in filters(kind) {
