@@ -4,7 +4,7 @@
 //! `tests/data/search/quality.json` ranks the agents by cosine similarity, and is a hit when one
 //! of the top three has an expected job role or skill. MiniLM must reach [`MINILM_MIN_HIT_AT_3`];
 //! the hashing embedder's figure is printed so the gap is visible.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used)]
 
 #[cfg(feature = "minilm")]
 mod search_support;

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `PORT` | `8000` | TCP port to listen on (all interfaces) |
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
+//! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
 //! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
 //! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
 //! | `PLANT_JWT_PUBLIC_KEY` | unset | PEM public key (the text, or a path to a file) for RS256/ES256 tokens |
@@ -39,11 +40,12 @@ pub const DEFAULT_CORS_ORIGINS: &[&str] = &[
 /// Shortest HS256 secret accepted; shorter secrets can be brute-forced.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// Everything the server is configured with.
-#[derive(Debug, Clone)]
+/// Everything the server is configured with. `Debug` redacts the database password.
+#[derive(Clone)]
 pub struct Config {
     pub port: u16,
     pub database_url: Option<String>,
+    pub db_pool_size: u32,
     pub seed_file: Option<PathBuf>,
     pub jwt: JwtConfig,
     pub cors: CorsOrigins,
@@ -54,6 +56,32 @@ pub struct Config {
     pub embed_model_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub gcp_project: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(plant_core::store::postgres::redact),
+            )
+            .field("db_pool_size", &self.db_pool_size)
+            .field("seed_file", &self.seed_file)
+            .field("jwt", &self.jwt)
+            .field("cors", &self.cors)
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("embed_model_dir", &self.embed_model_dir)
+            .field("log_format", &self.log_format)
+            .field("gcp_project", &self.gcp_project)
+            .finish()
+    }
 }
 
 /// How bearer tokens are verified.
@@ -137,6 +165,12 @@ impl Config {
         Ok(Self {
             port: parse_num(get("PORT"), "PORT", 8000, "a port number")?,
             database_url: get("DATABASE_URL"),
+            db_pool_size: u32::try_from(positive(
+                get("PLANT_DB_POOL_SIZE"),
+                "PLANT_DB_POOL_SIZE",
+                10,
+            )?)
+            .map_err(|_| invalid("PLANT_DB_POOL_SIZE", "a positive integer", "too large"))?,
             seed_file: get("PLANT_SEED_FILE").map(PathBuf::from),
             jwt: parse_jwt(
                 get("PLANT_JWT_SECRET"),
@@ -345,8 +379,16 @@ mod tests {
     }
 
     #[test]
-    fn secret_is_redacted_in_debug_output() {
-        let c = config(&[("PLANT_JWT_SECRET", &"x".repeat(40))]).unwrap();
-        assert!(!format!("{c:?}").contains("xxxx"));
+    fn secrets_are_redacted_in_debug_output() {
+        let c = config(&[
+            ("PLANT_JWT_SECRET", &"x".repeat(40)),
+            ("DATABASE_URL", "postgres://plant:hunter2@db/plant"),
+        ])
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("xxxx") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use plant_core::Catalog;
-use plant_core::search::{Embedder, HashingEmbedder};
+use plant_core::search::{Embedder, default_embedder};
 use plant_core::seed::{self, SeedCatalog};
+use plant_core::store::postgres::{PgConfig, PgStore, redact};
 use plant_core::store::{MemoryStore, Store};
 
 use crate::auth::KeyError;
@@ -42,22 +43,28 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
 }
 
 fn embedder(config: &Config) -> Arc<dyn Embedder> {
-    if let Some(dir) = &config.embed_model_dir {
-        tracing::warn!(
-            dir = %dir.display(),
-            "this build has no semantic embedder; PLANT_EMBED_MODEL_DIR is ignored"
-        );
+    let (embedder, warning) = default_embedder(config.embed_model_dir.as_deref());
+    match warning {
+        Some(warning) => tracing::warn!("{warning}"),
+        None => tracing::info!(
+            model = embedder.model_id(),
+            "semantic search with the embedding model"
+        ),
     }
-    tracing::warn!("search uses the hashing embedder: lexical matching, not semantic");
-    Arc::new(HashingEmbedder)
+    embedder
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     match &config.database_url {
-        Some(_) => Err(StartupError::Database(
-            "this build has no PostgreSQL store; unset DATABASE_URL to use the in-memory catalog"
-                .into(),
-        )),
+        Some(url) => {
+            let mut pg = PgConfig::new(url.as_str());
+            pg.max_connections = config.db_pool_size;
+            let store = PgStore::connect(&pg)
+                .await
+                .map_err(|e| StartupError::Database(Box::new(e)))?;
+            tracing::info!(database = %redact(url), pool = config.db_pool_size, "serving the PostgreSQL catalog");
+            Ok(Arc::new(store))
+        }
         None => Ok(Arc::new(MemoryStore::new())),
     }
 }
@@ -91,4 +98,16 @@ async fn seed_memory(catalog: &Catalog, config: &Config) -> Result<(), StartupEr
         "no DATABASE_URL: serving an in-memory catalog seeded from {source}; changes are lost on exit"
     );
     Ok(())
+}
+
+/// An error and its causes, one after the other, for the start-up log line.
+pub fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

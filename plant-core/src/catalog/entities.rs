@@ -93,13 +93,47 @@ impl Catalog {
         Record: From<Entity<K>>,
         Entity<K>: TryFrom<Record, Error = Record>,
     {
-        let mut entity = Entity::new(body, now());
-        apply_meta(&mut entity.base, meta, &self.governance_agent_id);
-        let record = Record::from(entity);
+        self.create_record(Record::from(Entity::new(body, now())), meta, actor, false)
+            .await
+            .and_then(|r| {
+                Entity::<K>::try_from(r)
+                    .map_err(|_| Error::Internal("store returned another kind".into()))
+            })
+    }
+
+    /// Creates (or with `dry_run`, only checks) a new catalog record: L1 rules, then the write.
+    /// A dry run also reports a taken name, and returns the record as it would be, uncommitted
+    /// (version 0), having written and appended nothing.
+    async fn create_record(
+        &self,
+        mut record: Record,
+        meta: Meta,
+        actor: &str,
+        dry_run: bool,
+    ) -> Result<Record> {
+        if let Some(base) = record.base_mut() {
+            apply_meta(base, meta, &self.governance_agent_id);
+        }
         let ctx = self.context(&record).await?;
         let violations = l1_only(validate(&record, &ctx));
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
+        }
+        if dry_run {
+            if let Some(name) = record.name() {
+                if self
+                    .store
+                    .get_by_name(record.kind(), name.as_str())
+                    .await?
+                    .is_some()
+                {
+                    return Err(Error::Conflict(format!(
+                        "a {} with this name already exists",
+                        record.kind()
+                    )));
+                }
+            }
+            return Ok(record);
         }
         let embedding = match self.search_text(&record).await? {
             Some(text) => Some(self.embed_one(text).await?),
@@ -108,8 +142,62 @@ impl Catalog {
         let committed = self
             .commit(Change::create(record, actor).with_embedding(embedding))
             .await?;
-        Entity::<K>::try_from(committed.record)
-            .map_err(|_| Error::Internal("store returned another kind".into()))
+        Ok(committed.record)
+    }
+
+    /// Creates a catalog record of `kind` from its JSON input (the body of a create request);
+    /// with `dry_run`, parses and checks everything and returns the would-be record without
+    /// writing anything.
+    pub async fn create_json(
+        &self,
+        kind: Kind,
+        input: Value,
+        actor: &str,
+        dry_run: bool,
+    ) -> Result<Record> {
+        let at = now();
+        let (record, meta) = match kind {
+            Kind::Industry => {
+                let (b, m) = parse_as::<IndustryInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                (Record::from(Entity::new(b, at)), m)
+            }
+            Kind::Skill => {
+                let (b, m) = parse_as::<SkillInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                (Record::from(Entity::new(b, at)), m)
+            }
+            Kind::JobRole => {
+                let (p, m) = parse_as::<JobRoleInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                (
+                    Record::from(Entity::new(self.resolve_skills(p).await?, at)),
+                    m,
+                )
+            }
+            Kind::Team => {
+                let (b, m) = parse_as::<TeamInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                (Record::from(Entity::new(b, at)), m)
+            }
+            Kind::Agent => {
+                let (b, m) = parse_as::<AgentInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                (Record::from(Entity::new(b, at)), m)
+            }
+            Kind::Trial | Kind::Job => {
+                return Err(Error::input(
+                    "entity_type",
+                    format!("{kind} is not a catalog kind"),
+                ));
+            }
+        };
+        self.create_record(record, meta, actor, dry_run).await
     }
 
     /// Creates an industry.
@@ -161,6 +249,32 @@ impl Catalog {
         patch: &Map<String, Value>,
         expected_version: u64,
         actor: &str,
+    ) -> Result<Record> {
+        self.evolve_inner(kind, id, patch, expected_version, actor, false)
+            .await
+    }
+
+    /// [`Catalog::evolve`] without the write: every check, and the record as it would be
+    /// (at its current version, uncommitted). Writes and appends nothing.
+    pub async fn evolve_dry_run(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        patch: &Map<String, Value>,
+        expected_version: u64,
+    ) -> Result<Record> {
+        self.evolve_inner(kind, id, patch, expected_version, "", true)
+            .await
+    }
+
+    async fn evolve_inner(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        patch: &Map<String, Value>,
+        expected_version: u64,
+        actor: &str,
+        dry_run: bool,
     ) -> Result<Record> {
         if !kind.is_catalog() {
             return Err(Error::input(
@@ -243,6 +357,21 @@ impl Catalog {
         let violations = l1_only(validate(&next, &ctx));
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
+        }
+        if dry_run {
+            if let Some(name) = next.name() {
+                if self
+                    .store
+                    .get_by_name(kind, name.as_str())
+                    .await?
+                    .is_some_and(|other| other.id() != id)
+                {
+                    return Err(Error::Conflict(format!(
+                        "a {kind} with this name already exists"
+                    )));
+                }
+            }
+            return Ok(next);
         }
         let old_text = self.search_text(&current).await?;
         let new_text = self.search_text(&next).await?;

@@ -19,7 +19,7 @@ pub use trials::{DeliverableInput, JobPatch, TrialPatch};
 use crate::Timestamp;
 use crate::error::{Error, Result};
 use crate::model::{Kind, Record, Status};
-use crate::search::{Embedder, Embedding};
+use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
 use crate::store::{Change, Committed, ListQuery, Store, StoredEmbedding};
 use crate::validate::{Context, RefInfo};
 
@@ -27,9 +27,12 @@ use crate::validate::{Context, RefInfo};
 #[derive(Debug, Clone)]
 pub struct Catalog {
     store: Arc<dyn Store>,
-    embedder: Arc<dyn Embedder>,
+    embedder: Arc<EmbedQueue>,
     governance_agent_id: String,
 }
+
+/// How many embedding requests may wait for the embedder before callers queue behind them.
+pub const EMBED_QUEUE_DEPTH: usize = 64;
 
 /// The governance agent named on entities created without one.
 pub const DEFAULT_GOVERNANCE_AGENT: &str = "genesis-governor";
@@ -39,7 +42,7 @@ impl Catalog {
     pub fn new(store: Arc<dyn Store>, embedder: Arc<dyn Embedder>) -> Self {
         Self {
             store,
-            embedder,
+            embedder: Arc::new(EmbedQueue::new(embedder, EMBED_QUEUE_DEPTH)),
             governance_agent_id: DEFAULT_GOVERNANCE_AGENT.to_owned(),
         }
     }
@@ -57,19 +60,20 @@ impl Catalog {
 
     /// The embedder.
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        self.embedder.embedder()
+    }
+
+    /// The bounded queue in front of the embedder (its depth is a useful metric).
+    pub fn embed_queue(&self) -> &EmbedQueue {
         &self.embedder
     }
 
-    /// Embeds texts off the async runtime.
+    /// Embeds texts on the blocking pool, through the bounded queue.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Embedding>> {
-        let embedder = Arc::clone(&self.embedder);
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            embedder.embed(&refs)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("embedding task failed: {e}")))?
-        .map_err(|e| Error::Unavailable(format!("the embedder failed: {e}")))
+        self.embedder
+            .embed(texts)
+            .await
+            .map_err(|e| Error::Unavailable(format!("the embedder failed: {e}")))
     }
 
     async fn embed_one(&self, text: String) -> Result<StoredEmbedding> {
@@ -179,15 +183,22 @@ impl Catalog {
         })
     }
 
-    /// The text a record is searched by: name and description, and for an agent its role,
-    /// skill and industry too.
+    /// The text a record is searched by ([`named_text`], and [`agent_text`] for an agent, with
+    /// its role, skill and industry names): the same functions the quality test measures.
     pub async fn search_text(&self, record: &Record) -> Result<Option<String>> {
         Ok(match record {
-            Record::Industry(e) => {
-                Some(format!("{}. {}", e.body.name, e.body.description.as_str()))
-            }
-            Record::Skill(e) => Some(format!("{}. {}", e.body.name, e.body.description.as_str())),
-            Record::JobRole(e) => Some(format!("{}. {}", e.body.name, e.body.description.as_str())),
+            Record::Industry(e) => Some(named_text(
+                e.body.name.as_str(),
+                e.body.description.as_str(),
+            )),
+            Record::Skill(e) => Some(named_text(
+                e.body.name.as_str(),
+                e.body.description.as_str(),
+            )),
+            Record::JobRole(e) => Some(named_text(
+                e.body.name.as_str(),
+                e.body.description.as_str(),
+            )),
             Record::Agent(e) => {
                 let name_of = |r: Option<Record>| {
                     r.and_then(|r| r.name().map(|n| n.as_str().to_owned()))
@@ -204,10 +215,12 @@ impl Catalog {
                         .get(Some(Kind::Industry), e.body.industry_id)
                         .await?,
                 );
-                Some(format!(
-                    "{}. {} Role: {role}. Skill: {skill}. Industry: {industry}.",
-                    e.body.name,
-                    e.body.description.as_str()
+                Some(agent_text(
+                    e.body.name.as_str(),
+                    e.body.description.as_str(),
+                    &role,
+                    &skill,
+                    &industry,
                 ))
             }
             _ => None,

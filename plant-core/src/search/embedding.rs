@@ -131,6 +131,7 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -93,6 +93,7 @@ fn load_minilm(dir: &Path, lexical: &str) -> (Arc<dyn Embedder>, Option<String>)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

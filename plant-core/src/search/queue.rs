@@ -109,6 +109,7 @@ impl Drop for WaitingGuard<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::search::HashingEmbedder;
@@ -122,6 +123,19 @@ mod tests {
         release: Mutex<mpsc::Receiver<()>>,
         running: AtomicUsize,
         peak: AtomicUsize,
+    }
+
+    impl Gate {
+        /// The gate and the sender whose every message lets one call through.
+        fn new() -> (Arc<Self>, mpsc::Sender<()>) {
+            let (tx, rx) = mpsc::channel();
+            let gate = Arc::new(Gate {
+                release: Mutex::new(rx),
+                running: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
+            });
+            (gate, tx)
+        }
     }
 
     impl Embedder for Gate {
@@ -180,12 +194,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn full_queue_makes_callers_wait_and_reports_depth() {
-        let (tx, rx) = mpsc::channel();
-        let gate = Arc::new(Gate {
-            release: Mutex::new(rx),
-            running: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        });
+        let (gate, tx) = Gate::new();
         let queue = EmbedQueue::new(gate.clone(), 1);
 
         let jobs: Vec<_> = (0..3)
@@ -209,12 +218,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_that_gives_up_leaves_the_queue() {
-        let (tx, rx) = mpsc::channel();
-        let gate = Arc::new(Gate {
-            release: Mutex::new(rx),
-            running: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        });
+        let (gate, tx) = Gate::new();
         let queue = EmbedQueue::new(gate, 1);
         let q = queue.clone();
         let first = tokio::spawn(async move { q.embed(vec!["a".into()]).await });

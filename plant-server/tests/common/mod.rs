@@ -52,6 +52,28 @@ pub struct Options {
     pub extra_routes: Option<Box<dyn FnOnce(RouterBuilder) -> RouterBuilder>>,
 }
 
+/// The suite runs against PostgreSQL when `PLANT_TEST_ADMIN_URL` names a server it may create
+/// databases on (`scripts/test-db.sh run -- cargo test -p plant-server`), and against the
+/// in-memory store otherwise.
+pub fn admin_url() -> Option<String> {
+    std::env::var("PLANT_TEST_ADMIN_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A new, empty database on the admin URL's server; its URL.
+async fn fresh_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("server_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
 pub fn random_secret() -> String {
     format!(
         "{}{}",
@@ -72,9 +94,21 @@ pub async fn start_with(options: Options) -> TestServer {
     for (k, v) in options.vars {
         vars.insert(k.into(), v);
     }
+    if let Some(admin) = admin_url() {
+        let url = fresh_database(&admin).await;
+        plant_core::store::postgres::migrate(&url).await.unwrap();
+        vars.insert("DATABASE_URL".into(), url);
+        vars.insert("PLANT_DB_POOL_SIZE".into(), "4".into());
+    }
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     assert!(matches!(config.jwt, JwtConfig::Secret(_)));
     let seeded = plant_server::startup::build_state(&config).await.unwrap();
+    if config.database_url.is_some() {
+        let seed = plant_core::seed::SeedCatalog::builtin().unwrap();
+        plant_core::seed::load(seeded.catalog(), &seed, &mut |_| {})
+            .await
+            .unwrap();
+    }
     let state = match options.readiness {
         Some(readiness) => {
             AppState::with_readiness(&config, seeded.catalog().clone(), readiness).unwrap()
