@@ -317,7 +317,7 @@ mod tests {
         run\tdb\tagents\t2000\t1\t1\t1\t0\n\
         run\tc32\thealth\t5000\t1\t1\t1\t0\n\
         run\tscale2\tpost-skill\t300\t1\t2\t3\t0\n\
-        verify\tscale2\tok\n\
+        verify\tscale2\tok: audit chain intact\n\
         garbage line\n";
 
     #[test]
@@ -339,7 +339,7 @@ mod tests {
         assert!(md.contains("| `GET /api/v1/agents` | 1\u{202f}000 |"));
         assert!(md.contains("| 50% |"));
         assert!(md.contains("| 2 | 300 |"));
-        assert!(md.contains("| ok |"));
+        assert!(md.contains("| ok: audit chain intact |"));
         assert!(!md.contains("POST /api/v1/trials"));
     }
 
