@@ -285,7 +285,7 @@ stop_pid "$CEILING_PID"
 
 # -- database ceiling for the reads -------------------------------------------------------------
 note "database ceiling (reads)"
-for op in agents agents-served agent skills job-roles audit-export search; do
+for op in agents agents-served agents-columns agent skills job-roles audit-export search; do
   db_ceiling "$op"
 done
 

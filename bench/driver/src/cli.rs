@@ -37,8 +37,8 @@ enum Command {
     /// Run one store operation in a closed loop without HTTP (the database ceiling); prints
     /// `rps p50_ms p99_ms ops errors`.
     Db {
-        /// agents, agents-served, agent, skills, job-roles, audit-export, search, post-skill,
-        /// post-trial.
+        /// agents, agents-served, agents-columns, agent, skills, job-roles, audit-export, search,
+        /// post-skill, post-trial.
         #[arg(long)]
         op: Op,
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]

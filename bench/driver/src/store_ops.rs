@@ -20,6 +20,17 @@ pub const EXPORT_LIMIT: u64 = 1000;
 /// Hits a search returns by default.
 pub const SEARCH_K: usize = 10;
 
+/// The agents list as plain columns, with the industry's name joined in: what the list could
+/// read instead of a `jsonb_build_object` per row plus one lookup per industry.
+pub const AGENTS_COLUMNS: &str = "select b.id, b.entity_type, b.external_id, b.created_at, \
+    b.updated_at, b.deleted_at, b.status, b.version, b.version_hash, b.amendment_history, \
+    b.l0_compliance_status, b.amendment_alignment, b.certification, b.append_only, \
+    b.tamper_proof, b.hash_chain_sha256, b.tags, b.custom_attributes, b.governance_notes, \
+    b.parent_id, b.child_ids, b.governance_agent_id, k.name, k.description, k.skill_id, \
+    k.job_role_id, k.team_id, k.industry_id, lower(i.name) as industry \
+    from agent k join base_entity b on b.id = k.id join industry i on i.id = k.industry_id \
+    order by b.created_at, b.id limit $1";
+
 /// One operation of the database ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -28,6 +39,9 @@ pub enum Op {
     /// `GET /agents` as the handler does it: the list query, one lookup per distinct industry,
     /// and the JSON body.
     AgentsServed,
+    /// The proposed agents-list query: plain columns (no `jsonb_build_object`) and the industry
+    /// name joined in; rows fetched, not decoded. Compare with [`Op::Agents`].
+    AgentsColumns,
     /// `GET /agents/{id}`: one agent by id.
     Agent,
     /// `GET /genesis/skills`: the list query.
@@ -50,6 +64,7 @@ impl FromStr for Op {
         Ok(match s {
             "agents" => Op::Agents,
             "agents-served" => Op::AgentsServed,
+            "agents-columns" => Op::AgentsColumns,
             "agent" => Op::Agent,
             "skills" => Op::Skills,
             "job-roles" => Op::JobRoles,
@@ -66,6 +81,7 @@ impl FromStr for Op {
 #[derive(Debug, Clone)]
 pub struct Target {
     catalog: Catalog,
+    pool: sqlx::PgPool,
     agent_id: Uuid,
     query_vector: Arc<Embedding>,
     run_tag: String,
@@ -81,6 +97,7 @@ impl Target {
         let store = PgStore::connect(&config)
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
+        let pool = store.pool().clone();
         let catalog = Catalog::new(Arc::new(store), Arc::new(HashingEmbedder));
         let agent_id = catalog
             .list(&ListQuery::of(Kind::Agent, 1))
@@ -100,6 +117,7 @@ impl Target {
         );
         Ok(Self {
             catalog,
+            pool,
             agent_id,
             query_vector: Arc::new(query_vector),
             run_tag,
@@ -112,6 +130,14 @@ impl Target {
         match op {
             Op::Agents => drop(store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?),
             Op::AgentsServed => drop(self.agents_served().await?),
+            Op::AgentsColumns => {
+                let rows = sqlx::query(AGENTS_COLUMNS)
+                    .bind(i64::try_from(LIST_LIMIT).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                drop(rows);
+            }
             Op::Agent => drop(store.get(Some(Kind::Agent), self.agent_id).await?),
             Op::Skills => drop(store.list(&ListQuery::of(Kind::Skill, LIST_LIMIT)).await?),
             Op::JobRoles => drop(
@@ -189,6 +215,7 @@ mod tests {
         for name in [
             "agents",
             "agents-served",
+            "agents-columns",
             "agent",
             "skills",
             "job-roles",
