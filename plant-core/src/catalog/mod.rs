@@ -5,8 +5,10 @@
 //! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
 
 mod entities;
+pub use entities::Certified;
 mod reports;
 mod trials;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
 pub use trials::{DeliverableInput, JobPatch, TrialPatch};
+pub use versions::{RevalidateReport, VersionInfo, VersionedRecord};
 
 use crate::Timestamp;
 use crate::error::{Error, Result};
