@@ -603,3 +603,55 @@ async fn shutdown_drains_in_flight_requests_and_refuses_new_connections() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// An ES256 key pair made from random bytes: (private PKCS#8 PEM, public SPKI PEM).
+fn es256_pair() -> (String, String) {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let mut bytes = [0_u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let secret = p256::SecretKey::from_slice(&bytes).unwrap();
+    let private = secret.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+    let public = secret
+        .public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    (private, public)
+}
+
+#[tokio::test]
+async fn a_configured_es256_public_key_verifies_tokens_and_refuses_algorithm_swaps() {
+    let (private, public) = es256_pair();
+    let s = server_with(vec![
+        ("PLANT_JWT_PUBLIC_KEY", public.clone()),
+        ("PLANT_JWT_ALG", "ES256".into()),
+    ])
+    .await;
+    let sign = |pem: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+            &claims("genesis"),
+            &jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    let r = req("GET", "/t/genesis")
+        .bearer(&sign(&private))
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let (other, _) = es256_pair();
+    req("GET", "/t/genesis")
+        .bearer(&sign(&other))
+        .send(&s)
+        .await
+        .problem(401);
+    // The public key used as an HMAC secret must not pass (algorithm confusion).
+    let confused = mint(&public, &claims("genesis"));
+    req("GET", "/t/genesis")
+        .bearer(&confused)
+        .send(&s)
+        .await
+        .problem(401);
+}

@@ -94,6 +94,9 @@ pub async fn start_with(options: Options) -> TestServer {
     for (k, v) in options.vars {
         vars.insert(k.into(), v);
     }
+    if vars.contains_key("PLANT_JWT_PUBLIC_KEY") {
+        vars.remove("PLANT_JWT_SECRET");
+    }
     if let Some(admin) = admin_url() {
         let url = fresh_database(&admin).await;
         plant_core::store::postgres::migrate(&url).await.unwrap();
@@ -101,7 +104,7 @@ pub async fn start_with(options: Options) -> TestServer {
         vars.insert("PLANT_DB_POOL_SIZE".into(), "4".into());
     }
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    assert!(matches!(config.jwt, JwtConfig::Secret(_)));
+    assert!(!matches!(config.jwt, JwtConfig::Disabled));
     let seeded = plant_server::startup::build_state(&config).await.unwrap();
     if config.database_url.is_some() {
         let seed = plant_core::seed::SeedCatalog::builtin().unwrap();
