@@ -11,10 +11,12 @@
 # bench/results/<date>-<commit>.{md,svg,tsv} and bench/results/latest.{md,svg}.
 #
 # Environment (defaults in brackets):
-#   BENCH_SECONDS [15]          duration of each -c32 run (server and HTTP ceiling)
+#   BENCH_SECONDS [15]          duration of each -c32 run of the server
 #   BENCH_RUNS [3]              runs per measurement; the table shows the median
-#   BENCH_C1_SECONDS [5]        duration of each -c1 run
-#   BENCH_DB_SECONDS [5]        duration of each database-ceiling loop
+#   BENCH_C1_SECONDS [3]        duration of each -c1 run
+#   BENCH_CEILING_SECONDS [5]   duration of each HTTP-ceiling run (-c32)
+#   BENCH_DB_SECONDS [3]        duration of each database-ceiling loop
+#   BENCH_SCALE_SECONDS [5]     duration of each run of the 1/2/3-process write load
 #   BENCH_WARMUP_SECONDS [2]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
 #   BENCH_MINILM [auto]         0 skips the MiniLM search run; auto runs it when
@@ -30,8 +32,10 @@ cd "$REPO"
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-15}
 RUNS=${BENCH_RUNS:-3}
-C1_SECONDS=${BENCH_C1_SECONDS:-5}
-DB_SECONDS=${BENCH_DB_SECONDS:-5}
+C1_SECONDS=${BENCH_C1_SECONDS:-3}
+CEILING_SECONDS=${BENCH_CEILING_SECONDS:-5}
+DB_SECONDS=${BENCH_DB_SECONDS:-3}
+SCALE_SECONDS=${BENCH_SCALE_SECONDS:-5}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-2}
 POOL=${BENCH_POOL:-10}
 OUT=${BENCH_OUT:-$REPO/bench/results}
@@ -227,6 +231,9 @@ meta postgres "16 with pgvector"
 meta seconds "$SECONDS_PER_RUN"
 meta runs "$RUNS"
 meta c1_seconds "$C1_SECONDS"
+meta ceiling_seconds "$CEILING_SECONDS"
+meta db_seconds "$DB_SECONDS"
+meta scale_seconds "$SCALE_SECONDS"
 meta pool "$POOL"
 meta build_seconds "${BENCH_BUILD_SECONDS:-n/a}"
 meta command "bench/run.sh"
@@ -278,7 +285,7 @@ for key in "${READS[@]}"; do
   url="http://127.0.0.1:$CEILING_PORT${PATHS[$key]}"
   wrk -t2 -c32 -d"${WARMUP_SECONDS}s" "$url" >/dev/null 2>&1 || true
   for run in $(seq 1 "$RUNS"); do
-    measure http "$key" 2 32 "$SECONDS_PER_RUN" "$url"
+    measure http "$key" 2 32 "$CEILING_SECONDS" "$url"
   done
 done
 stop_pid "$CEILING_PID"
@@ -332,7 +339,7 @@ for n in 1 2 3; do
       threads=2
       [ "$n" -gt 1 ] && threads=1
       raw="$WORK/scale-$n-$run-$i.txt"
-      BENCH_TAG="scale$n-$run-$i-$RANDOM" wrk -t"$threads" -c"$conns" -d"${SECONDS_PER_RUN}s" --latency \
+      BENCH_TAG="scale$n-$run-$i-$RANDOM" wrk -t"$threads" -c"$conns" -d"${SCALE_SECONDS}s" --latency \
         -s "$REPO/bench/lua/post-skill.lua" "http://127.0.0.1:${SCALE_PORTS[$i]}/api/v1/genesis/skills" >"$raw" 2>&1 &
       jobs_started+=($!)
     done

@@ -191,7 +191,8 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         md,
         "Machine: {} × {} ({}), {} MiB RAM. PostgreSQL {} from `scripts/test-db.sh` on the same \
          machine (fsync off). Load: `wrk -t2 -c32 -d{}s --latency`, {} runs each, median; \
-         `-c1` columns: `wrk -t1 -c1 -d{}s`. Server pool: {} connections.\n",
+         `-c1` columns: `wrk -t1 -c1 -d{}s`; HTTP ceiling runs {} s, store loops {} s, write \
+         scaling {} s per run. Server pool: {} connections.\n",
         m("nproc"),
         m("cpu"),
         m("kernel"),
@@ -200,6 +201,9 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         m("seconds"),
         m("runs"),
         m("c1_seconds"),
+        m("ceiling_seconds"),
+        m("db_seconds"),
+        m("scale_seconds"),
         m("pool")
     );
     let _ = writeln!(md, "Command: `{}`\n", m("command"));
@@ -262,6 +266,16 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         m("startup_pg_ms")
     );
     let _ = writeln!(md, "| container image | {} |", m("image"));
+    let _ = writeln!(
+        md,
+        "| release build in this run | {} s |",
+        m("build_seconds")
+    );
+    let _ = writeln!(
+        md,
+        "| whole run, build included | {} s |",
+        m("total_seconds")
+    );
 
     md.push_str("\n## Audited writes over 1, 2, 3 server processes (one database, one chain)\n\n");
     md.push_str("| processes | POST /genesis/skills req/s | p50 ms | p99 ms | errors | `plant-cli verify` |\n|---:|---:|---:|---:|---:|---|\n");
