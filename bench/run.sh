@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# plant's benchmark, in one run: plant-server on PostgreSQL under wrk, beside its ceilings.
+#
+#   bench/run.sh
+#
+# Installs wrk when missing (apt-get), builds release binaries, starts a throwaway PostgreSQL
+# (scripts/test-db.sh), migrates and seeds it (plant-cli), then measures every endpoint with
+# `wrk -t2 -c32 --latency` and `-t1 -c1`, the HTTP ceiling (a bare hyper handler answering the
+# same bytes), the database ceiling (the same store calls without HTTP, same pool size), RSS,
+# start-up time, and the audited-write load over 1, 2 and 3 server processes. Writes
+# bench/results/<date>-<commit>.{md,svg,tsv} and bench/results/latest.{md,svg}.
+#
+# Environment (defaults in brackets):
+#   BENCH_SECONDS [15]          duration of each -c32 run of the server
+#   BENCH_RUNS [3]              runs per measurement; the table shows the median
+#   BENCH_C1_SECONDS [3]        duration of each -c1 run
+#   BENCH_CEILING_SECONDS [5]   duration of each HTTP-ceiling run (-c32)
+#   BENCH_DB_SECONDS [3]        duration of each database-ceiling loop
+#   BENCH_SCALE_SECONDS [5]     duration of each run of the 1/2/3-process write load
+#   BENCH_WARMUP_SECONDS [2]    warm-up per endpoint before measuring
+#   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
+#   BENCH_MINILM [auto]         0 skips the MiniLM search run; auto runs it when
+#                               scripts/fetch-model.sh can provide the model
+#   BENCH_OUT [bench/results]   where results go
+#   CARGO_TARGET_DIR            honoured for the release build
+#
+# Traffic goes only to 127.0.0.1. Every process started here is stopped on exit.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-15}
+RUNS=${BENCH_RUNS:-3}
+C1_SECONDS=${BENCH_C1_SECONDS:-3}
+CEILING_SECONDS=${BENCH_CEILING_SECONDS:-5}
+DB_SECONDS=${BENCH_DB_SECONDS:-3}
+SCALE_SECONDS=${BENCH_SCALE_SECONDS:-5}
+WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-2}
+POOL=${BENCH_POOL:-10}
+OUT=${BENCH_OUT:-$REPO/bench/results}
+SEARCH_TEXT="data pipeline engineer"
+SEARCH_QUERY="q=data%20pipeline%20engineer"
+
+note() { echo "bench: $*" >&2; }
+die() {
+  echo "bench: error: $*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Outer half: tools, binaries, model; then the inner half runs inside a throwaway PostgreSQL.
+# ---------------------------------------------------------------------------------------------
+if [ -z "${PLANT_BENCH_INNER:-}" ]; then
+  if ! command -v wrk >/dev/null 2>&1; then
+    note "installing wrk"
+    if [ "$(id -u)" -eq 0 ]; then
+      apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    else
+      sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
+    fi
+  fi
+  for tool in curl python3 cargo; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
+  done
+  note "building release binaries"
+  build_started=$(date +%s)
+  cargo build --release --locked -p plant-server -p plant-cli -p plant-bench >&2
+  export BENCH_BUILD_SECONDS=$(($(date +%s) - build_started))
+  export BENCH_BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/release"
+  export BENCH_MODEL_DIR=""
+  if [ "${BENCH_MINILM:-auto}" != "0" ]; then
+    if model_dir=$(scripts/fetch-model.sh | tail -n 1) && [ -d "$model_dir" ]; then
+      BENCH_MODEL_DIR=$model_dir
+    else
+      note "no MiniLM model available: the MiniLM search run is skipped"
+    fi
+  fi
+  export BENCH_STARTED=$build_started
+  export PLANT_BENCH_INNER=1
+  exec scripts/test-db.sh run -- bash "$REPO/bench/run.sh"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Inner half: DATABASE_URL names a fresh, empty database.
+# ---------------------------------------------------------------------------------------------
+: "${DATABASE_URL:?run bench/run.sh, not this half on its own}"
+BIN=$BENCH_BIN_DIR
+SERVER=$BIN/plant-server
+CLI=$BIN/plant-cli
+DRIVER=$BIN/plant-bench
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/plant-bench.XXXXXX")
+RECORDED=$WORK/recorded.tsv
+PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$RECORDED"; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+rss_kib() { awk -v field="$2" '$1 == field":" { print $2 }' "/proc/$1/status"; }
+
+# Waits until GET $1 answers 200 (bounded).
+wait_200() {
+  local url=$1 i
+  for i in $(seq 1 600); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)" = "200" ]; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  die "no 200 from $url within 30 s"
+}
+
+# start_server PORT [VAR=VALUE...]: plant-server on PostgreSQL in the background; sets SERVER_PID.
+start_server() {
+  local port=$1
+  shift
+  env PORT="$port" PLANT_DB_POOL_SIZE="$POOL" LOG_FORMAT=json "$@" "$SERVER" >/dev/null 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  wait_200 "http://127.0.0.1:$port/health"
+}
+
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# measure SCENARIO ENDPOINT THREADS CONNECTIONS SECONDS URL [wrk args...]: one wrk run, recorded.
+measure() {
+  local scenario=$1 endpoint=$2 threads=$3 conns=$4 secs=$5 url=$6
+  shift 6
+  local raw="$WORK/wrk-$scenario-$endpoint-$RANDOM.txt" line
+  BENCH_TAG="$scenario-$endpoint-$RANDOM$RANDOM" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" "$url" >"$raw" 2>&1 || true
+  if line=$("$DRIVER" wrk-parse <"$raw"); then
+    printf 'run\t%s\t%s\t%s\n' "$scenario" "$endpoint" "$line" >>"$RECORDED"
+    note "$scenario $endpoint: $(cut -f1 <<<"$line") req/s, p99 $(cut -f3 <<<"$line") ms, errors $(cut -f5 <<<"$line")"
+  else
+    note "$scenario $endpoint: wrk gave no summary:"
+    cat "$raw" >&2
+  fi
+}
+
+# db_ceiling OP: the store loop, recorded under scenario db.
+db_ceiling() {
+  local op=$1 run line
+  for run in $(seq 1 "$RUNS"); do
+    if line=$("$DRIVER" db --op "$op" --pool "$POOL" --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT"); then
+      printf 'run\tdb\t%s\t%s\n' "$op" "$line" >>"$RECORDED"
+      note "db $op: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
+    fi
+  done
+}
+
+# The endpoints: key, path, and what wrk needs beyond the URL.
+declare -A PATHS ARGS
+endpoint_table() {
+  PATHS=(
+    [health]="/health"
+    [agents]="/api/v1/agents"
+    [agent]="/api/v1/agents/$AGENT_ID"
+    [skills]="/api/v1/genesis/skills"
+    [job-roles]="/api/v1/genesis/job-roles"
+    [audit-export]="/api/v1/audit/export"
+    [search]="/api/v1/search?$SEARCH_QUERY"
+    [post-skill]="/api/v1/genesis/skills"
+    [post-trial]="/api/v1/trials"
+  )
+  ARGS=(
+    [audit-export]="-H|Authorization: Bearer $OPERATOR_TOKEN"
+    [post-skill]="-s|$REPO/bench/lua/post-skill.lua"
+    [post-trial]="-s|$REPO/bench/lua/post-trial.lua"
+  )
+}
+
+# load_endpoint BASE KEY SCENARIO: warm up, then RUNS runs at -c32 and at -c1.
+load_endpoint() {
+  local base=$1 key=$2 name=${3:-$2} url extra=() run
+  url="$base${PATHS[$key]}"
+  if [ -n "${ARGS[$key]:-}" ]; then
+    IFS='|' read -r -a extra <<<"${ARGS[$key]}"
+  fi
+  BENCH_TAG="warm-$name-$RANDOM" wrk -t2 -c32 -d"${WARMUP_SECONDS}s" "${extra[@]}" "$url" >/dev/null 2>&1 || true
+  for run in $(seq 1 "$RUNS"); do
+    measure c32 "$name" 2 32 "$SECONDS_PER_RUN" "$url" "${extra[@]}"
+  done
+  for run in $(seq 1 "$RUNS"); do
+    measure c1 "$name" 1 1 "$C1_SECONDS" "$url" "${extra[@]}"
+  done
+}
+
+# -- database, tokens ---------------------------------------------------------------------------
+note "migrating and seeding"
+"$CLI" migrate >&2
+"$CLI" seed >&2
+PLANT_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export PLANT_JWT_SECRET
+GENESIS_TOKEN=$("$CLI" token --role genesis --ttl 14400 | tail -n 1)
+OPERATOR_TOKEN=$("$CLI" token --role operator --ttl 14400 | tail -n 1)
+
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  COMMIT="$COMMIT-dirty"
+fi
+STAMP=$(date -u +%Y-%m-%dT%H%MZ)
+meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+meta commit "$COMMIT"
+meta nproc "$(nproc)"
+meta cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+meta kernel "$(uname -sr)"
+meta mem_mib "$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
+meta postgres "16 with pgvector"
+meta seconds "$SECONDS_PER_RUN"
+meta runs "$RUNS"
+meta c1_seconds "$C1_SECONDS"
+meta ceiling_seconds "$CEILING_SECONDS"
+meta db_seconds "$DB_SECONDS"
+meta scale_seconds "$SCALE_SECONDS"
+meta pool "$POOL"
+meta build_seconds "${BENCH_BUILD_SECONDS:-n/a}"
+meta command "bench/run.sh"
+
+# -- start-up time ------------------------------------------------------------------------------
+note "start-up time"
+startup_ms() {
+  local port run
+  for run in $(seq 1 "$RUNS"); do
+    port=$(free_port)
+    env "$@" PORT="$port" PLANT_DB_POOL_SIZE="$POOL" LOG_FORMAT=json \
+      "$DRIVER" startup --addr "127.0.0.1:$port" -- "$SERVER"
+  done | median
+}
+meta startup_memory_ms "$(startup_ms -u DATABASE_URL)"
+meta startup_pg_ms "$(startup_ms)"
+
+# -- the server ---------------------------------------------------------------------------------
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+start_server "$PORT"
+MAIN_PID=$SERVER_PID
+sleep 1
+meta rss_idle_kib "$(rss_kib "$MAIN_PID" VmRSS)"
+AGENT_ID=$(curl -s "$BASE/api/v1/agents?limit=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+export BENCH_TOKEN=$GENESIS_TOKEN BENCH_AGENT_ID=$AGENT_ID
+endpoint_table
+
+READS=(health agents agent skills job-roles audit-export search)
+for key in "${READS[@]}"; do
+  load_endpoint "$BASE" "$key"
+done
+
+# -- HTTP ceiling: the same bytes from a bare hyper handler -------------------------------------
+note "HTTP ceiling"
+routes=()
+for key in "${READS[@]}"; do
+  headers=()
+  [ "$key" = audit-export ] && headers=(-H "Authorization: Bearer $OPERATOR_TOKEN")
+  curl -s "${headers[@]}" -o "$WORK/body-$key" "$BASE${PATHS[$key]}"
+  routes+=(--route "${PATHS[$key]%%\?*}=$WORK/body-$key")
+done
+CEILING_PORT=$(free_port)
+"$DRIVER" serve --port "$CEILING_PORT" --max-seconds 3600 "${routes[@]}" &
+CEILING_PID=$!
+PIDS+=("$CEILING_PID")
+wait_200 "http://127.0.0.1:$CEILING_PORT/health"
+for key in "${READS[@]}"; do
+  url="http://127.0.0.1:$CEILING_PORT${PATHS[$key]}"
+  wrk -t2 -c32 -d"${WARMUP_SECONDS}s" "$url" >/dev/null 2>&1 || true
+  for run in $(seq 1 "$RUNS"); do
+    measure http "$key" 2 32 "$CEILING_SECONDS" "$url"
+  done
+done
+stop_pid "$CEILING_PID"
+
+# -- database ceiling for the reads -------------------------------------------------------------
+note "database ceiling (reads)"
+for op in agents agents-served agents-columns agent skills job-roles audit-export search; do
+  db_ceiling "$op"
+done
+
+# -- MiniLM search (a second server, after re-embedding the catalog with the model) -------------
+if [ -n "${BENCH_MODEL_DIR:-}" ]; then
+  note "MiniLM search"
+  PLANT_EMBED_MODEL_DIR=$BENCH_MODEL_DIR "$CLI" embed >&2
+  MINILM_PORT=$(free_port)
+  start_server "$MINILM_PORT" PLANT_EMBED_MODEL_DIR="$BENCH_MODEL_DIR"
+  MINILM_PID=$SERVER_PID
+  sleep 1
+  meta rss_minilm_kib "$(rss_kib "$MINILM_PID" VmRSS)"
+  load_endpoint "http://127.0.0.1:$MINILM_PORT" search search-minilm
+  stop_pid "$MINILM_PID"
+fi
+
+# -- audited writes -----------------------------------------------------------------------------
+note "audited writes"
+for key in post-skill post-trial; do
+  load_endpoint "$BASE" "$key"
+  db_ceiling "$key"
+done
+meta rss_peak_kib "$(rss_kib "$MAIN_PID" VmHWM)"
+meta image "not measured: no Docker daemon on this machine"
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  if docker build -q -t plant-bench-image . >/dev/null 2>&1; then
+    meta image "$(docker image inspect plant-bench-image --format '{{.Size}}' | awk '{ printf "%.1f MiB", $1 / 1048576 }')"
+  fi
+fi
+
+# -- the same POST load over 1, 2 and 3 processes on one database -------------------------------
+note "audited writes over 1, 2, 3 processes"
+SCALE_PORTS=("$PORT")
+for n in 2 3; do
+  p=$(free_port)
+  start_server "$p"
+  SCALE_PORTS+=("$p")
+done
+for n in 1 2 3; do
+  for run in $(seq 1 "$RUNS"); do
+    jobs_started=()
+    for i in $(seq 0 $((n - 1))); do
+      conns=$(((32 + i) / n))
+      threads=2
+      [ "$n" -gt 1 ] && threads=1
+      raw="$WORK/scale-$n-$run-$i.txt"
+      BENCH_TAG="scale$n-$run-$i-$RANDOM" wrk -t"$threads" -c"$conns" -d"${SCALE_SECONDS}s" --latency \
+        -s "$REPO/bench/lua/post-skill.lua" "http://127.0.0.1:${SCALE_PORTS[$i]}/api/v1/genesis/skills" >"$raw" 2>&1 &
+      jobs_started+=($!)
+    done
+    for pid in "${jobs_started[@]}"; do wait "$pid" || true; done
+    # Throughput adds up across processes; latency is the worst of the medians and p99s.
+    if summary=$(for i in $(seq 0 $((n - 1))); do "$DRIVER" wrk-parse <"$WORK/scale-$n-$run-$i.txt"; done |
+      awk -F'\t' '{ r += $1; if ($2 > p50) p50 = $2; if ($3 > p99) p99 = $3; ops += $4; e += $5 }
+                  END { if (NR) printf "%.1f\t%.3f\t%.3f\t%d\t%d\n", r, p50, p99, ops, e; else exit 1 }'); then
+      printf 'run\tscale%s\tpost-skill\t%s\n' "$n" "$summary" >>"$RECORDED"
+      note "scale$n: $(cut -f1 <<<"$summary") req/s"
+    fi
+  done
+  if "$CLI" verify >"$WORK/verify-$n.txt" 2>/dev/null; then
+    printf 'verify\tscale%s\tok: %s\n' "$n" "$(tail -n 1 "$WORK/verify-$n.txt" | cut -c1-60)" >>"$RECORDED"
+  else
+    printf 'verify\tscale%s\tFAILED: %s\n' "$n" "$(tail -n 1 "$WORK/verify-$n.txt")" >>"$RECORDED"
+  fi
+done
+meta total_seconds "$(($(date +%s) - ${BENCH_STARTED:-$(date +%s)}))"
+
+# -- report -------------------------------------------------------------------------------------
+mkdir -p "$OUT"
+name="$STAMP-$COMMIT"
+cp "$RECORDED" "$OUT/$name.tsv"
+"$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/$name.md" --svg "$OUT/$name.svg" --svg-link "$name.svg"
+"$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/latest.md" --svg "$OUT/latest.svg" --svg-link "latest.svg"
+note "wrote $OUT/$name.md, $OUT/$name.svg and latest.{md,svg}"
+cat "$OUT/latest.md"
