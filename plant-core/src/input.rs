@@ -147,7 +147,8 @@ pub struct Meta {
     pub parent_id: Option<Uuid>,
 }
 
-fn has_float(v: &Value) -> bool {
+/// True when a JSON value holds a non-integer number anywhere (audited JSON may not).
+pub(crate) fn has_float(v: &Value) -> bool {
     match v {
         Value::Number(n) => n.is_f64(),
         Value::Array(a) => a.iter().any(has_float),

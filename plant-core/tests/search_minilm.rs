@@ -1,7 +1,6 @@
 //! The MiniLM embedder against the real model files (`PLANT_EMBED_MODEL_DIR`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "minilm")]
-#![allow(clippy::unwrap_used)]
 
 mod search_support;
 

@@ -245,7 +245,10 @@ impl Modify for CatalogPaths {
                     "Evolve a {name} (genesis; If-Match required)"
                 )))
                 .parameter(id_param())
-                .parameter(query_param("dry_run", "true: check everything, write nothing"))
+                .parameter(query_param(
+                    "dry_run",
+                    "true: check everything, write nothing",
+                ))
                 .parameter(
                     ParameterBuilder::new()
                         .name("If-Match")

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Catalog, now};
+use super::{Catalog, check_version, now};
 use crate::error::{Error, Result};
 use crate::input::{
     AgentInput, IndustryInput, JobRoleInput, Meta, ParsedJobRole, Ref, SkillInput, TeamInput,
@@ -120,18 +120,17 @@ impl Catalog {
             return Err(Error::Invalid(violations));
         }
         if dry_run {
-            if let Some(name) = record.name() {
-                if self
+            if let Some(name) = record.name()
+                && self
                     .store
                     .get_by_name(record.kind(), name.as_str())
                     .await?
                     .is_some()
-                {
-                    return Err(Error::Conflict(format!(
-                        "a {} with this name already exists",
-                        record.kind()
-                    )));
-                }
+            {
+                return Err(Error::Conflict(format!(
+                    "a {} with this name already exists",
+                    record.kind()
+                )));
             }
             return Ok(record);
         }
@@ -283,12 +282,7 @@ impl Catalog {
             ));
         }
         let current = self.get(kind, id).await?;
-        if current.version() != expected_version {
-            return Err(Error::Precondition {
-                expected: expected_version,
-                actual: current.version(),
-            });
-        }
+        check_version(Some(expected_version), current.version())?;
         let merged = merged_input(&current, patch).map_err(Error::Invalid)?;
         let mut next = current.clone();
         let meta = match (&mut next, kind) {
@@ -359,17 +353,16 @@ impl Catalog {
             return Err(Error::Invalid(violations));
         }
         if dry_run {
-            if let Some(name) = next.name() {
-                if self
+            if let Some(name) = next.name()
+                && self
                     .store
                     .get_by_name(kind, name.as_str())
                     .await?
                     .is_some_and(|other| other.id() != id)
-                {
-                    return Err(Error::Conflict(format!(
-                        "a {kind} with this name already exists"
-                    )));
-                }
+            {
+                return Err(Error::Conflict(format!(
+                    "a {kind} with this name already exists"
+                )));
             }
             return Ok(next);
         }
@@ -394,14 +387,7 @@ impl Catalog {
         actor: &str,
     ) -> Result<Record> {
         let current = self.get(kind, id).await?;
-        if let Some(expected) = expected_version
-            && current.version() != expected
-        {
-            return Err(Error::Precondition {
-                expected,
-                actual: current.version(),
-            });
-        }
+        check_version(expected_version, current.version())?;
         let dependents = self.active_dependents(kind, id).await?;
         if dependents > 0 {
             return Err(Error::Conflict(format!(
@@ -427,76 +413,42 @@ impl Catalog {
     }
 
     async fn active_dependents(&self, kind: Kind, id: Uuid) -> Result<u64> {
-        let active = Some(Status::Active.as_str().to_owned());
-        let q = |k: Kind| ListQuery {
-            kind: Some(k),
-            status: active.clone(),
-            ..ListQuery::default()
+        type Field = fn(&mut ListQuery, Uuid);
+        let industry: Field = |q, id| q.industry_id = Some(id);
+        let skill: Field = |q, id| q.skill_id = Some(id);
+        let role: Field = |q, id| q.job_role_id = Some(id);
+        let team: Field = |q, id| q.team_id = Some(id);
+        let agent: Field = |q, id| q.agent_id = Some(id);
+        let active = Status::Active.as_str();
+        // Who depends on a record of `kind`: (their kind, the status that counts, the field).
+        let dependents: &[(Kind, &str, Field)] = match kind {
+            Kind::Industry => &[
+                (Kind::Agent, active, industry),
+                (Kind::JobRole, active, industry),
+                (Kind::Team, active, industry),
+            ],
+            Kind::Skill => &[(Kind::Agent, active, skill), (Kind::JobRole, active, skill)],
+            Kind::JobRole => &[(Kind::Agent, active, role), (Kind::Team, active, role)],
+            Kind::Team => &[(Kind::Agent, active, team)],
+            Kind::Agent => &[
+                (Kind::Trial, "active", agent),
+                (Kind::Job, "queued", agent),
+                (Kind::Job, "running", agent),
+            ],
+            Kind::Trial | Kind::Job => &[],
         };
-        let queries: Vec<ListQuery> = match kind {
-            Kind::Industry => vec![
-                ListQuery {
-                    industry_id: Some(id),
-                    ..q(Kind::Agent)
-                },
-                ListQuery {
-                    industry_id: Some(id),
-                    ..q(Kind::JobRole)
-                },
-                ListQuery {
-                    industry_id: Some(id),
-                    ..q(Kind::Team)
-                },
-            ],
-            Kind::Skill => vec![
-                ListQuery {
-                    skill_id: Some(id),
-                    ..q(Kind::Agent)
-                },
-                ListQuery {
-                    skill_id: Some(id),
-                    ..q(Kind::JobRole)
-                },
-            ],
-            Kind::JobRole => vec![
-                ListQuery {
-                    job_role_id: Some(id),
-                    ..q(Kind::Agent)
-                },
-                ListQuery {
-                    job_role_id: Some(id),
-                    ..q(Kind::Team)
-                },
-            ],
-            Kind::Team => vec![ListQuery {
-                team_id: Some(id),
-                ..q(Kind::Agent)
-            }],
-            Kind::Agent => vec![
-                ListQuery {
-                    agent_id: Some(id),
-                    kind: Some(Kind::Trial),
-                    status: Some("active".into()),
-                    ..ListQuery::default()
-                },
-                ListQuery {
-                    agent_id: Some(id),
-                    kind: Some(Kind::Job),
-                    status: Some("queued".into()),
-                    ..ListQuery::default()
-                },
-                ListQuery {
-                    agent_id: Some(id),
-                    kind: Some(Kind::Job),
-                    status: Some("running".into()),
-                    ..ListQuery::default()
-                },
-            ],
-            Kind::Trial | Kind::Job => vec![],
-        };
+        let queries = dependents.iter().map(|(k, status, set)| {
+            let mut q = ListQuery {
+                kind: Some(*k),
+                status: Some((*status).to_owned()),
+                ..ListQuery::default()
+            };
+            set(&mut q, id);
+            q
+        });
         let mut n = 0;
-        for query in &queries {
-            n += self.store.count(query).await?;
+        for query in queries {
+            n += self.store.count(&query).await?;
         }
         Ok(n)
     }

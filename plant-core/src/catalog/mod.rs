@@ -5,8 +5,10 @@
 //! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
 
 mod entities;
+pub use entities::Certified;
 mod reports;
 mod trials;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
 pub use trials::{DeliverableInput, JobPatch, TrialPatch};
+pub use versions::{RevalidateReport, VersionInfo, VersionedRecord};
 
 use crate::Timestamp;
 use crate::error::{Error, Result};
@@ -246,6 +249,14 @@ impl Catalog {
             }
         }
         Ok(done)
+    }
+}
+
+/// [`Error::Precondition`] when the caller expected another version than the current one.
+fn check_version(expected: Option<u64>, actual: u64) -> Result<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(Error::Precondition { expected, actual }),
+        _ => Ok(()),
     }
 }
 

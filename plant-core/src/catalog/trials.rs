@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Catalog, now};
+use super::{Catalog, check_version, now};
 use crate::error::{Error, Result};
-use crate::input::{JobInput, TrialInput};
+use crate::input::{JobInput, TrialInput, has_float};
 use crate::model::{
     Deliverable, Description, Job, JobStatus, Kind, Name, Record, Status, TRIAL_DAYS, Trial,
     TrialStatus,
@@ -49,15 +49,6 @@ pub struct JobPatch {
     pub output: Option<Value>,
     /// Why it failed.
     pub error: Option<String>,
-}
-
-fn has_float(v: &Value) -> bool {
-    match v {
-        Value::Number(n) => n.is_f64(),
-        Value::Array(a) => a.iter().any(has_float),
-        Value::Object(o) => o.values().any(has_float),
-        _ => false,
-    }
 }
 
 impl Catalog {
@@ -137,14 +128,7 @@ impl Catalog {
         actor: &str,
     ) -> Result<Trial> {
         let current = self.get_trial(id).await?;
-        if let Some(expected) = expected_version
-            && current.version != expected
-        {
-            return Err(Error::Precondition {
-                expected,
-                actual: current.version,
-            });
-        }
+        check_version(expected_version, current.version)?;
         let mut next = current.clone();
         let mut violations = Vec::new();
         if let Some(status) = &patch.status {
@@ -257,14 +241,7 @@ impl Catalog {
         actor: &str,
     ) -> Result<Job> {
         let current = self.get_job(id).await?;
-        if let Some(expected) = expected_version
-            && current.version != expected
-        {
-            return Err(Error::Precondition {
-                expected,
-                actual: current.version,
-            });
-        }
+        check_version(expected_version, current.version)?;
         let mut next = current.clone();
         let mut violations = Vec::new();
         if let Some(status) = &patch.status {

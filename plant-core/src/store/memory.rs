@@ -11,7 +11,7 @@ use super::{
     Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
     StoreResult, StoredEmbedding,
 };
-use crate::audit::{AuditEntry, Checkpoint, Head, NewEntry};
+use crate::audit::{AuditEntry, Checkpoint, Head};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 
@@ -183,20 +183,12 @@ impl Inner {
                 return Err(StoreError::MissingReference { field, target });
             }
         }
-        let version = expected_version.map_or(1, |v| v + 1);
-        record.set_version(version);
-        let payload = record
-            .audit_payload()
-            .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
-        let entry = self.head().append(NewEntry {
-            entity_id: id,
-            entity_type: kind.as_str().to_owned(),
-            entity_version: version,
+        let entry = self.head().append(super::next_entry(
+            &mut record,
+            expected_version,
             action,
             actor,
-            at: record.updated_at(),
-            payload,
-        });
+        )?);
         record.apply_entry(&entry);
 
         if let Some(old_key) = previous.as_ref().and_then(name_key) {
@@ -211,7 +203,8 @@ impl Inner {
         if let Some(ext) = external_id(&record) {
             self.external_ids.insert(ext, id);
         }
-        let previous_embedding = match embedding {
+        // Only the searched kinds keep a vector (PostgreSQL has no column for the others).
+        let previous_embedding = match embedding.filter(|_| SEARCHED.contains(&kind)) {
             Some(e) => self.embeddings.insert(id, e),
             None => self.embeddings.get(&id).cloned(),
         };
@@ -534,6 +527,11 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         if inner.records.get(&id).is_none_or(|r| r.kind() != kind) {
             return Err(StoreError::NotFound { kind, id });
+        }
+        if !SEARCHED.contains(&kind) {
+            return Err(StoreError::InvalidChange(format!(
+                "a {kind} has no embedding"
+            )));
         }
         inner.embeddings.insert(id, embedding);
         Ok(())

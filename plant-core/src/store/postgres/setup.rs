@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use super::url::{UrlError, connect_options};
 
@@ -179,25 +179,47 @@ pub struct MigrationReport {
     pub current: Option<i64>,
 }
 
+/// The advisory lock key that serialises migration runs on one database ("plant" in ASCII).
+const MIGRATE_LOCK_KEY: i64 = i64::from_be_bytes(*b"\0\0\0plant");
+
 /// Applies the embedded migrations that are not yet applied, and is safe to run from several
-/// places at once: sqlx holds a session advisory lock (keyed on the database name) for the whole
-/// run, so concurrent runs wait for each other and then find nothing left to do. The run uses
-/// its own connection, closed at the end, so the lock can never outlive it in a pool. A
-/// migration whose file changed after it was applied is an error, not a silent skip.
+/// places at once: the run holds a session advisory lock for its whole length, so concurrent
+/// runs wait for each other and the later ones find nothing left to do. The run uses its own
+/// connection, closed at the end, so the lock can never outlive it in a pool. A migration
+/// whose file changed after it was applied is an error, not a silent skip.
 pub async fn migrate(url: &str) -> Result<MigrationReport, ConnectError> {
     let options = connect_options(url)?
         .application_name("plant-migrate")
         .options([("timezone", "UTC"), ("statement_timeout", "0")]);
-    let mut conn = options.connect().await.map_err(ConnectError::Unreachable)?;
+    // A pool of exactly one connection that is never recycled: every statement below runs in
+    // the same session, the one that holds the lock.
+    let session = PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await
+        .map_err(ConnectError::Unreachable)?;
+    let result = migrate_locked(&session).await;
+    // Closing ends the session, which releases the lock even when the run failed.
+    session.close().await;
+    result
+}
+
+async fn migrate_locked(session: &PgPool) -> Result<MigrationReport, ConnectError> {
+    let mut conn = session.acquire().await.map_err(ConnectError::Unreachable)?;
     let info = server_info(&mut conn).await?;
     check_server(&info)?;
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(MIGRATE_LOCK_KEY)
+        .execute(&mut *conn)
+        .await
+        .map_err(ConnectError::Query)?;
     let before = applied_versions(&mut conn).await?;
-    let run = MIGRATOR.run(&mut conn).await.map_err(ConnectError::Migrate);
-    let after = applied_versions(&mut conn).await;
-    // Closing ends the session, releasing the advisory lock even if the run failed.
-    let _ = conn.close().await;
-    run?;
-    let after = after?;
+    drop(conn);
+    MIGRATOR.run(session).await.map_err(ConnectError::Migrate)?;
+    let mut conn = session.acquire().await.map_err(ConnectError::Unreachable)?;
+    let after = applied_versions(&mut conn).await?;
     Ok(MigrationReport {
         applied: after
             .iter()
@@ -220,4 +242,31 @@ async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, ConnectEr
         .fetch_all(conn)
         .await
         .map_err(ConnectError::Query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(version_num: i32, installed: bool, available: bool) -> ServerInfo {
+        ServerInfo {
+            version_num,
+            version: format!("{}.{}", version_num / 10_000, version_num % 100),
+            vector_installed: installed,
+            vector_available: available,
+        }
+    }
+
+    #[test]
+    fn old_servers_are_refused_with_what_to_do() {
+        let err = check_server(&info(130_012, true, true)).expect_err("13 is too old");
+        assert!(err.to_string().contains("PostgreSQL 14 or newer"), "{err}");
+        assert!(check_server(&info(140_000, false, true)).is_ok());
+    }
+
+    #[test]
+    fn a_server_without_pgvector_is_refused_with_what_to_do() {
+        let err = check_server(&info(160_002, false, false)).expect_err("no pgvector");
+        assert!(err.to_string().contains("install pgvector"), "{err}");
+    }
 }

@@ -1,0 +1,112 @@
+//! The checkpoint file: one signed checkpoint per line (JSON lines), the copy kept outside the
+//! database. `checkpoint` appends to it; `verify` checks the chain against it, which is what
+//! catches a cut tail or a consistent rewrite even when the stored checkpoints were removed too.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+
+use plant_core::audit::{Break, BreakReason, Checkpoint, CheckpointError, VerifyReport};
+use plant_core::store::Store;
+
+use crate::error::CliError;
+
+/// Appends one line in a single write and syncs it, so a crash leaves no half line.
+pub fn append(path: &Path, checkpoint: &Checkpoint) -> Result<String, CliError> {
+    let line = serde_json::to_string(checkpoint)
+        .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
+    let io = |source| CliError::Io {
+        action: "append the checkpoint to",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(line)
+}
+
+/// Reads every checkpoint in the file; blank lines are skipped, a malformed one is an error
+/// naming its line.
+pub fn read(path: &Path) -> Result<Vec<Checkpoint>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        action: "read the checkpoint file",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| {
+                CliError::Usage(format!(
+                    "{} line {}: not a checkpoint: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Checks `checkpoints` against the chain `report` describes (already verified by the store) and
+/// folds the lowest break into it. Each break names the seq the library's verifier would:
+/// the checkpoint's seq, or `head + 1` for a cut tail.
+pub async fn check(
+    store: &dyn Store,
+    checkpoints: &[Checkpoint],
+    trusted_keys: &[String],
+    report: &mut VerifyReport,
+) -> Result<(), CliError> {
+    for cp in checkpoints {
+        report.checkpoints_checked += 1;
+        if let Some(brk) = check_one(store, cp, trusted_keys, report.head.seq).await? {
+            if report.first_break.as_ref().is_none_or(|b| brk.seq < b.seq) {
+                report.first_break = Some(brk);
+            }
+            report.ok = false;
+        }
+    }
+    Ok(())
+}
+
+async fn check_one(
+    store: &dyn Store,
+    cp: &Checkpoint,
+    trusted_keys: &[String],
+    head_seq: u64,
+) -> Result<Option<Break>, CliError> {
+    let c = cp.seq;
+    let brk = |seq, reason| Ok(Some(Break { seq, reason }));
+    match cp.verify_signature(trusted_keys) {
+        Ok(()) => {}
+        Err(CheckpointError::UntrustedKey(_)) => {
+            return brk(c, BreakReason::UntrustedKey { checkpoint_seq: c });
+        }
+        Err(_) => return brk(c, BreakReason::BadSignature { checkpoint_seq: c }),
+    }
+    if c == 0 {
+        return Ok(None);
+    }
+    if c > head_seq {
+        return brk(
+            head_seq.saturating_add(1),
+            BreakReason::Truncated {
+                checkpoint_seq: c,
+                head_seq,
+            },
+        );
+    }
+    let entry = store
+        .audit_entries(c - 1, 1)
+        .await
+        .map_err(|e| CliError::catalog("cannot read the audit chain", e.into()))?;
+    match entry.first() {
+        Some(e) if e.seq == c && e.hash == cp.hash => Ok(None),
+        _ => brk(c, BreakReason::CheckpointMismatch { checkpoint_seq: c }),
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand: its arguments and its `run`.
+
+pub mod checkpoint;
+pub mod embed;
+pub mod keygen;
+pub mod migrate;
+pub mod seed;
+pub mod token;
+pub mod verify;

@@ -1,0 +1,316 @@
+//! The command line without a database: help, tokens, keys, and configuration errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use plant_core::audit::CheckpointSigner;
+use serde_json::Value;
+use support::{assert_exit, cli, random_secret, run, scratch_dir, stderr, stdout};
+
+const SUBCOMMANDS: &[&str] = &[
+    "migrate",
+    "seed",
+    "verify",
+    "checkpoint",
+    "token",
+    "keygen",
+    "embed",
+];
+
+#[test]
+fn help_lists_every_subcommand_and_the_exit_codes() {
+    let out = run(&mut cli(&["--help"]));
+    assert_exit(&out, 0);
+    let help = stdout(&out);
+    for sub in SUBCOMMANDS {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from:\n{help}"
+        );
+    }
+    assert!(help.contains("Exit codes"), "{help}");
+    assert!(help.contains("3  database unavailable"), "{help}");
+}
+
+#[test]
+fn every_option_names_its_environment_variable() {
+    for (sub, vars) in [
+        ("migrate", &["DATABASE_URL"][..]),
+        (
+            "seed",
+            &["DATABASE_URL", "PLANT_SEED_FILE", "PLANT_EMBED_MODEL_DIR"],
+        ),
+        ("verify", &["DATABASE_URL", "PLANT_TRUSTED_KEYS"]),
+        (
+            "checkpoint",
+            &[
+                "PLANT_SIGNING_KEY",
+                "PLANT_SIGNING_KEY_FILE",
+                "PLANT_CHECKPOINT_FILE",
+            ],
+        ),
+        ("token", &["PLANT_JWT_SECRET", "PLANT_TOKEN_TTL"]),
+        ("keygen", &["PLANT_KEYGEN_OUT"]),
+        ("embed", &["DATABASE_URL", "PLANT_EMBED_BATCH"]),
+    ] {
+        let out = run(&mut cli(&[sub, "--help"]));
+        assert_exit(&out, 0);
+        let help = stdout(&out);
+        for var in vars {
+            assert!(help.contains(var), "{sub} --help lacks {var}:\n{help}");
+        }
+    }
+}
+
+#[test]
+fn secrets_in_the_environment_are_not_shown_in_help() {
+    let out =
+        run(cli(&["token", "--help"]).env("PLANT_JWT_SECRET", "do-not-print-this-secret-value"));
+    assert_exit(&out, 0);
+    assert!(
+        !stdout(&out).contains("do-not-print-this"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+fn decode_claims(token: &str, secret: &str) -> Value {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    decode::<Value>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .expect("the token decodes with the same secret")
+    .claims
+}
+
+#[test]
+fn token_decodes_with_the_same_secret_and_carries_the_claims() {
+    let secret = random_secret();
+    let agent = uuid::Uuid::new_v4().to_string();
+    let out = run(cli(&[
+        "token",
+        "--role",
+        "agent",
+        "--agent-id",
+        &agent,
+        "--email",
+        "Bot@Example.com",
+        "--ttl",
+        "600",
+    ])
+    .env("PLANT_JWT_SECRET", &secret));
+    assert_exit(&out, 0);
+    let token = stdout(&out).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "one JWT on stdout: {token}");
+
+    let claims = decode_claims(&token, &secret);
+    assert_eq!(claims["sub"], agent);
+    assert_eq!(claims["role"], "agent");
+    assert_eq!(claims["roles"], serde_json::json!(["agent"]));
+    assert_eq!(claims["agent_id"], agent);
+    assert_eq!(claims["email"], "bot@example.com");
+    let (iat, nbf, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["nbf"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(nbf, iat);
+    assert_eq!(exp, iat + 600);
+
+    let wrong = random_secret();
+    assert!(
+        decode::<Value>(
+            &token,
+            &DecodingKey::from_secret(wrong.as_bytes()),
+            &Validation::new(Algorithm::HS256)
+        )
+        .is_err(),
+        "another secret must not verify it"
+    );
+}
+
+#[test]
+fn operator_token_with_explicit_subject() {
+    let secret = random_secret();
+    let out = run(cli(&["token", "--role", "operator", "--sub", "ops-oncall"])
+        .env("PLANT_JWT_SECRET", &secret));
+    assert_exit(&out, 0);
+    let claims = decode_claims(stdout(&out).trim(), &secret);
+    assert_eq!(claims["sub"], "ops-oncall");
+    assert_eq!(claims["role"], "operator");
+    assert!(claims.get("agent_id").is_none());
+}
+
+#[test]
+fn token_refuses_a_missing_or_short_secret_with_exit_2() {
+    let out = run(&mut cli(&["token", "--role", "genesis"]));
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("PLANT_JWT_SECRET is not set"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(cli(&["token", "--role", "genesis"]).env("PLANT_JWT_SECRET", "too-short"));
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("at least 32"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn agent_token_without_agent_id_is_a_usage_error() {
+    let out = run(cli(&["token", "--role", "agent"]).env("PLANT_JWT_SECRET", random_secret()));
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--agent-id"), "{}", stderr(&out));
+}
+
+fn value_of<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in:\n{text}"))
+}
+
+#[test]
+fn keygen_prints_a_valid_key_pair() {
+    let out = run(&mut cli(&["keygen"]));
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let secret = value_of(&text, "PLANT_SIGNING_KEY");
+    let public = value_of(&text, "PLANT_TRUSTED_KEYS");
+    let signer = CheckpointSigner::from_hex(secret).expect("a valid ed25519 secret");
+    assert_eq!(signer.public_key_hex(), public);
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_out_writes_an_owner_only_file_and_never_overwrites_it() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = scratch_dir();
+    let path = dir.join("signing.key");
+    let path_str = path.to_str().unwrap();
+    let out = run(&mut cli(&["keygen", "--out", path_str]));
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        !text.contains("PLANT_SIGNING_KEY="),
+        "the secret stays in the file: {text}"
+    );
+    let secret = std::fs::read_to_string(&path).unwrap();
+    let signer = CheckpointSigner::from_hex(secret.trim()).expect("a valid key in the file");
+    assert_eq!(
+        signer.public_key_hex(),
+        value_of(&text, "PLANT_TRUSTED_KEYS")
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let again = run(&mut cli(&["keygen", "--out", path_str]));
+    assert_exit(&again, 5);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        secret,
+        "key untouched"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn database_commands_without_database_url_exit_2_and_say_so() {
+    for sub in ["migrate", "seed", "verify", "embed"] {
+        let out = run(&mut cli(&[sub]));
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains("DATABASE_URL is not set"), "{sub}: {err}");
+        assert_eq!(err.lines().count(), 1, "{sub}: one line: {err}");
+    }
+    let key = CheckpointSigner::generate().unwrap().secret_hex();
+    let out = run(cli(&["checkpoint"]).env("PLANT_SIGNING_KEY", key));
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("DATABASE_URL is not set"));
+}
+
+#[test]
+fn an_unreachable_database_exits_3_without_showing_the_password() {
+    let out = run(&mut cli(&[
+        "verify",
+        "--database-url",
+        "postgresql+asyncpg://plant:hunter2-secret@127.0.0.1:1/plant",
+    ]));
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_malformed_database_url_is_a_usage_error() {
+    let out = run(&mut cli(&[
+        "migrate",
+        "--database-url",
+        "mysql://u:pw-secret@h/d",
+    ]));
+    assert_exit(&out, 2);
+    assert!(!stderr(&out).contains("pw-secret"), "{}", stderr(&out));
+}
+
+#[test]
+fn checkpoint_without_a_key_is_a_usage_error() {
+    let out = run(&mut cli(&[
+        "checkpoint",
+        "--database-url",
+        "postgres://u@127.0.0.1:1/d",
+    ]));
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("no signing key"), "{}", stderr(&out));
+
+    let out = run(
+        cli(&["checkpoint", "--database-url", "postgres://u@127.0.0.1:1/d"])
+            .env("PLANT_SIGNING_KEY", "not-hex"),
+    );
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("signing key"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_model_directory_that_does_not_load_is_refused_not_replaced_by_hashing() {
+    let out = run(&mut cli(&[
+        "embed",
+        "--database-url",
+        "postgres://u@127.0.0.1:1/d",
+        "--embed-model-dir",
+        "/nonexistent/plant-model",
+    ]));
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("cannot load the embedding model from /nonexistent/plant-model"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_malformed_seed_file_is_a_usage_error_before_any_connection() {
+    let dir = scratch_dir();
+    let file = dir.join("seed.json");
+    std::fs::write(&file, "{}").unwrap();
+    let out = run(&mut cli(&[
+        "seed",
+        "--database-url",
+        "postgres://u@127.0.0.1:1/d",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("the seed file is not valid"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
