@@ -275,26 +275,29 @@ pub(super) const KIND_OF: &str = "select coalesce(\
 
 /// The `k` nearest neighbours of one searched kind, with filters: $1 the query vector,
 /// $2 status, $3 industry, $4 k. Cosine similarity is `1 - cosine distance`.
-pub(super) const SEARCH_INDUSTRY: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+///
+/// The inner query orders by distance alone so that PostgreSQL can walk the HNSW index (a second
+/// sort key would force a scan and a sort of the whole table); the outer one breaks ties by id.
+pub(super) const SEARCH_INDUSTRY: &str = "select id, name, (1 - d)::real from (select k.id, k.name, k.embedding <=> $1 as d \
     from industry k join base_entity b on b.id = k.id \
     where k.embedding is not null and ($2::text is null or b.status = $2) \
       and ($3::uuid is null or k.id = $3) \
-    order by k.embedding <=> $1, k.id limit $4";
-pub(super) const SEARCH_SKILL: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    order by k.embedding <=> $1 limit $4) nearest order by d, id";
+pub(super) const SEARCH_SKILL: &str = "select id, name, (1 - d)::real from (select k.id, k.name, k.embedding <=> $1 as d \
     from skill k join base_entity b on b.id = k.id \
     where k.embedding is not null and ($2::text is null or b.status = $2) \
       and $3::uuid is null \
-    order by k.embedding <=> $1, k.id limit $4";
-pub(super) const SEARCH_JOB_ROLE: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    order by k.embedding <=> $1 limit $4) nearest order by d, id";
+pub(super) const SEARCH_JOB_ROLE: &str = "select id, name, (1 - d)::real from (select k.id, k.name, k.embedding <=> $1 as d \
     from job_role k join base_entity b on b.id = k.id \
     where k.embedding is not null and ($2::text is null or b.status = $2) \
       and ($3::uuid is null or k.industry_id = $3) \
-    order by k.embedding <=> $1, k.id limit $4";
-pub(super) const SEARCH_AGENT: &str = "select k.id, k.name, (1 - (k.embedding <=> $1))::real \
+    order by k.embedding <=> $1 limit $4) nearest order by d, id";
+pub(super) const SEARCH_AGENT: &str = "select id, name, (1 - d)::real from (select k.id, k.name, k.embedding <=> $1 as d \
     from agent k join base_entity b on b.id = k.id \
     where k.embedding is not null and ($2::text is null or b.status = $2) \
       and ($3::uuid is null or k.industry_id = $3) \
-    order by k.embedding <=> $1, k.id limit $4";
+    order by k.embedding <=> $1 limit $4) nearest order by d, id";
 
 /// Searched records whose embedding is missing or from another model ($1), oldest first, at
 /// most $2.
