@@ -15,7 +15,7 @@
 #   BENCH_MINILM_SIZES    catalog sizes embedded with all-MiniLM-L6-v2 (default "10000")
 #   BENCH_HASHING_SIZES   catalog sizes embedded with the hashing embedder (default "10000 100000")
 #   BENCH_QUERIES         queries for recall and latency (default 200)
-#   BENCH_EF_SEARCH       hnsw.ef_search values for recall (default "40,100,200")
+#   BENCH_EF_SEARCH       hnsw.ef_search values for recall (default "40,100,200,400")
 #   BENCH_REQUESTS_C1     measured requests at concurrency 1 (default 400)
 #   BENCH_REQUESTS_C16    measured requests at concurrency 16 (default 1600)
 #   BENCH_HNSW_M, BENCH_HNSW_EF_CONSTRUCTION   index parameters (default 16 and 64, as migrated)
@@ -42,7 +42,7 @@ fi
 minilm_sizes=${BENCH_MINILM_SIZES:-10000}
 hashing_sizes=${BENCH_HASHING_SIZES:-10000 100000}
 queries=${BENCH_QUERIES:-200}
-ef_search=${BENCH_EF_SEARCH:-40,100,200}
+ef_search=${BENCH_EF_SEARCH:-40,100,200,400}
 req_c1=${BENCH_REQUESTS_C1:-400}
 req_c16=${BENCH_REQUESTS_C16:-1600}
 hnsw_m=${BENCH_HNSW_M:-16}
