@@ -12,7 +12,7 @@
 # the machine and the commit).
 #
 # Environment:
-#   BENCH_MINILM_SIZES    catalog sizes embedded with all-MiniLM-L6-v2 (default "10000")
+#   BENCH_MINILM_SIZES    catalog sizes embedded with all-MiniLM-L6-v2 (default "10000"; "" for none)
 #   BENCH_HASHING_SIZES   catalog sizes embedded with the hashing embedder (default "10000 100000")
 #   BENCH_QUERIES         queries for recall and latency (default 200)
 #   BENCH_EF_SEARCH       hnsw.ef_search values for recall (default "40,100,200,400")
@@ -39,8 +39,8 @@ if [ "${1:-}" != "--inside" ]; then
   exec scripts/test-db.sh run -- "$0" --inside
 fi
 
-minilm_sizes=${BENCH_MINILM_SIZES:-10000}
-hashing_sizes=${BENCH_HASHING_SIZES:-10000 100000}
+minilm_sizes=${BENCH_MINILM_SIZES-10000}
+hashing_sizes=${BENCH_HASHING_SIZES-10000 100000}
 queries=${BENCH_QUERIES:-200}
 ef_search=${BENCH_EF_SEARCH:-40,100,200,400}
 req_c1=${BENCH_REQUESTS_C1:-400}
