@@ -302,6 +302,11 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
             "agents-served",
             "list query + industry lookups + JSON body (store loop)",
         ),
+        (
+            "db",
+            "agents-columns",
+            "proposed: plain columns + industry joined, one query (rows fetched, not decoded)",
+        ),
         ("http", "agents", "bare hyper, same bytes"),
         ("c32", "agents", "plant-server"),
     ] {
