@@ -308,7 +308,7 @@ impl Modify for CatalogPaths {
                 .parameter(id_param())
                 .response(
                     "200",
-                    json("`[{seq, version, action, actor, at, hash, prev_hash}]`"),
+                    json_array("`[{seq, version, action, actor, at, hash, prev_hash}]`"),
                 )
                 .response("404", problem("no such entity"))
                 .build();
