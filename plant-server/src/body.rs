@@ -1,0 +1,158 @@
+//! Request bodies: content-type check, size limit, JSON parsing.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::problem::ApiError;
+
+/// Whether the request declares a body (a non-zero `Content-Length` or any `Transfer-Encoding`).
+pub fn declares_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || declared_length(headers).is_some_and(|n| n > 0)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// 415 unless a body sent with POST, PUT or PATCH is JSON (`application/json` or `…+json`).
+pub fn check_content_type(method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    let writes = [Method::POST, Method::PUT, Method::PATCH];
+    if !writes.contains(method) || !declares_body(headers) {
+        return Ok(());
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match media_type.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(t) if t.starts_with("application/") && t.ends_with("+json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType(
+            "request bodies must be JSON (Content-Type: application/json)".into(),
+        )),
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes whatever `Content-Length` claims.
+pub async fn read_limited(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if declared_length(headers).is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(err) => {
+            tracing::info!(error = %err, "request body could not be read");
+            Err(ApiError::BadRequest(
+                "the request body could not be read".into(),
+            ))
+        }
+    }
+}
+
+/// Parses a JSON body: 400 for text that is not JSON, 422 for JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadJson("a JSON body is required".into()));
+    }
+    serde_json::from_slice(body).map_err(|err| match err.classify() {
+        Category::Data => ApiError::Invalid {
+            detail: format!(
+                "the body does not have the expected shape: {}",
+                shape_message(&err)
+            ),
+            violations: vec![crate::problem::Violation::input(
+                "body",
+                shape_message(&err),
+            )],
+        },
+        Category::Syntax | Category::Eof | Category::Io => ApiError::BadJson(format!(
+            "the body is not valid JSON (line {}, column {})",
+            err.line(),
+            err.column()
+        )),
+    })
+}
+
+/// serde's data errors name fields and types, never values beyond the offending token; strip the
+/// position suffix so the message reads cleanly.
+fn shape_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        name: String,
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_shape_errors_are_422() {
+        assert!(matches!(
+            parse_json::<Shape>(b"{not json"),
+            Err(ApiError::BadJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Shape>(b""),
+            Err(ApiError::BadJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Shape>(br#"{"name": 3}"#),
+            Err(ApiError::Invalid { .. })
+        ));
+        assert!(parse_json::<Shape>(br#"{"name": "x"}"#).is_ok());
+    }
+
+    #[test]
+    fn json_content_types_are_accepted_others_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, "2".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(check_content_type(&Method::POST, &h).is_ok());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/merge-patch+json".parse().unwrap(),
+        );
+        assert!(check_content_type(&Method::PATCH, &h).is_ok());
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(check_content_type(&Method::POST, &h).is_err());
+        assert!(check_content_type(&Method::GET, &h).is_ok());
+        h.insert(header::CONTENT_LENGTH, "0".parse().unwrap());
+        assert!(check_content_type(&Method::POST, &h).is_ok());
+    }
+}

@@ -1,0 +1,394 @@
+//! Configuration from the environment: every variable the server reads, parsed once at start-up.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PORT` | `8000` | TCP port to listen on (all interfaces) |
+//! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
+//! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
+//! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
+//! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
+//! | `PLANT_JWT_PUBLIC_KEY` | unset | PEM public key (the text, or a path to a file) for RS256/ES256 tokens |
+//! | `PLANT_JWT_ALG` | `RS256` | algorithm of `PLANT_JWT_PUBLIC_KEY`: `RS256` or `ES256` |
+//! | `CORS_ORIGINS` | the portals' dev origins | comma list or JSON array of allowed origins; `*` allows any |
+//! | `PLANT_BODY_LIMIT` | `1048576` | largest request body in bytes |
+//! | `PLANT_REQUEST_TIMEOUT_MS` | `15000` | per-request deadline; past it the answer is 503 |
+//! | `PLANT_MAX_CONNECTIONS` | `1024` | open connections served at once; more wait in the listen backlog |
+//! | `PLANT_HEADER_TIMEOUT_MS` | `10000` | a client must send its request head within this time |
+//! | `PLANT_EMBED_MODEL_DIR` | unset | directory with all-MiniLM-L6-v2; unset means the lexical hashing embedder |
+//! | `LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
+//! | `GOOGLE_CLOUD_PROJECT` | unset | project id used to build `logging.googleapis.com/trace` |
+//! | `RUST_LOG` | `info` | log filter |
+//!
+//! When neither JWT variable is set, no token can be verified: public reads work and every
+//! protected endpoint answers 401. Setting both is refused, since which key signs is then unclear.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The origins allowed by default: the customer portal and platform portal on their usual dev ports.
+pub const DEFAULT_CORS_ORIGINS: &[&str] = &[
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+    "http://localhost:3001",
+    "http://127.0.0.1:3001",
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:8080",
+    "http://127.0.0.1:8080",
+];
+
+/// Shortest HS256 secret accepted; shorter secrets can be brute-forced.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Everything the server is configured with. `Debug` redacts the database password.
+#[derive(Clone)]
+pub struct Config {
+    pub port: u16,
+    pub database_url: Option<String>,
+    pub db_pool_size: u32,
+    pub seed_file: Option<PathBuf>,
+    pub jwt: JwtConfig,
+    pub cors: CorsOrigins,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub embed_model_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub gcp_project: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(plant_core::store::postgres::redact),
+            )
+            .field("db_pool_size", &self.db_pool_size)
+            .field("seed_file", &self.seed_file)
+            .field("jwt", &self.jwt)
+            .field("cors", &self.cors)
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("embed_model_dir", &self.embed_model_dir)
+            .field("log_format", &self.log_format)
+            .field("gcp_project", &self.gcp_project)
+            .finish()
+    }
+}
+
+/// How bearer tokens are verified.
+#[derive(Clone)]
+pub enum JwtConfig {
+    /// No key configured: every token is refused.
+    Disabled,
+    /// HS256 with a shared secret.
+    Secret(Vec<u8>),
+    /// RS256 or ES256 with a PEM public key.
+    PublicKey { alg: PublicKeyAlg, pem: Vec<u8> },
+}
+
+impl std::fmt::Debug for JwtConfig {
+    // The secret never reaches a log line, not even through Debug.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Disabled => f.write_str("Disabled"),
+            Self::Secret(_) => f.write_str("Secret(<redacted>)"),
+            Self::PublicKey { alg, .. } => f.debug_struct("PublicKey").field("alg", alg).finish(),
+        }
+    }
+}
+
+/// Asymmetric algorithms accepted for a configured public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicKeyAlg {
+    Rs256,
+    Es256,
+}
+
+/// The CORS allow-list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+    Auto,
+}
+
+/// A variable whose value cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} must be {expected}, got {value:?}")]
+    Invalid {
+        var: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+    #[error("PLANT_JWT_SECRET must be at least {MIN_SECRET_LEN} bytes")]
+    WeakSecret,
+    #[error("set PLANT_JWT_SECRET or PLANT_JWT_PUBLIC_KEY, not both")]
+    TwoJwtKeys,
+    #[error("PLANT_JWT_PUBLIC_KEY names a file that cannot be read: {path}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(Self {
+            port: parse_num(get("PORT"), "PORT", 8000, "a port number")?,
+            database_url: get("DATABASE_URL"),
+            db_pool_size: u32::try_from(positive(
+                get("PLANT_DB_POOL_SIZE"),
+                "PLANT_DB_POOL_SIZE",
+                10,
+            )?)
+            .map_err(|_| invalid("PLANT_DB_POOL_SIZE", "a positive integer", "too large"))?,
+            seed_file: get("PLANT_SEED_FILE").map(PathBuf::from),
+            jwt: parse_jwt(
+                get("PLANT_JWT_SECRET"),
+                get("PLANT_JWT_PUBLIC_KEY"),
+                get("PLANT_JWT_ALG"),
+            )?,
+            cors: match get("CORS_ORIGINS") {
+                Some(v) => parse_cors(&v)?,
+                None => CorsOrigins::List(
+                    DEFAULT_CORS_ORIGINS
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                ),
+            },
+            body_limit: positive(get("PLANT_BODY_LIMIT"), "PLANT_BODY_LIMIT", 1024 * 1024)?,
+            request_timeout: millis(
+                get("PLANT_REQUEST_TIMEOUT_MS"),
+                "PLANT_REQUEST_TIMEOUT_MS",
+                15_000,
+            )?,
+            max_connections: positive(get("PLANT_MAX_CONNECTIONS"), "PLANT_MAX_CONNECTIONS", 1024)?,
+            header_timeout: millis(
+                get("PLANT_HEADER_TIMEOUT_MS"),
+                "PLANT_HEADER_TIMEOUT_MS",
+                10_000,
+            )?,
+            embed_model_dir: get("PLANT_EMBED_MODEL_DIR").map(PathBuf::from),
+            log_format: match get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("auto") => LogFormat::Auto,
+                Some("json") => LogFormat::Json,
+                Some("pretty") | Some("text") => LogFormat::Pretty,
+                Some(other) => return Err(invalid("LOG_FORMAT", "json, pretty or auto", other)),
+            },
+            gcp_project: get("GOOGLE_CLOUD_PROJECT").or_else(|| get("GCP_PROJECT")),
+        })
+    }
+}
+
+fn invalid(var: &'static str, expected: &'static str, value: &str) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        expected,
+        value: value.to_owned(),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(
+    value: Option<String>,
+    var: &'static str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| invalid(var, expected, &v)),
+    }
+}
+
+fn positive(
+    value: Option<String>,
+    var: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    let n = parse_num(value, var, default, "a positive integer")?;
+    if n == 0 {
+        return Err(invalid(var, "a positive integer", "0"));
+    }
+    Ok(n)
+}
+
+fn millis(value: Option<String>, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    let n = positive(value, var, usize::try_from(default).unwrap_or(usize::MAX))?;
+    Ok(Duration::from_millis(u64::try_from(n).unwrap_or(u64::MAX)))
+}
+
+fn parse_jwt(
+    secret: Option<String>,
+    public_key: Option<String>,
+    alg: Option<String>,
+) -> Result<JwtConfig, ConfigError> {
+    match (secret, public_key) {
+        (Some(_), Some(_)) => Err(ConfigError::TwoJwtKeys),
+        (None, None) => Ok(JwtConfig::Disabled),
+        (Some(secret), None) => {
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(ConfigError::WeakSecret);
+            }
+            Ok(JwtConfig::Secret(secret.into_bytes()))
+        }
+        (None, Some(key)) => {
+            let alg = match alg.map(|a| a.to_ascii_uppercase()).as_deref() {
+                None | Some("RS256") => PublicKeyAlg::Rs256,
+                Some("ES256") => PublicKeyAlg::Es256,
+                Some(other) => return Err(invalid("PLANT_JWT_ALG", "RS256 or ES256", other)),
+            };
+            let pem = if key.contains("-----BEGIN") {
+                // Environment variables often carry PEM with literal "\n" sequences.
+                key.replace("\\n", "\n").into_bytes()
+            } else {
+                std::fs::read(&key).map_err(|source| ConfigError::KeyFile { path: key, source })?
+            };
+            Ok(JwtConfig::PublicKey { alg, pem })
+        }
+    }
+}
+
+/// Parses `CORS_ORIGINS`: a JSON array of strings or a comma-separated list.
+pub fn parse_cors(value: &str) -> Result<CorsOrigins, ConfigError> {
+    let items: Vec<String> = if value.starts_with('[') {
+        serde_json::from_str(value).map_err(|_| {
+            invalid(
+                "CORS_ORIGINS",
+                "a JSON array of origins or a comma list",
+                value,
+            )
+        })?
+    } else {
+        value.split(',').map(str::to_owned).collect()
+    };
+    let mut origins = Vec::new();
+    for item in items {
+        let origin = item.trim().trim_end_matches('/');
+        if origin.is_empty() {
+            continue;
+        }
+        if origin == "*" {
+            return Ok(CorsOrigins::Any);
+        }
+        if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+            return Err(invalid(
+                "CORS_ORIGINS",
+                "origins like https://host[:port]",
+                origin,
+            ));
+        }
+        origins.push(origin.to_ascii_lowercase());
+    }
+    Ok(CorsOrigins::List(origins))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 8000);
+        assert!(c.database_url.is_none());
+        assert!(matches!(c.jwt, JwtConfig::Disabled));
+        assert_eq!(c.body_limit, 1024 * 1024);
+        assert!(
+            matches!(c.cors, CorsOrigins::List(ref l) if l.contains(&"http://localhost:3000".to_owned()))
+        );
+    }
+
+    #[test]
+    fn cors_accepts_comma_lists_and_json_arrays() {
+        assert_eq!(
+            parse_cors("https://a.example, https://B.example/").unwrap(),
+            CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        assert_eq!(
+            parse_cors(r#"["https://a.example"]"#).unwrap(),
+            CorsOrigins::List(vec!["https://a.example".into()])
+        );
+        assert_eq!(parse_cors("*").unwrap(), CorsOrigins::Any);
+        assert!(parse_cors("[not json").is_err());
+        assert!(parse_cors("ftp://x").is_err());
+    }
+
+    #[test]
+    fn bad_values_are_typed_errors_naming_the_variable() {
+        let err = config(&[("PORT", "eighty")]).unwrap_err();
+        assert!(err.to_string().contains("PORT"));
+        assert!(matches!(
+            config(&[("PLANT_BODY_LIMIT", "0")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            config(&[("PLANT_JWT_SECRET", "short")]),
+            Err(ConfigError::WeakSecret)
+        ));
+        assert!(matches!(
+            config(&[("LOG_FORMAT", "xml")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            config(&[
+                ("PLANT_JWT_SECRET", &"s".repeat(40)),
+                ("PLANT_JWT_PUBLIC_KEY", "-----BEGIN")
+            ]),
+            Err(ConfigError::TwoJwtKeys)
+        ));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let c = config(&[
+            ("PLANT_JWT_SECRET", &"x".repeat(40)),
+            ("DATABASE_URL", "postgres://plant:hunter2@db/plant"),
+        ])
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("xxxx") && !text.contains("hunter2"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! Agent-specific endpoints: the calling agent itself, and team assignment.
+
+use http::StatusCode;
+use plant_core::model::{Kind, Record};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::Role;
+use crate::context::{RequestCtx, parse_uuid};
+use crate::problem::ApiError;
+use crate::response::json_response;
+use crate::router::HandlerResult;
+use crate::wire::{Names, entity_response, record_json};
+
+/// `GET /agents/me`: the agent named by the token's `agent_id`, with its job role, skill, team
+/// and industry.
+#[utoipa::path(get, path = "/api/v1/agents/me", tag = "agents",
+    responses(
+        (status = 200, description = "the agent, with `job_role`, `skill`, `team` and `industry_detail` objects"),
+        (status = 401, description = "no valid token", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an agent token, or no agent_id claim", body = crate::problem::Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn me(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Agent])?;
+    let raw = who
+        .agent_id
+        .ok_or_else(|| ApiError::Forbidden("the token has no agent_id claim".into()))?;
+    let id = parse_uuid("agent_id", &raw)
+        .map_err(|_| ApiError::Forbidden("the token's agent_id is not a UUID".into()))?;
+    let catalog = ctx.state.catalog();
+    let record = catalog.get(Kind::Agent, id).await?;
+    let Record::Agent(agent) = &record else {
+        return Err(ApiError::internal(
+            "the store returned another kind for an agent id",
+        ));
+    };
+    let mut names = Names::default();
+    let mut body = record_json(catalog, &record, &mut names).await?;
+    let related = [
+        ("job_role", Some((Kind::JobRole, agent.body.job_role_id))),
+        ("skill", Some((Kind::Skill, agent.body.skill_id))),
+        ("team", agent.body.team_id.map(|id| (Kind::Team, id))),
+        (
+            "industry_detail",
+            Some((Kind::Industry, agent.body.industry_id)),
+        ),
+    ];
+    for (field, target) in related {
+        let value = match target {
+            Some((kind, id)) => match catalog
+                .store()
+                .get(Some(kind), id)
+                .await
+                .map_err(plant_core::Error::from)?
+            {
+                Some(r) => record_json(catalog, &r, &mut names).await?,
+                None => Value::Null,
+            },
+            None => Value::Null,
+        };
+        if let Value::Object(map) = &mut body {
+            map.insert(field.into(), value);
+        }
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The body of `assign-team`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignTeam {
+    /// The team (null takes the agent out of its team).
+    pub team_id: Option<String>,
+}
+
+/// `POST /agents/{id}/assign-team`: `team_id` from the query or the JSON body.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/assign-team", tag = "agents",
+    params(("id" = uuid::Uuid, Path, description = "the agent"),
+           ("team_id" = Option<uuid::Uuid>, Query, description = "the team (or send it in the body)")),
+    request_body(content = Option<AssignTeam>, description = "`{\"team_id\": …}`; `null` takes the agent out of its team"),
+    responses(
+        (status = 200, description = "the agent, now in the team"),
+        (status = 404, description = "no such agent or team", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the team's job role differs from the agent's", body = crate::problem::Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn assign_team(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let agent_id = ctx.uuid_param("id")?;
+    let team_id = match ctx.query.get("team_id") {
+        Some(raw) => Some(parse_uuid("team_id", raw)?),
+        None => {
+            let body = ctx.json_opt::<serde_json::Map<String, Value>>()?;
+            match body.as_ref().and_then(|b| b.get("team_id")) {
+                Some(Value::String(raw)) => Some(parse_uuid("team_id", raw)?),
+                Some(Value::Null) => None,
+                Some(_) => {
+                    return Err(ApiError::invalid_field("team_id", "must be a UUID or null"));
+                }
+                None => {
+                    return Err(ApiError::invalid_field(
+                        "team_id",
+                        "is required (in the query or the body)",
+                    ));
+                }
+            }
+        }
+    };
+    let catalog = ctx.state.catalog();
+    let agent = catalog.assign_team(agent_id, team_id, &who.subject).await?;
+    entity_response(catalog, &Record::Agent(agent), StatusCode::OK).await
+}

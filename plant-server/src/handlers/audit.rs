@@ -1,0 +1,94 @@
+//! Audit endpoints (operator): the constitutional audit, per-entity tampering, the chain export
+//! and its verification.
+
+use http::{StatusCode, header};
+
+use crate::auth::Role;
+use crate::context::RequestCtx;
+use crate::handlers::certify::parse_kind;
+use crate::headers::next_link;
+use crate::response::json_response;
+use crate::router::HandlerResult;
+
+/// Entries one export page holds at most.
+const MAX_EXPORT: u32 = 1000;
+
+/// `POST /audit/run[?entity_type=]`: checks every catalog entity (or one kind) against L0 and L1.
+#[utoipa::path(post, path = "/api/v1/audit/run", tag = "audit",
+    params(("entity_type" = Option<String>, Query, description = "one kind, any spelling (`skill`, `JobRole`, `job_role`)")),
+    responses((status = 200, description = "`{total_entities, compliant, compliance_score, total_violations, timestamp, \
+        l0_breakdown, l1_breakdown, violations, statistics}`")),
+    security(("bearer" = [])))]
+pub async fn run(ctx: RequestCtx) -> HandlerResult {
+    ctx.require(&[Role::Operator])?;
+    let kind = ctx
+        .query
+        .get("entity_type")
+        .map(|raw| parse_kind("entity_type", raw))
+        .transpose()?;
+    let report = ctx.state.catalog().audit_report(kind).await?;
+    Ok(json_response(StatusCode::OK, &report))
+}
+
+/// `GET /audit/tampering/{id}`: whether one record and its entries still verify.
+#[utoipa::path(get, path = "/api/v1/audit/tampering/{id}", tag = "audit",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "`{entity_id, tampered, tampering_detected, hash_chain_valid, broken_links, \
+        details, broken_at_index}`")),
+    security(("bearer" = [])))]
+pub async fn tampering(ctx: RequestCtx) -> HandlerResult {
+    ctx.require(&[Role::Operator])?;
+    let id = ctx.uuid_param("id")?;
+    let report = ctx.state.catalog().tampering_report(id).await?;
+    Ok(json_response(StatusCode::OK, &report))
+}
+
+/// `GET /audit/export?after=<seq>&limit=`: audit entries in seq order, with payloads; `Link`
+/// names the next page.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit",
+    params(("after" = Option<u64>, Query, description = "entries after this seq"), ("limit" = Option<u32>, Query)),
+    responses((status = 200, description = "entries, in seq order")),
+    security(("bearer" = [])))]
+pub async fn export(ctx: RequestCtx) -> HandlerResult {
+    ctx.require(&[Role::Operator])?;
+    let after = ctx
+        .query
+        .parse_opt::<u64>("after", "a non-negative integer (a seq)")?
+        .unwrap_or(0);
+    let limit = ctx
+        .query
+        .parse_opt::<u32>("limit", "an integer between 1 and 1000")?
+        .unwrap_or(MAX_EXPORT);
+    if !(1..=MAX_EXPORT).contains(&limit) {
+        return Err(crate::problem::ApiError::invalid_field(
+            "limit",
+            "must be an integer between 1 and 1000",
+        ));
+    }
+    let entries = ctx
+        .state
+        .catalog()
+        .store()
+        .audit_entries(after, u64::from(limit))
+        .await
+        .map_err(plant_core::Error::from)?;
+    let mut response = json_response(StatusCode::OK, &entries);
+    if entries.len() == usize::try_from(limit).unwrap_or(usize::MAX)
+        && let Some(last) = entries.last()
+        && let Some(link) = next_link(&ctx.path, &ctx.query, &[("after", last.seq.to_string())])
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `GET /audit/verify`: recomputes every link, checks every record against its latest entry and
+/// every checkpoint; names the first bad seq.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "`{ok, entries_checked, head, checkpoints_checked, first_break}`")),
+    security(("bearer" = [])))]
+pub async fn verify(ctx: RequestCtx) -> HandlerResult {
+    ctx.require(&[Role::Operator])?;
+    let report = ctx.state.catalog().verify(&[]).await?;
+    Ok(json_response(StatusCode::OK, &report))
+}

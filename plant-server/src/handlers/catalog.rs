@@ -1,0 +1,239 @@
+//! The five catalog kinds: create, list, read, evolve (PATCH), archive (DELETE), history.
+
+use http::{StatusCode, header};
+use plant_core::input::{AgentInput, IndustryInput, JobRoleInput, SkillInput, TeamInput};
+use plant_core::model::{Category, Kind, Record, Seniority, Status};
+use plant_core::store::{ListQuery, SearchFilter};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::context::{RequestCtx, parse_uuid};
+use crate::headers::{IfMatch, next_link};
+use crate::problem::ApiError;
+use crate::query::Paging;
+use crate::response::json_response;
+use crate::router::HandlerResult;
+use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
+
+/// Where each catalog kind lives under `/api/v1`.
+pub fn collection(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Industry => "/api/v1/industries",
+        Kind::Skill => "/api/v1/genesis/skills",
+        Kind::JobRole => "/api/v1/genesis/job-roles",
+        Kind::Team => "/api/v1/teams",
+        Kind::Agent => "/api/v1/agents",
+        Kind::Trial => "/api/v1/trials",
+        Kind::Job => "/api/v1/jobs",
+    }
+}
+
+/// `POST` on a kind's collection (genesis): 201 with the entity.
+pub async fn create(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let catalog = ctx.state.catalog();
+    let record: Record = match kind {
+        Kind::Industry => catalog
+            .create_industry(&ctx.json::<IndustryInput>()?, &who.subject)
+            .await?
+            .into(),
+        Kind::Skill => catalog
+            .create_skill(&ctx.json::<SkillInput>()?, &who.subject)
+            .await?
+            .into(),
+        Kind::JobRole => catalog
+            .create_job_role(&ctx.json::<JobRoleInput>()?, &who.subject)
+            .await?
+            .into(),
+        Kind::Team => catalog
+            .create_team(&ctx.json::<TeamInput>()?, &who.subject)
+            .await?
+            .into(),
+        Kind::Agent => catalog
+            .create_agent(&ctx.json::<AgentInput>()?, &who.subject)
+            .await?
+            .into(),
+        Kind::Trial | Kind::Job => return Err(ApiError::NotFound("no such collection".into())),
+    };
+    created_response(catalog, &record, collection(kind)).await
+}
+
+/// Filters a kind's list accepts, beside paging.
+fn list_query(ctx: &RequestCtx, kind: Kind, paging: Paging) -> Result<ListQuery, ApiError> {
+    let q = &ctx.query;
+    let uuid = |name: &str| q.get(name).map(|v| parse_uuid(name, v)).transpose();
+    let status = q
+        .get("status")
+        .map(|v| v.trim().to_ascii_lowercase().parse::<Status>())
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
+    let mut query = ListQuery {
+        kind: Some(kind),
+        status: status.map(|s| s.as_str().to_owned()),
+        industry_id: uuid("industry_id")?,
+        job_role_id: uuid("job_role_id")?,
+        skill_id: uuid("skill_id")?,
+        team_id: uuid("team_id")?,
+        offset: paging.offset,
+        limit: u64::from(paging.limit),
+        after: q.get("after").map(wire::parse_cursor).transpose()?,
+        ..ListQuery::default()
+    };
+    if kind == Kind::Skill {
+        query.category = q
+            .get("category")
+            .map(|v| v.trim().to_ascii_lowercase().parse::<Category>())
+            .transpose()
+            .map_err(|e| ApiError::invalid_field("category", e.to_string()))?
+            .map(|c| c.as_str().to_owned());
+    }
+    if kind == Kind::JobRole {
+        query.seniority_level = q
+            .get("seniority_level")
+            .map(|v| v.trim().to_ascii_lowercase().parse::<Seniority>())
+            .transpose()
+            .map_err(|e| ApiError::invalid_field("seniority_level", e.to_string()))?
+            .map(|s| s.as_str().to_owned());
+    }
+    Ok(query)
+}
+
+/// `GET` on a kind's collection: a JSON array in `(created_at, id)` order, with `Link: rel=next`
+/// when the page is full.
+pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let paging = Paging::from_query(&ctx.query)?;
+    let mut query = list_query(&ctx, kind, paging)?;
+    let catalog = ctx.state.catalog();
+    if let Some(name) = ctx.query.get("industry") {
+        // The customer portal filters by industry name, in any case.
+        match catalog
+            .store()
+            .get_by_name(Kind::Industry, name.trim())
+            .await
+            .map_err(plant_core::Error::from)?
+        {
+            Some(industry) => query.industry_id = Some(industry.id()),
+            None => return Ok(json_response(StatusCode::OK, &Vec::<Value>::new())),
+        }
+    }
+    if kind == Kind::Agent
+        && let Some(text) = ctx.query.get("q")
+    {
+        return semantic_agents(&ctx, text, &query).await;
+    }
+    let records = catalog.list(&query).await?;
+    let body = records_json(catalog, &records).await?;
+    let mut response = json_response(StatusCode::OK, &body);
+    if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
+        && let Some(last) = records.last()
+        && let Some(link) = next_link(
+            &ctx.path,
+            &ctx.query,
+            &[("after", cursor_of(last)), ("offset", "0".into())],
+        )
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// Agents closest in meaning to `text`, best first, each with its `score`; the other filters
+/// still apply.
+async fn semantic_agents(ctx: &RequestCtx, text: &str, query: &ListQuery) -> HandlerResult {
+    let catalog = ctx.state.catalog();
+    let filter = SearchFilter {
+        kinds: vec![Kind::Agent],
+        status: query.status.clone(),
+        industry_id: query.industry_id,
+    };
+    let wanted = usize::try_from(query.limit + query.offset).unwrap_or(usize::MAX);
+    let hits = catalog.search(text, &filter, wanted).await?;
+    let mut records = Vec::new();
+    let mut scores = Vec::new();
+    for hit in hits {
+        let Some(Record::Agent(agent)) = catalog
+            .store()
+            .get(Some(Kind::Agent), hit.id)
+            .await
+            .map_err(plant_core::Error::from)?
+        else {
+            continue;
+        };
+        let keep = query
+            .job_role_id
+            .is_none_or(|id| agent.body.job_role_id == id)
+            && query.skill_id.is_none_or(|id| agent.body.skill_id == id)
+            && query
+                .team_id
+                .is_none_or(|id| agent.body.team_id == Some(id));
+        if keep {
+            records.push(Record::Agent(agent));
+            scores.push(hit.score);
+        }
+    }
+    let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
+    let records: Vec<Record> = records.into_iter().skip(skip).collect();
+    let mut body = records_json(catalog, &records).await?;
+    for (item, score) in body.iter_mut().zip(scores.into_iter().skip(skip)) {
+        if let Value::Object(map) = item {
+            map.insert("score".into(), Value::from(f64::from(score)));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET` one entity, with its ETag.
+pub async fn get(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let catalog = ctx.state.catalog();
+    let record = catalog.get(kind, id).await?;
+    entity_response(catalog, &record, StatusCode::OK).await
+}
+
+/// The version an `If-Match` names, resolving `*` to the current one.
+async fn expected_version(
+    ctx: &RequestCtx,
+    kind: Kind,
+    id: Uuid,
+    if_match: &IfMatch,
+) -> Result<u64, ApiError> {
+    let current = ctx.state.catalog().get(kind, id).await?.version();
+    if_match.check(current)?;
+    Ok(if_match.expected_version().unwrap_or(current))
+}
+
+/// `PATCH` one entity (genesis, `If-Match` required): a JSON merge patch of its fields.
+pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let id = ctx.uuid_param("id")?;
+    let if_match = IfMatch::require(&ctx.headers)?;
+    let patch: Map<String, Value> = ctx.json()?;
+    let expected = expected_version(&ctx, kind, id, &if_match).await?;
+    let catalog = ctx.state.catalog();
+    let record = catalog
+        .evolve(kind, id, &patch, expected, &who.subject)
+        .await?;
+    entity_response(catalog, &record, StatusCode::OK).await
+}
+
+/// `DELETE` one entity (genesis): archives it; 409 while active entities depend on it.
+pub async fn archive(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let id = ctx.uuid_param("id")?;
+    let expected = match ctx.headers.get(header::IF_MATCH) {
+        Some(_) => Some(expected_version(&ctx, kind, id, &IfMatch::require(&ctx.headers)?).await?),
+        None => None,
+    };
+    let catalog = ctx.state.catalog();
+    let record = catalog.archive(kind, id, expected, &who.subject).await?;
+    entity_response(catalog, &record, StatusCode::OK).await
+}
+
+/// `GET …/{id}/history`: the entity's audit entries, oldest first.
+pub async fn history(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let entries = ctx.state.catalog().history(kind, id).await?;
+    let body: Vec<Value> = entries.iter().map(history_json).collect();
+    Ok(json_response(StatusCode::OK, &body))
+}

@@ -1,0 +1,174 @@
+//! Certification: one entity by path, one by `{entity_type, entity_id}`, or a batch of up to 50.
+//!
+//! A passing entity is answered 200 with its certified state. A failing one is recorded as
+//! `rejected` (audited) and answered 422 with a `constitutional-violation` problem listing every
+//! violation, which is what the platform portal's client recognises as a rule violation.
+
+use http::StatusCode;
+use plant_core::model::Kind;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::context::{RequestCtx, parse_uuid};
+use crate::problem::{ApiError, Violation};
+use crate::response::json_response;
+use crate::router::HandlerResult;
+use crate::wire::entity_response;
+
+/// Most entities one batch may certify.
+pub const MAX_BATCH: usize = 50;
+
+/// What to certify.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CertifyRequest {
+    /// `Skill`, `skill`, `JobRole`, `job_role`, `jobrole`, `Agent`, … (any case, snake aliases).
+    pub entity_type: String,
+    /// The entity's id.
+    pub entity_id: String,
+}
+
+/// A batch: a bare array, or `{"items": [...]}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Batch {
+    Items(Vec<CertifyRequest>),
+    Wrapped {
+        #[serde(alias = "entities", alias = "requests")]
+        items: Vec<CertifyRequest>,
+    },
+}
+
+/// One batch result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub entity_type: String,
+    pub entity_id: String,
+    /// `certified`, `rejected`, or `error`.
+    pub status: &'static str,
+    pub certified: bool,
+    pub violations: Vec<Violation>,
+    /// For `error`: the status and detail the single call would have answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+/// Parses `entity_type` leniently: 422 for an unknown or uncertifiable kind.
+pub fn parse_kind(field: &str, raw: &str) -> Result<Kind, ApiError> {
+    let kind = Kind::parse_loose(raw).map_err(|e| ApiError::invalid_field(field, e.to_string()))?;
+    if kind.is_catalog() {
+        Ok(kind)
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            format!("{kind} is not a catalog kind"),
+        ))
+    }
+}
+
+async fn certify_one(ctx: &RequestCtx, kind: Kind, id: Uuid, actor: &str) -> HandlerResult {
+    let catalog = ctx.state.catalog();
+    let outcome = catalog.certify(kind, id, actor).await?;
+    if outcome.passed() {
+        entity_response(catalog, &outcome.record, StatusCode::OK).await
+    } else {
+        let violations: Vec<Violation> = outcome
+            .violations
+            .into_iter()
+            .map(Violation::from)
+            .collect();
+        Err(ApiError::RuleViolation {
+            detail: format!(
+                "the {kind} was rejected and recorded as such: {} rule(s) failed",
+                violations.len()
+            ),
+            violations,
+        })
+    }
+}
+
+/// `POST /genesis/skills/{id}/certify`, `POST /genesis/job-roles/{id}/certify`.
+pub async fn by_path(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let id = ctx.uuid_param("id")?;
+    certify_one(&ctx, kind, id, &who.subject).await
+}
+
+/// `POST /genesis/certify` with `{entity_type, entity_id}`.
+#[utoipa::path(post, path = "/api/v1/genesis/certify", tag = "certification",
+    request_body = CertifyRequest,
+    responses(
+        (status = 200, description = "certified; the entity"),
+        (status = 422, description = "rejected (recorded), with every violation", body = crate::problem::Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn by_body(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let request: CertifyRequest = ctx.json()?;
+    let kind = parse_kind("entity_type", &request.entity_type)?;
+    let id = parse_uuid("entity_id", &request.entity_id)?;
+    certify_one(&ctx, kind, id, &who.subject).await
+}
+
+/// `POST /genesis/certify/batch`: up to 50 entities, a result each (200 overall).
+#[utoipa::path(post, path = "/api/v1/genesis/certify/batch", tag = "certification",
+    request_body = Vec<CertifyRequest>,
+    responses((status = 200, description = "one result per item, in order", body = Vec<BatchResult>)),
+    security(("bearer" = [])))]
+pub async fn batch(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let items = match ctx.json::<Batch>()? {
+        Batch::Items(items) | Batch::Wrapped { items } => items,
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::invalid_field(
+            "items",
+            format!("a batch holds 1 to {MAX_BATCH} items"),
+        ));
+    }
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let outcome = async {
+            let kind = parse_kind("entity_type", &item.entity_type)?;
+            let id = parse_uuid("entity_id", &item.entity_id)?;
+            Ok::<_, ApiError>(ctx.state.catalog().certify(kind, id, &who.subject).await?)
+        }
+        .await;
+        let result = match outcome {
+            Ok(done) => BatchResult {
+                entity_type: item.entity_type,
+                entity_id: item.entity_id,
+                status: if done.passed() {
+                    "certified"
+                } else {
+                    "rejected"
+                },
+                certified: done.passed(),
+                violations: done.violations.into_iter().map(Violation::from).collect(),
+                error: None,
+            },
+            Err(err) => {
+                if err.status().is_server_error() {
+                    tracing::error!(error = %err.cause_chain(), "batch certification item failed");
+                }
+                let problem = err.to_problem(&ctx.path, ctx.correlation_id.as_str());
+                BatchResult {
+                    entity_type: item.entity_type,
+                    entity_id: item.entity_id,
+                    status: "error",
+                    certified: false,
+                    violations: problem.violations.clone().unwrap_or_default(),
+                    error: Some(
+                        json!({ "status": problem.status, "title": problem.title, "detail": problem.detail }),
+                    ),
+                }
+            }
+        };
+        results.push(result);
+    }
+    Ok(json_response(StatusCode::OK, &results))
+}

@@ -1,0 +1,144 @@
+//! Jobs: created by operators; read and moved along by operators or the agent they belong to.
+
+use http::{StatusCode, header};
+use plant_core::catalog::JobPatch;
+use plant_core::input::JobInput;
+use plant_core::model::{Job, JobStatus, Kind};
+use plant_core::store::ListQuery;
+use uuid::Uuid;
+
+use crate::auth::{Principal, Role};
+use crate::context::{RequestCtx, parse_uuid};
+use crate::handlers::catalog::collection;
+use crate::handlers::trials::optional_if_match;
+use crate::headers::{etag, location};
+use crate::problem::ApiError;
+use crate::query::Paging;
+use crate::response::json_response;
+use crate::router::HandlerResult;
+
+fn agent_of(who: &Principal) -> Option<Uuid> {
+    who.agent_id
+        .as_deref()
+        .and_then(|raw| Uuid::parse_str(raw.trim()).ok())
+}
+
+fn may_touch(who: &Principal, job: &Job) -> bool {
+    who.has_any(&[Role::Operator])
+        || (who.has_any(&[Role::Agent]) && agent_of(who) == Some(job.agent_id))
+}
+
+fn job_response(job: &Job, status: StatusCode) -> HandlerResult {
+    let mut response = json_response(status, job);
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(job.version));
+    Ok(response)
+}
+
+async fn visible_job(ctx: &RequestCtx, who: &Principal) -> Result<Job, ApiError> {
+    let id = ctx.uuid_param("id")?;
+    let job = ctx.state.catalog().get_job(id).await?;
+    if may_touch(who, &job) {
+        Ok(job)
+    } else {
+        Err(ApiError::Forbidden(
+            "this job belongs to another agent".into(),
+        ))
+    }
+}
+
+/// `POST /jobs` (operator): queues a job for an active agent.
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
+    request_body(content = Object, description = "`{agent_id, title, input?, trial_id?}`"),
+    responses((status = 201, description = "the job, `queued`"),
+              (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Operator])?;
+    let input: JobInput = ctx.json()?;
+    let job = ctx.state.catalog().create_job(&input, &who.subject).await?;
+    let mut response = job_response(&job, StatusCode::CREATED)?;
+    if let Some(loc) = location(&format!("{}/{}", collection(Kind::Job), job.id)) {
+        response.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(response)
+}
+
+/// `GET /jobs`: an operator sees every job (filters `agent_id`, `trial_id`, `status`); an agent
+/// sees its own.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
+    params(("agent_id" = Option<uuid::Uuid>, Query), ("trial_id" = Option<uuid::Uuid>, Query),
+           ("status" = Option<String>, Query), ("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query)),
+    responses((status = 200, description = "jobs, oldest first")),
+    security(("bearer" = [])))]
+pub async fn list(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Operator, Role::Agent])?;
+    let paging = Paging::from_query(&ctx.query)?;
+    let q = &ctx.query;
+    let agent_id = if who.has_any(&[Role::Operator]) {
+        q.get("agent_id")
+            .map(|v| parse_uuid("agent_id", v))
+            .transpose()?
+    } else {
+        Some(
+            agent_of(&who)
+                .ok_or_else(|| ApiError::Forbidden("the token has no agent_id claim".into()))?,
+        )
+    };
+    let status = q
+        .get("status")
+        .map(|v| v.trim().to_ascii_lowercase().parse::<JobStatus>())
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
+    let query = ListQuery {
+        kind: Some(Kind::Job),
+        agent_id,
+        trial_id: q
+            .get("trial_id")
+            .map(|v| parse_uuid("trial_id", v))
+            .transpose()?,
+        status: status.map(|s| s.as_str().to_owned()),
+        offset: paging.offset,
+        limit: u64::from(paging.limit),
+        ..ListQuery::default()
+    };
+    let records = ctx.state.catalog().list(&query).await?;
+    let jobs: Vec<Job> = records
+        .into_iter()
+        .filter_map(|r| Job::try_from(r).ok())
+        .collect();
+    Ok(json_response(StatusCode::OK, &jobs))
+}
+
+/// `GET /jobs/{id}`.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "the job")),
+    security(("bearer" = [])))]
+pub async fn get(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Operator, Role::Agent])?;
+    let job = visible_job(&ctx, &who).await?;
+    job_response(&job, StatusCode::OK)
+}
+
+/// `PATCH /jobs/{id}`: `queued → running → succeeded | failed`, or `cancelled`; 409 otherwise.
+#[utoipa::path(patch, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = uuid::Uuid, Path)),
+    request_body(content = Object, description = "`{status?, output?, error?}`"),
+    responses((status = 200, description = "the job"),
+              (status = 409, description = "a transition the job cannot make", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn patch(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Operator, Role::Agent])?;
+    let job = visible_job(&ctx, &who).await?;
+    let patch: JobPatch = ctx.json()?;
+    let expected = optional_if_match(&ctx, job.version)?;
+    let job = ctx
+        .state
+        .catalog()
+        .update_job(job.id, &patch, expected, &who.subject)
+        .await?;
+    job_response(&job, StatusCode::OK)
+}

@@ -1,0 +1,10 @@
+//! Request handlers, one module per area of the API.
+
+pub mod agents;
+pub mod audit;
+pub mod catalog;
+pub mod certify;
+pub mod jobs;
+pub mod ops;
+pub mod search;
+pub mod trials;

@@ -1,0 +1,46 @@
+//! Operations endpoints: liveness, readiness, the OpenAPI document.
+
+use http::StatusCode;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::context::RequestCtx;
+use crate::openapi::ApiDoc;
+use crate::problem::{ApiError, Problem};
+use crate::response::json_response;
+use crate::router::HandlerResult;
+
+/// The body of `/health` and `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness: 200 while the process is up.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "the process is up", body = Status)))]
+pub async fn health(_ctx: RequestCtx) -> HandlerResult {
+    Ok(json_response(StatusCode::OK, &Status { status: "ok" }))
+}
+
+/// Readiness: 200 when the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "ready to serve", body = Status),
+        (status = 503, description = "the database cannot be reached", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub async fn ready(ctx: RequestCtx) -> HandlerResult {
+    match ctx.state.readiness().check().await {
+        Ok(()) => Ok(json_response(StatusCode::OK, &Status { status: "ok" })),
+        Err(err) => Err(ApiError::Unavailable(Some(Box::new(err)))),
+    }
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi(_ctx: RequestCtx) -> HandlerResult {
+    Ok(json_response(StatusCode::OK, &ApiDoc::openapi()))
+}

@@ -1,0 +1,217 @@
+//! Trials: anyone may book one (throttled per client); the customer named in it (by the token's
+//! `email` claim) or an operator may read and change it.
+
+use http::{StatusCode, header};
+use plant_core::catalog::TrialPatch;
+use plant_core::input::TrialInput;
+use plant_core::model::{Kind, Trial, TrialStatus};
+use plant_core::store::ListQuery;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::{Principal, Role};
+use crate::context::{RequestCtx, parse_uuid};
+use crate::handlers::catalog::collection;
+use crate::headers::{IfMatch, etag, location};
+use crate::problem::ApiError;
+use crate::query::Paging;
+use crate::response::{empty, json_response};
+use crate::router::HandlerResult;
+use crate::wire::trial_json;
+
+/// The envelope of `GET /trials` (kept from the reference API).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrialPage {
+    #[schema(value_type = Vec<Object>)]
+    pub trials: Vec<Value>,
+    pub total: u64,
+    pub skip: u64,
+    pub limit: u32,
+}
+
+/// Who may see a trial: an operator, or the customer whose e-mail it carries.
+fn may_see(who: &Principal, trial: &Trial) -> bool {
+    who.has_any(&[Role::Operator])
+        || who
+            .email
+            .as_deref()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case(trial.customer_email.as_str()))
+}
+
+/// The caller, who must be an operator or a customer.
+fn reader(ctx: &RequestCtx) -> Result<Principal, ApiError> {
+    ctx.require(&[Role::Operator, Role::Customer])
+}
+
+async fn visible_trial(ctx: &RequestCtx, who: &Principal) -> Result<Trial, ApiError> {
+    let id = ctx.uuid_param("id")?;
+    let trial = ctx.state.catalog().get_trial(id).await?;
+    if may_see(who, &trial) {
+        Ok(trial)
+    } else {
+        Err(ApiError::Forbidden(
+            "this trial belongs to another customer".into(),
+        ))
+    }
+}
+
+fn trial_response(trial: &Trial, status: StatusCode) -> HandlerResult {
+    let mut response = json_response(status, &trial_json(trial)?);
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(trial.version));
+    Ok(response)
+}
+
+/// `POST /trials`: books a seven-day trial (anyone; throttled per client).
+#[utoipa::path(post, path = "/api/v1/trials", tag = "trials",
+    request_body(content = Object, description = "`{agent_id, customer_name, customer_email, company, phone}` \
+        (`customer_company` / `customer_phone` accepted too)"),
+    responses(
+        (status = 201, description = "the trial, with `days_remaining`"),
+        (status = 404, description = "no such agent", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many bookings from this client", body = crate::problem::Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub async fn book(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.principal()?;
+    if let Err(retry_after_secs) = ctx.state.trial_limiter().check(&ctx.client_key()) {
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
+    let input: TrialInput = ctx.json()?;
+    let actor = who.map_or_else(|| "anonymous".to_owned(), |p| p.subject);
+    let trial = ctx.state.catalog().book_trial(&input, &actor).await?;
+    let mut response = trial_response(&trial, StatusCode::CREATED)?;
+    if let Some(loc) = location(&format!("{}/{}", collection(Kind::Trial), trial.id)) {
+        response.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(response)
+}
+
+/// `GET /trials`: an operator sees every trial (filters `agent_id`, `status`, `customer_email`);
+/// a customer sees their own.
+#[utoipa::path(get, path = "/api/v1/trials", tag = "trials",
+    params(("skip" = Option<u64>, Query), ("limit" = Option<u32>, Query, description = "1 to 1000"),
+           ("agent_id" = Option<uuid::Uuid>, Query), ("status" = Option<String>, Query)),
+    responses((status = 200, description = "`{trials, total, skip, limit}`", body = TrialPage)),
+    security(("bearer" = [])))]
+pub async fn list(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let paging = Paging::from_query(&ctx.query)?;
+    let q = &ctx.query;
+    let status = q
+        .get("status")
+        .map(|v| v.trim().to_ascii_lowercase().parse::<TrialStatus>())
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
+    let customer_email = if who.has_any(&[Role::Operator]) {
+        q.get("customer_email").map(|e| e.trim().to_lowercase())
+    } else {
+        let email = who
+            .email
+            .as_deref()
+            .ok_or_else(|| ApiError::Forbidden("the token has no email claim".into()))?;
+        Some(email.trim().to_lowercase())
+    };
+    let query = ListQuery {
+        kind: Some(Kind::Trial),
+        status: status.map(|s| s.as_str().to_owned()),
+        agent_id: q
+            .get("agent_id")
+            .map(|v| parse_uuid("agent_id", v))
+            .transpose()?,
+        customer_email,
+        offset: paging.offset,
+        limit: u64::from(paging.limit),
+        ..ListQuery::default()
+    };
+    let (trials, total) = ctx.state.catalog().list_trials(&query).await?;
+    let trials = trials
+        .iter()
+        .map(trial_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json_response(
+        StatusCode::OK,
+        &TrialPage {
+            trials,
+            total,
+            skip: paging.offset,
+            limit: paging.limit,
+        },
+    ))
+}
+
+/// `GET /trials/{id}`.
+#[utoipa::path(get, path = "/api/v1/trials/{id}", tag = "trials",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "the trial"),
+              (status = 403, description = "another customer's trial", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let trial = visible_trial(&ctx, &who).await?;
+    trial_response(&trial, StatusCode::OK)
+}
+
+/// `PATCH /trials/{id}`: status (`converted`, `cancelled`, `expired`) and/or deliverables to add.
+#[utoipa::path(patch, path = "/api/v1/trials/{id}", tag = "trials",
+    params(("id" = uuid::Uuid, Path)),
+    request_body(content = Object, description = "`{status?, deliverables?: [{title, description?, url?}]}`"),
+    responses((status = 200, description = "the trial"),
+              (status = 409, description = "a transition the trial cannot make", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn patch(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let trial = visible_trial(&ctx, &who).await?;
+    let patch: TrialPatch = ctx.json()?;
+    let expected = optional_if_match(&ctx, trial.version)?;
+    let trial = ctx
+        .state
+        .catalog()
+        .update_trial(trial.id, &patch, expected, &who.subject)
+        .await?;
+    trial_response(&trial, StatusCode::OK)
+}
+
+/// `DELETE /trials/{id}`: cancels the trial; 204.
+#[utoipa::path(delete, path = "/api/v1/trials/{id}", tag = "trials",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "cancelled"),
+              (status = 409, description = "the trial is no longer active", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn cancel(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let trial = visible_trial(&ctx, &who).await?;
+    ctx.state
+        .catalog()
+        .cancel_trial(trial.id, &who.subject)
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /trials/{id}/deliverables`.
+#[utoipa::path(get, path = "/api/v1/trials/{id}/deliverables", tag = "trials",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "what the agent delivered, oldest first")),
+    security(("bearer" = [])))]
+pub async fn deliverables(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let trial = visible_trial(&ctx, &who).await?;
+    Ok(json_response(StatusCode::OK, &trial.deliverables))
+}
+
+/// The version an optional `If-Match` pins (412 when stale).
+pub fn optional_if_match(ctx: &RequestCtx, current: u64) -> Result<Option<u64>, ApiError> {
+    if ctx.headers.contains_key(header::IF_MATCH) {
+        let if_match = IfMatch::require(&ctx.headers)?;
+        if_match.check(current)?;
+        Ok(Some(if_match.expected_version().unwrap_or(current)))
+    } else {
+        Ok(None)
+    }
+}

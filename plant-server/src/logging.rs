@@ -1,0 +1,230 @@
+//! Log set-up: JSON lines in Cloud Logging's structured shape, or human-readable lines on a terminal.
+//!
+//! A JSON line carries `severity`, `message`, `time`, `target`, the event's fields, the fields of
+//! every enclosing span (so each line inside a request names its `correlation_id`), and
+//! `logging.googleapis.com/trace` / `spanId` / `trace_sampled` when the request came with
+//! `X-Cloud-Trace-Context` and a project id is configured.
+
+use std::io::{IsTerminal, Write};
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Record};
+use tracing::{Event, Id, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. Call once, at start-up.
+pub fn init(format: LogFormat, gcp_project: Option<String>) -> Result<(), LoggingError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    if json {
+        registry
+            .with(CloudLoggingLayer::new(std::io::stderr, gcp_project))
+            .try_init()
+    } else {
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init()
+    }
+    .map_err(|e| LoggingError(e.to_string()))
+}
+
+/// The global subscriber could not be installed (one already was).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the log subscriber: {0}")]
+pub struct LoggingError(String);
+
+/// A layer writing one Cloud Logging JSON object per event.
+#[derive(Debug)]
+pub struct CloudLoggingLayer<W> {
+    make_writer: W,
+    gcp_project: Option<String>,
+}
+
+impl<W> CloudLoggingLayer<W> {
+    /// A layer writing to `make_writer`; `gcp_project` turns trace ids into Cloud Trace names.
+    pub fn new(make_writer: W, gcp_project: Option<String>) -> Self {
+        Self {
+            make_writer,
+            gcp_project,
+        }
+    }
+}
+
+/// Fields recorded on a span, kept in its extensions.
+struct SpanFields(Map<String, Value>);
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0
+            .insert(field.name().into(), Value::from(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), Value::from(format!("{value:?}")));
+    }
+}
+
+fn severity(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARNING",
+        Level::INFO => "INFO",
+        Level::DEBUG | Level::TRACE => "DEBUG",
+    }
+}
+
+impl<S, W> Layer<S> for CloudLoggingLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut fields = Map::new();
+            attrs.record(&mut JsonVisitor(&mut fields));
+            span.extensions_mut().insert(SpanFields(fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
+                values.record(&mut JsonVisitor(fields));
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fields = Map::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
+                    fields.extend(span_fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+        }
+        event.record(&mut JsonVisitor(&mut fields));
+
+        let metadata = event.metadata();
+        let mut line = Map::new();
+        line.insert("severity".into(), Value::from(severity(metadata.level())));
+        let message = fields.remove("message").unwrap_or_else(|| Value::from(""));
+        line.insert("message".into(), message);
+        line.insert(
+            "time".into(),
+            Value::from(plant_core::Timestamp::now().to_rfc3339()),
+        );
+        line.insert("target".into(), Value::from(metadata.target()));
+        if let Some(Value::String(trace_id)) = fields.remove("trace_id") {
+            if let Some(project) = &self.gcp_project {
+                line.insert(
+                    "logging.googleapis.com/trace".into(),
+                    Value::from(format!("projects/{project}/traces/{trace_id}")),
+                );
+            } else {
+                line.insert("trace_id".into(), Value::from(trace_id));
+            }
+        }
+        if let Some(span_id) = fields.remove("trace_span_id") {
+            line.insert("logging.googleapis.com/spanId".into(), span_id);
+        }
+        if let Some(sampled) = fields.remove("trace_sampled") {
+            line.insert("logging.googleapis.com/trace_sampled".into(), sampled);
+        }
+        for (k, v) in fields {
+            line.entry(k).or_insert(v);
+        }
+        let Ok(mut text) = serde_json::to_vec(&Value::Object(line)) else {
+            return;
+        };
+        text.push(b'\n');
+        // A log line that cannot be written has nowhere better to go.
+        let _ = self.make_writer.make_writer().write_all(&text);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn json_lines_have_cloud_logging_shape_and_span_fields() {
+        let capture = Capture::default();
+        let layer = CloudLoggingLayer::new(capture.clone(), Some("proj-1".into()));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "request",
+                correlation_id = "c-1",
+                trace_id = "0123456789abcdef0123456789abcdef",
+                status = tracing::field::Empty
+            );
+            let _guard = span.enter();
+            span.record("status", 201_u64);
+            tracing::warn!(latency_ms = 3_u64, "done");
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["severity"], "WARNING");
+        assert_eq!(line["message"], "done");
+        assert_eq!(line["correlation_id"], "c-1");
+        assert_eq!(line["status"], 201);
+        assert_eq!(line["latency_ms"], 3);
+        assert_eq!(
+            line["logging.googleapis.com/trace"],
+            "projects/proj-1/traces/0123456789abcdef0123456789abcdef"
+        );
+    }
+}

@@ -1,0 +1,319 @@
+//! The OpenAPI document, generated from the handlers' annotations; the five catalog kinds share
+//! one set of handlers, so their paths are generated here from the routing table's templates.
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Ref, Required};
+use utoipa::{Modify, OpenApi};
+
+use plant_core::model::Kind;
+
+use crate::handlers::{agents, audit, certify, jobs, ops, search, trials};
+use crate::problem::{Problem, Violation};
+use crate::routes::{CATALOG_KINDS, kind_paths};
+
+/// The API description served at `/openapi.json` and snapshot-tested.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Plant",
+        description = "The catalog behind the agent marketplace: industries, skills, job roles, teams, agents, \
+                       certification, trials, jobs and a verifiable audit chain. Every error is \
+                       application/problem+json (RFC 9457).",
+        version = "1"
+    ),
+    paths(
+        ops::health, ops::ready, ops::openapi,
+        certify::by_body, certify::batch,
+        agents::me, agents::assign_team,
+        trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
+        jobs::create, jobs::list, jobs::get, jobs::patch,
+        audit::run, audit::tampering, audit::export, audit::verify,
+        search::search,
+    ),
+    components(schemas(Problem, Violation, ops::Status, certify::CertifyRequest, certify::BatchResult,
+        agents::AssignTeam, trials::TrialPage)),
+    modifiers(&BearerAuth, &CatalogPaths),
+    tags(
+        (name = "operations", description = "liveness, readiness, this document"),
+        (name = "catalog", description = "industries, skills, job roles, teams, agents"),
+        (name = "certification", description = "constitutional certification (L0 + L1)"),
+        (name = "agents", description = "agent-specific operations"),
+        (name = "trials", description = "seven-day trials of an agent"),
+        (name = "jobs", description = "work handed to agents"),
+        (name = "audit", description = "the tamper-evident audit chain"),
+        (name = "search", description = "search by meaning"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Generates the shared operations of the five catalog kinds.
+struct CatalogPaths;
+
+fn label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Industry => "industry",
+        Kind::Skill => "skill",
+        Kind::JobRole => "job role",
+        Kind::Team => "team",
+        Kind::Agent => "agent",
+        Kind::Trial => "trial",
+        Kind::Job => "job",
+    }
+}
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+fn json(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().build()))
+                .build(),
+        )
+        .build()
+}
+
+fn id_param() -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        ))
+        .build()
+}
+
+fn query_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+fn json_body(description: &str) -> Option<utoipa::openapi::request_body::RequestBody> {
+    Some(
+        RequestBodyBuilder::new()
+            .description(Some(description))
+            .required(Some(Required::True))
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(ObjectBuilder::new().build()))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn filters(kind: Kind) -> Vec<(&'static str, &'static str)> {
+    let mut f = vec![
+        ("limit", "1 to 1000 (default 100)"),
+        ("offset", "skip this many"),
+        ("after", "keyset cursor from the Link header"),
+        ("status", "active, archived or deleted"),
+    ];
+    match kind {
+        Kind::Skill => f.push((
+            "category",
+            "technical, soft_skill, domain_expertise or certification",
+        )),
+        Kind::JobRole => {
+            f.push(("seniority_level", "junior, mid or senior"));
+            f.push(("industry_id", "industry id"));
+            f.push(("skill_id", "a required skill"));
+        }
+        Kind::Team => {
+            f.push(("industry_id", "industry id"));
+            f.push(("industry", "industry name, any case"));
+            f.push(("job_role_id", "job role id"));
+        }
+        Kind::Agent => {
+            f.push(("industry_id", "industry id"));
+            f.push(("industry", "industry name, any case"));
+            f.push(("job_role_id", "job role id"));
+            f.push(("skill_id", "skill id"));
+            f.push(("team_id", "team id"));
+            f.push(("q", "text to rank agents by meaning; adds `score`"));
+        }
+        _ => {}
+    }
+    f
+}
+
+impl Modify for CatalogPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bearer = || SecurityRequirement::new("bearer", Vec::<String>::new());
+        for &kind in CATALOG_KINDS {
+            let (items, item, history) = kind_paths(kind);
+            let name = label(kind);
+            let mut list = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("list_{}", name.replace(' ', "_"))))
+                .summary(Some(format!("List {name}s in (created_at, id) order")))
+                .response(
+                    "200",
+                    json("a JSON array; `Link: <…>; rel=\"next\"` when the page is full"),
+                )
+                .response("422", problem("a filter or paging value is invalid"));
+            for (param, description) in filters(kind) {
+                list = list.parameter(query_param(param, description));
+            }
+            openapi
+                .paths
+                .add_path_operation(items, vec![HttpMethod::Get], list.build());
+
+            let create = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("create_{}", name.replace(' ', "_"))))
+                .summary(Some(format!("Create a {name} (genesis)")))
+                .request_body(json_body(&format!("the new {name}")))
+                .response("201", json(&format!("the {name}, with ETag and Location")))
+                .response("401", problem("no valid token"))
+                .response("403", problem("not a genesis token"))
+                .response("409", problem("the name is taken"))
+                .response(
+                    "422",
+                    problem("rule or input violations, listed in `violations`"),
+                )
+                .security(bearer())
+                .build();
+            openapi
+                .paths
+                .add_path_operation(items, vec![HttpMethod::Post], create);
+
+            let get = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("get_{}", name.replace(' ', "_"))))
+                .summary(Some(format!("Read a {name}")))
+                .parameter(id_param())
+                .response("200", json(&format!("the {name}, with its ETag")))
+                .response("404", problem("no such entity"))
+                .response("422", problem("the id is not a UUID"))
+                .build();
+            openapi
+                .paths
+                .add_path_operation(item, vec![HttpMethod::Get], get);
+
+            let patch = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("evolve_{}", name.replace(' ', "_"))))
+                .summary(Some(format!(
+                    "Evolve a {name} (genesis; If-Match required)"
+                )))
+                .parameter(id_param())
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("If-Match")
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::True)
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .build(),
+                )
+                .request_body(json_body("a JSON merge patch of the entity's fields"))
+                .response("200", json(&format!("the {name}, one version on")))
+                .response("412", problem("the ETag is stale"))
+                .response("428", problem("If-Match is missing"))
+                .response("422", problem("rule or input violations"))
+                .security(bearer())
+                .build();
+            openapi
+                .paths
+                .add_path_operation(item, vec![HttpMethod::Patch], patch);
+
+            let delete = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("archive_{}", name.replace(' ', "_"))))
+                .summary(Some(format!("Archive a {name} (genesis)")))
+                .parameter(id_param())
+                .response("200", json(&format!("the archived {name}")))
+                .response(
+                    "409",
+                    problem("active entities depend on it, or it is not active"),
+                )
+                .security(bearer())
+                .build();
+            openapi
+                .paths
+                .add_path_operation(item, vec![HttpMethod::Delete], delete);
+
+            let hist = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("history_{}", name.replace(' ', "_"))))
+                .summary(Some(format!("The {name}'s audit entries, oldest first")))
+                .parameter(id_param())
+                .response(
+                    "200",
+                    json("`[{seq, version, action, actor, at, hash, prev_hash}]`"),
+                )
+                .response("404", problem("no such entity"))
+                .build();
+            openapi
+                .paths
+                .add_path_operation(history, vec![HttpMethod::Get], hist);
+
+            if matches!(kind, Kind::Skill | Kind::JobRole) {
+                let certify = OperationBuilder::new()
+                    .tag("certification")
+                    .operation_id(Some(format!("certify_{}", name.replace(' ', "_"))))
+                    .summary(Some(format!("Certify a {name} (genesis)")))
+                    .parameter(id_param())
+                    .response("200", json(&format!("the certified {name}")))
+                    .response("422", problem("rejected (and recorded): `constitutional-violation` with every violation"))
+                    .security(bearer())
+                    .build();
+                openapi.paths.add_path_operation(
+                    format!("{item}/certify"),
+                    vec![HttpMethod::Post],
+                    certify,
+                );
+            }
+        }
+    }
+}
+
+/// The document as pretty JSON text with a trailing newline, as the snapshot stores it.
+pub fn document_text() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}

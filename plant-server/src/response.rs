@@ -1,0 +1,55 @@
+//! Response construction: the body type and JSON helpers.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::Full;
+use serde::Serialize;
+
+/// The body every response carries.
+pub type Body = Full<Bytes>;
+
+/// Every response the server sends.
+pub type Response = http::Response<Body>;
+
+/// Served when a value cannot be serialised; it never can for our types, but the edge must not panic.
+const SERIALISATION_FAILED: &str = r#"{"type":"https://plant.dev/problems/internal","title":"Internal server error","status":500,"detail":"an unexpected error occurred"}"#;
+
+/// A JSON response with `application/json`.
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    json_response_with_type(status, value, "application/json")
+}
+
+/// A JSON response with the given media type.
+pub fn json_response_with_type<T: Serialize + ?Sized>(
+    status: StatusCode,
+    value: &T,
+    content_type: &'static str,
+) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => with_body(status, Bytes::from(bytes), content_type),
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            with_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Bytes::from_static(SERIALISATION_FAILED.as_bytes()),
+                crate::problem::PROBLEM_JSON,
+            )
+        }
+    }
+}
+
+/// A response with no body.
+pub fn empty(status: StatusCode) -> Response {
+    let mut response = http::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+fn with_body(status: StatusCode, body: Bytes, content_type: &'static str) -> Response {
+    let mut response = http::Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

@@ -1,0 +1,116 @@
+//! The routing table: every endpoint and its handler.
+
+use http::Method;
+use plant_core::model::Kind;
+
+use crate::handlers::{agents, audit, catalog, certify, jobs, ops, search, trials};
+use crate::router::{RouteError, Router, RouterBuilder};
+
+/// All routes of the API.
+pub fn router() -> Result<Router, RouteError> {
+    builder().build()
+}
+
+/// The five catalog kinds and the collection each lives at.
+pub const CATALOG_KINDS: &[Kind] = &[
+    Kind::Industry,
+    Kind::Skill,
+    Kind::JobRole,
+    Kind::Team,
+    Kind::Agent,
+];
+
+/// Path templates of one catalog kind: collection, item, history.
+pub fn kind_paths(kind: Kind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        Kind::Industry => (
+            "/api/v1/industries",
+            "/api/v1/industries/{id}",
+            "/api/v1/industries/{id}/history",
+        ),
+        Kind::Skill => (
+            "/api/v1/genesis/skills",
+            "/api/v1/genesis/skills/{id}",
+            "/api/v1/genesis/skills/{id}/history",
+        ),
+        Kind::JobRole => (
+            "/api/v1/genesis/job-roles",
+            "/api/v1/genesis/job-roles/{id}",
+            "/api/v1/genesis/job-roles/{id}/history",
+        ),
+        Kind::Team => (
+            "/api/v1/teams",
+            "/api/v1/teams/{id}",
+            "/api/v1/teams/{id}/history",
+        ),
+        Kind::Agent | Kind::Trial | Kind::Job => (
+            "/api/v1/agents",
+            "/api/v1/agents/{id}",
+            "/api/v1/agents/{id}/history",
+        ),
+    }
+}
+
+/// The routes, before the matcher is built (tests add their own).
+pub fn builder() -> RouterBuilder {
+    let mut b = Router::builder()
+        .route(Method::GET, "/health", ops::health)
+        .route(Method::GET, "/api/v1/health", ops::health)
+        .route(Method::GET, "/ready", ops::ready)
+        .route(Method::GET, "/api/v1/ready", ops::ready)
+        .route(Method::GET, "/openapi.json", ops::openapi)
+        .route(Method::GET, "/api/v1/openapi.json", ops::openapi);
+    for &kind in CATALOG_KINDS {
+        let (items, item, history) = kind_paths(kind);
+        b = b
+            .route(Method::POST, items, move |ctx| catalog::create(ctx, kind))
+            .route(Method::GET, items, move |ctx| catalog::list(ctx, kind))
+            .route(Method::GET, item, move |ctx| catalog::get(ctx, kind))
+            .route(Method::PATCH, item, move |ctx| catalog::patch(ctx, kind))
+            .route(Method::DELETE, item, move |ctx| catalog::archive(ctx, kind))
+            .route(Method::GET, history, move |ctx| catalog::history(ctx, kind));
+    }
+    b.route(Method::POST, "/api/v1/genesis/skills/{id}/certify", |ctx| {
+        certify::by_path(ctx, Kind::Skill)
+    })
+    .route(
+        Method::POST,
+        "/api/v1/genesis/job-roles/{id}/certify",
+        |ctx| certify::by_path(ctx, Kind::JobRole),
+    )
+    .route(Method::POST, "/api/v1/genesis/certify", certify::by_body)
+    .route(
+        Method::POST,
+        "/api/v1/genesis/certify/batch",
+        certify::batch,
+    )
+    .route(Method::GET, "/api/v1/agents/me", agents::me)
+    .route(
+        Method::POST,
+        "/api/v1/agents/{id}/assign-team",
+        agents::assign_team,
+    )
+    .route(Method::POST, "/api/v1/trials", trials::book)
+    .route(Method::GET, "/api/v1/trials", trials::list)
+    .route(Method::GET, "/api/v1/trials/{id}", trials::get)
+    .route(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
+    .route(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
+    .route(
+        Method::GET,
+        "/api/v1/trials/{id}/deliverables",
+        trials::deliverables,
+    )
+    .route(Method::POST, "/api/v1/jobs", jobs::create)
+    .route(Method::GET, "/api/v1/jobs", jobs::list)
+    .route(Method::GET, "/api/v1/jobs/{id}", jobs::get)
+    .route(Method::PATCH, "/api/v1/jobs/{id}", jobs::patch)
+    .route(Method::POST, "/api/v1/audit/run", audit::run)
+    .route(
+        Method::GET,
+        "/api/v1/audit/tampering/{id}",
+        audit::tampering,
+    )
+    .route(Method::GET, "/api/v1/audit/export", audit::export)
+    .route(Method::GET, "/api/v1/audit/verify", audit::verify)
+    .route(Method::GET, "/api/v1/search", search::search)
+}

@@ -1,0 +1,156 @@
+//! The accept loop: HTTP/1.1 and h2c on one port, a cap on open connections, a deadline for the
+//! first request bytes, and a graceful shutdown that stops accepting and drains within a bound.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::router::RouteError;
+use crate::routes;
+use crate::service::{App, handle};
+use crate::state::AppState;
+
+/// Streams served at once on one HTTP/2 connection.
+const MAX_H2_STREAMS: u32 = 128;
+/// Interval of HTTP/2 keep-alive pings, which also find dead peers.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the routing table is inconsistent")]
+    Routes(#[from] RouteError),
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the drain
+/// timeout for in-flight requests to finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let app = Arc::new(App {
+        router: routes::router()?,
+        state,
+    });
+    run_app(listener, app, shutdown).await;
+    Ok(())
+}
+
+/// [`run`] with a router of the caller's choosing (tests add endpoints of their own).
+pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let limits = app.state.limits().clone();
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .keep_alive_interval(H2_PING_INTERVAL);
+
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "listening");
+    }
+
+    loop {
+        // Waiting for a permit before accepting leaves extra clients in the kernel's backlog
+        // instead of spawning unbounded work for them.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => (stream, peer),
+                Err(err) => {
+                    // Running out of file descriptors must not spin the loop.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+        let app = app.clone();
+        let header_timeout = limits.header_timeout;
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if !first_byte_within(&stream, header_timeout).await {
+                return;
+            }
+            let service = service_fn(move |request| handle(app.clone(), Some(peer), request));
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    tracing::info!(
+        connections = graceful.count(),
+        "shutting down: no longer accepting, draining"
+    );
+    match tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("drained; stopped"),
+        Err(_) => tracing::warn!("drain deadline passed; remaining connections are cut"),
+    }
+}
+
+/// A client that connects and sends nothing would otherwise hold a connection slot forever:
+/// protocol detection waits for bytes before hyper's own header timeout starts.
+async fn first_byte_within(stream: &TcpStream, deadline: Duration) -> bool {
+    let mut byte = [0_u8; 1];
+    matches!(tokio::time::timeout(deadline, stream.peek(&mut byte)).await, Ok(Ok(n)) if n > 0)
+}
+
+/// Resolves on SIGTERM (what Cloud Run sends) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

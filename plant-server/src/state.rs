@@ -1,0 +1,177 @@
+//! What every request can reach: the verifier, the CORS policy, limits, and the readiness check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use plant_core::Catalog;
+use plant_core::store::Store;
+
+use crate::auth::{Authenticator, KeyError};
+use crate::config::Config;
+use crate::cors::Cors;
+use crate::ratelimit::RateLimiter;
+
+/// How long shutdown waits for in-flight requests before cutting them off.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Resource limits of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+impl Limits {
+    /// The limits named by the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            body_limit: config.body_limit,
+            request_timeout: config.request_timeout,
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            drain_timeout: DRAIN_TIMEOUT,
+        }
+    }
+}
+
+/// Why the service is not ready; logged, never sent to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("not ready: {0}")]
+pub struct NotReady(pub String);
+
+/// Whether the service can do its work (for `GET /ready`): typically, whether the database answers.
+pub trait Readiness: Send + Sync {
+    /// Resolves to `Ok` when ready.
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>>;
+}
+
+/// Ready as long as the process runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlwaysReady;
+
+impl Readiness for AlwaysReady {
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Ready when the store answers a ping.
+#[derive(Debug, Clone)]
+pub struct StoreReadiness(pub Arc<dyn Store>);
+
+impl Readiness for StoreReadiness {
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>> {
+        Box::pin(async move { self.0.ping().await.map_err(|e| NotReady(e.to_string())) })
+    }
+}
+
+/// Trial bookings allowed per client and minute (anyone may book, so bookings are throttled).
+pub const TRIAL_BOOKINGS_PER_MINUTE: u32 = 10;
+
+/// The shared state of a running server; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    auth: Authenticator,
+    cors: Cors,
+    limits: Limits,
+    catalog: Catalog,
+    readiness: Arc<dyn Readiness>,
+    trial_limiter: RateLimiter,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("auth", &self.inner.auth)
+            .field("cors", &self.inner.cors)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State from its parts.
+    pub fn new(
+        auth: Authenticator,
+        cors: Cors,
+        limits: Limits,
+        catalog: Catalog,
+        readiness: Arc<dyn Readiness>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                auth,
+                cors,
+                limits,
+                catalog,
+                readiness,
+                trial_limiter: RateLimiter::new(TRIAL_BOOKINGS_PER_MINUTE, Duration::from_secs(60)),
+            }),
+        }
+    }
+
+    /// State for `config` over `catalog`, ready when its store answers.
+    pub fn from_config(config: &Config, catalog: Catalog) -> Result<Self, KeyError> {
+        let readiness = Arc::new(StoreReadiness(catalog.store().clone()));
+        Self::with_readiness(config, catalog, readiness)
+    }
+
+    /// State for `config` over `catalog`, with the given readiness check.
+    pub fn with_readiness(
+        config: &Config,
+        catalog: Catalog,
+        readiness: Arc<dyn Readiness>,
+    ) -> Result<Self, KeyError> {
+        let auth = Authenticator::new(&config.jwt)?;
+        if !auth.is_enabled() {
+            tracing::warn!(
+                "neither PLANT_JWT_SECRET nor PLANT_JWT_PUBLIC_KEY is set: every protected endpoint answers 401"
+            );
+        }
+        Ok(Self::new(
+            auth,
+            Cors::new(config.cors.clone()),
+            Limits::from_config(config),
+            catalog,
+            readiness,
+        ))
+    }
+
+    /// The token verifier.
+    pub fn auth(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// The CORS policy.
+    pub fn cors(&self) -> &Cors {
+        &self.inner.cors
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The throttle on anonymous trial bookings.
+    pub fn trial_limiter(&self) -> &RateLimiter {
+        &self.inner.trial_limiter
+    }
+
+    /// The readiness check.
+    pub fn readiness(&self) -> &dyn Readiness {
+        self.inner.readiness.as_ref()
+    }
+}
