@@ -81,15 +81,19 @@ impl PgStore {
 
     async fn commit_changes(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let mut head = write::lock_head(&mut tx).await?;
-        let mut done = Vec::with_capacity(changes.len());
+        let mut staged = Vec::with_capacity(changes.len());
         for change in changes {
-            let committed = write::apply(&mut tx, head, change).await?;
+            staged.push(write::stage(&mut tx, change).await?);
+        }
+        if staged.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut head = write::lock_head(&mut tx).await?;
+        let mut done = Vec::with_capacity(staged.len());
+        for staged in staged {
+            let committed = write::append(&mut tx, head, staged).await?;
             head = committed.entry.head();
             done.push(committed);
-        }
-        if !done.is_empty() {
-            write::set_head(&mut tx, head).await?;
         }
         tx.commit().await.map_err(store_error)?;
         Ok(done)

@@ -14,6 +14,7 @@ use crate::Timestamp;
 use crate::audit::{AuditEntry, Checkpoint};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
+use crate::store::memory::SEARCHED;
 use crate::store::{ListQuery, SearchFilter, SearchHit, StaleEmbedding, StoreError, StoreResult};
 
 pub(super) fn kind_sql(kind: Kind) -> &'static KindSql {
@@ -237,9 +238,6 @@ pub(super) async fn checkpoints(pool: &PgPool) -> StoreResult<Vec<Checkpoint>> {
         })
         .collect()
 }
-
-/// The kinds search covers when the filter names none, as the in-memory store.
-const SEARCHED: &[Kind] = &[Kind::Industry, Kind::Skill, Kind::JobRole, Kind::Agent];
 
 pub(super) async fn search(
     pool: &PgPool,

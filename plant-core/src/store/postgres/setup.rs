@@ -243,3 +243,30 @@ async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, ConnectEr
         .await
         .map_err(ConnectError::Query)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(version_num: i32, installed: bool, available: bool) -> ServerInfo {
+        ServerInfo {
+            version_num,
+            version: format!("{}.{}", version_num / 10_000, version_num % 100),
+            vector_installed: installed,
+            vector_available: available,
+        }
+    }
+
+    #[test]
+    fn old_servers_are_refused_with_what_to_do() {
+        let err = check_server(&info(130_012, true, true)).expect_err("13 is too old");
+        assert!(err.to_string().contains("PostgreSQL 14 or newer"), "{err}");
+        assert!(check_server(&info(140_000, false, true)).is_ok());
+    }
+
+    #[test]
+    fn a_server_without_pgvector_is_refused_with_what_to_do() {
+        let err = check_server(&info(160_002, false, false)).expect_err("no pgvector");
+        assert!(err.to_string().contains("install pgvector"), "{err}");
+    }
+}

@@ -323,14 +323,30 @@ pub(super) const AUDIT_ENTRIES: &str = concat!(
     audit_columns!(),
     " from audit_log where seq > $1 order by seq limit $2"
 );
-pub(super) const INSERT_ENTRY: &str = concat!(
-    "insert into audit_log (",
-    audit_columns!(),
-    ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-);
 pub(super) const HEAD: &str = "select seq, hash from audit_head";
 pub(super) const LOCK_HEAD: &str = "select seq, hash from audit_head where id for update";
-pub(super) const SET_HEAD: &str = "update audit_head set seq = $1, hash = $2 where id";
+
+/// Appends an entry ($1 … $10 in `audit_columns` order), moves the head to it, and sets the
+/// record's version hash; catalog kinds also get their history ($11) and hash chain ($12).
+macro_rules! append {
+    ($record_update:literal) => {
+        concat!(
+            "with appended as (insert into audit_log (",
+            audit_columns!(),
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning seq, hash), \
+             moved as (update audit_head set seq = appended.seq, hash = appended.hash \
+                from appended where audit_head.id) ",
+            $record_update
+        )
+    };
+}
+
+pub(super) const APPEND_CATALOG: &str = append!(
+    "update base_entity set version_hash = $10, amendment_history = $11, \
+        hash_chain_sha256 = $12 where id = $2"
+);
+pub(super) const APPEND_TRIAL: &str = append!("update trial set version_hash = $10 where id = $2");
+pub(super) const APPEND_JOB: &str = append!("update job set version_hash = $10 where id = $2");
 
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \

@@ -67,7 +67,25 @@ pub fn normalize_url(url: &str) -> Result<String, UrlError> {
         }
         None => rest.to_owned(),
     };
-    Ok(format!("postgres://{rest}"))
+    Ok(format!("postgres://{}", with_host(&rest)))
+}
+
+/// Puts `localhost` where the host is empty (`user:pw@/db?host=/cloudsql/…`, `///db`), which
+/// libpq accepts and the URL parser does not; a `host=` parameter still decides where to connect.
+fn with_host(rest: &str) -> String {
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    if !host_port.is_empty() && !host_port.starts_with(':') {
+        return rest.to_owned();
+    }
+    match userinfo {
+        Some(userinfo) => format!("{userinfo}@localhost{host_port}{tail}"),
+        None => format!("localhost{host_port}{tail}"),
+    }
 }
 
 /// Parses a connection URL in any accepted form into sqlx's options.
@@ -161,6 +179,23 @@ mod tests {
         );
         assert_eq!(opts.get_username(), "plant");
         assert_eq!(opts.get_database(), Some("plant"));
+    }
+
+    #[test]
+    fn an_empty_host_is_filled_in_and_the_socket_still_wins() {
+        assert_eq!(
+            normalize_url("postgres:///plant?host=/cloudsql/p:r:i").expect("normalizes"),
+            "postgres://localhost/plant?host=/cloudsql/p:r:i"
+        );
+        assert_eq!(
+            normalize_url("postgres://u:p@:6432/plant").expect("normalizes"),
+            "postgres://u:p@localhost:6432/plant"
+        );
+        let opts = connect_options("postgres:///plant?host=/cloudsql/p:r:i").expect("parses");
+        assert_eq!(
+            opts.get_socket().and_then(|p| p.to_str()),
+            Some("/cloudsql/p:r:i")
+        );
     }
 
     #[test]

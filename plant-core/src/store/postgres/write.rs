@@ -1,10 +1,13 @@
 //! The one write path: a record and its audit entry in one transaction, under the locked head.
 //!
-//! A commit takes `audit_head` `for update` first, so commits from any number of processes are
-//! serialised on that row and append one gap-free chain; the entity write and the entry insert
-//! then happen in the same transaction. Updates carry the version the caller read
-//! (`… where id = $1 and version = $2`); a row that no longer matches is a version conflict.
-//! Every refusal comes from a named constraint or trigger and is mapped in `error.rs`.
+//! A transaction first writes the records (`stage`): the inserts and the optimistic updates
+//! (`… where id = $1 and version = $2`; a row that no longer matches is a version conflict),
+//! which take the records' row locks and meet every constraint. Only then does it take
+//! `audit_head` `for update` and, for each record, append its entry, move the head and set the
+//! record's chain-derived columns in one statement (`append`). Commits from any number of
+//! processes are thus serialised on the head row for as short a time as possible and append one
+//! gap-free chain; a refused change never waits for the head. Every refusal comes from a named
+//! constraint or trigger and is mapped in `error.rs`.
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -29,23 +32,16 @@ pub(super) async fn lock_head(conn: &mut PgConnection) -> StoreResult<Head> {
     })
 }
 
-/// Moves the head to the last entry written.
-pub(super) async fn set_head(conn: &mut PgConnection, head: Head) -> StoreResult<()> {
-    sqlx::query(sql::SET_HEAD)
-        .bind(to_i64(head.seq)?)
-        .bind(head.hash.0.as_slice())
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
+/// A record written, waiting for its audit entry.
+#[derive(Debug)]
+pub(super) struct Staged {
+    record: Record,
+    entry: NewEntry,
 }
 
-/// Applies one change after `head` and returns it committed; the caller moves the head.
-pub(super) async fn apply(
-    conn: &mut PgConnection,
-    head: Head,
-    change: Change,
-) -> StoreResult<Committed> {
+/// Writes a change's record (and embedding) with its new version; the chain-derived columns
+/// are set by [`append`].
+pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResult<Staged> {
     let Change {
         mut record,
         expected_version,
@@ -65,17 +61,6 @@ pub(super) async fn apply(
     let payload = record
         .audit_payload()
         .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
-    let entry = head.append(NewEntry {
-        entity_id: id,
-        entity_type: kind.as_str().to_owned(),
-        entity_version: version,
-        action,
-        actor,
-        at: record.updated_at(),
-        payload,
-    });
-    record.apply_entry(&entry);
-
     let written = match expected_version {
         None => insert_record(conn, &record).await?,
         Some(expected) => update_record(conn, &record, expected).await?,
@@ -86,7 +71,36 @@ pub(super) async fn apply(
     if let Some(embedding) = &embedding {
         put_embedding(conn, kind, id, embedding, true).await?;
     }
-    sqlx::query(sql::INSERT_ENTRY)
+    let entry = NewEntry {
+        entity_id: id,
+        entity_type: kind.as_str().to_owned(),
+        entity_version: version,
+        action,
+        actor,
+        at: record.updated_at(),
+        payload,
+    };
+    Ok(Staged { record, entry })
+}
+
+/// Appends a staged record's entry after `head` (which the transaction holds), moves the head
+/// to it and stores the record's version hash (and, for catalog kinds, its history and hash
+/// chain), all in one statement.
+pub(super) async fn append(
+    conn: &mut PgConnection,
+    head: Head,
+    staged: Staged,
+) -> StoreResult<Committed> {
+    let Staged { mut record, entry } = staged;
+    let kind = record.kind();
+    let entry = head.append(entry);
+    record.apply_entry(&entry);
+    let sql = match kind {
+        Kind::Trial => sql::APPEND_TRIAL,
+        Kind::Job => sql::APPEND_JOB,
+        _ => sql::APPEND_CATALOG,
+    };
+    let mut query = sqlx::query(sql)
         .bind(to_i64(entry.seq)?)
         .bind(entry.entity_id)
         .bind(&entry.entity_type)
@@ -96,7 +110,17 @@ pub(super) async fn apply(
         .bind(entry.at.as_datetime())
         .bind(&entry.payload)
         .bind(entry.prev_hash.0.as_slice())
-        .bind(entry.hash.0.as_slice())
+        .bind(entry.hash.0.as_slice());
+    if let Some(base) = record.base() {
+        let json = |v: Result<Value, serde_json::Error>| {
+            v.map(Json)
+                .map_err(|e| StoreError::Internal(format!("chain-derived fields: {e}")))
+        };
+        query = query
+            .bind(json(serde_json::to_value(&base.amendment_history))?)
+            .bind(json(serde_json::to_value(&base.hash_chain_sha256))?);
+    }
+    query
         .execute(&mut *conn)
         .await
         .map_err(|e| write_error(e, kind))?;
