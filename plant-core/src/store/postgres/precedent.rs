@@ -51,10 +51,6 @@ pub(super) const SEARCH_PRECEDENT: &str = "select k.id, k.seed_id, (1 - (k.embed
       and $3::uuid is null \
     order by k.embedding <=> $1, k.id limit $4";
 
-/// Sets a seed's version hash as its entry is appended.
-pub(super) const APPEND_PRECEDENT: &str =
-    "update precedent_seed set version_hash = $10 where id = $2";
-
 /// A seed's version, after an update matched no row.
 pub(super) const VERSION_OF: &str = "select version from precedent_seed where id = $1";
 

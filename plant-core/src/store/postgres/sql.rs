@@ -352,6 +352,8 @@ pub(super) const APPEND_CATALOG: &str = append!(
 );
 pub(super) const APPEND_TRIAL: &str = append!("update trial set version_hash = $10 where id = $2");
 pub(super) const APPEND_JOB: &str = append!("update job set version_hash = $10 where id = $2");
+pub(super) const APPEND_PRECEDENT: &str =
+    append!("update precedent_seed set version_hash = $10 where id = $2");
 
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \

@@ -99,7 +99,7 @@ pub(super) async fn append(
     let sql = match kind {
         Kind::Trial => sql::APPEND_TRIAL,
         Kind::Job => sql::APPEND_JOB,
-        Kind::PrecedentSeed => precedent::APPEND_PRECEDENT,
+        Kind::PrecedentSeed => sql::APPEND_PRECEDENT,
         _ => sql::APPEND_CATALOG,
     };
     let mut query = sqlx::query(sql)
