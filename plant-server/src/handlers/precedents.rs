@@ -47,7 +47,7 @@ pub struct QueryRequest {
 }
 
 fn seed_json(seed: &PrecedentSeed) -> Result<Value, ApiError> {
-    serde_json::to_value(seed).map_err(|e| ApiError::internal(e))
+    serde_json::to_value(seed).map_err(ApiError::internal)
 }
 
 fn outcome_json(outcome: &PrecedentOutcome) -> Result<Value, ApiError> {
@@ -55,7 +55,7 @@ fn outcome_json(outcome: &PrecedentOutcome) -> Result<Value, ApiError> {
     if let Value::Object(map) = &mut body {
         map.insert(
             "possible_conflicts".into(),
-            serde_json::to_value(&outcome.possible_conflicts).map_err(|e| ApiError::internal(e))?,
+            serde_json::to_value(&outcome.possible_conflicts).map_err(ApiError::internal)?,
         );
         if let Some(old) = &outcome.superseded {
             map.insert("superseded".into(), seed_json(old)?);
@@ -131,7 +131,7 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
     if let Value::Object(map) = &mut body {
         map.insert(
             "lineage".into(),
-            serde_json::to_value(&lineage).map_err(|e| ApiError::internal(e))?,
+            serde_json::to_value(&lineage).map_err(ApiError::internal)?,
         );
     }
     Ok(json_response(StatusCode::OK, &body))
