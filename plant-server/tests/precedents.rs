@@ -112,13 +112,13 @@ async fn lineage_after_two_supersessions_and_only_the_newest_can_be_superseded()
         .json(&seed("H-1", "loop", "back to the start"))
         .send(&s)
         .await;
-    cycle.problem(409);
+    cycle.problem(422);
     let own = req("POST", "/api/v1/precedents/H-3/supersede")
         .bearer(&genesis(&s))
         .json(&seed("H-3", "itself", "supersedes itself"))
         .send(&s)
         .await;
-    own.problem(409);
+    own.problem(422);
     assert_eq!(get(&s, "/api/v1/precedents/H-3").await["status"], "active");
     assert_eq!(
         get(&s, "/api/v1/precedents/H-3").await["superseded_by"],

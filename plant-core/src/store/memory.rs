@@ -225,6 +225,8 @@ impl Inner {
             (Some(old), Some(_)) => check_transition(old, &record)?,
             (None, None) => {}
         }
+        // Before uniqueness, as the database's row trigger runs before its unique index.
+        self.check_lineage(&record)?;
         if let Some(key) = name_key(&record)
             && self.names.get(&key).is_some_and(|owner| *owner != id)
         {
@@ -244,7 +246,6 @@ impl Inner {
                 field: "external_id",
             });
         }
-        self.check_lineage(&record)?;
         for (field, target, ref_id) in references(&record) {
             if self.records.get(&ref_id).is_none_or(|r| r.kind() != target) {
                 return Err(StoreError::MissingReference { field, target });
