@@ -689,7 +689,7 @@ pub fn patchable_fields(kind: Kind) -> &'static [&'static str] {
             "team_id",
             "industry_id",
         ],
-        Kind::Trial | Kind::Job => &[],
+        Kind::Trial | Kind::Job | Kind::PrecedentSeed => &[],
     }
 }
 

@@ -11,13 +11,16 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, PrecedentInput};
 use crate::error::{Error, Result};
 use crate::input::{AgentInput, IndustryInput, JobRoleInput, MetaInput, SkillInput, TeamInput};
 use crate::model::{CertificationState, Kind, Record};
 
 /// The seed catalog shipped with plant (`seeds/catalog.json`), built into the library.
 pub const BUILTIN: &str = include_str!("../../seeds/catalog.json");
+
+/// The precedent seeds shipped with plant (`seeds/precedents.json`), built into the library.
+pub const BUILTIN_PRECEDENTS: &str = include_str!("../../seeds/precedents.json");
 
 /// The seed file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,34 @@ pub struct SeedCatalog {
     pub teams: Vec<SeedTeam>,
     /// Agents.
     pub agents: Vec<SeedAgent>,
+    /// Precedent seeds, created (by `seed_id`) before anything is certified so that the
+    /// certifications cite them.
+    #[serde(default)]
+    pub precedents: Vec<SeedPrecedent>,
+}
+
+/// A seeded precedent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPrecedent {
+    /// Its seed id (`PS-001`).
+    pub seed_id: String,
+    /// Title.
+    pub title: String,
+    /// The decision.
+    pub content: String,
+    /// Kinds it applies to.
+    pub applies_to: Vec<String>,
+}
+
+/// The precedents file (`seeds/precedents.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPrecedents {
+    /// The file format's version (1).
+    pub format: u32,
+    /// The precedents.
+    pub precedents: Vec<SeedPrecedent>,
 }
 
 /// A seeded industry.
@@ -118,9 +149,17 @@ impl SeedCatalog {
             .map_err(|e| Error::input("seed", format!("the seed file is not valid: {e}")))
     }
 
-    /// The seed catalog built into the library.
+    /// The seed catalog built into the library, with the built-in precedents.
     pub fn builtin() -> Result<Self> {
-        Self::parse(BUILTIN)
+        Self::parse(BUILTIN)?.with_precedents(BUILTIN_PRECEDENTS)
+    }
+
+    /// The same catalog, with the precedents of a precedents file added.
+    pub fn with_precedents(mut self, json: &str) -> Result<Self> {
+        let file: SeedPrecedents = serde_json::from_str(json)
+            .map_err(|e| Error::input("seed", format!("the precedents file is not valid: {e}")))?;
+        self.precedents.extend(file.precedents);
+        Ok(self)
     }
 }
 
@@ -261,6 +300,22 @@ pub async fn load(
         progress,
     };
     let actor = seed.actor.as_str();
+
+    let names = seed.precedents.iter().map(|x| x.seed_id.clone()).collect();
+    l.ensure(Kind::PrecedentSeed, names, |i| {
+        let s = &seed.precedents[i];
+        // The seed file is reviewed data: its seeds are active, whatever resembles them.
+        let input = PrecedentInput {
+            seed_id: Some(s.seed_id.clone()),
+            title: s.title.clone(),
+            content: s.content.clone(),
+            applies_to: s.applies_to.clone(),
+            approving_governor_id: Some(seed.governance_agent_id.clone()),
+            acknowledge_conflicts: true,
+        };
+        async move { catalog.create_precedent(&input, actor).await.map(|_| ()) }
+    })
+    .await?;
 
     let names = seed.industries.iter().map(|x| x.name.clone()).collect();
     l.ensure(Kind::Industry, names, |i| {

@@ -213,7 +213,7 @@ pub fn validate(record: &Record, ctx: &Context) -> Vec<Violation> {
         Record::JobRole(e) => job_role(&e.body, ctx, &mut out),
         Record::Team(e) => team(&e.body, ctx, &mut out),
         Record::Agent(e) => agent(&e.body, ctx, &mut out),
-        Record::Trial(_) | Record::Job(_) => {}
+        Record::Trial(_) | Record::Job(_) | Record::PrecedentSeed(_) => {}
     }
     out
 }

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use plant_core::model::Kind;
 
-use crate::handlers::{agents, audit, certify, jobs, ops, search, trials};
+use crate::handlers::{agents, audit, certify, jobs, ops, precedents, search, trials};
 use crate::problem::{Problem, Violation};
 use crate::routes::{CATALOG_KINDS, kind_paths};
 
@@ -34,9 +34,12 @@ use crate::routes::{CATALOG_KINDS, kind_paths};
         jobs::create, jobs::list, jobs::get, jobs::patch,
         audit::run, audit::tampering, audit::export, audit::verify,
         search::search,
+        precedents::create, precedents::list, precedents::get, precedents::supersede,
+        precedents::approve, precedents::query,
     ),
     components(schemas(Problem, Violation, ops::Status, certify::CertifyRequest, certify::BatchResult,
-        agents::AssignTeam, trials::TrialPage)),
+        agents::AssignTeam, trials::TrialPage, precedents::PrecedentRequest,
+        precedents::QueryRequest)),
     modifiers(&BearerAuth, &CatalogPaths),
     tags(
         (name = "operations", description = "liveness, readiness, this document"),
@@ -47,6 +50,7 @@ use crate::routes::{CATALOG_KINDS, kind_paths};
         (name = "jobs", description = "work handed to agents"),
         (name = "audit", description = "the tamper-evident audit chain"),
         (name = "search", description = "search by meaning"),
+        (name = "precedents", description = "precedent seeds: lineage, contradiction check, query by meaning"),
     )
 )]
 pub struct ApiDoc;
@@ -80,6 +84,7 @@ fn label(kind: Kind) -> &'static str {
         Kind::Agent => "agent",
         Kind::Trial => "trial",
         Kind::Job => "job",
+        Kind::PrecedentSeed => "precedent seed",
     }
 }
 

@@ -3,7 +3,7 @@
 use http::Method;
 use plant_core::model::Kind;
 
-use crate::handlers::{agents, audit, catalog, certify, jobs, ops, search, trials};
+use crate::handlers::{agents, audit, catalog, certify, jobs, ops, precedents, search, trials};
 use crate::router::{RouteError, Router, RouterBuilder};
 
 /// All routes of the API.
@@ -43,7 +43,7 @@ pub fn kind_paths(kind: Kind) -> (&'static str, &'static str, &'static str) {
             "/api/v1/teams/{id}",
             "/api/v1/teams/{id}/history",
         ),
-        Kind::Agent | Kind::Trial | Kind::Job => (
+        Kind::Agent | Kind::Trial | Kind::Job | Kind::PrecedentSeed => (
             "/api/v1/agents",
             "/api/v1/agents/{id}",
             "/api/v1/agents/{id}/history",
@@ -113,4 +113,18 @@ pub fn builder() -> RouterBuilder {
     .route(Method::GET, "/api/v1/audit/export", audit::export)
     .route(Method::GET, "/api/v1/audit/verify", audit::verify)
     .route(Method::GET, "/api/v1/search", search::search)
+    .route(Method::POST, "/api/v1/precedents", precedents::create)
+    .route(Method::GET, "/api/v1/precedents", precedents::list)
+    .route(Method::POST, "/api/v1/precedents/query", precedents::query)
+    .route(Method::GET, "/api/v1/precedents/{seed_id}", precedents::get)
+    .route(
+        Method::POST,
+        "/api/v1/precedents/{seed_id}/supersede",
+        precedents::supersede,
+    )
+    .route(
+        Method::POST,
+        "/api/v1/precedents/{seed_id}/approve",
+        precedents::approve,
+    )
 }

@@ -189,7 +189,7 @@ impl Catalog {
                     .map_err(Error::Invalid)?;
                 (Record::from(Entity::new(b, at)), m)
             }
-            Kind::Trial | Kind::Job => {
+            Kind::Trial | Kind::Job | Kind::PrecedentSeed => {
                 return Err(Error::input(
                     "entity_type",
                     format!("{kind} is not a catalog kind"),
@@ -435,7 +435,7 @@ impl Catalog {
                 (Kind::Job, "queued", agent),
                 (Kind::Job, "running", agent),
             ],
-            Kind::Trial | Kind::Job => &[],
+            Kind::Trial | Kind::Job | Kind::PrecedentSeed => &[],
         };
         let queries = dependents.iter().map(|(k, status, set)| {
             let mut q = ListQuery {
@@ -454,7 +454,9 @@ impl Catalog {
     }
 
     /// Certifies an entity: runs L0, L1 and the certification prerequisites, and persists
-    /// `certified`, or `rejected` with every violation (audited either way).
+    /// `certified`, or `rejected` with every violation (audited either way). Skills, job roles
+    /// and agents cite the active precedents applied to them in `certification.precedents`,
+    /// which the audit entry's payload therefore carries.
     pub async fn certify(&self, kind: Kind, id: Uuid, actor: &str) -> Result<Certified> {
         if !kind.is_catalog() {
             return Err(Error::input(
@@ -465,6 +467,12 @@ impl Catalog {
         let current = self.get(kind, id).await?;
         let ctx = self.context(&current).await?;
         let violations = validate_for_certification(&current, &ctx);
+        let precedents = match kind {
+            Kind::Skill | Kind::JobRole | Kind::Agent => {
+                self.applicable_precedents(&current).await?
+            }
+            _ => Vec::new(),
+        };
         let mut next = current.clone();
         let at = now();
         let passed = violations.is_empty();
@@ -480,6 +488,7 @@ impl Catalog {
                 certified_by: Some(actor.to_owned()),
                 violations: violations.clone(),
                 rule_set: Some(RULE_SET_VERSION.to_owned()),
+                precedents,
             };
             if passed {
                 base.amendment_alignment = Alignment::Aligned;
@@ -562,6 +571,7 @@ fn body_value(record: &Record) -> Value {
         Record::Agent(e) => serde_json::to_value(&e.body),
         Record::Trial(t) => serde_json::to_value(t),
         Record::Job(j) => serde_json::to_value(j),
+        Record::PrecedentSeed(p) => serde_json::to_value(p),
     }
     .unwrap_or(Value::Null)
 }

@@ -1,11 +1,17 @@
 //! The catalog's operations over any [`Store`]: create, evolve, archive and certify entities,
-//! assign agents to teams, book trials, run jobs, and report on the audit chain.
+//! assign agents to teams, book trials, run jobs, keep precedent seeds, and report on the audit
+//! chain.
 //!
 //! Every operation parses its input once, checks the rules, and writes through
 //! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
 
 mod entities;
 pub use entities::Certified;
+mod precedents;
+pub use precedents::{
+    HASHING_CONFLICT_THRESHOLD, Lineage, MAX_APPLIED_PRECEDENTS, MINILM_CONFLICT_THRESHOLD,
+    PossibleConflict, PrecedentHit, PrecedentInput, PrecedentOutcome, conflict_threshold,
+};
 mod reports;
 mod trials;
 mod versions;
@@ -226,6 +232,7 @@ impl Catalog {
                     &industry,
                 ))
             }
+            Record::PrecedentSeed(p) => Some(named_text(p.title.as_str(), p.content.as_str())),
             _ => None,
         })
     }

@@ -59,6 +59,11 @@ pub struct Certification {
     /// The rule set it was checked against.
     #[serde(default)]
     pub rule_set: Option<String>,
+    /// The seed ids of the precedents applied when it was certified or rejected. Left out of
+    /// the encoding when empty, so that records certified before precedents existed keep the
+    /// audited payload they were hashed with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub precedents: Vec<String>,
 }
 
 impl Default for Certification {
@@ -69,6 +74,7 @@ impl Default for Certification {
             certified_by: None,
             violations: Vec::new(),
             rule_set: None,
+            precedents: Vec::new(),
         }
     }
 }

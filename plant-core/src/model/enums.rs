@@ -77,6 +77,8 @@ wire_enum! {
         Trial = "Trial",
         /// A job handed to an agent.
         Job = "Job",
+        /// A governance decision that certification applies and cites.
+        PrecedentSeed = "PrecedentSeed",
     }
 }
 
@@ -211,6 +213,38 @@ impl TrialStatus {
     /// fields); every other move is from `active`.
     pub fn can_become(self, to: TrialStatus) -> bool {
         self == to || self == TrialStatus::Active
+    }
+}
+
+wire_enum! {
+    /// A precedent seed's status: `pending_review → active → superseded → deprecated →
+    /// archived`. Seeds are never deleted.
+    PrecedentStatus {
+        /// Created with possible conflicts nobody acknowledged; not applied until approved.
+        PendingReview = "pending_review",
+        /// In force: certification applies it.
+        Active = "active",
+        /// Replaced by a newer seed (`superseded_by`).
+        Superseded = "superseded",
+        /// No longer applied, kept for the record.
+        Deprecated = "deprecated",
+        /// Retired for good.
+        Archived = "archived",
+    }
+}
+
+impl PrecedentStatus {
+    /// Whether a seed may move from `self` to `to`. Staying put is allowed; otherwise a seed
+    /// only moves forward along `pending_review → active → superseded → deprecated →
+    /// archived`, and may skip steps (an active seed may be archived directly).
+    ///
+    /// ```
+    /// use plant_core::model::PrecedentStatus::*;
+    /// assert!(Active.can_become(Superseded));
+    /// assert!(!Superseded.can_become(Active));
+    /// ```
+    pub fn can_become(self, to: PrecedentStatus) -> bool {
+        self == to || (self as u8) < (to as u8)
     }
 }
 

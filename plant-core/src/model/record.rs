@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Agent, Base, Body, Industry, Job, JobRole, Kind, Name, Skill, Team, Trial};
+use super::{
+    Agent, Base, Body, Industry, Job, JobRole, Kind, Name, PrecedentSeed, Skill, Team, Trial,
+};
 use crate::Timestamp;
 use crate::audit::canonical::{self, EncodeError};
 use crate::audit::{AuditEntry, Hash};
@@ -40,7 +42,7 @@ impl<K: Body> Entity<K> {
     }
 }
 
-/// Any record the audit chain covers: the five catalog kinds, trials and jobs.
+/// Any record the audit chain covers: the five catalog kinds, trials, jobs and precedent seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Record {
@@ -58,6 +60,8 @@ pub enum Record {
     Trial(Trial),
     /// A job.
     Job(Job),
+    /// A precedent seed.
+    PrecedentSeed(PrecedentSeed),
 }
 
 /// Runs `$body` with `$e` bound to the base of whichever catalog kind `$r` holds, or evaluates
@@ -86,6 +90,7 @@ impl Record {
             Record::Agent(_) => Kind::Agent,
             Record::Trial(_) => Kind::Trial,
             Record::Job(_) => Kind::Job,
+            Record::PrecedentSeed(_) => Kind::PrecedentSeed,
         }
     }
 
@@ -94,6 +99,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.id,
             Record::Job(j) => j.id,
+            Record::PrecedentSeed(p) => p.id,
             r => with_base!(r, e => e.base.id, Uuid::nil()),
         }
     }
@@ -103,6 +109,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.version,
             Record::Job(j) => j.version,
+            Record::PrecedentSeed(p) => p.version,
             r => with_base!(r, e => e.base.version, 0),
         }
     }
@@ -112,6 +119,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.version_hash,
             Record::Job(j) => j.version_hash,
+            Record::PrecedentSeed(p) => p.version_hash,
             r => with_base!(r, e => e.base.version_hash, None),
         }
     }
@@ -121,6 +129,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.created_at,
             Record::Job(j) => j.created_at,
+            Record::PrecedentSeed(p) => p.created_at,
             r => with_base!(r, e => e.base.created_at, Timestamp::now()),
         }
     }
@@ -152,6 +161,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.version = version,
             Record::Job(j) => j.version = version,
+            Record::PrecedentSeed(p) => p.version = version,
             r => with_base!(r, e => e.base.version = version, ()),
         }
     }
@@ -161,6 +171,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.updated_at = at,
             Record::Job(j) => j.updated_at = at,
+            Record::PrecedentSeed(p) => p.updated_at = at,
             r => with_base!(r, e => e.base.updated_at = at, ()),
         }
     }
@@ -170,6 +181,7 @@ impl Record {
         match self {
             Record::Trial(t) => t.updated_at,
             Record::Job(j) => j.updated_at,
+            Record::PrecedentSeed(p) => p.updated_at,
             r => with_base!(r, e => e.base.updated_at, Timestamp::now()),
         }
     }
@@ -204,6 +216,10 @@ impl Record {
                 j.version = entry.entity_version;
                 j.version_hash = Some(entry.hash);
             }
+            Record::PrecedentSeed(p) => {
+                p.version = entry.entity_version;
+                p.version_hash = Some(entry.hash);
+            }
             r => with_base!(r, e => e.base.apply_entry(entry), ()),
         }
     }
@@ -218,6 +234,7 @@ impl Record {
             Kind::Agent => Record::Agent(serde_json::from_value(value)?),
             Kind::Trial => Record::Trial(serde_json::from_value(value)?),
             Kind::Job => Record::Job(serde_json::from_value(value)?),
+            Kind::PrecedentSeed => Record::PrecedentSeed(serde_json::from_value(value)?),
         })
     }
 }
@@ -247,3 +264,4 @@ record_from!(Entity<Team>, Team);
 record_from!(Entity<Agent>, Agent);
 record_from!(Trial, Trial);
 record_from!(Job, Job);
+record_from!(PrecedentSeed, PrecedentSeed);

@@ -812,7 +812,7 @@ async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .len(),
-        3 + 19 + 10 + 50
+        3 + 19 + 10 + 50 + 5
     );
 }
 

@@ -54,8 +54,21 @@ impl MemoryStore {
     }
 }
 
+/// The unique key of a record within its kind: the name, or a precedent seed's `seed_id`.
 fn name_key(record: &Record) -> Option<(Kind, String)> {
-    record.name().map(|n| (record.kind(), n.key()))
+    match record {
+        Record::PrecedentSeed(p) => Some((Kind::PrecedentSeed, p.seed_id.as_str().to_owned())),
+        r => r.name().map(|n| (r.kind(), n.key())),
+    }
+}
+
+/// The field [`name_key`] reads, for the error that names it.
+fn name_field(kind: Kind) -> &'static str {
+    if kind == Kind::PrecedentSeed {
+        "seed_id"
+    } else {
+        "name"
+    }
 }
 
 fn external_id(record: &Record) -> Option<String> {
@@ -99,6 +112,8 @@ fn references(record: &Record) -> Vec<(&'static str, Kind, Uuid)> {
             refs.push(("agent_id", Kind::Agent, j.agent_id));
             refs.extend(j.trial_id.map(|id| ("trial_id", Kind::Trial, id)));
         }
+        // Seeds refer to each other by seed id; see `Inner::check_lineage`.
+        Record::PrecedentSeed(_) => {}
     }
     refs
 }
@@ -117,6 +132,9 @@ pub(crate) fn check_transition(old: &Record, new: &Record) -> StoreResult<()> {
         (Record::Job(a), Record::Job(b)) if !a.status.can_become(b.status) => {
             Err(bad(a.status.as_str(), b.status.as_str()))
         }
+        (Record::PrecedentSeed(a), Record::PrecedentSeed(b)) if !a.status.can_become(b.status) => {
+            Err(bad(a.status.as_str(), b.status.as_str()))
+        }
         (Record::Agent(a), Record::Agent(b)) if a.body.industry_id != b.body.industry_id => {
             Err(StoreError::Immutable {
                 field: "industry_id",
@@ -129,6 +147,54 @@ pub(crate) fn check_transition(old: &Record, new: &Record) -> StoreResult<()> {
 impl Inner {
     fn head(&self) -> Head {
         self.entries.last().map_or(Head::GENESIS, AuditEntry::head)
+    }
+
+    /// A seed's lineage links must name existing seeds, never the seed itself, and never close
+    /// a cycle — what the database's CHECK, foreign keys and trigger refuse.
+    fn check_lineage(&self, record: &Record) -> StoreResult<()> {
+        let Record::PrecedentSeed(seed) = record else {
+            return Ok(());
+        };
+        let by_seed_id = |s: &str| {
+            self.names
+                .get(&(Kind::PrecedentSeed, s.to_owned()))
+                .and_then(|id| self.records.get(id))
+                .and_then(|r| match r {
+                    Record::PrecedentSeed(p) => Some(p),
+                    _ => None,
+                })
+        };
+        for (field, link) in [
+            ("supersedes", &seed.supersedes),
+            ("superseded_by", &seed.superseded_by),
+        ] {
+            let Some(link) = link else { continue };
+            if *link == seed.seed_id {
+                return Err(StoreError::InvalidChange(
+                    "a precedent seed cannot supersede itself".into(),
+                ));
+            }
+            if by_seed_id(link.as_str()).is_none() {
+                return Err(StoreError::MissingReference {
+                    field,
+                    target: Kind::PrecedentSeed,
+                });
+            }
+        }
+        // Follow the older seeds from the one this seed supersedes; meeting this seed again
+        // means the change would close a cycle.
+        let mut next = seed.supersedes.clone();
+        let mut steps = 0usize;
+        while let Some(current) = next {
+            if current == seed.seed_id || steps > self.records.len() {
+                return Err(StoreError::InvalidChange(
+                    "a precedent seed's supersession would form a cycle".into(),
+                ));
+            }
+            next = by_seed_id(current.as_str()).and_then(|p| p.supersedes.clone());
+            steps += 1;
+        }
+        Ok(())
     }
 
     fn apply(&mut self, change: Change) -> StoreResult<(Committed, Undo)> {
@@ -159,12 +225,14 @@ impl Inner {
             (Some(old), Some(_)) => check_transition(old, &record)?,
             (None, None) => {}
         }
+        // Before uniqueness, as the database's row trigger runs before its unique index.
+        self.check_lineage(&record)?;
         if let Some(key) = name_key(&record)
             && self.names.get(&key).is_some_and(|owner| *owner != id)
         {
             return Err(StoreError::Duplicate {
                 kind,
-                field: "name",
+                field: name_field(kind),
             });
         }
         if let Some(ext) = external_id(&record)
@@ -273,6 +341,7 @@ pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
     let status = match r {
         Record::Trial(t) => t.status.as_str(),
         Record::Job(j) => j.status.as_str(),
+        Record::PrecedentSeed(p) => p.status.as_str(),
         other => other.base().map_or("", |b| b.status.as_str()),
     };
     if q.status.as_deref().is_some_and(|s| s != status) {
@@ -330,12 +399,42 @@ pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
                 return false;
             }
         }
+        Record::PrecedentSeed(_) => {}
     }
     true
 }
 
 /// The kinds search covers when the filter names none.
 pub(crate) const SEARCHED: &[Kind] = &[Kind::Industry, Kind::Skill, Kind::JobRole, Kind::Agent];
+
+/// The kinds that keep an embedding: the searched kinds and precedent seeds (searched only when
+/// a filter names them).
+pub(crate) const EMBEDDED: &[Kind] = &[
+    Kind::Industry,
+    Kind::Skill,
+    Kind::JobRole,
+    Kind::Agent,
+    Kind::PrecedentSeed,
+];
+
+/// A record's status by wire name, for search filters.
+fn status_of(r: &Record) -> Option<&'static str> {
+    match r {
+        Record::PrecedentSeed(p) => Some(p.status.as_str()),
+        other => other.base().map(|b| b.status.as_str()),
+    }
+}
+
+/// The label a search hit carries: the name, or a precedent seed's `seed_id`.
+fn label_of(r: &Record) -> String {
+    match r {
+        Record::PrecedentSeed(p) => p.seed_id.as_str().to_owned(),
+        other => other
+            .name()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+    }
+}
 
 #[async_trait]
 impl Store for MemoryStore {
@@ -376,7 +475,10 @@ impl Store for MemoryStore {
 
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
         let inner = self.lock();
-        let key = (kind, name.trim().to_lowercase());
+        let key = match kind {
+            Kind::PrecedentSeed => (kind, name.trim().to_ascii_uppercase()),
+            _ => (kind, name.trim().to_lowercase()),
+        };
         Ok(inner
             .names
             .get(&key)
@@ -466,7 +568,7 @@ impl Store for MemoryStore {
                 filter
                     .status
                     .as_deref()
-                    .is_none_or(|s| r.base().is_some_and(|b| b.status.as_str() == s))
+                    .is_none_or(|s| status_of(r) == Some(s))
             })
             .filter(|(r, _)| {
                 filter.industry_id.is_none_or(|ind| match r {
@@ -479,7 +581,7 @@ impl Store for MemoryStore {
             .map(|(r, e)| SearchHit {
                 kind: r.kind(),
                 id: r.id(),
-                name: r.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                name: label_of(r),
                 score: query.cosine(&e.vector),
             })
             .collect();
@@ -493,7 +595,7 @@ impl Store for MemoryStore {
         let mut stale: Vec<(_, StaleEmbedding)> = inner
             .records
             .values()
-            .filter(|r| SEARCHED.contains(&r.kind()))
+            .filter(|r| EMBEDDED.contains(&r.kind()))
             .filter(|r| {
                 inner
                     .embeddings

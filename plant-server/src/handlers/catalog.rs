@@ -26,6 +26,7 @@ pub fn collection(kind: Kind) -> &'static str {
         Kind::Agent => "/api/v1/agents",
         Kind::Trial => "/api/v1/trials",
         Kind::Job => "/api/v1/jobs",
+        Kind::PrecedentSeed => "/api/v1/precedents",
     }
 }
 
@@ -77,7 +78,9 @@ pub async fn create(ctx: RequestCtx, kind: Kind) -> HandlerResult {
             .create_agent(&ctx.json::<AgentInput>()?, &who.subject)
             .await?
             .into(),
-        Kind::Trial | Kind::Job => return Err(ApiError::NotFound("no such collection".into())),
+        Kind::Trial | Kind::Job | Kind::PrecedentSeed => {
+            return Err(ApiError::NotFound("no such collection".into()));
+        }
     };
     created_response(catalog, &record, collection(kind)).await
 }

@@ -6,5 +6,6 @@ pub mod catalog;
 pub mod certify;
 pub mod jobs;
 pub mod ops;
+pub mod precedents;
 pub mod search;
 pub mod trials;

@@ -63,14 +63,25 @@ fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option
     use StoreError::{Duplicate, Immutable, MissingReference};
     let missing = |field, target| Some(MissingReference { field, target });
     match constraint {
-        "base_entity_pkey" | "trial_pkey" | "job_pkey" | "audit_log_entity_version_key" => {
-            Some(Duplicate { kind, field: "id" })
-        }
+        "base_entity_pkey"
+        | "trial_pkey"
+        | "job_pkey"
+        | "precedent_seed_pkey"
+        | "audit_log_entity_version_key" => Some(Duplicate { kind, field: "id" }),
         "industry_name_key" | "skill_name_key" | "job_role_name_key" | "team_name_key"
         | "agent_name_key" => Some(Duplicate {
             kind,
             field: "name",
         }),
+        "precedent_seed_seed_id_key" => Some(Duplicate {
+            kind,
+            field: "seed_id",
+        }),
+        "precedent_seed_supersedes_fk" => missing("supersedes", Kind::PrecedentSeed),
+        "precedent_seed_superseded_by_fk" => missing("superseded_by", Kind::PrecedentSeed),
+        "precedent_seed_no_cycle" => Some(StoreError::InvalidChange(
+            "a precedent seed's supersession would form a cycle".into(),
+        )),
         "base_entity_external_id_key" => Some(Duplicate {
             kind,
             field: "external_id",
@@ -87,7 +98,9 @@ fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option
         "agent_industry_locked" => Some(Immutable {
             field: "industry_id",
         }),
-        "trial_status_transition" | "job_status_transition" => {
+        "trial_status_transition"
+        | "job_status_transition"
+        | "precedent_seed_status_transition" => {
             // The trigger puts the old status in DETAIL and the new one in HINT.
             let pg = db.try_downcast_ref::<PgDatabaseError>();
             Some(StoreError::InvalidTransition {

@@ -24,6 +24,7 @@
 //! ```
 
 mod error;
+mod precedent;
 mod read;
 mod setup;
 mod sql;

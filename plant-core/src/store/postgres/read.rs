@@ -26,6 +26,7 @@ pub(super) fn kind_sql(kind: Kind) -> &'static KindSql {
         Kind::Agent => &sql::AGENT,
         Kind::Trial => &sql::TRIAL,
         Kind::Job => &sql::JOB,
+        Kind::PrecedentSeed => &super::precedent::PRECEDENT,
     }
 }
 
@@ -97,6 +98,7 @@ fn bind_filters<'q, O>(kind: Kind, q: &'q ListQuery, query: Scalar<'q, O>) -> Sc
             .bind(q.team_id),
         Kind::Trial => query.bind(q.agent_id).bind(q.customer_email.as_deref()),
         Kind::Job => query.bind(q.agent_id).bind(q.trial_id),
+        Kind::PrecedentSeed => query,
     }
 }
 
@@ -259,6 +261,7 @@ pub(super) async fn search(
             Kind::Skill => sql::SEARCH_SKILL,
             Kind::JobRole => sql::SEARCH_JOB_ROLE,
             Kind::Agent => sql::SEARCH_AGENT,
+            Kind::PrecedentSeed => super::precedent::SEARCH_PRECEDENT,
             _ => continue,
         };
         let rows: Vec<(Uuid, String, f32)> = sqlx::query_as(sql)

@@ -271,7 +271,8 @@ pub(super) const JOB: KindSql = KindSql {
 pub(super) const KIND_OF: &str = "select coalesce(\
     (select entity_type from base_entity where id = $1), \
     (select 'Trial' from trial where id = $1), \
-    (select 'Job' from job where id = $1))";
+    (select 'Job' from job where id = $1), \
+    (select 'PrecedentSeed' from precedent_seed where id = $1))";
 
 /// The `k` nearest neighbours of one searched kind, with filters: $1 the query vector,
 /// $2 status, $3 industry, $4 k. Cosine similarity is `1 - cosine distance`.
@@ -301,13 +302,17 @@ pub(super) const SEARCH_AGENT: &str = "select id, name, (1 - d)::real from (sele
 
 /// Searched records whose embedding is missing or from another model ($1), oldest first, at
 /// most $2.
-pub(super) const STALE_EMBEDDINGS: &str = "select b.entity_type, b.id from base_entity b \
+pub(super) const STALE_EMBEDDINGS: &str = "select entity_type, id from (\
+    select b.entity_type, b.id, b.created_at from base_entity b \
     left join industry i on i.id = b.id left join skill s on s.id = b.id \
     left join job_role r on r.id = b.id left join agent a on a.id = b.id \
     where b.entity_type in ('Industry', 'Skill', 'JobRole', 'Agent') \
       and coalesce(i.embedding_model, s.embedding_model, r.embedding_model, a.embedding_model) \
           is distinct from $1 \
-    order by b.created_at, b.id limit $2";
+    union all \
+    select 'PrecedentSeed', p.id, p.created_at from precedent_seed p \
+    where p.embedding_model is distinct from $1) stale \
+    order by created_at, id limit $2";
 
 /// The columns of an audit entry, in `AuditRow` order.
 macro_rules! audit_columns {
@@ -350,6 +355,8 @@ pub(super) const APPEND_CATALOG: &str = append!(
 );
 pub(super) const APPEND_TRIAL: &str = append!("update trial set version_hash = $10 where id = $2");
 pub(super) const APPEND_JOB: &str = append!("update job set version_hash = $10 where id = $2");
+pub(super) const APPEND_PRECEDENT: &str =
+    append!("update precedent_seed set version_hash = $10 where id = $2");
 
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \

@@ -15,6 +15,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::error::{store_error, write_error};
+use super::precedent;
 use super::sql;
 use crate::audit::{Hash, Head, NewEntry};
 use crate::model::{Base, Job, Kind, Record, Trial};
@@ -80,6 +81,7 @@ pub(super) async fn append(
     let sql = match kind {
         Kind::Trial => sql::APPEND_TRIAL,
         Kind::Job => sql::APPEND_JOB,
+        Kind::PrecedentSeed => sql::APPEND_PRECEDENT,
         _ => sql::APPEND_CATALOG,
     };
     let mut query = sqlx::query(sql)
@@ -119,6 +121,7 @@ async fn missing_or_conflict(
     let sql = match kind {
         Kind::Trial => "select version from trial where id = $1",
         Kind::Job => "select version from job where id = $1",
+        Kind::PrecedentSeed => precedent::VERSION_OF,
         _ => "select version from base_entity where id = $1 and entity_type = $2",
     };
     let mut query = sqlx::query_scalar::<_, i64>(sql).bind(id);
@@ -151,6 +154,7 @@ pub(super) async fn put_embedding(
         Kind::Skill => "update skill set embedding = $2, embedding_model = $3 where id = $1",
         Kind::JobRole => "update job_role set embedding = $2, embedding_model = $3 where id = $1",
         Kind::Agent => "update agent set embedding = $2, embedding_model = $3 where id = $1",
+        Kind::PrecedentSeed => precedent::PUT_EMBEDDING,
         _ if in_commit => return Ok(true),
         _ => {
             return Err(StoreError::InvalidChange(format!(
@@ -224,6 +228,7 @@ async fn insert_record(conn: &mut PgConnection, record: &Record) -> StoreResult<
     match record {
         Record::Trial(t) => write_trial(conn, t, None).await,
         Record::Job(j) => write_job(conn, j, None).await,
+        Record::PrecedentSeed(p) => precedent::write_precedent(conn, p, None).await,
         _ => Err(StoreError::Internal(format!("{kind} has no base"))),
     }
 }
@@ -251,6 +256,7 @@ async fn update_record(
     match record {
         Record::Trial(t) => write_trial(conn, t, Some(expected)).await,
         Record::Job(j) => write_job(conn, j, Some(expected)).await,
+        Record::PrecedentSeed(p) => precedent::write_precedent(conn, p, Some(expected)).await,
         _ => Err(StoreError::Internal(format!("{kind} has no base"))),
     }
 }
@@ -368,7 +374,7 @@ async fn write_body(
                 .await
                 .map_err(fail)?;
         }
-        Record::Trial(_) | Record::Job(_) => {}
+        Record::Trial(_) | Record::Job(_) | Record::PrecedentSeed(_) => {}
     }
     Ok(())
 }

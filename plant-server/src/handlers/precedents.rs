@@ -1,0 +1,205 @@
+//! Precedent seeds: create (with the contradiction check), list, read with lineage, supersede,
+//! approve, and query by meaning. Writing needs `genesis`; reading and querying are public.
+
+use http::StatusCode;
+use plant_core::catalog::{PrecedentInput, PrecedentOutcome};
+use plant_core::model::{PrecedentSeed, PrecedentStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::auth::Role;
+use crate::context::RequestCtx;
+use crate::problem::ApiError;
+use crate::response::json_response;
+use crate::router::HandlerResult;
+
+/// A new seed, or the successor in a supersession.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body for the OpenAPI document; parsed as `PrecedentInput`
+pub struct PrecedentRequest {
+    /// `PS-012`; the next free `PS-NNN` when absent.
+    seed_id: Option<String>,
+    /// A short title.
+    title: String,
+    /// The decision.
+    content: String,
+    /// Kinds it applies to: `Skill`, `JobRole`, `Team`, `Agent` (any spelling).
+    applies_to: Vec<String>,
+    /// The approving governor (the caller when absent).
+    approving_governor_id: Option<String>,
+    /// Create it `active` even when similar active seeds exist.
+    acknowledge_conflicts: Option<bool>,
+}
+
+/// A semantic query over seeds.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// The text.
+    text: String,
+    /// How many (1 to 100, default 5).
+    #[serde(default)]
+    k: Option<u32>,
+    /// Only seeds of this status (`active`, …); any when absent.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn seed_json(seed: &PrecedentSeed) -> Result<Value, ApiError> {
+    serde_json::to_value(seed).map_err(ApiError::internal)
+}
+
+fn outcome_json(outcome: &PrecedentOutcome) -> Result<Value, ApiError> {
+    let mut body = seed_json(&outcome.seed)?;
+    if let Value::Object(map) = &mut body {
+        map.insert(
+            "possible_conflicts".into(),
+            serde_json::to_value(&outcome.possible_conflicts).map_err(ApiError::internal)?,
+        );
+        if let Some(old) = &outcome.superseded {
+            map.insert("superseded".into(), seed_json(old)?);
+        }
+    }
+    Ok(body)
+}
+
+fn parse_status(raw: &str) -> Result<PrecedentStatus, ApiError> {
+    raw.parse::<PrecedentStatus>()
+        .map_err(|e| ApiError::invalid_field("status", e.to_string()))
+}
+
+/// `POST /precedents`: 201 with the seed and `possible_conflicts`; the seed is
+/// `pending_review` when there are conflicts the request did not acknowledge.
+#[utoipa::path(post, path = "/api/v1/precedents", tag = "precedents",
+    request_body = PrecedentRequest,
+    responses((status = 201, description = "the seed, with `possible_conflicts`"),
+        (status = 409, description = "the seed id is taken", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let input: PrecedentInput = ctx.json()?;
+    let outcome = ctx
+        .state
+        .catalog()
+        .create_precedent(&input, &who.subject)
+        .await?;
+    Ok(json_response(StatusCode::CREATED, &outcome_json(&outcome)?))
+}
+
+/// `GET /precedents?status=&limit=&offset=`: seeds by creation.
+#[utoipa::path(get, path = "/api/v1/precedents", tag = "precedents",
+    params(("status" = Option<String>, Query, description = "pending_review, active, superseded, deprecated or archived"),
+           ("limit" = Option<u32>, Query, description = "at most 1000 (default 100)"),
+           ("offset" = Option<u32>, Query, description = "skip this many")),
+    responses((status = 200, description = "an array of seeds")))]
+pub async fn list(ctx: RequestCtx) -> HandlerResult {
+    let status = ctx.query.get("status").map(parse_status).transpose()?;
+    let limit = ctx
+        .query
+        .parse_opt::<u64>("limit", "an integer between 1 and 1000")?
+        .unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be an integer between 1 and 1000",
+        ));
+    }
+    let offset = ctx
+        .query
+        .parse_opt::<u64>("offset", "a non-negative integer")?
+        .unwrap_or(0);
+    let seeds = ctx
+        .state
+        .catalog()
+        .list_precedents(status, offset, limit)
+        .await?;
+    Ok(json_response(StatusCode::OK, &seeds))
+}
+
+/// `GET /precedents/{seed_id}`: the seed with `lineage: {older, newer}` (oldest first).
+#[utoipa::path(get, path = "/api/v1/precedents/{seed_id}", tag = "precedents",
+    params(("seed_id" = String, Path, description = "e.g. PS-001")),
+    responses((status = 200, description = "the seed and its lineage"),
+        (status = 404, description = "no such seed", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn get(ctx: RequestCtx) -> HandlerResult {
+    let catalog = ctx.state.catalog();
+    let seed = catalog.get_precedent(ctx.param("seed_id")?).await?;
+    let lineage = catalog.precedent_lineage(&seed).await?;
+    let mut body = seed_json(&seed)?;
+    if let Value::Object(map) = &mut body {
+        map.insert(
+            "lineage".into(),
+            serde_json::to_value(&lineage).map_err(ApiError::internal)?,
+        );
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /precedents/{seed_id}/supersede`: creates the successor and marks the seed
+/// `superseded`, atomically; 201 with the new seed, `possible_conflicts` and `superseded`.
+#[utoipa::path(post, path = "/api/v1/precedents/{seed_id}/supersede", tag = "precedents",
+    params(("seed_id" = String, Path, description = "the seed to replace")),
+    request_body = PrecedentRequest,
+    responses((status = 201, description = "the new seed"),
+        (status = 409, description = "the seed is not the newest of its lineage, or the new id is taken", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such seed", body = crate::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn supersede(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let input: PrecedentInput = ctx.json()?;
+    let outcome = ctx
+        .state
+        .catalog()
+        .supersede_precedent(ctx.param("seed_id")?, &input, &who.subject)
+        .await?;
+    Ok(json_response(StatusCode::CREATED, &outcome_json(&outcome)?))
+}
+
+/// `POST /precedents/{seed_id}/approve`: a seed pending review becomes active.
+#[utoipa::path(post, path = "/api/v1/precedents/{seed_id}/approve", tag = "precedents",
+    params(("seed_id" = String, Path, description = "the seed to approve")),
+    responses((status = 200, description = "the seed, active"),
+        (status = 409, description = "the seed is not pending review", body = crate::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn approve(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Genesis])?;
+    let seed = ctx
+        .state
+        .catalog()
+        .approve_precedent(ctx.param("seed_id")?, &who.subject)
+        .await?;
+    Ok(json_response(StatusCode::OK, &seed_json(&seed)?))
+}
+
+/// `POST /precedents/query {text, k, status?}`: seeds closest in meaning, with scores.
+#[utoipa::path(post, path = "/api/v1/precedents/query", tag = "precedents",
+    request_body = QueryRequest,
+    responses((status = 200, description = "`{query, model, results: [seed + score]}`")))]
+pub async fn query(ctx: RequestCtx) -> HandlerResult {
+    let request: QueryRequest = ctx.json()?;
+    let text = request.text.trim();
+    if text.is_empty() || text.chars().count() > 1000 {
+        return Err(ApiError::invalid_field(
+            "text",
+            "must be 1 to 1000 characters",
+        ));
+    }
+    let k = request.k.unwrap_or(5);
+    if !(1..=100).contains(&k) {
+        return Err(ApiError::invalid_field(
+            "k",
+            "must be an integer between 1 and 100",
+        ));
+    }
+    let status = request.status.as_deref().map(parse_status).transpose()?;
+    let catalog = ctx.state.catalog();
+    let hits = catalog
+        .query_precedents(text, status, usize::try_from(k).unwrap_or(5))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "query": text, "model": catalog.embedder().model_id(), "results": hits }),
+    ))
+}
