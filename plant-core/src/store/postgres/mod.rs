@@ -45,7 +45,7 @@ use super::{
     Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
     StoreResult, StoredEmbedding,
 };
-use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Hash, Head, VerifyReport};
+use crate::audit::{AuditEntry, Checkpoint, Head};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 use error::store_error;
@@ -202,51 +202,6 @@ impl Store for PgStore {
         } else {
             Err(StoreError::NotFound { kind, id })
         }
-    }
-
-    /// Verifies the chain, every record against its latest entry, and the checkpoints. Every
-    /// entry is fed to the verifier even after a break, which keeps the lowest bad seq: a row
-    /// check needs each entity's latest entry, wherever the chain broke.
-    #[instrument(skip_all)]
-    async fn verify(&self, trusted_keys: &[String]) -> StoreResult<VerifyReport> {
-        const ENTRY_PAGE: u64 = 20_000;
-        const ROW_PAGE: u64 = 1_000;
-        let mut verifier = ChainVerifier::new(trusted_keys.to_vec());
-        let mut after = 0;
-        loop {
-            let page = read::audit_entries(&self.pool, after, ENTRY_PAGE).await?;
-            for entry in &page {
-                // A break is recorded inside the verifier; the walk goes on.
-                let _ = verifier.push(entry);
-            }
-            match page.last() {
-                Some(last) if page.len() as u64 == ENTRY_PAGE => after = last.seq,
-                _ => break,
-            }
-        }
-        for kind in Kind::ALL {
-            let mut query = ListQuery::of(*kind, ROW_PAGE);
-            loop {
-                let rows = read::list(&self.pool, &query).await?;
-                for row in &rows {
-                    let payload = row
-                        .audit_payload()
-                        .map_err(|e| StoreError::Internal(format!("{kind} {}: {e}", row.id())))?;
-                    let hash = row.version_hash().unwrap_or(Hash::ZERO);
-                    if let Err(brk) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
-                        verifier.record_break(brk);
-                    }
-                }
-                match rows.last() {
-                    Some(last) if rows.len() as u64 == ROW_PAGE => {
-                        query.after = Some((last.created_at(), last.id()));
-                    }
-                    _ => break,
-                }
-            }
-        }
-        let checkpoints = read::checkpoints(&self.pool).await?;
-        Ok(verifier.finish(&checkpoints))
     }
 
     #[instrument(skip(self))]
