@@ -271,8 +271,8 @@ impl Inner {
         if let Some(ext) = external_id(&record) {
             self.external_ids.insert(ext, id);
         }
-        // Only the searched kinds keep a vector (PostgreSQL has no column for the others).
-        let previous_embedding = match embedding.filter(|_| SEARCHED.contains(&kind)) {
+        // Only the embedded kinds keep a vector (PostgreSQL has no column for the others).
+        let previous_embedding = match embedding.filter(|_| EMBEDDED.contains(&kind)) {
             Some(e) => self.embeddings.insert(id, e),
             None => self.embeddings.get(&id).cloned(),
         };
@@ -630,7 +630,7 @@ impl Store for MemoryStore {
         if inner.records.get(&id).is_none_or(|r| r.kind() != kind) {
             return Err(StoreError::NotFound { kind, id });
         }
-        if !SEARCHED.contains(&kind) {
+        if !EMBEDDED.contains(&kind) {
             return Err(StoreError::InvalidChange(format!(
                 "a {kind} has no embedding"
             )));
