@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
+use crate::Timestamp;
 use crate::error::{Error, Result};
 use crate::input::{
     AgentInput, IndustryInput, JobRoleInput, Meta, ParsedJobRole, Ref, SkillInput, TeamInput,
@@ -56,6 +57,60 @@ fn parse_as<I: serde::de::DeserializeOwned>(value: Value) -> Result<I> {
 }
 
 impl Catalog {
+    /// Parses the JSON input of a catalog kind into a fresh record (required skills given by
+    /// name resolved) and its metadata. Every violation is reported at once.
+    async fn parse_record(
+        &self,
+        kind: Kind,
+        input: Value,
+        at: Timestamp,
+    ) -> Result<(Record, Meta)> {
+        fn fresh<K: Body>(parsed: (K, Meta), at: Timestamp) -> (Record, Meta)
+        where
+            Record: From<Entity<K>>,
+        {
+            (Record::from(Entity::new(parsed.0, at)), parsed.1)
+        }
+        Ok(match kind {
+            Kind::Industry => fresh(
+                parse_as::<IndustryInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?,
+                at,
+            ),
+            Kind::Skill => fresh(
+                parse_as::<SkillInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?,
+                at,
+            ),
+            Kind::JobRole => {
+                let (parsed, meta) = parse_as::<JobRoleInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?;
+                fresh((self.resolve_skills(parsed).await?, meta), at)
+            }
+            Kind::Team => fresh(
+                parse_as::<TeamInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?,
+                at,
+            ),
+            Kind::Agent => fresh(
+                parse_as::<AgentInput>(input)?
+                    .parse()
+                    .map_err(Error::Invalid)?,
+                at,
+            ),
+            Kind::Trial | Kind::Job | Kind::PrecedentSeed => {
+                return Err(Error::input(
+                    "entity_type",
+                    format!("{kind} is not a catalog kind"),
+                ));
+            }
+        })
+    }
+
     async fn resolve_skills(&self, parsed: ParsedJobRole) -> Result<JobRole> {
         let mut ids = Vec::with_capacity(parsed.required_skills.len());
         let mut violations = Vec::new();
@@ -154,48 +209,7 @@ impl Catalog {
         actor: &str,
         dry_run: bool,
     ) -> Result<Record> {
-        let at = now();
-        let (record, meta) = match kind {
-            Kind::Industry => {
-                let (b, m) = parse_as::<IndustryInput>(input)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                (Record::from(Entity::new(b, at)), m)
-            }
-            Kind::Skill => {
-                let (b, m) = parse_as::<SkillInput>(input)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                (Record::from(Entity::new(b, at)), m)
-            }
-            Kind::JobRole => {
-                let (p, m) = parse_as::<JobRoleInput>(input)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                (
-                    Record::from(Entity::new(self.resolve_skills(p).await?, at)),
-                    m,
-                )
-            }
-            Kind::Team => {
-                let (b, m) = parse_as::<TeamInput>(input)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                (Record::from(Entity::new(b, at)), m)
-            }
-            Kind::Agent => {
-                let (b, m) = parse_as::<AgentInput>(input)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                (Record::from(Entity::new(b, at)), m)
-            }
-            Kind::Trial | Kind::Job | Kind::PrecedentSeed => {
-                return Err(Error::input(
-                    "entity_type",
-                    format!("{kind} is not a catalog kind"),
-                ));
-            }
-        };
+        let (record, meta) = self.parse_record(kind, input, now()).await?;
         self.create_record(record, meta, actor, dry_run).await
     }
 
@@ -284,50 +298,12 @@ impl Catalog {
         let current = self.get(kind, id).await?;
         check_version(Some(expected_version), current.version())?;
         let merged = merged_input(&current, patch).map_err(Error::Invalid)?;
-        let mut next = current.clone();
-        let meta = match (&mut next, kind) {
-            (Record::Industry(e), _) => {
-                let (body, meta) = parse_as::<IndustryInput>(merged)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                e.body = body;
-                meta
-            }
-            (Record::Skill(e), _) => {
-                let (body, meta) = parse_as::<SkillInput>(merged)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                e.body = body;
-                meta
-            }
-            (Record::JobRole(e), _) => {
-                let (parsed, meta) = parse_as::<JobRoleInput>(merged)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                e.body = self.resolve_skills(parsed).await?;
-                meta
-            }
-            (Record::Team(e), _) => {
-                let (body, meta) = parse_as::<TeamInput>(merged)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                e.body = body;
-                meta
-            }
-            (Record::Agent(e), _) => {
-                let (body, meta) = parse_as::<AgentInput>(merged)?
-                    .parse()
-                    .map_err(Error::Invalid)?;
-                e.body = body;
-                meta
-            }
-            _ => {
-                return Err(Error::input(
-                    "entity_type",
-                    format!("{kind} cannot be patched here"),
-                ));
-            }
-        };
+        let (mut next, meta) = self
+            .parse_record(kind, merged, current.created_at())
+            .await?;
+        if let (Some(base), Some(was)) = (next.base_mut(), current.base()) {
+            *base = was.clone();
+        }
         let governance = self.governance_agent_id.clone();
         let substance_changed = body_value(&current) != body_value(&next);
         if let Some(base) = next.base_mut() {
