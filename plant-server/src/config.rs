@@ -14,6 +14,7 @@
 //! | `PLANT_REQUEST_TIMEOUT_MS` | `15000` | per-request deadline; past it the answer is 503 |
 //! | `PLANT_MAX_CONNECTIONS` | `1024` | open connections served at once; more wait in the listen backlog |
 //! | `PLANT_HEADER_TIMEOUT_MS` | `10000` | a client must send its request head within this time |
+//! | `PLANT_FORWARDED_HOPS` | `0` | trusted proxies that append to `X-Forwarded-For`; the client is the entry this many from the right (`2` behind Google's external Application Load Balancer, which appends `<client-ip>,<lb-ip>`); `0` uses the peer address |
 //! | `PLANT_EMBED_MODEL_DIR` | unset | directory with all-MiniLM-L6-v2; unset means the lexical hashing embedder |
 //! | `LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
 //! | `GOOGLE_CLOUD_PROJECT` | unset | project id used to build `logging.googleapis.com/trace` |
@@ -53,6 +54,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub forwarded_hops: usize,
     pub embed_model_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub gcp_project: Option<String>,
@@ -197,6 +199,12 @@ impl Config {
                 get("PLANT_HEADER_TIMEOUT_MS"),
                 "PLANT_HEADER_TIMEOUT_MS",
                 10_000,
+            )?,
+            forwarded_hops: parse_num(
+                get("PLANT_FORWARDED_HOPS"),
+                "PLANT_FORWARDED_HOPS",
+                0,
+                "a number of proxies (0 or more)",
             )?,
             embed_model_dir: get("PLANT_EMBED_MODEL_DIR").map(PathBuf::from),
             log_format: match get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {

@@ -1,6 +1,6 @@
 //! What a handler receives: the parsed request and the shared state.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -62,18 +62,20 @@ impl RequestCtx {
         }
     }
 
-    /// Who the client is for throttling: the first `X-Forwarded-For` address (Cloud Run's load
-    /// balancer sets it), else the peer's IP.
+    /// Who the client is for throttling; see [`client_address`].
     pub fn client_key(&self) -> String {
-        self.headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.chars().take(64).collect())
-            .or_else(|| self.peer.map(|p| p.ip().to_string()))
-            .unwrap_or_else(|| "unknown".into())
+        let forwarded = self
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        client_address(
+            &forwarded,
+            self.state.limits().forwarded_hops,
+            self.peer.map(|p| p.ip()),
+        )
     }
 
     /// The caller, if a token was sent (401 when it is not valid).
@@ -87,7 +89,54 @@ impl RequestCtx {
     }
 }
 
+/// The client's address for throttling. `X-Forwarded-For` is a list each proxy appends to, so
+/// only its last `hops` entries were written by proxies we trust (`hops` = `PLANT_FORWARDED_HOPS`);
+/// anything to their left came from the client and could be anything. The client is therefore
+/// the entry `hops` places from the right. With `hops` = 0, or when the header has fewer entries
+/// than that (the request did not come through the proxies), it is the peer's address.
+pub fn client_address(forwarded: &str, hops: usize, peer: Option<IpAddr>) -> String {
+    let entries: Vec<&str> = forwarded
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    // With hops = 0 the index is len, which is past the end: the peer.
+    match entries.len().checked_sub(hops).and_then(|i| entries.get(i)) {
+        Some(entry) => entry.chars().take(64).collect(),
+        None => peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+    }
+}
+
 /// Parses a UUID parameter or field: 422 naming it when it is not one.
 pub fn parse_uuid(name: &str, text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text.trim()).map_err(|_| ApiError::invalid_field(name, "must be a UUID"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+
+    #[test]
+    fn without_trusted_proxies_the_header_is_ignored() {
+        assert_eq!(client_address("203.0.113.9", 0, PEER), "192.0.2.1");
+        assert_eq!(client_address("", 0, None), "unknown");
+    }
+
+    #[test]
+    fn behind_the_load_balancer_the_client_cannot_choose_its_key() {
+        // Google's load balancer appends "<client-ip>,<lb-ip>" to whatever the client sent.
+        let honest = client_address("198.51.100.7, 35.191.0.1", 2, PEER);
+        let spoofed = client_address("1.2.3.4, 198.51.100.7, 35.191.0.1", 2, PEER);
+        assert_eq!(honest, "198.51.100.7");
+        assert_eq!(spoofed, honest);
+        assert_eq!(client_address("9.9.9.9,8.8.8.8", 1, PEER), "8.8.8.8");
+    }
+
+    #[test]
+    fn fewer_entries_than_trusted_proxies_falls_back_to_the_peer() {
+        assert_eq!(client_address("198.51.100.7", 2, PEER), "192.0.2.1");
+        assert_eq!(client_address(" , ", 1, PEER), "192.0.2.1");
+    }
 }

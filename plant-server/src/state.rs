@@ -23,6 +23,8 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Trusted proxies that append to `X-Forwarded-For` (see [`client_address`](crate::context::client_address)).
+    pub forwarded_hops: usize,
 }
 
 impl Limits {
@@ -34,6 +36,7 @@ impl Limits {
             max_connections: config.max_connections,
             header_timeout: config.header_timeout,
             drain_timeout: DRAIN_TIMEOUT,
+            forwarded_hops: config.forwarded_hops,
         }
     }
 }

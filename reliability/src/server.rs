@@ -67,6 +67,9 @@ impl Server {
             .env("PLANT_JWT_SECRET", &secret)
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
+            // The load gives each trial booking its own X-Forwarded-For, as bookings arriving
+            // through one trusted proxy from many customers would look.
+            .env("PLANT_FORWARDED_HOPS", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

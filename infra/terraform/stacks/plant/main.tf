@@ -82,7 +82,12 @@ module "service" {
   labels                    = local.labels
 
   plain_env = merge(
-    { CORS_ORIGINS = var.cors_origins },
+    {
+      CORS_ORIGINS = var.cors_origins
+      # Ingress admits only the load balancer, which appends "<client-ip>,<lb-ip>" to
+      # X-Forwarded-For: the trial throttle keys on the entry two from the right.
+      PLANT_FORWARDED_HOPS = "2"
+    },
     var.embed_model_dir == "" ? {} : { PLANT_EMBED_MODEL_DIR = var.embed_model_dir },
   )
 
