@@ -3,7 +3,7 @@
 #
 #   bench/run.sh
 #
-# Installs wrk when missing (apt-get), builds release binaries, starts a throwaway PostgreSQL
+# Installs wrk when missing (apt-get), builds the binaries (profile bench-release), starts a throwaway PostgreSQL
 # (scripts/test-db.sh), migrates and seeds it (plant-cli), then measures every endpoint with
 # `wrk -t2 -c32 --latency` and `-t1 -c1`, the HTTP ceiling (a bare hyper handler answering the
 # same bytes), the database ceiling (the same store calls without HTTP, same pool size), RSS,
@@ -13,16 +13,16 @@
 # Environment (defaults in brackets):
 #   BENCH_SECONDS [15]          duration of each -c32 run of the server
 #   BENCH_RUNS [3]              runs per measurement; the table shows the median
-#   BENCH_C1_SECONDS [3]        duration of each -c1 run
-#   BENCH_CEILING_SECONDS [5]   duration of each HTTP-ceiling run (-c32)
-#   BENCH_DB_SECONDS [3]        duration of each database-ceiling loop
-#   BENCH_SCALE_SECONDS [5]     duration of each run of the 1/2/3-process write load
-#   BENCH_WARMUP_SECONDS [2]    warm-up per endpoint before measuring
+#   BENCH_C1_SECONDS [2]        duration of each -c1 run
+#   BENCH_CEILING_SECONDS [3]   duration of each HTTP-ceiling run (-c32)
+#   BENCH_DB_SECONDS [2]        duration of each database-ceiling loop
+#   BENCH_SCALE_SECONDS [4]     duration of each run of the 1/2/3-process write load
+#   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
 #   BENCH_MINILM [auto]         0 skips the MiniLM search run; auto runs it when
 #                               scripts/fetch-model.sh can provide the model
 #   BENCH_OUT [bench/results]   where results go
-#   CARGO_TARGET_DIR            honoured for the release build
+#   CARGO_TARGET_DIR            honoured for the build
 #
 # Traffic goes only to 127.0.0.1. Every process started here is stopped on exit.
 set -euo pipefail
@@ -32,11 +32,11 @@ cd "$REPO"
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-15}
 RUNS=${BENCH_RUNS:-3}
-C1_SECONDS=${BENCH_C1_SECONDS:-3}
-CEILING_SECONDS=${BENCH_CEILING_SECONDS:-5}
-DB_SECONDS=${BENCH_DB_SECONDS:-3}
-SCALE_SECONDS=${BENCH_SCALE_SECONDS:-5}
-WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-2}
+C1_SECONDS=${BENCH_C1_SECONDS:-2}
+CEILING_SECONDS=${BENCH_CEILING_SECONDS:-3}
+DB_SECONDS=${BENCH_DB_SECONDS:-2}
+SCALE_SECONDS=${BENCH_SCALE_SECONDS:-4}
+WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
 POOL=${BENCH_POOL:-10}
 OUT=${BENCH_OUT:-$REPO/bench/results}
 SEARCH_TEXT="data pipeline engineer"
@@ -63,19 +63,28 @@ if [ -z "${PLANT_BENCH_INNER:-}" ]; then
   for tool in curl python3 cargo; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
   done
-  note "building release binaries"
   build_started=$(date +%s)
-  cargo build --release --locked -p plant-server -p plant-cli -p plant-bench >&2
-  export BENCH_BUILD_SECONDS=$(($(date +%s) - build_started))
-  export BENCH_BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/release"
-  export BENCH_MODEL_DIR=""
+  # The model is fetched (when missing) while the binaries build.
+  model_log=$(mktemp "${TMPDIR:-/tmp}/plant-bench-model.XXXXXX")
+  model_pid=""
   if [ "${BENCH_MINILM:-auto}" != "0" ]; then
-    if model_dir=$(scripts/fetch-model.sh | tail -n 1) && [ -d "$model_dir" ]; then
+    scripts/fetch-model.sh >"$model_log" 2>&1 &
+    model_pid=$!
+  fi
+  note "building the binaries (profile bench-release: release without LTO)"
+  cargo build --profile bench-release --locked -p plant-server -p plant-cli -p plant-bench >&2
+  export BENCH_BUILD_SECONDS=$(($(date +%s) - build_started))
+  export BENCH_BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/bench-release"
+  export BENCH_MODEL_DIR=""
+  if [ -n "$model_pid" ]; then
+    if wait "$model_pid" && model_dir=$(tail -n 1 "$model_log") && [ -d "$model_dir" ]; then
       BENCH_MODEL_DIR=$model_dir
     else
       note "no MiniLM model available: the MiniLM search run is skipped"
+      cat "$model_log" >&2
     fi
   fi
+  rm -f "$model_log"
   export BENCH_STARTED=$build_started
   export PLANT_BENCH_INNER=1
   exec scripts/test-db.sh run -- bash "$REPO/bench/run.sh"
@@ -292,7 +301,7 @@ stop_pid "$CEILING_PID"
 
 # -- database ceiling for the reads -------------------------------------------------------------
 note "database ceiling (reads)"
-for op in agents agents-served agents-columns agent skills job-roles audit-export search; do
+for op in agents agents-jsonb agents-served agents-columns agent skills job-roles audit-export audit-export-served search; do
   db_ceiling "$op"
 done
 

@@ -13,6 +13,7 @@ use plant_core::Timestamp;
 use plant_core::audit::AuditEntry;
 use plant_core::model::{Agent, Entity, Kind, Record, Status, Trial};
 use plant_core::store::ListQuery;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -25,6 +26,30 @@ use crate::response::{Response, json_response};
 pub struct Names(HashMap<Uuid, Option<String>>);
 
 impl Names {
+    /// The names of every industry the agents among `records` reference, in one store call.
+    pub async fn prefetch(catalog: &Catalog, records: &[Record]) -> Result<Self, ApiError> {
+        let mut ids: Vec<Uuid> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Agent(agent) => Some(agent.body.industry_id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut found = catalog
+            .store()
+            .names(Kind::Industry, &ids)
+            .await
+            .map_err(plant_core::Error::from)?;
+        Ok(Self(
+            ids.into_iter().map(|id| (id, found.remove(&id))).collect(),
+        ))
+    }
+
     async fn name(
         &mut self,
         catalog: &Catalog,
@@ -34,12 +59,12 @@ impl Names {
         if let Some(found) = self.0.get(&id) {
             return Ok(found.clone());
         }
-        let record = catalog
+        let name = catalog
             .store()
-            .get(Some(kind), id)
+            .names(kind, &[id])
             .await
-            .map_err(plant_core::Error::from)?;
-        let name = record.and_then(|r| r.name().map(|n| n.as_str().to_owned()));
+            .map_err(plant_core::Error::from)?
+            .remove(&id);
         self.0.insert(id, name.clone());
         Ok(name)
     }
@@ -122,10 +147,65 @@ pub fn trial_json(trial: &Trial) -> Result<Value, ApiError> {
 
 /// Several records' JSON.
 pub async fn records_json(catalog: &Catalog, records: &[Record]) -> Result<Vec<Value>, ApiError> {
-    let mut names = Names::default();
+    let mut names = Names::prefetch(catalog, records).await?;
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         out.push(record_json(catalog, record, &mut names).await?);
+    }
+    Ok(out)
+}
+
+/// One record of a list body, serialised straight into the response: the same fields as
+/// [`record_json`], without building a `Value` first (except for teams and trials, whose
+/// additions need one).
+#[derive(Debug)]
+pub enum RecordOut<'a> {
+    /// An agent and its industry's name (lowercase).
+    Agent(&'a Entity<Agent>, Option<String>),
+    /// A record with nothing added.
+    Plain(&'a Record),
+    /// A record with additions, as built by [`record_json`].
+    Built(Value),
+}
+
+#[derive(Serialize)]
+struct AgentOut<'a> {
+    #[serde(flatten)]
+    agent: &'a Entity<Agent>,
+    industry: &'a Option<String>,
+}
+
+impl Serialize for RecordOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RecordOut::Agent(agent, industry) => AgentOut { agent, industry }.serialize(serializer),
+            RecordOut::Plain(record) => record.serialize(serializer),
+            RecordOut::Built(value) => value.serialize(serializer),
+        }
+    }
+}
+
+/// A list body: every record as [`record_json`] shows it, the referenced names fetched in one
+/// store call.
+pub async fn records_out<'a>(
+    catalog: &Catalog,
+    records: &'a [Record],
+) -> Result<Vec<RecordOut<'a>>, ApiError> {
+    let mut names = Names::prefetch(catalog, records).await?;
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        out.push(match record {
+            Record::Agent(agent) => {
+                let industry = names
+                    .name(catalog, Kind::Industry, agent.body.industry_id)
+                    .await?;
+                RecordOut::Agent(agent, industry.map(|n| n.to_lowercase()))
+            }
+            Record::Team(_) | Record::Trial(_) => {
+                RecordOut::Built(record_json(catalog, record, &mut names).await?)
+            }
+            _ => RecordOut::Plain(record),
+        });
     }
     Ok(out)
 }

@@ -268,7 +268,7 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
     let _ = writeln!(md, "| container image | {} |", m("image"));
     let _ = writeln!(
         md,
-        "| release build in this run | {} s |",
+        "| build in this run (profile bench-release, clean unless already built) | {} s |",
         m("build_seconds")
     );
     let _ = writeln!(
@@ -296,31 +296,63 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
 
     md.push_str("\n## Where the agents list spends its time\n\n| measure | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
     for (scenario, key, label) in [
-        ("db", "agents", "list query alone (store loop)"),
+        (
+            "db",
+            "agents-jsonb",
+            "before: jsonb_build_object per row, decoded via serde_json::Value (store loop)",
+        ),
+        (
+            "db",
+            "agents",
+            "list query alone: plain columns, FromRow (store loop)",
+        ),
         (
             "db",
             "agents-served",
-            "list query + industry lookups + JSON body (store loop)",
+            "list query + industry names (one query) + JSON body (store loop)",
         ),
         (
             "db",
             "agents-columns",
-            "proposed: plain columns + industry joined, one query (rows fetched, not decoded)",
+            "plain columns + industry joined, rows fetched, not decoded",
         ),
         ("http", "agents", "bare hyper, same bytes"),
         ("c32", "agents", "plant-server"),
     ] {
-        if let Some(s) = rec.medians(scenario, key) {
-            let _ = writeln!(
-                md,
-                "| {label} | {} | {:.2} | {:.2} |",
-                rate(Some(s.rps)),
-                s.p50_ms,
-                s.p99_ms
-            );
-        }
+        breakdown_row(&mut md, rec, scenario, key, label);
+    }
+
+    md.push_str("\n## Where the audit export spends its time\n\n| measure | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
+    for (scenario, key, label) in [
+        (
+            "db",
+            "audit-export",
+            "1000 entries read and decoded (store loop)",
+        ),
+        (
+            "db",
+            "audit-export-served",
+            "the same + the JSON body (store loop)",
+        ),
+        ("http", "audit-export", "bare hyper, same bytes"),
+        ("c32", "audit-export", "plant-server"),
+    ] {
+        breakdown_row(&mut md, rec, scenario, key, label);
     }
     md
+}
+
+/// One row of a breakdown table, when the run recorded it.
+fn breakdown_row(md: &mut String, rec: &Recorded, scenario: &str, key: &str, label: &str) {
+    if let Some(s) = rec.medians(scenario, key) {
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {:.2} | {:.2} |",
+            rate(Some(s.rps)),
+            s.p50_ms,
+            s.p99_ms
+        );
+    }
 }
 
 #[cfg(test)]

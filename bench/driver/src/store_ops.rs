@@ -10,7 +10,6 @@ use plant_core::search::{Embedding, HashingEmbedder};
 use plant_core::store::postgres::{PgConfig, PgStore};
 use plant_core::store::{ListQuery, SearchFilter};
 use plant_core::{Catalog, Error};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// The server's default page size for lists.
@@ -31,17 +30,40 @@ pub const AGENTS_COLUMNS: &str = "select b.id, b.entity_type, b.external_id, b.c
     from agent k join base_entity b on b.id = k.id join industry i on i.id = k.industry_id \
     order by b.created_at, b.id limit $1";
 
+/// The agents list as the store read it before it selected plain columns: a `jsonb_build_object`
+/// per row, decoded to a `serde_json::Value` and then to the record (kept to compare with
+/// [`Op::Agents`] in the same run).
+pub const AGENTS_JSONB: &str = "select jsonb_build_object(\
+    'id', b.id, 'entity_type', b.entity_type, 'external_id', b.external_id, \
+    'created_at', b.created_at, 'updated_at', b.updated_at, 'deleted_at', b.deleted_at, \
+    'status', b.status, 'version', b.version, 'version_hash', encode(b.version_hash, 'hex'), \
+    'amendment_history', b.amendment_history, \
+    'l0_compliance_status', b.l0_compliance_status, \
+    'amendment_alignment', b.amendment_alignment, 'certification', b.certification, \
+    'append_only', b.append_only, 'tamper_proof', b.tamper_proof, \
+    'hash_chain_sha256', b.hash_chain_sha256, 'tags', to_jsonb(b.tags), \
+    'custom_attributes', b.custom_attributes, 'governance_notes', b.governance_notes, \
+    'parent_id', b.parent_id, 'child_ids', to_jsonb(b.child_ids), \
+    'governance_agent_id', b.governance_agent_id) \
+    || jsonb_build_object('name', k.name, 'description', k.description, \
+    'skill_id', k.skill_id, 'job_role_id', k.job_role_id, 'team_id', k.team_id, \
+    'industry_id', k.industry_id) \
+    from agent k join base_entity b on b.id = k.id order by b.created_at, b.id limit $1";
+
 /// One operation of the database ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// `GET /agents`: the list query alone.
     Agents,
-    /// `GET /agents` as the handler does it: the list query, one lookup per distinct industry,
-    /// and the JSON body.
+    /// `GET /agents` as the handler does it: the list query, one query for the industries'
+    /// names, and the JSON body.
     AgentsServed,
-    /// The proposed agents-list query: plain columns (no `jsonb_build_object`) and the industry
-    /// name joined in; rows fetched, not decoded. Compare with [`Op::Agents`].
+    /// The agents list in one query: plain columns with the industry name joined in; rows
+    /// fetched, not decoded (the lower bound of [`Op::Agents`], which decodes them).
     AgentsColumns,
+    /// The agents list query as it was before plain columns ([`AGENTS_JSONB`]), decoded the
+    /// same way as then.
+    AgentsJsonb,
     /// `GET /agents/{id}`: one agent by id.
     Agent,
     /// `GET /genesis/skills`: the list query.
@@ -50,6 +72,8 @@ pub enum Op {
     JobRoles,
     /// `GET /audit/export`: the first page of entries.
     AuditExport,
+    /// `GET /audit/export` as the handler does it: the page, then its JSON bytes.
+    AuditExportServed,
     /// `GET /search`: the vector query (the text embedded once, up front).
     Search,
     /// `POST /genesis/skills`: validate, embed, commit under the chain head.
@@ -65,10 +89,12 @@ impl FromStr for Op {
             "agents" => Op::Agents,
             "agents-served" => Op::AgentsServed,
             "agents-columns" => Op::AgentsColumns,
+            "agents-jsonb" => Op::AgentsJsonb,
             "agent" => Op::Agent,
             "skills" => Op::Skills,
             "job-roles" => Op::JobRoles,
             "audit-export" => Op::AuditExport,
+            "audit-export-served" => Op::AuditExportServed,
             "search" => Op::Search,
             "post-skill" => Op::InsertSkill,
             "post-trial" => Op::BookTrial,
@@ -138,6 +164,20 @@ impl Target {
                     .map_err(|e| Error::Internal(e.to_string()))?;
                 drop(rows);
             }
+            Op::AgentsJsonb => {
+                let rows: Vec<sqlx::types::Json<serde_json::Value>> =
+                    sqlx::query_scalar(AGENTS_JSONB)
+                        .bind(i64::try_from(LIST_LIMIT).unwrap_or(i64::MAX))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| Error::Internal(e.to_string()))?;
+                for sqlx::types::Json(value) in rows {
+                    drop(
+                        Record::from_json(Kind::Agent, value)
+                            .map_err(|e| Error::Internal(e.to_string()))?,
+                    );
+                }
+            }
             Op::Agent => drop(store.get(Some(Kind::Agent), self.agent_id).await?),
             Op::Skills => drop(store.list(&ListQuery::of(Kind::Skill, LIST_LIMIT)).await?),
             Op::JobRoles => drop(
@@ -146,6 +186,13 @@ impl Target {
                     .await?,
             ),
             Op::AuditExport => drop(store.audit_entries(0, EXPORT_LIMIT).await?),
+            Op::AuditExportServed => {
+                let entries = store.audit_entries(0, EXPORT_LIMIT).await?;
+                drop(
+                    serde_json::to_vec(&entries)
+                        .map_err(|e| Error::Internal(format!("serialise: {e}")))?,
+                );
+            }
             Op::Search => drop(
                 store
                     .search(&self.query_vector, &SearchFilter::default(), SEARCH_K)
@@ -174,34 +221,37 @@ impl Target {
         Ok(())
     }
 
-    /// The agents list as the server's handler builds it: the page, the industry name of each
-    /// agent (looked up once per distinct industry), then the JSON bytes.
+    /// The agents list as the server's handler builds it: the page, the names of the industries
+    /// it references (one store call), then the JSON bytes, written once.
     async fn agents_served(&self) -> Result<Vec<u8>, Error> {
+        #[derive(serde::Serialize)]
+        struct AgentOut<'a> {
+            #[serde(flatten)]
+            agent: &'a plant_core::model::Entity<plant_core::model::Agent>,
+            industry: Option<String>,
+        }
         let store = self.catalog.store();
         let records = store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?;
-        let mut names: std::collections::HashMap<Uuid, Option<String>> = Default::default();
-        let mut out = Vec::with_capacity(records.len());
-        for record in &records {
-            let mut value = serde_json::to_value(record)
-                .map_err(|e| Error::Internal(format!("serialise: {e}")))?;
-            if let Record::Agent(agent) = record {
-                let industry = agent.body.industry_id;
-                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(industry) {
-                    let name = store
-                        .get(Some(Kind::Industry), industry)
-                        .await?
-                        .and_then(|r| r.name().map(|n| n.as_str().to_lowercase()));
-                    slot.insert(name);
-                }
-                if let Value::Object(map) = &mut value {
-                    map.insert(
-                        "industry".into(),
-                        json!(names.get(&industry).cloned().flatten()),
-                    );
-                }
-            }
-            out.push(value);
-        }
+        let mut ids: Vec<Uuid> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Agent(a) => Some(a.body.industry_id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let names = store.names(Kind::Industry, &ids).await?;
+        let out: Vec<AgentOut<'_>> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Agent(agent) => Some(AgentOut {
+                    agent,
+                    industry: names.get(&agent.body.industry_id).map(|n| n.to_lowercase()),
+                }),
+                _ => None,
+            })
+            .collect();
         serde_json::to_vec(&out).map_err(|e| Error::Internal(format!("serialise: {e}")))
     }
 }
@@ -216,10 +266,12 @@ mod tests {
             "agents",
             "agents-served",
             "agents-columns",
+            "agents-jsonb",
             "agent",
             "skills",
             "job-roles",
             "audit-export",
+            "audit-export-served",
             "search",
             "post-skill",
             "post-trial",

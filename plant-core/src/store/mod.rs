@@ -291,6 +291,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A catalog record by its name, case-insensitively.
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>>;
 
+    /// The names of the catalog records of `kind` among `ids` that exist (others are left out),
+    /// in one call: what a list response needs to name the records it references.
+    async fn names(
+        &self,
+        kind: Kind,
+        ids: &[Uuid],
+    ) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+        let mut names = std::collections::HashMap::with_capacity(ids.len());
+        for id in ids {
+            if names.contains_key(id) {
+                continue;
+            }
+            if let Some(name) = self
+                .get(Some(kind), *id)
+                .await?
+                .and_then(|r| r.name().cloned())
+            {
+                names.insert(*id, name.as_str().to_owned());
+            }
+        }
+        Ok(names)
+    }
+
     /// Records matching a query, ordered by `(created_at, id)`.
     async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>>;
 

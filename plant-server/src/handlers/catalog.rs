@@ -149,7 +149,7 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
         return semantic_agents(&ctx, text, &query).await;
     }
     let records = catalog.list(&query).await?;
-    let body = records_json(catalog, &records).await?;
+    let body = wire::records_out(catalog, &records).await?;
     let mut response = json_response(StatusCode::OK, &body);
     if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
         && let Some(last) = records.last()

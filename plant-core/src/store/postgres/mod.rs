@@ -26,6 +26,7 @@
 mod error;
 mod precedent;
 mod read;
+mod rows;
 mod setup;
 mod sql;
 mod url;
@@ -130,6 +131,15 @@ impl Store for PgStore {
     #[instrument(skip(self))]
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
         read::get_by_name(&self.pool, kind, name).await
+    }
+
+    #[instrument(skip(self, ids), fields(ids = ids.len()))]
+    async fn names(
+        &self,
+        kind: Kind,
+        ids: &[Uuid],
+    ) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+        read::names(&self.pool, kind, ids).await
     }
 
     #[instrument(skip(self))]

@@ -2,12 +2,13 @@
 
 use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::QueryScalar;
+use sqlx::query::{Query, QueryScalar};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use super::error::store_error;
+use super::rows;
 use super::sql::{self, KindSql};
 use super::write::{to_hash, to_i64, to_u64};
 use crate::Timestamp;
@@ -53,13 +54,25 @@ pub(super) async fn kind_of(pool: &PgPool, id: Uuid) -> StoreResult<Option<Kind>
     .transpose()
 }
 
+/// A record from a row of its kind's select: plain columns for the catalog kinds, one JSON
+/// column for the others.
+fn record_of(kind: Kind, row: &PgRow) -> StoreResult<Record> {
+    if let Some(record) = rows::catalog_record(kind, row) {
+        return record;
+    }
+    let Json(value) = row
+        .try_get::<Json<Value>, _>(0)
+        .map_err(|e| StoreError::Internal(format!("stored {kind} row does not read back: {e}")))?;
+    decode(kind, value)
+}
+
 pub(super) async fn get(pool: &PgPool, kind: Kind, id: Uuid) -> StoreResult<Option<Record>> {
-    let row: Option<Json<Value>> = sqlx::query_scalar(kind_sql(kind).by_id)
+    let row = sqlx::query(kind_sql(kind).by_id)
         .bind(id)
         .fetch_optional(pool)
         .await
         .map_err(store_error)?;
-    row.map(|Json(v)| decode(kind, v)).transpose()
+    row.map(|row| record_of(kind, &row)).transpose()
 }
 
 pub(super) async fn get_by_name(
@@ -70,36 +83,72 @@ pub(super) async fn get_by_name(
     let Some(sql) = kind_sql(kind).by_name else {
         return Ok(None);
     };
-    let row: Option<Json<Value>> = sqlx::query_scalar(sql)
+    let row = sqlx::query(sql)
         .bind(name.trim())
         .fetch_optional(pool)
         .await
         .map_err(store_error)?;
-    row.map(|Json(v)| decode(kind, v)).transpose()
+    row.map(|row| record_of(kind, &row)).transpose()
+}
+
+/// The names of the records of a catalog kind among `ids`, in one query (none for other kinds).
+pub(super) async fn names(
+    pool: &PgPool,
+    kind: Kind,
+    ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+    let sql = match kind {
+        Kind::Industry => "select id, name from industry where id = any($1)",
+        Kind::Skill => "select id, name from skill where id = any($1)",
+        Kind::JobRole => "select id, name from job_role where id = any($1)",
+        Kind::Team => "select id, name from team where id = any($1)",
+        Kind::Agent => "select id, name from agent where id = any($1)",
+        Kind::Trial | Kind::Job | Kind::PrecedentSeed => return Ok(Default::default()),
+    };
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(sql)
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+        .map_err(store_error)?;
+    Ok(rows.into_iter().collect())
 }
 
 type Scalar<'q, O> = QueryScalar<'q, Postgres, O, PgArguments>;
+type Plain<'q> = Query<'q, Postgres, PgArguments>;
 
 /// Binds the filters of `kind`'s list and count queries, in the order `sql.rs` numbers them.
-fn bind_filters<'q, O>(kind: Kind, q: &'q ListQuery, query: Scalar<'q, O>) -> Scalar<'q, O> {
-    let query = query.bind(q.status.as_deref());
-    match kind {
-        Kind::Industry => query,
-        Kind::Skill => query.bind(q.category.as_deref()),
-        Kind::JobRole => query
-            .bind(q.seniority_level.as_deref())
-            .bind(q.industry_id)
-            .bind(q.skill_id),
-        Kind::Team => query.bind(q.industry_id).bind(q.job_role_id),
-        Kind::Agent => query
-            .bind(q.industry_id)
-            .bind(q.job_role_id)
-            .bind(q.skill_id)
-            .bind(q.team_id),
-        Kind::Trial => query.bind(q.agent_id).bind(q.customer_email.as_deref()),
-        Kind::Job => query.bind(q.agent_id).bind(q.trial_id),
-        Kind::PrecedentSeed => query,
-    }
+/// (A macro: the list query returns rows, the count a scalar, and the two builders share no
+/// trait for `bind`.)
+macro_rules! bind_filters {
+    ($kind:expr, $q:expr, $query:expr) => {{
+        let q = $q;
+        let query = $query.bind(q.status.as_deref());
+        match $kind {
+            Kind::Industry => query,
+            Kind::Skill => query.bind(q.category.as_deref()),
+            Kind::JobRole => query
+                .bind(q.seniority_level.as_deref())
+                .bind(q.industry_id)
+                .bind(q.skill_id),
+            Kind::Team => query.bind(q.industry_id).bind(q.job_role_id),
+            Kind::Agent => query
+                .bind(q.industry_id)
+                .bind(q.job_role_id)
+                .bind(q.skill_id)
+                .bind(q.team_id),
+            Kind::Trial => query.bind(q.agent_id).bind(q.customer_email.as_deref()),
+            Kind::Job => query.bind(q.agent_id).bind(q.trial_id),
+            Kind::PrecedentSeed => query,
+        }
+    }};
+}
+
+fn bind_list<'q>(kind: Kind, q: &'q ListQuery, query: Plain<'q>) -> Plain<'q> {
+    bind_filters!(kind, q, query)
+}
+
+fn bind_count<'q, O>(kind: Kind, q: &'q ListQuery, query: Scalar<'q, O>) -> Scalar<'q, O> {
+    bind_filters!(kind, q, query)
 }
 
 /// One kind's page: filters, then cursor, offset, limit.
@@ -110,17 +159,13 @@ pub(super) async fn list_kind(
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<Record>> {
-    let query = bind_filters(
-        kind,
-        q,
-        sqlx::query_scalar::<_, Json<Value>>(kind_sql(kind).list),
-    )
-    .bind(q.after.map(|(at, _)| at.as_datetime()))
-    .bind(q.after.map(|(_, id)| id))
-    .bind(to_i64(offset)?)
-    .bind(to_i64(limit.min(i64::MAX as u64))?);
+    let query = bind_list(kind, q, sqlx::query(kind_sql(kind).list))
+        .bind(q.after.map(|(at, _)| at.as_datetime()))
+        .bind(q.after.map(|(_, id)| id))
+        .bind(to_i64(offset)?)
+        .bind(to_i64(limit.min(i64::MAX as u64))?);
     let rows = query.fetch_all(pool).await.map_err(store_error)?;
-    rows.into_iter().map(|Json(v)| decode(kind, v)).collect()
+    rows.iter().map(|row| record_of(kind, row)).collect()
 }
 
 pub(super) async fn list(pool: &PgPool, q: &ListQuery) -> StoreResult<Vec<Record>> {
@@ -146,7 +191,7 @@ pub(super) async fn count(pool: &PgPool, q: &ListQuery) -> StoreResult<u64> {
     };
     let mut total = 0u64;
     for kind in kinds {
-        let n: i64 = bind_filters(kind, q, sqlx::query_scalar(kind_sql(kind).count))
+        let n: i64 = bind_count(kind, q, sqlx::query_scalar(kind_sql(kind).count))
             .fetch_one(pool)
             .await
             .map_err(store_error)?;

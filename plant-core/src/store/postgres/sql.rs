@@ -1,25 +1,18 @@
-//! The SQL that reads records. Each kind's row is assembled into its wire JSON by the database
-//! (`jsonb_build_object`, explicit columns) and deserialized by the model's own serde types, so
-//! the store and the model cannot disagree on a field's shape.
+//! The SQL that reads records. The catalog kinds select plain columns, decoded by `rows.rs`;
+//! trials, jobs and precedent seeds are assembled into their wire JSON by the database
+//! (`jsonb_build_object`, explicit columns) and deserialized by the model's own serde types.
 //!
 //! Every list query binds the kind's filters first (a `null` filter matches everything), then
 //! the keyset cursor `(created_at, id)`, the offset and the limit.
 
-/// The seven sections of the base, from `base_entity b`.
-macro_rules! base_json {
+/// The seven sections of the base, from `base_entity b`, as plain columns (`rows::BaseRow`).
+macro_rules! base_columns {
     () => {
-        "jsonb_build_object(\
-            'id', b.id, 'entity_type', b.entity_type, 'external_id', b.external_id, \
-            'created_at', b.created_at, 'updated_at', b.updated_at, 'deleted_at', b.deleted_at, \
-            'status', b.status, 'version', b.version, 'version_hash', encode(b.version_hash, 'hex'), \
-            'amendment_history', b.amendment_history, \
-            'l0_compliance_status', b.l0_compliance_status, \
-            'amendment_alignment', b.amendment_alignment, 'certification', b.certification, \
-            'append_only', b.append_only, 'tamper_proof', b.tamper_proof, \
-            'hash_chain_sha256', b.hash_chain_sha256, 'tags', to_jsonb(b.tags), \
-            'custom_attributes', b.custom_attributes, 'governance_notes', b.governance_notes, \
-            'parent_id', b.parent_id, 'child_ids', to_jsonb(b.child_ids), \
-            'governance_agent_id', b.governance_agent_id)"
+        "b.id, b.entity_type, b.external_id, b.created_at, b.updated_at, b.deleted_at, \
+         b.status, b.version, b.version_hash, b.amendment_history, b.l0_compliance_status, \
+         b.amendment_alignment, b.certification, b.append_only, b.tamper_proof, \
+         b.hash_chain_sha256, b.tags, b.custom_attributes, b.governance_notes, b.parent_id, \
+         b.child_ids, b.governance_agent_id"
     };
 }
 
@@ -27,9 +20,8 @@ macro_rules! industry_select {
     () => {
         concat!(
             "select ",
-            base_json!(),
-            " || jsonb_build_object('name', k.name, 'description', k.description) \
-             from industry k join base_entity b on b.id = k.id"
+            base_columns!(),
+            ", k.name, k.description from industry k join base_entity b on b.id = k.id"
         )
     };
 }
@@ -38,9 +30,8 @@ macro_rules! skill_select {
     () => {
         concat!(
             "select ",
-            base_json!(),
-            " || jsonb_build_object('name', k.name, 'description', k.description, \
-                 'category', k.category) \
+            base_columns!(),
+            ", k.name, k.description, k.category \
              from skill k join base_entity b on b.id = k.id"
         )
     };
@@ -50,11 +41,10 @@ macro_rules! job_role_select {
     () => {
         concat!(
             "select ",
-            base_json!(),
-            " || jsonb_build_object('name', k.name, 'description', k.description, \
-                 'seniority_level', k.seniority_level, 'industry_id', k.industry_id, \
-                 'required_skills', coalesce((select jsonb_agg(s.skill_id order by s.position) \
-                     from job_role_skill s where s.job_role_id = k.id), '[]'::jsonb)) \
+            base_columns!(),
+            ", k.name, k.description, k.seniority_level, k.industry_id, \
+                 array(select s.skill_id from job_role_skill s where s.job_role_id = k.id \
+                     order by s.position) as required_skills \
              from job_role k join base_entity b on b.id = k.id"
         )
     };
@@ -64,9 +54,8 @@ macro_rules! team_select {
     () => {
         concat!(
             "select ",
-            base_json!(),
-            " || jsonb_build_object('name', k.name, 'description', k.description, \
-                 'job_role_id', k.job_role_id, 'industry_id', k.industry_id) \
+            base_columns!(),
+            ", k.name, k.description, k.job_role_id, k.industry_id \
              from team k join base_entity b on b.id = k.id"
         )
     };
@@ -76,10 +65,8 @@ macro_rules! agent_select {
     () => {
         concat!(
             "select ",
-            base_json!(),
-            " || jsonb_build_object('name', k.name, 'description', k.description, \
-                 'skill_id', k.skill_id, 'job_role_id', k.job_role_id, 'team_id', k.team_id, \
-                 'industry_id', k.industry_id) \
+            base_columns!(),
+            ", k.name, k.description, k.skill_id, k.job_role_id, k.team_id, k.industry_id \
              from agent k join base_entity b on b.id = k.id"
         )
     };
