@@ -17,6 +17,7 @@
 //! | `PLANT_FORWARDED_HOPS` | `0` | trusted proxies that append to `X-Forwarded-For`; the client is the entry this many from the right (`2` behind Google's external Application Load Balancer, which appends `<client-ip>,<lb-ip>`); `0` uses the peer address |
 //! | `PLANT_EMBED_MODEL_DIR` | unset | directory with all-MiniLM-L6-v2; unset means the lexical hashing embedder |
 //! | `LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
+//! | `PLANT_PUBLIC_URL` | `http://localhost:$PORT` | the server's public base URL (`https://plant.example.com`), used in A2A agent cards |
 //! | `GOOGLE_CLOUD_PROJECT` | unset | project id used to build `logging.googleapis.com/trace` |
 //! | `RUST_LOG` | `info` | log filter |
 //!
@@ -58,6 +59,8 @@ pub struct Config {
     pub embed_model_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub gcp_project: Option<String>,
+    /// The public base URL, without a trailing slash (`PLANT_PUBLIC_URL`).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -82,6 +85,7 @@ impl std::fmt::Debug for Config {
             .field("embed_model_dir", &self.embed_model_dir)
             .field("log_format", &self.log_format)
             .field("gcp_project", &self.gcp_project)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -214,8 +218,28 @@ impl Config {
                 Some(other) => return Err(invalid("LOG_FORMAT", "json, pretty or auto", other)),
             },
             gcp_project: get("GOOGLE_CLOUD_PROJECT").or_else(|| get("GCP_PROJECT")),
+            public_url: get("PLANT_PUBLIC_URL")
+                .map(|v| parse_public_url(&v))
+                .transpose()?,
         })
     }
+}
+
+/// An absolute http(s) URL without query or fragment; the trailing slash is dropped.
+fn parse_public_url(value: &str) -> Result<String, ConfigError> {
+    let expected = "an http:// or https:// base URL without query or fragment";
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| invalid("PLANT_PUBLIC_URL", expected, value))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || value.contains(['?', '#'])
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid("PLANT_PUBLIC_URL", expected, value));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
 }
 
 fn invalid(var: &'static str, expected: &'static str, value: &str) -> ConfigError {

@@ -12,9 +12,11 @@ use utoipa::{Modify, OpenApi};
 
 use plant_core::model::Kind;
 
-use crate::handlers::{agents, audit, certify, jobs, ops, precedents, search, trials};
+use crate::handlers::{
+    agent_card, agents, audit, certify, jobs, ops, precedents, search, trials, validate,
+};
 use crate::problem::{Problem, Violation};
-use crate::routes::{CATALOG_KINDS, kind_paths};
+use crate::routes::{CATALOG_KINDS, kind_paths, version_paths};
 
 /// The API description served at `/openapi.json` and snapshot-tested.
 #[derive(Debug, OpenApi)]
@@ -29,17 +31,18 @@ use crate::routes::{CATALOG_KINDS, kind_paths};
     paths(
         ops::health, ops::ready, ops::openapi,
         certify::by_body, certify::batch,
-        agents::me, agents::assign_team,
+        agents::me, agents::assign_team, agent_card::agent_card,
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
         jobs::create, jobs::list, jobs::get, jobs::patch,
         audit::run, audit::tampering, audit::export, audit::verify,
         search::search,
         precedents::create, precedents::list, precedents::get, precedents::supersede,
         precedents::approve, precedents::query,
+        validate::validate,
     ),
     components(schemas(Problem, Violation, ops::Status, certify::CertifyRequest, certify::BatchResult,
         agents::AssignTeam, trials::TrialPage, precedents::PrecedentRequest,
-        precedents::QueryRequest)),
+        precedents::QueryRequest, validate::ValidateRequest)),
     modifiers(&BearerAuth, &CatalogPaths),
     tags(
         (name = "operations", description = "liveness, readiness, this document"),
@@ -320,6 +323,64 @@ impl Modify for CatalogPaths {
             openapi
                 .paths
                 .add_path_operation(history, vec![HttpMethod::Get], hist);
+
+            let (all_versions, one_version) = version_paths(kind);
+            let versions = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("versions_{}", name.replace(' ', "_"))))
+                .summary(Some(format!(
+                    "Every version of a {name}, oldest first, with its per-entity lineage hash"
+                )))
+                .parameter(id_param())
+                .response(
+                    "200",
+                    json_array(
+                        "`[{version, seq, hash, prev_hash, lineage_hash, hash_verified, action, actor, at}]`; \
+                         lineage_hash = SHA-256(\"plant-lineage-v1\\n\" || previous version's lineage_hash \
+                         (32 zero bytes for version 1) || this version's entry hash)",
+                    ),
+                )
+                .response("404", problem("no such entity"))
+                .response("422", problem("the id is not a UUID"))
+                .build();
+            openapi
+                .paths
+                .add_path_operation(all_versions, vec![HttpMethod::Get], versions);
+            let version = OperationBuilder::new()
+                .tag("catalog")
+                .operation_id(Some(format!("version_{}", name.replace(' ', "_"))))
+                .summary(Some(format!(
+                    "A {name} exactly as it was at version n, rebuilt from its audit entries"
+                )))
+                .parameter(id_param())
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("n")
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .description(Some("the version, 1, 2, …"))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(1)),
+                        ))
+                        .build(),
+                )
+                .response(
+                    "200",
+                    json(
+                        "`{version, seq, hash, prev_hash, lineage_hash, hash_verified, action, actor, at, entity}`",
+                    ),
+                )
+                .response("404", problem("no such entity, or no such version"))
+                .response(
+                    "422",
+                    problem("the id is not a UUID, or n is not a positive integer"),
+                )
+                .build();
+            openapi
+                .paths
+                .add_path_operation(one_version, vec![HttpMethod::Get], version);
 
             if matches!(kind, Kind::Skill | Kind::JobRole) {
                 let certify = OperationBuilder::new()

@@ -3,7 +3,10 @@
 use http::Method;
 use plant_core::model::Kind;
 
-use crate::handlers::{agents, audit, catalog, certify, jobs, ops, precedents, search, trials};
+use crate::handlers::{
+    agent_card, agents, audit, catalog, certify, jobs, ops, precedents, search, trials, validate,
+    versions,
+};
 use crate::router::{RouteError, Router, RouterBuilder};
 
 /// All routes of the API.
@@ -51,6 +54,32 @@ pub fn kind_paths(kind: Kind) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// Path templates of one catalog kind's versions: all of them, and version `{n}`.
+pub fn version_paths(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Industry => (
+            "/api/v1/industries/{id}/versions",
+            "/api/v1/industries/{id}/versions/{n}",
+        ),
+        Kind::Skill => (
+            "/api/v1/genesis/skills/{id}/versions",
+            "/api/v1/genesis/skills/{id}/versions/{n}",
+        ),
+        Kind::JobRole => (
+            "/api/v1/genesis/job-roles/{id}/versions",
+            "/api/v1/genesis/job-roles/{id}/versions/{n}",
+        ),
+        Kind::Team => (
+            "/api/v1/teams/{id}/versions",
+            "/api/v1/teams/{id}/versions/{n}",
+        ),
+        Kind::Agent | Kind::Trial | Kind::Job | Kind::PrecedentSeed => (
+            "/api/v1/agents/{id}/versions",
+            "/api/v1/agents/{id}/versions/{n}",
+        ),
+    }
+}
+
 /// The routes, before the matcher is built (tests add their own).
 pub fn builder() -> RouterBuilder {
     let mut b = Router::builder()
@@ -69,6 +98,10 @@ pub fn builder() -> RouterBuilder {
             .route(Method::PATCH, item, move |ctx| catalog::patch(ctx, kind))
             .route(Method::DELETE, item, move |ctx| catalog::archive(ctx, kind))
             .route(Method::GET, history, move |ctx| catalog::history(ctx, kind));
+        let (all, one) = version_paths(kind);
+        b = b
+            .route(Method::GET, all, move |ctx| versions::list(ctx, kind))
+            .route(Method::GET, one, move |ctx| versions::get(ctx, kind));
     }
     b.route(Method::POST, "/api/v1/genesis/skills/{id}/certify", |ctx| {
         certify::by_path(ctx, Kind::Skill)
@@ -79,12 +112,18 @@ pub fn builder() -> RouterBuilder {
         |ctx| certify::by_path(ctx, Kind::JobRole),
     )
     .route(Method::POST, "/api/v1/genesis/certify", certify::by_body)
+    .route(Method::POST, "/api/v1/validate", validate::validate)
     .route(
         Method::POST,
         "/api/v1/genesis/certify/batch",
         certify::batch,
     )
     .route(Method::GET, "/api/v1/agents/me", agents::me)
+    .route(
+        Method::GET,
+        "/api/v1/agents/{id}/agent-card",
+        agent_card::agent_card,
+    )
     .route(
         Method::POST,
         "/api/v1/agents/{id}/assign-team",

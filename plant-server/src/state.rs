@@ -72,6 +72,9 @@ impl Readiness for StoreReadiness {
     }
 }
 
+/// The public base URL when none is configured.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
+
 /// Trial bookings allowed per client and minute (anyone may book, so bookings are throttled).
 pub const TRIAL_BOOKINGS_PER_MINUTE: u32 = 10;
 
@@ -79,6 +82,8 @@ pub const TRIAL_BOOKINGS_PER_MINUTE: u32 = 10;
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// The public base URL, without a trailing slash.
+    public_url: Arc<str>,
 }
 
 struct Inner {
@@ -118,7 +123,14 @@ impl AppState {
                 readiness,
                 trial_limiter: RateLimiter::new(TRIAL_BOOKINGS_PER_MINUTE, Duration::from_secs(60)),
             }),
+            public_url: Arc::from(DEFAULT_PUBLIC_URL),
         }
+    }
+
+    /// The same state, naming `url` as the server's public base URL (no trailing slash).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
     }
 
     /// State for `config` over `catalog`, ready when its store answers.
@@ -139,13 +151,17 @@ impl AppState {
                 "neither PLANT_JWT_SECRET nor PLANT_JWT_PUBLIC_KEY is set: every protected endpoint answers 401"
             );
         }
-        Ok(Self::new(
+        let state = Self::new(
             auth,
             Cors::new(config.cors.clone()),
             Limits::from_config(config),
             catalog,
             readiness,
-        ))
+        );
+        Ok(match &config.public_url {
+            Some(url) => state.with_public_url(url),
+            None => state.with_public_url(&format!("http://localhost:{}", config.port)),
+        })
     }
 
     /// The token verifier.
@@ -171,6 +187,11 @@ impl AppState {
     /// The throttle on anonymous trial bookings.
     pub fn trial_limiter(&self) -> &RateLimiter {
         &self.inner.trial_limiter
+    }
+
+    /// The server's public base URL, without a trailing slash (`PLANT_PUBLIC_URL`).
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// The readiness check.

@@ -13,6 +13,7 @@ pub use precedents::{
     PossibleConflict, PrecedentHit, PrecedentInput, PrecedentOutcome, conflict_threshold,
 };
 mod reports;
+mod transfer;
 mod trials;
 mod versions;
 
@@ -22,8 +23,13 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
+pub use transfer::{
+    CatalogExport, EXPORT_FORMAT, ExportedCertification, ExportedEntity, ImportReport,
+};
 pub use trials::{DeliverableInput, JobPatch, TrialPatch};
-pub use versions::{RevalidateReport, VersionInfo, VersionedRecord};
+pub use versions::{
+    LINEAGE_DOMAIN, RevalidateReport, VersionInfo, VersionedRecord, lineage, lineage_hash,
+};
 
 use crate::Timestamp;
 use crate::error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Request handlers, one module per area of the API.
 
+pub mod agent_card;
 pub mod agents;
 pub mod audit;
 pub mod catalog;
@@ -9,3 +10,5 @@ pub mod ops;
 pub mod precedents;
 pub mod search;
 pub mod trials;
+pub mod validate;
+pub mod versions;

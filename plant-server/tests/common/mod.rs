@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub secret: String,
+    /// The server's database, when the suite runs against PostgreSQL.
+    pub database_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     pub handle: Option<JoinHandle<()>>,
 }
@@ -103,6 +105,7 @@ pub async fn start_with(options: Options) -> TestServer {
         vars.insert("DATABASE_URL".into(), url);
         vars.insert("PLANT_DB_POOL_SIZE".into(), "4".into());
     }
+    let database_url = vars.get("DATABASE_URL").cloned();
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     assert!(!matches!(config.jwt, JwtConfig::Disabled));
     let seeded = plant_server::startup::build_state(&config).await.unwrap();
@@ -138,6 +141,7 @@ pub async fn start_with(options: Options) -> TestServer {
     TestServer {
         addr,
         secret,
+        database_url,
         shutdown: Some(tx),
         handle: Some(handle),
     }

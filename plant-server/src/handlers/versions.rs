@@ -1,0 +1,63 @@
+//! Addressable versions of the five catalog kinds: `GET …/{id}/versions` lists every version
+//! with its audit entry's seq, hash and per-entity lineage hash; `GET …/{id}/versions/{n}`
+//! returns the entity exactly as it was at version n, rebuilt from the entry that wrote it.
+
+use http::StatusCode;
+use plant_core::model::Kind;
+
+use crate::context::RequestCtx;
+use crate::problem::ApiError;
+use crate::response::json_response;
+use crate::router::HandlerResult;
+
+/// `GET …/{id}/versions`: `[{version, seq, hash, prev_hash, lineage_hash, hash_verified,
+/// action, actor, at}]`, oldest first; 404 for an unknown id.
+pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let versions = ctx.state.catalog().versions(kind, id).await?;
+    Ok(json_response(StatusCode::OK, &versions))
+}
+
+/// `GET …/{id}/versions/{n}`: the version's summary with the entity as it was under `entity`;
+/// 404 for an unknown id or version, 422 when `n` is not a positive integer.
+pub async fn get(ctx: RequestCtx, kind: Kind) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let n = parse_version(ctx.param("n")?)?;
+    let version = ctx.state.catalog().version(kind, id, n).await?;
+    Ok(json_response(StatusCode::OK, &version))
+}
+
+/// A version number: a positive integer in plain decimal (422 otherwise).
+fn parse_version(text: &str) -> Result<u64, ApiError> {
+    let bad = || ApiError::invalid_field("n", "must be a positive integer (a version number)");
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn only_positive_decimal_integers_are_versions() {
+        assert_eq!(parse_version("1").ok(), Some(1));
+        assert_eq!(parse_version("0042").ok(), Some(42));
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            "1.0",
+            "one",
+            "",
+            " 1",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_version(bad).is_err(), "{bad:?}");
+        }
+    }
+}
