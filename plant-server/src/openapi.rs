@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 
 use plant_core::model::Kind;
 
-use crate::handlers::{agents, audit, certify, jobs, ops, precedents, search, trials};
+use crate::handlers::{agents, audit, certify, feed, jobs, ops, precedents, search, trials};
 use crate::problem::{Problem, Violation};
 use crate::routes::{CATALOG_KINDS, kind_paths};
 
@@ -32,7 +32,7 @@ use crate::routes::{CATALOG_KINDS, kind_paths};
         agents::me, agents::assign_team,
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
         jobs::create, jobs::list, jobs::get, jobs::patch,
-        audit::run, audit::tampering, audit::export, audit::verify,
+        audit::run, audit::tampering, audit::export, audit::verify, feed::feed,
         search::search,
         precedents::create, precedents::list, precedents::get, precedents::supersede,
         precedents::approve, precedents::query,

@@ -3,7 +3,9 @@
 use http::Method;
 use plant_core::model::Kind;
 
-use crate::handlers::{agents, audit, catalog, certify, jobs, ops, precedents, search, trials};
+use crate::handlers::{
+    agents, audit, catalog, certify, feed, jobs, ops, precedents, search, trials,
+};
 use crate::router::{RouteError, Router, RouterBuilder};
 
 /// All routes of the API.
@@ -112,6 +114,7 @@ pub fn builder() -> RouterBuilder {
     )
     .route(Method::GET, "/api/v1/audit/export", audit::export)
     .route(Method::GET, "/api/v1/audit/verify", audit::verify)
+    .route(Method::GET, "/api/v1/audit/feed", feed::feed)
     .route(Method::GET, "/api/v1/search", search::search)
     .route(Method::POST, "/api/v1/precedents", precedents::create)
     .route(Method::GET, "/api/v1/precedents", precedents::list)

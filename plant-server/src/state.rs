@@ -10,6 +10,8 @@ use plant_core::store::Store;
 use crate::auth::{Authenticator, KeyError};
 use crate::config::Config;
 use crate::cors::Cors;
+use crate::handlers::feed::FeedClients;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
 /// How long shutdown waits for in-flight requests before cutting them off.
@@ -23,6 +25,10 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub drain_timeout: Duration,
+    /// Live SSE feed clients served at once.
+    pub feed_max_clients: usize,
+    /// Interval of the SSE heartbeat comment.
+    pub feed_heartbeat: Duration,
 }
 
 impl Limits {
@@ -34,6 +40,8 @@ impl Limits {
             max_connections: config.max_connections,
             header_timeout: config.header_timeout,
             drain_timeout: DRAIN_TIMEOUT,
+            feed_max_clients: config.feed_max_clients,
+            feed_heartbeat: config.feed_heartbeat,
         }
     }
 }
@@ -85,6 +93,8 @@ struct Inner {
     catalog: Catalog,
     readiness: Arc<dyn Readiness>,
     trial_limiter: RateLimiter,
+    feeds: FeedClients,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -106,8 +116,11 @@ impl AppState {
         catalog: Catalog,
         readiness: Arc<dyn Readiness>,
     ) -> Self {
+        let feeds = FeedClients::new(limits.feed_max_clients);
         Self {
             inner: Arc::new(Inner {
+                feeds,
+                metrics: Metrics::default(),
                 auth,
                 cors,
                 limits,
@@ -168,6 +181,16 @@ impl AppState {
     /// The throttle on anonymous trial bookings.
     pub fn trial_limiter(&self) -> &RateLimiter {
         &self.inner.trial_limiter
+    }
+
+    /// The live feed's client slots and shutdown signal.
+    pub fn feeds(&self) -> &FeedClients {
+        &self.inner.feeds
+    }
+
+    /// Request counters and latency histograms.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The readiness check.

@@ -2,6 +2,8 @@
 //! secret generated per server.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sse;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +23,8 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub secret: String,
+    /// The running server's state (for listeners of its own, like metrics).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     pub handle: Option<JoinHandle<()>>,
 }
@@ -124,7 +128,7 @@ pub async fn start_with(options: Options) -> TestServer {
     }
     let app = Arc::new(App {
         router: builder.build().unwrap(),
-        state,
+        state: state.clone(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -138,6 +142,7 @@ pub async fn start_with(options: Options) -> TestServer {
     TestServer {
         addr,
         secret,
+        state,
         shutdown: Some(tx),
         handle: Some(handle),
     }
