@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod error;
+pub mod feed;
 pub mod input;
 pub mod model;
 pub mod search;

@@ -15,6 +15,9 @@
 //! | `PLANT_MAX_CONNECTIONS` | `1024` | open connections served at once; more wait in the listen backlog |
 //! | `PLANT_HEADER_TIMEOUT_MS` | `10000` | a client must send its request head within this time |
 //! | `PLANT_FORWARDED_HOPS` | `0` | trusted proxies that append to `X-Forwarded-For`; the client is the entry this many from the right (`2` behind Google's external Application Load Balancer, which appends `<client-ip>,<lb-ip>`); `0` uses the peer address |
+//! | `PLANT_METRICS_PORT` | unset | port of the Prometheus `/metrics` listener (all interfaces); unset means no metrics listener. Never served on `PORT` |
+//! | `PLANT_FEED_MAX_CLIENTS` | `256` | live SSE feed clients served at once; more get 503 with `Retry-After` |
+//! | `PLANT_FEED_HEARTBEAT_MS` | `15000` | interval of the SSE heartbeat comment |
 //! | `PLANT_EMBED_MODEL_DIR` | unset | directory with all-MiniLM-L6-v2; unset means the lexical hashing embedder |
 //! | `LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
 //! | `PLANT_PUBLIC_URL` | `http://localhost:$PORT` | the server's public base URL (`https://plant.example.com`), used in A2A agent cards |
@@ -56,6 +59,9 @@ pub struct Config {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub forwarded_hops: usize,
+    pub metrics_port: Option<u16>,
+    pub feed_max_clients: usize,
+    pub feed_heartbeat: Duration,
     pub embed_model_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub gcp_project: Option<String>,
@@ -82,6 +88,9 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
             .field("header_timeout", &self.header_timeout)
+            .field("metrics_port", &self.metrics_port)
+            .field("feed_max_clients", &self.feed_max_clients)
+            .field("feed_heartbeat", &self.feed_heartbeat)
             .field("embed_model_dir", &self.embed_model_dir)
             .field("log_format", &self.log_format)
             .field("gcp_project", &self.gcp_project)
@@ -209,6 +218,22 @@ impl Config {
                 "PLANT_FORWARDED_HOPS",
                 0,
                 "a number of proxies (0 or more)",
+            )?,
+            metrics_port: get("PLANT_METRICS_PORT")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| invalid("PLANT_METRICS_PORT", "a port number", &v))
+                })
+                .transpose()?,
+            feed_max_clients: positive(
+                get("PLANT_FEED_MAX_CLIENTS"),
+                "PLANT_FEED_MAX_CLIENTS",
+                256,
+            )?,
+            feed_heartbeat: millis(
+                get("PLANT_FEED_HEARTBEAT_MS"),
+                "PLANT_FEED_HEARTBEAT_MS",
+                15_000,
             )?,
             embed_model_dir: get("PLANT_EMBED_MODEL_DIR").map(PathBuf::from),
             log_format: match get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
@@ -365,6 +390,9 @@ mod tests {
         assert!(c.database_url.is_none());
         assert!(matches!(c.jwt, JwtConfig::Disabled));
         assert_eq!(c.body_limit, 1024 * 1024);
+        assert_eq!(c.metrics_port, None);
+        assert_eq!(c.feed_max_clients, 256);
+        assert_eq!(c.feed_heartbeat, Duration::from_secs(15));
         assert!(
             matches!(c.cors, CorsOrigins::List(ref l) if l.contains(&"http://localhost:3000".to_owned()))
         );
@@ -396,6 +424,14 @@ mod tests {
         assert!(matches!(
             config(&[("PLANT_JWT_SECRET", "short")]),
             Err(ConfigError::WeakSecret)
+        ));
+        assert!(matches!(
+            config(&[("PLANT_METRICS_PORT", "metrics")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            config(&[("PLANT_FEED_MAX_CLIENTS", "0")]),
+            Err(ConfigError::Invalid { .. })
         ));
         assert!(matches!(
             config(&[("LOG_FORMAT", "xml")]),

@@ -13,6 +13,7 @@ pub mod cors;
 pub mod handlers;
 pub mod headers;
 pub mod logging;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod query;

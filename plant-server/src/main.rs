@@ -9,6 +9,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = startup::build_state(&config).await.inspect_err(|err| {
         tracing::error!(error = %startup::cause_chain(err), "cannot start");
     })?;
+    if let Some(port) = config.metrics_port {
+        let metrics = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+        tokio::spawn(plant_server::metrics::serve(metrics, state.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
     run(listener, state, plant_server::shutdown_signal()).await?;
     Ok(())

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 use plant_core::model::Kind;
 
 use crate::handlers::{
-    agent_card, agents, audit, certify, jobs, ops, precedents, search, trials, validate,
+    agent_card, agents, audit, certify, feed, jobs, ops, precedents, search, trials, validate,
 };
 use crate::problem::{Problem, Violation};
 use crate::routes::{CATALOG_KINDS, kind_paths, version_paths};
@@ -34,7 +34,7 @@ use crate::routes::{CATALOG_KINDS, kind_paths, version_paths};
         agents::me, agents::assign_team, agent_card::agent_card,
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
         jobs::create, jobs::list, jobs::get, jobs::patch,
-        audit::run, audit::tampering, audit::export, audit::verify,
+        audit::run, audit::tampering, audit::export, audit::verify, feed::feed,
         search::search,
         precedents::create, precedents::list, precedents::get, precedents::supersede,
         precedents::approve, precedents::query,

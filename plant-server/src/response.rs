@@ -1,12 +1,20 @@
 //! Response construction: the body type and JSON helpers.
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 
-/// The body every response carries.
-pub type Body = Full<Bytes>;
+/// The body every response carries: a whole buffer for most, a stream for the SSE feed.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A body of `bytes`, sent at once.
+pub fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).boxed_unsync()
+}
 
 /// Every response the server sends.
 pub type Response = http::Response<Body>;
@@ -40,13 +48,13 @@ pub fn json_response_with_type<T: Serialize + ?Sized>(
 
 /// A response with no body.
 pub fn empty(status: StatusCode) -> Response {
-    let mut response = http::Response::new(Full::new(Bytes::new()));
+    let mut response = http::Response::new(full(Bytes::new()));
     *response.status_mut() = status;
     response
 }
 
 fn with_body(status: StatusCode, body: Bytes, content_type: &'static str) -> Response {
-    let mut response = http::Response::new(Full::new(body));
+    let mut response = http::Response::new(full(body));
     *response.status_mut() = status;
     response
         .headers_mut()

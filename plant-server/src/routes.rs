@@ -4,8 +4,8 @@ use http::Method;
 use plant_core::model::Kind;
 
 use crate::handlers::{
-    agent_card, agents, audit, catalog, certify, jobs, ops, precedents, search, trials, validate,
-    versions,
+    agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, trials,
+    validate, versions,
 };
 use crate::router::{RouteError, Router, RouterBuilder};
 
@@ -151,6 +151,7 @@ pub fn builder() -> RouterBuilder {
     )
     .route(Method::GET, "/api/v1/audit/export", audit::export)
     .route(Method::GET, "/api/v1/audit/verify", audit::verify)
+    .route(Method::GET, "/api/v1/audit/feed", feed::feed)
     .route(Method::GET, "/api/v1/search", search::search)
     .route(Method::POST, "/api/v1/precedents", precedents::create)
     .route(Method::GET, "/api/v1/precedents", precedents::list)

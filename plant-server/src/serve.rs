@@ -110,6 +110,8 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
     }
 
     drop(listener);
+    // Live feed streams never finish by themselves: end them so the drain can complete.
+    app.state.feeds().close_all();
     tracing::info!(
         connections = graceful.count(),
         "shutting down: no longer accepting, draining"

@@ -59,7 +59,9 @@ pub async fn handle(
     }
 
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let mut response = dispatch(&app, peer, request, &correlation_id)
+    let method = request.method().clone();
+    let mut route = None;
+    let mut response = dispatch(&app, peer, request, &correlation_id, &mut route)
         .instrument(span.clone())
         .await;
 
@@ -86,6 +88,12 @@ pub async fn handle(
     }
 
     let status = response.status();
+    app.state.metrics().observe(
+        route.unwrap_or(crate::metrics::UNMATCHED),
+        &method,
+        status.as_u16(),
+        started.elapsed(),
+    );
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("status", status.as_u16());
     span.record("latency_ms", latency_ms);
@@ -104,6 +112,7 @@ async fn dispatch(
     peer: Option<SocketAddr>,
     request: Request<Incoming>,
     correlation_id: &CorrelationId,
+    route: &mut Option<&'static str>,
 ) -> Response {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
@@ -120,7 +129,7 @@ async fn dispatch(
         }
         return response;
     }
-    match run_handler(app, peer, request, correlation_id).await {
+    match run_handler(app, peer, request, correlation_id, route).await {
         Ok(response) => response,
         Err(err) => {
             let status = err.status();
@@ -139,8 +148,10 @@ async fn run_handler(
     peer: Option<SocketAddr>,
     request: Request<Incoming>,
     correlation_id: &CorrelationId,
+    route: &mut Option<&'static str>,
 ) -> Result<Response, ApiError> {
     let matched = app.router.resolve(request.method(), request.uri().path())?;
+    *route = Some(matched.template);
     tracing::Span::current().record("route", matched.template);
     check_content_type(request.method(), request.headers())?;
 

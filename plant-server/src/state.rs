@@ -10,6 +10,8 @@ use plant_core::store::Store;
 use crate::auth::{Authenticator, KeyError};
 use crate::config::Config;
 use crate::cors::Cors;
+use crate::handlers::feed::FeedClients;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
 /// How long shutdown waits for in-flight requests before cutting them off.
@@ -25,6 +27,10 @@ pub struct Limits {
     pub drain_timeout: Duration,
     /// Trusted proxies that append to `X-Forwarded-For` (see [`client_address`](crate::context::client_address)).
     pub forwarded_hops: usize,
+    /// Live SSE feed clients served at once.
+    pub feed_max_clients: usize,
+    /// Interval of the SSE heartbeat comment.
+    pub feed_heartbeat: Duration,
 }
 
 impl Limits {
@@ -37,6 +43,8 @@ impl Limits {
             header_timeout: config.header_timeout,
             drain_timeout: DRAIN_TIMEOUT,
             forwarded_hops: config.forwarded_hops,
+            feed_max_clients: config.feed_max_clients,
+            feed_heartbeat: config.feed_heartbeat,
         }
     }
 }
@@ -93,6 +101,8 @@ struct Inner {
     catalog: Catalog,
     readiness: Arc<dyn Readiness>,
     trial_limiter: RateLimiter,
+    feeds: FeedClients,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,8 +124,11 @@ impl AppState {
         catalog: Catalog,
         readiness: Arc<dyn Readiness>,
     ) -> Self {
+        let feeds = FeedClients::new(limits.feed_max_clients);
         Self {
             inner: Arc::new(Inner {
+                feeds,
+                metrics: Metrics::default(),
                 auth,
                 cors,
                 limits,
@@ -192,6 +205,16 @@ impl AppState {
     /// The server's public base URL, without a trailing slash (`PLANT_PUBLIC_URL`).
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The live feed's client slots and shutdown signal.
+    pub fn feeds(&self) -> &FeedClients {
+        &self.inner.feeds
+    }
+
+    /// Request counters and latency histograms.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The readiness check.

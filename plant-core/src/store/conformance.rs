@@ -26,6 +26,7 @@ use super::{Change, ListQuery, SearchFilter, Store, StoreError};
 use crate::audit::{CheckpointSigner, Head};
 use crate::catalog::{Catalog, JobPatch, TrialPatch};
 use crate::error::Error;
+use crate::feed::feed_streams_every_commit_once_in_order;
 use crate::input::{AgentInput, JobInput, JobRoleInput, SkillInput, TeamInput, TrialInput};
 use crate::model::{Alignment, CertificationState, Kind, Record, Status, TrialStatus};
 use crate::search::HashingEmbedder;
@@ -43,6 +44,7 @@ macro_rules! scenarios {
 }
 
 scenarios!(
+    feed_streams_every_commit_once_in_order,
     seeding_twice_gives_the_catalog_and_appends_nothing,
     duplicate_names_conflict_case_insensitively_and_write_nothing,
     missing_references_are_rule_violations_and_write_nothing,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
@@ -16,9 +17,20 @@ use crate::model::{Kind, Record};
 use crate::search::Embedding;
 
 /// Records, the chain and embeddings, in memory, behind one lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The head seq after each commit: wakes change feeds.
+    signal: watch::Sender<u64>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            signal: watch::Sender::new(0),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -439,8 +451,12 @@ fn label_of(r: &Record) -> String {
 #[async_trait]
 impl Store for MemoryStore {
     async fn commit(&self, change: Change) -> StoreResult<Committed> {
-        let mut inner = self.lock();
-        inner.apply(change).map(|(committed, _)| committed)
+        let committed = {
+            let mut inner = self.lock();
+            inner.apply(change).map(|(committed, _)| committed)?
+        };
+        self.signal.send_replace(committed.entry.seq);
+        Ok(committed)
     }
 
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
@@ -460,6 +476,10 @@ impl Store for MemoryStore {
                     return Err(e);
                 }
             }
+        }
+        drop(inner);
+        if let Some(last) = done.last() {
+            self.signal.send_replace(last.entry.seq);
         }
         Ok(done)
     }
@@ -527,6 +547,10 @@ impl Store for MemoryStore {
 
     async fn head(&self) -> StoreResult<Head> {
         Ok(self.lock().head())
+    }
+
+    async fn audit_signal(&self) -> StoreResult<Option<watch::Receiver<u64>>> {
+        Ok(Some(self.signal.subscribe()))
     }
 
     async fn add_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {

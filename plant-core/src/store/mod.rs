@@ -273,6 +273,17 @@ pub struct StaleEmbedding {
     pub id: Uuid,
 }
 
+/// Connections of a store's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open now (in use and idle).
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// The storage contract. Every mutation goes through [`Store::commit`] or
 /// [`Store::commit_all`]; nothing writes a record without its audit entry.
 #[async_trait]
@@ -357,6 +368,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Wake-ups for change feeds ([`crate::feed`]): a receiver whose value changes (to the
+    /// newest head seq the store has heard of) whenever the chain may have grown, through any
+    /// writer the store can hear of. `None` when the store cannot signal; feeds then poll.
+    async fn audit_signal(&self) -> StoreResult<Option<tokio::sync::watch::Receiver<u64>>> {
+        Ok(None)
+    }
+
+    /// Connection pool usage, for metrics; `None` for a store without a pool.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
 
     /// Verifies the whole chain, every current record against its latest entry, and the
     /// checkpoints (signed by one of `trusted_keys`, or by the key they carry when empty).

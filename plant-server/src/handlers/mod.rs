@@ -5,6 +5,7 @@ pub mod agents;
 pub mod audit;
 pub mod catalog;
 pub mod certify;
+pub mod feed;
 pub mod jobs;
 pub mod ops;
 pub mod precedents;

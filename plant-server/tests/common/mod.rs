@@ -2,6 +2,8 @@
 //! secret generated per server.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sse;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ pub struct TestServer {
     pub secret: String,
     /// The server's database, when the suite runs against PostgreSQL.
     pub database_url: Option<String>,
+    /// The running server's state (for listeners of its own, like metrics).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     pub handle: Option<JoinHandle<()>>,
 }
@@ -127,7 +131,7 @@ pub async fn start_with(options: Options) -> TestServer {
     }
     let app = Arc::new(App {
         router: builder.build().unwrap(),
-        state,
+        state: state.clone(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -142,6 +146,7 @@ pub async fn start_with(options: Options) -> TestServer {
         addr,
         secret,
         database_url,
+        state,
         shutdown: Some(tx),
         handle: Some(handle),
     }

@@ -24,6 +24,7 @@
 //! ```
 
 mod error;
+mod listen;
 mod precedent;
 mod read;
 mod rows;
@@ -32,19 +33,22 @@ mod sql;
 mod url;
 mod write;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
+pub use self::listen::CHANNEL as FEED_CHANNEL;
 pub use self::setup::{
     ConnectError, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig, ServerInfo,
     check_server, migrate, server_info,
 };
 pub use self::url::{UrlError, connect_options, normalize_url, redact};
 use super::{
-    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
-    StoreResult, StoredEmbedding,
+    Change, Committed, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding, Store,
+    StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head};
 use crate::model::{Kind, Record};
@@ -55,20 +59,22 @@ use error::store_error;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    notifier: Arc<listen::Notifier>,
 }
 
 impl PgStore {
     /// Opens a bounded pool and checks the server: PostgreSQL 14 or newer with the `vector`
     /// extension installed (run [`migrate`] first on a new database). Does not migrate.
     pub async fn connect(config: &PgConfig) -> Result<Self, ConnectError> {
-        Ok(Self {
-            pool: setup::open_pool(config).await?,
-        })
+        Ok(Self::from_pool(setup::open_pool(config).await?))
     }
 
     /// Wraps a pool the caller configured (tests, tools); no checks.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            notifier: Arc::default(),
+        }
     }
 
     /// The pool, for health checks and tools.
@@ -221,5 +227,17 @@ impl Store for PgStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn audit_signal(&self) -> StoreResult<Option<tokio::sync::watch::Receiver<u64>>> {
+        Ok(Some(self.notifier.subscribe(&self.pool)))
+    }
+
+    fn pool_stats(&self) -> Option<PoolStats> {
+        Some(PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        })
     }
 }
