@@ -20,8 +20,17 @@ step "embedding model (all-MiniLM-L6-v2, pinned and hash-checked)"
 PLANT_EMBED_MODEL_DIR=$(scripts/fetch-model.sh | tail -n 1)
 export PLANT_EMBED_MODEL_DIR
 
-step "tests (with a throwaway PostgreSQL 16 + pgvector)"
-scripts/test-db.sh run -- cargo test --workspace --locked
+# plant-server's HTTP tests run on PostgreSQL when the database is there, so they run a second
+# time with PLANT_TEST_STORE=memory: both stores answer the same over the wire.
+server_tests=()
+for f in plant-server/tests/*.rs; do server_tests+=(--test "$(basename "$f" .rs)"); done
+
+step "tests (with a throwaway PostgreSQL 16 + pgvector), then the HTTP tests on the in-memory store"
+scripts/test-db.sh run -- bash -ec '
+  cargo test --workspace --locked
+  printf "\n==> %s\n" "the HTTP tests again, on the in-memory store" >&2
+  PLANT_TEST_STORE=memory cargo test --workspace --locked "$@"
+' test-suites "${server_tests[@]}"
 
 step "deployment static checks"
 scripts/check-static.sh

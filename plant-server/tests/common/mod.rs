@@ -60,8 +60,12 @@ pub struct Options {
 
 /// The suite runs against PostgreSQL when `PLANT_TEST_ADMIN_URL` names a server it may create
 /// databases on (`scripts/test-db.sh run -- cargo test -p plant-server`), and against the
-/// in-memory store otherwise.
+/// in-memory store otherwise, or when `PLANT_TEST_STORE=memory` (`scripts/test.sh` runs the
+/// suite both ways).
 pub fn admin_url() -> Option<String> {
+    if std::env::var("PLANT_TEST_STORE").is_ok_and(|v| v == "memory") {
+        return None;
+    }
     std::env::var("PLANT_TEST_ADMIN_URL")
         .ok()
         .filter(|u| !u.is_empty())
