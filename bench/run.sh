@@ -139,10 +139,12 @@ wait_200() {
 }
 
 # start_server PORT [VAR=VALUE...]: plant-server on PostgreSQL in the background; sets SERVER_PID.
+# One trusted proxy hop: wrk's trial bookings each name their client in X-Forwarded-For, as
+# bookings from many customers arriving through one load balancer would.
 start_server() {
   local port=$1
   shift
-  env PORT="$port" PLANT_DB_POOL_SIZE="$POOL" LOG_FORMAT=json "$@" "$SERVER" >/dev/null 2>&1 &
+  env PORT="$port" PLANT_DB_POOL_SIZE="$POOL" PLANT_FORWARDED_HOPS=1 LOG_FORMAT=json "$@" "$SERVER" >/dev/null 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   wait_200 "http://127.0.0.1:$port/health"

@@ -1,7 +1,8 @@
 -- wrk: POST /api/v1/trials, each booking from a different customer.
 -- BENCH_AGENT_ID: the agent to try; BENCH_TAG: makes customers unique across wrk invocations.
--- Bookings are throttled per client (X-Forwarded-For, else the peer address); a marketplace
--- receives them from many clients, so each request names its own.
+-- Bookings are throttled per client; the benchmark's server trusts one proxy hop
+-- (PLANT_FORWARDED_HOPS=1), and each request names its own client, as bookings from many
+-- customers arriving through one load balancer would.
 local agent = os.getenv("BENCH_AGENT_ID") or ""
 local tag = os.getenv("BENCH_TAG") or "run"
 local threads = 0
