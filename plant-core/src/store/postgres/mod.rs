@@ -37,13 +37,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 pub use self::setup::{
-    ConnectError, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig, ServerInfo,
-    check_server, migrate, server_info,
+    ConnectError, DEFAULT_EF_SEARCH, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig,
+    ServerInfo, check_server, migrate, server_info,
 };
 pub use self::url::{UrlError, connect_options, normalize_url, redact};
 use super::{
-    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
-    StoreResult, StoredEmbedding,
+    Change, Committed, FusedQuery, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store,
+    StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Hash, Head, VerifyReport};
 use crate::model::{Kind, Record};
@@ -182,6 +182,15 @@ impl Store for PgStore {
         k: usize,
     ) -> StoreResult<Vec<SearchHit>> {
         read::search(&self.pool, query, filter, k).await
+    }
+
+    async fn search_fused(
+        &self,
+        query: &FusedQuery,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
+        read::search_fused(&self.pool, query, filter, k).await
     }
 
     #[instrument(skip(self))]
