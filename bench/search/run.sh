@@ -6,8 +6,8 @@
 #
 # Starts a throwaway PostgreSQL 16 + pgvector (scripts/test-db.sh), and for each embedder and size:
 # loads the catalog (seed through the catalog, synthetic agents in bulk, HNSW index built as in
-# migrations/0002), measures recall at each hnsw.ef_search, starts plant-server on 127.0.0.1 over
-# that database and drives GET /api/v1/search?kind=agent&k=10. Results go to
+# migrations/0006), measures recall at each hnsw.ef_search, starts plant-server on 127.0.0.1 over
+# that database and drives GET /api/v1/search?kind=agent&k=10 in each of BENCH_MODES. Results go to
 # bench/search/results/<UTC time>.jsonl (one JSON object per measurement, the first one describes
 # the machine and the commit).
 #
@@ -15,10 +15,12 @@
 #   BENCH_MINILM_SIZES    catalog sizes embedded with all-MiniLM-L6-v2 (default "10000"; "" for none)
 #   BENCH_HASHING_SIZES   catalog sizes embedded with the hashing embedder (default "10000 100000")
 #   BENCH_QUERIES         queries for recall and latency (default 200)
-#   BENCH_EF_SEARCH       hnsw.ef_search values for recall (default "40,100,200,400")
+#   BENCH_EF_SEARCH       hnsw.ef_search values for recall (default "100,200,400,800")
 #   BENCH_REQUESTS_C1     measured requests at concurrency 1 (default 400)
 #   BENCH_REQUESTS_C16    measured requests at concurrency 16 (default 1600)
-#   BENCH_HNSW_M, BENCH_HNSW_EF_CONSTRUCTION   index parameters (default 16 and 64, as migrated)
+#   BENCH_HNSW_M, BENCH_HNSW_EF_CONSTRUCTION   index parameters (default 32 and 128, as migrated)
+#   BENCH_MODES           search modes driven over HTTP (default "semantic hybrid")
+#   PLANT_HNSW_EF_SEARCH  the server's hnsw.ef_search (default: the server's, 400)
 #   PLANT_EMBED_MODEL_DIR the model directory (default: what scripts/fetch-model.sh prints)
 #   CARGO_TARGET_DIR      as usual
 #
@@ -42,11 +44,12 @@ fi
 minilm_sizes=${BENCH_MINILM_SIZES-10000}
 hashing_sizes=${BENCH_HASHING_SIZES-10000 100000}
 queries=${BENCH_QUERIES:-200}
-ef_search=${BENCH_EF_SEARCH:-40,100,200,400}
+ef_search=${BENCH_EF_SEARCH:-100,200,400,800}
 req_c1=${BENCH_REQUESTS_C1:-400}
 req_c16=${BENCH_REQUESTS_C16:-1600}
-hnsw_m=${BENCH_HNSW_M:-16}
-hnsw_efc=${BENCH_HNSW_EF_CONSTRUCTION:-64}
+hnsw_m=${BENCH_HNSW_M:-32}
+hnsw_efc=${BENCH_HNSW_EF_CONSTRUCTION:-128}
+modes=${BENCH_MODES-semantic hybrid}
 
 mkdir -p bench/search/results
 out="bench/search/results/$(date -u +%Y-%m-%dT%H%MZ).jsonl"
@@ -91,10 +94,13 @@ bench() {
     sleep 0.5
   done
   curl -fsS "http://127.0.0.1:$port/health" >/dev/null
-  "$driver" http --addr "127.0.0.1:$port" --concurrency 1 --requests "$req_c1" \
-    --queries "$queries" --label "$embedder-$size" | tee -a "$out"
-  "$driver" http --addr "127.0.0.1:$port" --concurrency 16 --requests "$req_c16" \
-    --queries "$queries" --label "$embedder-$size" | tee -a "$out"
+  local mode
+  for mode in $modes; do
+    "$driver" http --addr "127.0.0.1:$port" --concurrency 1 --requests "$req_c1" --mode "$mode" \
+      --queries "$queries" --label "$embedder-$size-$mode" | tee -a "$out"
+    "$driver" http --addr "127.0.0.1:$port" --concurrency 16 --requests "$req_c16" --mode "$mode" \
+      --queries "$queries" --label "$embedder-$size-$mode" | tee -a "$out"
+  done
   stop_server
 }
 

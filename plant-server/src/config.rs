@@ -5,6 +5,7 @@
 //! | `PORT` | `8000` | TCP port to listen on (all interfaces) |
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
 //! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
+//! | `PLANT_HNSW_EF_SEARCH` | `400` | pgvector `hnsw.ef_search` (1 to 1000): HNSW search breadth, recall against latency |
 //! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
 //! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
 //! | `PLANT_JWT_PUBLIC_KEY` | unset | PEM public key (the text, or a path to a file) for RS256/ES256 tokens |
@@ -51,6 +52,7 @@ pub struct Config {
     pub port: u16,
     pub database_url: Option<String>,
     pub db_pool_size: u32,
+    pub ef_search: u32,
     pub seed_file: Option<PathBuf>,
     pub jwt: JwtConfig,
     pub cors: CorsOrigins,
@@ -81,6 +83,7 @@ impl std::fmt::Debug for Config {
                     .map(plant_core::store::postgres::redact),
             )
             .field("db_pool_size", &self.db_pool_size)
+            .field("ef_search", &self.ef_search)
             .field("seed_file", &self.seed_file)
             .field("jwt", &self.jwt)
             .field("cors", &self.cors)
@@ -186,6 +189,7 @@ impl Config {
                 10,
             )?)
             .map_err(|_| invalid("PLANT_DB_POOL_SIZE", "a positive integer", "too large"))?,
+            ef_search: ef_search(get("PLANT_HNSW_EF_SEARCH"))?,
             seed_file: get("PLANT_SEED_FILE").map(PathBuf::from),
             jwt: parse_jwt(
                 get("PLANT_JWT_SECRET"),
@@ -295,6 +299,17 @@ fn positive(
     let n = parse_num(value, var, default, "a positive integer")?;
     if n == 0 {
         return Err(invalid(var, "a positive integer", "0"));
+    }
+    Ok(n)
+}
+
+/// `hnsw.ef_search`: pgvector accepts 1 to 1000.
+fn ef_search(value: Option<String>) -> Result<u32, ConfigError> {
+    const EXPECTED: &str = "an integer from 1 to 1000";
+    let default = plant_core::store::postgres::DEFAULT_EF_SEARCH;
+    let n: u32 = parse_num(value, "PLANT_HNSW_EF_SEARCH", default, EXPECTED)?;
+    if !(1..=1000).contains(&n) {
+        return Err(invalid("PLANT_HNSW_EF_SEARCH", EXPECTED, &n.to_string()));
     }
     Ok(n)
 }

@@ -198,7 +198,12 @@ fn filters(kind: Kind) -> Vec<(&'static str, &'static str)> {
             f.push(("job_role_id", "job role id"));
             f.push(("skill_id", "skill id"));
             f.push(("team_id", "team id"));
-            f.push(("q", "text to rank agents by meaning; adds `score`"));
+            f.push(("q", "text to rank agents by; adds `score` (see `mode`)"));
+            f.push((
+                "mode",
+                "with `q`: `hybrid` (default; full text and meaning fused by reciprocal rank fusion), \
+                 `semantic` (meaning; `score` = cosine) or `lexical` (full text; `score` = ts_rank); other values: 422",
+            ));
         }
         _ => {}
     }

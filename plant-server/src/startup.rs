@@ -59,6 +59,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
         Some(url) => {
             let mut pg = PgConfig::new(url.as_str());
             pg.max_connections = config.db_pool_size;
+            pg.ef_search = config.ef_search;
             let store = PgStore::connect(&pg)
                 .await
                 .map_err(|e| StartupError::Database(Box::new(e)))?;

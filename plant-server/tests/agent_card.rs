@@ -31,7 +31,11 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str, errors: &mu
         match keyword.as_str() {
             "description" | "examples" | "default" | "title" | "$schema" | "definitions" => {}
             "$ref" => {
-                let name = rule.as_str().unwrap().strip_prefix("#/definitions/").unwrap();
+                let name = rule
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("#/definitions/")
+                    .unwrap();
                 validate(root, &root["definitions"][name], value, path, errors);
             }
             "type" => {
@@ -265,7 +269,10 @@ fn the_schema_rejects_a_card_without_its_required_fields() {
     });
     let errors = card_errors(&card);
     assert!(errors.iter().any(|e| e.contains("\"url\"")), "{errors:?}");
-    assert!(errors.iter().any(|e| e.contains("\"skills\"")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("\"skills\"")),
+        "{errors:?}"
+    );
     let mut card = card;
     card["url"] = json!("https://x");
     card["skills"] = json!([{ "id": "a", "name": "b", "description": "c", "tags": [1] }]);

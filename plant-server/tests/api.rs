@@ -1048,6 +1048,61 @@ async fn search_ranks_catalog_entries_with_scores() {
 }
 
 #[tokio::test]
+async fn search_modes_fuse_full_text_with_meaning_and_reject_unknown_modes() {
+    let s = start().await;
+    let names = |body: &Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The default is hybrid; an exact name comes first, with a fused score.
+    let body = get(&s, "/api/v1/search?q=Keir+Moss&kind=agent&k=3").await;
+    assert_eq!(body["mode"], "hybrid");
+    assert_eq!(names(&body)[0], "Keir Moss");
+    let score = body["results"][0]["score"].as_f64().unwrap();
+    assert!(score > 1.0 / 61.0 && score <= 2.0 / 61.0 + 1e-6, "{score}");
+    // Lexical: only documents with the word, PostgreSQL's ts_rank as the score.
+    let body = get(&s, "/api/v1/search?q=klaviyo&mode=lexical").await;
+    assert_eq!(body["mode"], "lexical");
+    assert_eq!(names(&body), ["Faye Lark"]);
+    let score = body["results"][0]["score"].as_f64().unwrap();
+    assert!((score - 0.243_170_8).abs() < 1e-5, "{score}");
+    let body = get(&s, "/api/v1/search?q=zzqxv&mode=lexical").await;
+    assert!(names(&body).is_empty());
+    // Semantic: cosine similarity, so a word nobody uses still ranks by meaning.
+    let body = get(&s, "/api/v1/search?q=zzqxv&mode=semantic&k=4").await;
+    assert_eq!(body["mode"], "semantic");
+    assert_eq!(names(&body).len(), 4);
+    // The agents list ranks the same way, in every mode, with the other filters.
+    let agents = get(&s, "/api/v1/agents?q=Klaviyo+flows&mode=lexical").await;
+    let agents = agents.as_array().unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0]["name"], "Faye Lark");
+    assert!(agents[0]["score"].is_number());
+    let hybrid = get(&s, "/api/v1/agents?q=Pax+Arden&limit=3").await;
+    assert_eq!(hybrid[0]["name"], "Pax Arden");
+    let in_sales = get(&s, "/api/v1/agents?q=Pax+Arden&industry=sales&limit=5").await;
+    assert!(
+        in_sales
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["name"] != "Pax Arden")
+    );
+    // Unknown modes are invalid input on both endpoints.
+    for path in [
+        "/api/v1/search?q=math&mode=fuzzy",
+        "/api/v1/agents?q=math&mode=HYBRID",
+    ] {
+        let problem = req("GET", path).send(&s).await.problem(422);
+        assert!(problem.to_string().contains("mode"), "{path}: {problem}");
+    }
+}
+
+#[tokio::test]
 async fn industries_and_teams_are_created_listed_and_read() {
     let s = start().await;
     let g = genesis(&s);

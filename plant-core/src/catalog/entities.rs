@@ -14,7 +14,8 @@ use crate::model::{
     Agent, Alignment, Base, Body, Certification, CertificationState, Entity, Industry, JobRole,
     Kind, Record, Skill, Status, Team,
 };
-use crate::store::{Change, ListQuery, SearchFilter, SearchHit};
+use crate::search::query_terms;
+use crate::store::{Change, FusedQuery, ListQuery, SearchFilter, SearchHit, SearchMode};
 use crate::validate::{
     RULE_SET_VERSION, Violation, l0_compliance, rules, validate, validate_for_certification,
 };
@@ -534,6 +535,33 @@ impl Catalog {
             .pop()
             .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
         Ok(self.store.search(&query, filter, k).await?)
+    }
+
+    /// The `k` catalog entries best matching `text` in a [`SearchMode`]: semantic is
+    /// [`Catalog::search`]; lexical ranks by full text alone; hybrid fuses both rankings
+    /// ([`Store::search_fused`](crate::store::Store::search_fused)).
+    pub async fn search_mode(
+        &self,
+        text: &str,
+        mode: SearchMode,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let embedding = match mode {
+            SearchMode::Semantic => return self.search(text, filter, k).await,
+            SearchMode::Lexical => None,
+            SearchMode::Hybrid => Some(
+                self.embed(vec![text.to_owned()])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?,
+            ),
+        };
+        let query = FusedQuery {
+            terms: query_terms(text),
+            embedding,
+        };
+        Ok(self.store.search_fused(&query, filter, k).await?)
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod embedding;
 mod hashing;
+pub mod lexical;
 #[cfg(feature = "minilm")]
 mod minilm;
 mod queue;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 pub use embedding::{BoxError, DIM, EmbedError, Embedder, Embedding};
 pub use hashing::HashingEmbedder;
+pub use lexical::{LexicalDoc, query_terms};
 #[cfg(feature = "minilm")]
 pub use minilm::{MAX_TOKENS, MiniLm};
 pub use queue::EmbedQueue;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde_json::{Map, json};
 use uuid::Uuid;
 
-use super::{Change, ListQuery, SearchFilter, Store, StoreError};
+use super::{Change, ListQuery, SearchFilter, SearchMode, Store, StoreError};
 use crate::audit::{CheckpointSigner, Head};
 use crate::catalog::{Catalog, JobPatch, TrialPatch};
 use crate::error::Error;
@@ -59,6 +59,7 @@ scenarios!(
     commit_all_is_all_or_nothing,
     store_enforces_its_invariants_below_the_catalog,
     search_ranks_by_meaning_with_filters,
+    hybrid_and_lexical_search_fuse_full_text_with_meaning,
     chain_verifies_and_checkpoints_sign_the_head,
     dry_runs_check_everything_and_write_nothing,
     every_version_can_be_read_back_as_it_was,
@@ -773,6 +774,110 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
         "get with the wrong kind finds nothing"
     );
     assert!(c.verify(&[]).await.unwrap().ok);
+}
+
+async fn hybrid_and_lexical_search_fuse_full_text_with_meaning(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let agents = SearchFilter {
+        kinds: vec![Kind::Agent],
+        ..Default::default()
+    };
+    let names = |hits: &[super::SearchHit]| hits.iter().map(|h| h.name.clone()).collect::<Vec<_>>();
+    // A rare word in one description: one hit, PostgreSQL's ts_rank for one weight-B occurrence.
+    let hits = c
+        .search_mode("Klaviyo", SearchMode::Lexical, &agents, 10)
+        .await
+        .unwrap();
+    assert_eq!(names(&hits), ["Faye Lark"]);
+    assert!(
+        (hits[0].score - 0.243_170_8).abs() < 1e-5,
+        "{}",
+        hits[0].score
+    );
+    // An exact name: both words in the name (weight A) rank it first.
+    let hits = c
+        .search_mode("keir MOSS", SearchMode::Lexical, &agents, 3)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].name, "Keir Moss");
+    assert!(
+        (hits[0].score - 0.607_927_1).abs() < 1e-5,
+        "{}",
+        hits[0].score
+    );
+    // Only stop words, or no known word: nothing matches lexically.
+    for text in ["what is it for?", "zzqxv"] {
+        let hits = c
+            .search_mode(text, SearchMode::Lexical, &SearchFilter::default(), 10)
+            .await
+            .unwrap();
+        assert!(hits.is_empty(), "{text}: {hits:?}");
+    }
+    // Hybrid: the vector ranking still answers without a word match, each hit from one list.
+    let hits = c
+        .search_mode("zzqxv", SearchMode::Hybrid, &agents, 5)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(
+        hits.iter().all(|h| h.score <= 1.0 / 61.0 + 1e-6),
+        "{hits:?}"
+    );
+    // The named agent is in both lists, so it beats every agent found by meaning alone.
+    let hits = c
+        .search_mode("Keir Moss", SearchMode::Hybrid, &agents, 3)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].name, "Keir Moss");
+    assert!(hits[0].score > 1.0 / 61.0 && hits[0].score <= 2.0 / 61.0 + 1e-6);
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    // Filters apply to both lists: kinds, industry (no skills then), status.
+    let sales = id_of(&c, Kind::Industry, "Sales").await;
+    let in_sales = SearchFilter {
+        industry_id: Some(sales),
+        ..Default::default()
+    };
+    for mode in [SearchMode::Hybrid, SearchMode::Lexical] {
+        let hits = c
+            .search_mode("Sales pipeline math", mode, &in_sales, 20)
+            .await
+            .unwrap();
+        assert!(!hits.is_empty(), "{mode}");
+        for hit in &hits {
+            match c.get(hit.kind, hit.id).await.unwrap() {
+                Record::Agent(a) => assert_eq!(a.body.industry_id, sales),
+                Record::JobRole(r) => assert_eq!(r.body.industry_id, Some(sales)),
+                Record::Industry(i) => assert_eq!(i.base.id, sales),
+                other => panic!("{mode}: {} outside the industry filter", other.kind()),
+            }
+        }
+        let skills = SearchFilter {
+            kinds: vec![Kind::Skill],
+            ..Default::default()
+        };
+        let hits = c.search_mode("email", mode, &skills, 5).await.unwrap();
+        assert!(
+            !hits.is_empty() && hits.iter().all(|h| h.kind == Kind::Skill),
+            "{mode}"
+        );
+        let archived = SearchFilter {
+            status: Some("archived".into()),
+            ..Default::default()
+        };
+        assert!(
+            c.search_mode("email", mode, &archived, 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // Semantic mode is the vector search.
+    assert_eq!(
+        c.search_mode("math tutoring", SearchMode::Semantic, &agents, 5)
+            .await
+            .unwrap(),
+        c.search("math tutoring", &agents, 5).await.unwrap()
+    );
 }
 
 async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {

@@ -9,12 +9,13 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    Change, Committed, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store, StoreError,
-    StoreResult, StoredEmbedding,
+    Change, Committed, FusedQuery, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store,
+    StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
+use crate::search::lexical::{self, FUSION_DEPTH, LexicalDoc};
 
 /// Records, the chain and embeddings, in memory, behind one lock.
 #[derive(Debug)]
@@ -429,6 +430,38 @@ pub(crate) const EMBEDDED: &[Kind] = &[
     Kind::PrecedentSeed,
 ];
 
+/// A ranking of `(score, record)`: best first, ties by id, cut at `depth`.
+fn ranked(mut list: Vec<(f32, &Record)>, depth: usize) -> Vec<(f32, &Record)> {
+    list.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id().cmp(&b.1.id())));
+    list.truncate(depth);
+    list
+}
+
+/// Whether a record passes a search filter's status and industry (not its kinds).
+fn passes(r: &Record, filter: &SearchFilter) -> bool {
+    filter
+        .status
+        .as_deref()
+        .is_none_or(|s| status_of(r) == Some(s))
+        && filter.industry_id.is_none_or(|ind| match r {
+            Record::Industry(e) => e.base.id == ind,
+            Record::JobRole(e) => e.body.industry_id == Some(ind),
+            Record::Agent(e) => e.body.industry_id == ind,
+            _ => false,
+        })
+}
+
+/// The name and description full-text search reads (the columns of PostgreSQL's `search_text`).
+fn lexical_fields(r: &Record) -> Option<(&str, &str)> {
+    match r {
+        Record::Industry(e) => Some((e.body.name.as_str(), e.body.description.as_str())),
+        Record::Skill(e) => Some((e.body.name.as_str(), e.body.description.as_str())),
+        Record::JobRole(e) => Some((e.body.name.as_str(), e.body.description.as_str())),
+        Record::Agent(e) => Some((e.body.name.as_str(), e.body.description.as_str())),
+        _ => None,
+    }
+}
+
 /// A record's status by wire name, for search filters.
 fn status_of(r: &Record) -> Option<&'static str> {
     match r {
@@ -587,21 +620,7 @@ impl Store for MemoryStore {
             .embeddings
             .iter()
             .filter_map(|(id, e)| inner.records.get(id).map(|r| (r, e)))
-            .filter(|(r, _)| kinds.contains(&r.kind()))
-            .filter(|(r, _)| {
-                filter
-                    .status
-                    .as_deref()
-                    .is_none_or(|s| status_of(r) == Some(s))
-            })
-            .filter(|(r, _)| {
-                filter.industry_id.is_none_or(|ind| match r {
-                    Record::Industry(e) => e.base.id == ind,
-                    Record::JobRole(e) => e.body.industry_id == Some(ind),
-                    Record::Agent(e) => e.body.industry_id == ind,
-                    _ => false,
-                })
-            })
+            .filter(|(r, _)| kinds.contains(&r.kind()) && passes(r, filter))
             .map(|(r, e)| SearchHit {
                 kind: r.kind(),
                 id: r.id(),
@@ -612,6 +631,76 @@ impl Store for MemoryStore {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(k);
         Ok(hits)
+    }
+
+    async fn search_fused(
+        &self,
+        query: &FusedQuery,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
+        let inner = self.lock();
+        let depth = k.max(FUSION_DEPTH);
+        let candidates: Vec<&Record> = inner
+            .records
+            .values()
+            .filter(|r| SEARCHED.contains(&r.kind()))
+            .filter(|r| filter.kinds.is_empty() || filter.kinds.contains(&r.kind()))
+            .filter(|r| passes(r, filter))
+            .collect();
+        let semantic = match &query.embedding {
+            Some(q) => ranked(
+                candidates
+                    .iter()
+                    .filter_map(|r| {
+                        inner
+                            .embeddings
+                            .get(&r.id())
+                            .map(|e| (q.cosine(&e.vector), *r))
+                    })
+                    .collect(),
+                depth,
+            ),
+            None => Vec::new(),
+        };
+        let lexical = ranked(
+            candidates
+                .iter()
+                .filter_map(|r| {
+                    let (name, description) = lexical_fields(r)?;
+                    let rank = LexicalDoc::new(name, description).rank(&query.terms);
+                    (rank > 0.0).then_some((rank, *r))
+                })
+                .collect(),
+            depth,
+        );
+        let records: HashMap<Uuid, &Record> = semantic
+            .iter()
+            .chain(&lexical)
+            .map(|(_, r)| (r.id(), *r))
+            .collect();
+        let hits = if query.embedding.is_some() {
+            let sem_ids: Vec<Uuid> = semantic.iter().map(|(_, r)| r.id()).collect();
+            let lex_ids: Vec<Uuid> = lexical.iter().map(|(_, r)| r.id()).collect();
+            lexical::fuse(&[&sem_ids, &lex_ids])
+                .into_iter()
+                .map(|(id, score)| (id, score as f32))
+                .collect::<Vec<_>>()
+        } else {
+            lexical.iter().map(|(rank, r)| (r.id(), *rank)).collect()
+        };
+        Ok(hits
+            .into_iter()
+            .take(k)
+            .filter_map(|(id, score)| {
+                records.get(&id).map(|r| SearchHit {
+                    kind: r.kind(),
+                    id,
+                    name: label_of(r),
+                    score,
+                })
+            })
+            .collect())
     }
 
     async fn stale_embeddings(&self, model: &str, limit: u64) -> StoreResult<Vec<StaleEmbedding>> {

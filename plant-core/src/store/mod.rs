@@ -251,6 +251,61 @@ pub struct SearchFilter {
     pub industry_id: Option<Uuid>,
 }
 
+/// How search ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Full-text and vector rankings fused by reciprocal rank fusion ([`Store::search_fused`]).
+    #[default]
+    Hybrid,
+    /// Vector similarity alone ([`Store::search`]).
+    Semantic,
+    /// Full-text alone ([`Store::search_fused`] without an embedding).
+    Lexical,
+}
+
+impl SearchMode {
+    /// Every mode, by wire name.
+    pub const ALL: [Self; 3] = [Self::Hybrid, Self::Semantic, Self::Lexical];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Semantic => "semantic",
+            Self::Lexical => "lexical",
+        }
+    }
+}
+
+impl std::fmt::Display for SearchMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown search mode {s:?} (expected hybrid, semantic or lexical)")
+            })
+    }
+}
+
+/// A query for [`Store::search_fused`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FusedQuery {
+    /// Full-text terms ([`crate::search::query_terms`]); empty: no full-text ranking.
+    pub terms: Vec<String>,
+    /// The query's embedding; `None`: no vector ranking (lexical search).
+    pub embedding: Option<Embedding>,
+}
+
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {
@@ -260,7 +315,8 @@ pub struct SearchHit {
     pub id: Uuid,
     /// Its name.
     pub name: String,
-    /// Cosine similarity to the query, in [-1, 1]; higher is closer.
+    /// Higher is closer. Semantic search: cosine similarity, in [-1, 1]. Hybrid: the reciprocal
+    /// rank fusion score `Σ 1 / (60 + rank)`, at most 2/61. Lexical: PostgreSQL's `ts_rank`.
     pub score: f32,
 }
 
@@ -350,6 +406,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn search(
         &self,
         query: &Embedding,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>>;
+
+    /// The `k` industries, skills, job roles and agents (other kinds in the filter are ignored)
+    /// that pass `filter`, best first, by full-text rank (name weighted above description) fused
+    /// with vector similarity by reciprocal rank fusion; by full-text rank alone when the query
+    /// has no embedding. Each ranking counts its best `max(k,` [`FUSION_DEPTH`](crate::search::lexical::FUSION_DEPTH)`)` entries; exact ties
+    /// go by id. The memory store computes PostgreSQL's ranking as [`crate::search::lexical`]
+    /// describes.
+    async fn search_fused(
+        &self,
+        query: &FusedQuery,
         filter: &SearchFilter,
         k: usize,
     ) -> StoreResult<Vec<SearchHit>>;

@@ -3,7 +3,7 @@
 use http::{StatusCode, header};
 use plant_core::input::{AgentInput, IndustryInput, JobRoleInput, SkillInput, TeamInput};
 use plant_core::model::{Category, Kind, Record, Seniority, Status};
-use plant_core::store::{ListQuery, SearchFilter};
+use plant_core::store::{ListQuery, SearchFilter, SearchMode};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -146,7 +146,8 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     if kind == Kind::Agent
         && let Some(text) = ctx.query.get("q")
     {
-        return semantic_agents(&ctx, text, &query).await;
+        let mode = crate::handlers::search::parse_mode(&ctx)?;
+        return ranked_agents(&ctx, text, mode, &query).await;
     }
     let records = catalog.list(&query).await?;
     let body = wire::records_out(catalog, &records).await?;
@@ -164,9 +165,14 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     Ok(response)
 }
 
-/// Agents closest in meaning to `text`, best first, each with its `score`; the other filters
+/// Agents best matching `text` in `mode`, best first, each with its `score`; the other filters
 /// still apply.
-async fn semantic_agents(ctx: &RequestCtx, text: &str, query: &ListQuery) -> HandlerResult {
+async fn ranked_agents(
+    ctx: &RequestCtx,
+    text: &str,
+    mode: SearchMode,
+    query: &ListQuery,
+) -> HandlerResult {
     let catalog = ctx.state.catalog();
     let filter = SearchFilter {
         kinds: vec![Kind::Agent],
@@ -174,7 +180,7 @@ async fn semantic_agents(ctx: &RequestCtx, text: &str, query: &ListQuery) -> Han
         industry_id: query.industry_id,
     };
     let wanted = usize::try_from(query.limit + query.offset).unwrap_or(usize::MAX);
-    let hits = catalog.search(text, &filter, wanted).await?;
+    let hits = catalog.search_mode(text, mode, &filter, wanted).await?;
     let mut records = Vec::new();
     let mut scores = Vec::new();
     for hit in hits {

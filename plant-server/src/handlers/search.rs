@@ -1,6 +1,7 @@
 //! Search over the catalog by meaning (or lexically, with the hashing embedder).
 
 use http::StatusCode;
+use plant_core::store::SearchMode;
 use serde_json::{Value, json};
 
 use crate::context::RequestCtx;
@@ -8,11 +9,26 @@ use crate::handlers::certify::parse_kind;
 use crate::response::json_response;
 use crate::router::HandlerResult;
 
-/// `GET /search?q=&kind=&k=`: catalog entries closest to the text, with scores.
+/// The `mode` query parameter: `hybrid` (default), `semantic` or `lexical`; anything else is 422.
+pub fn parse_mode(ctx: &RequestCtx) -> Result<SearchMode, crate::problem::ApiError> {
+    match ctx.query.get("mode").map(str::trim) {
+        None | Some("") => Ok(SearchMode::default()),
+        Some(raw) => raw
+            .parse::<SearchMode>()
+            .map_err(|e| crate::problem::ApiError::invalid_field("mode", e)),
+    }
+}
+
+/// `GET /search?q=&kind=&k=&mode=`: catalog entries best matching the text, with scores.
 #[utoipa::path(get, path = "/api/v1/search", tag = "search",
     params(("q" = String, Query, description = "the text"), ("kind" = Option<String>, Query, description = "one kind"),
-           ("k" = Option<u32>, Query, description = "how many (1 to 100, default 10)")),
-    responses((status = 200, description = "`{query, model, results: [{kind, id, name, score}]}`")))]
+           ("k" = Option<u32>, Query, description = "how many (1 to 100, default 10)"),
+           ("mode" = Option<String>, Query, description = "`hybrid` (default): full-text and vector rankings fused by \
+reciprocal rank fusion (k = 60), `score` = Σ 1/(60 + rank); `semantic`: vector similarity, `score` = cosine; `lexical`: \
+full text (name weighted above description), `score` = PostgreSQL ts_rank")),
+    responses((status = 200, description = "`{query, mode, model, results: [{kind, id, name, score}]}`"),
+        (status = 422, description = "empty or over-long `q`, `k` out of range, unknown `kind` or `mode`",
+            body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn search(ctx: RequestCtx) -> HandlerResult {
     let text = ctx
         .query
@@ -36,6 +52,7 @@ pub async fn search(ctx: RequestCtx) -> HandlerResult {
             "must be an integer between 1 and 100",
         ));
     }
+    let mode = parse_mode(&ctx)?;
     let kinds = match ctx.query.get("kind") {
         Some(raw) => vec![parse_kind("kind", raw)?],
         None => Vec::new(),
@@ -47,7 +64,7 @@ pub async fn search(ctx: RequestCtx) -> HandlerResult {
     };
     let catalog = ctx.state.catalog();
     let hits = catalog
-        .search(text, &filter, usize::try_from(k).unwrap_or(10))
+        .search_mode(text, mode, &filter, usize::try_from(k).unwrap_or(10))
         .await?;
     let results: Vec<Value> = hits
         .iter()
@@ -55,6 +72,6 @@ pub async fn search(ctx: RequestCtx) -> HandlerResult {
         .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "query": text, "model": catalog.embedder().model_id(), "results": results }),
+        &json!({ "query": text, "mode": mode, "model": catalog.embedder().model_id(), "results": results }),
     ))
 }

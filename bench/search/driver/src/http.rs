@@ -26,13 +26,18 @@ pub fn encode(value: &str) -> String {
     out
 }
 
-/// The request bytes for one query.
-pub fn request(addr: SocketAddr, query: &str, kind: Option<&str>, k: u32) -> Vec<u8> {
+/// The request bytes for one query (`mode` empty: the server's default).
+pub fn request(addr: SocketAddr, query: &str, kind: Option<&str>, k: u32, mode: &str) -> Vec<u8> {
     let kind = kind
         .map(|k| format!("&kind={}", encode(k)))
         .unwrap_or_default();
+    let mode = if mode.is_empty() {
+        String::new()
+    } else {
+        format!("&mode={}", encode(mode))
+    };
     format!(
-        "GET /api/v1/search?q={}{kind}&k={k} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n",
+        "GET /api/v1/search?q={}{kind}&k={k}{mode} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n",
         encode(query)
     )
     .into_bytes()
@@ -101,6 +106,8 @@ pub struct LoadSpec {
     pub max_secs: f64,
     pub kind: Option<String>,
     pub k: u32,
+    /// `mode=` (`semantic`, `hybrid`, `lexical`); empty: the server's default.
+    pub mode: String,
     pub label: String,
 }
 
@@ -109,7 +116,7 @@ pub async fn run(spec: &LoadSpec, queries: &[String]) -> BoxResult<serde_json::V
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(
         queries
             .iter()
-            .map(|q| request(spec.addr, q, spec.kind.as_deref(), spec.k))
+            .map(|q| request(spec.addr, q, spec.kind.as_deref(), spec.k, &spec.mode))
             .collect(),
     );
     // Warm-up: sequential, not measured.
@@ -207,6 +214,7 @@ pub async fn run(spec: &LoadSpec, queries: &[String]) -> BoxResult<serde_json::V
         "label": spec.label,
         "concurrency": spec.concurrency,
         "kind": spec.kind,
+        "mode": spec.mode,
         "k": spec.k,
         "requests": done,
         "errors": errors,
@@ -230,8 +238,11 @@ mod tests {
     #[test]
     fn builds_a_request_line() {
         let addr: SocketAddr = "127.0.0.1:8000".parse().expect("address");
-        let req = String::from_utf8(request(addr, "seo help", Some("agent"), 10)).expect("utf8");
+        let req =
+            String::from_utf8(request(addr, "seo help", Some("agent"), 10, "")).expect("utf8");
         assert!(req.starts_with("GET /api/v1/search?q=seo%20help&kind=agent&k=10 HTTP/1.1\r\n"));
+        let req = String::from_utf8(request(addr, "seo", None, 5, "hybrid")).expect("utf8");
+        assert!(req.starts_with("GET /api/v1/search?q=seo&k=5&mode=hybrid HTTP/1.1\r\n"));
         assert!(req.ends_with("\r\n\r\n"));
     }
 }

@@ -47,8 +47,8 @@ const INSERT_AGENT: &str = "insert into agent (id, name, description, skill_id, 
     from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], \
     $7::uuid[], $8::text[]) as u(id, name, description, skill_id, job_role_id, team_id, industry_id, embedding)";
 
-/// The index definition of migrations/0002 (pgvector defaults m = 16, ef_construction = 64)
-/// unless other parameters are asked for.
+/// The agent index with these parameters (migrations/0006: m = 32, ef_construction = 128;
+/// m = 16, ef_construction = 64 is pgvector's default and migrations/0002's).
 pub fn index_sql(m: u32, ef_construction: u32) -> String {
     if m == 16 && ef_construction == 64 {
         "create index agent_embedding_idx on agent using hnsw (embedding vector_cosine_ops)".into()

@@ -77,11 +77,11 @@ enum Command {
         /// Where agent vectors are cached between runs.
         #[arg(long, default_value = ".cache/search-bench")]
         cache_dir: PathBuf,
-        /// HNSW `m` (16 is pgvector's default and the migration's).
-        #[arg(long, default_value_t = 16)]
+        /// HNSW `m` (32, as migrations/0006; pgvector's default is 16).
+        #[arg(long, default_value_t = 32)]
         m: u32,
-        /// HNSW `ef_construction` (64 is pgvector's default and the migration's).
-        #[arg(long, default_value_t = 64)]
+        /// HNSW `ef_construction` (128, as migrations/0006; pgvector's default is 64).
+        #[arg(long, default_value_t = 128)]
         ef_construction: u32,
         /// Rebuild the index even when no rows were added.
         #[arg(long)]
@@ -127,6 +127,9 @@ enum Command {
         kind: String,
         #[arg(long, default_value_t = 10)]
         k: u32,
+        /// `mode=`: semantic, hybrid or lexical; empty for the server's default (hybrid).
+        #[arg(long, default_value = "")]
+        mode: String,
         #[arg(long, default_value_t = 200)]
         queries: usize,
         #[arg(long, default_value = "")]
@@ -205,6 +208,7 @@ async fn run(cli: Cli) -> BoxResult<()> {
             max_secs,
             kind,
             k,
+            mode,
             queries,
             label,
         } => {
@@ -217,6 +221,7 @@ async fn run(cli: Cli) -> BoxResult<()> {
                 max_secs: max_secs.clamp(1.0, 3600.0),
                 kind: (!kind.is_empty()).then_some(kind),
                 k,
+                mode,
                 label,
             };
             print(&http::run(&spec, &texts).await?);

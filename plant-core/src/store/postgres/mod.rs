@@ -42,13 +42,13 @@ use uuid::Uuid;
 
 pub use self::listen::CHANNEL as FEED_CHANNEL;
 pub use self::setup::{
-    ConnectError, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig, ServerInfo,
-    check_server, migrate, server_info,
+    ConnectError, DEFAULT_EF_SEARCH, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig,
+    ServerInfo, check_server, migrate, server_info,
 };
 pub use self::url::{UrlError, connect_options, normalize_url, redact};
 use super::{
-    Change, Committed, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding, Store,
-    StoreError, StoreResult, StoredEmbedding,
+    Change, Committed, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding,
+    Store, StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head};
 use crate::model::{Kind, Record};
@@ -198,6 +198,15 @@ impl Store for PgStore {
         k: usize,
     ) -> StoreResult<Vec<SearchHit>> {
         read::search(&self.pool, query, filter, k).await
+    }
+
+    async fn search_fused(
+        &self,
+        query: &FusedQuery,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
+        read::search_fused(&self.pool, query, filter, k).await
     }
 
     #[instrument(skip(self))]

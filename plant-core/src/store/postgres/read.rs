@@ -15,8 +15,11 @@ use crate::Timestamp;
 use crate::audit::{AuditEntry, Checkpoint};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
+use crate::search::lexical::{FUSION_DEPTH, tsquery};
 use crate::store::memory::SEARCHED;
-use crate::store::{ListQuery, SearchFilter, SearchHit, StaleEmbedding, StoreError, StoreResult};
+use crate::store::{
+    FusedQuery, ListQuery, SearchFilter, SearchHit, StaleEmbedding, StoreError, StoreResult,
+};
 
 pub(super) fn kind_sql(kind: Kind) -> &'static KindSql {
     match kind {
@@ -327,6 +330,52 @@ pub(super) async fn search(
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     hits.truncate(k);
     Ok(hits)
+}
+
+pub(super) async fn search_fused(
+    pool: &PgPool,
+    query: &FusedQuery,
+    filter: &SearchFilter,
+    k: usize,
+) -> StoreResult<Vec<SearchHit>> {
+    let kinds: Vec<&str> = SEARCHED
+        .iter()
+        .filter(|kind| filter.kinds.is_empty() || filter.kinds.contains(kind))
+        .map(|kind| kind.as_str())
+        .collect();
+    let vector = query
+        .embedding
+        .as_ref()
+        .map(|e| pgvector::Vector::from(e.as_slice().to_vec()));
+    let depth = i64::try_from(k.max(FUSION_DEPTH)).unwrap_or(i64::MAX);
+    let rows: Vec<(String, Uuid, String, f64, Option<f32>)> = sqlx::query_as(sql::SEARCH_FUSED)
+        .bind(vector)
+        .bind(filter.status.as_deref())
+        .bind(filter.industry_id)
+        .bind(depth)
+        .bind(&kinds)
+        .bind(tsquery(&query.terms))
+        .bind(i64::try_from(k).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(store_error)?;
+    rows.into_iter()
+        .map(|(kind, id, name, fused, rank)| {
+            let kind = kind
+                .parse::<Kind>()
+                .map_err(|e| StoreError::Internal(format!("search kind: {e}")))?;
+            let score = match (&query.embedding, rank) {
+                (None, Some(rank)) => rank,
+                _ => fused as f32,
+            };
+            Ok(SearchHit {
+                kind,
+                id,
+                name,
+                score,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn stale_embeddings(

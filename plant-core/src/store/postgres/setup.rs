@@ -13,6 +13,11 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// The oldest PostgreSQL the store runs on.
 pub const MIN_SERVER_VERSION_NUM: i32 = 140_000;
 
+/// The default `hnsw.ef_search`. With the indexes of `migrations/0006` (m = 32,
+/// ef_construction = 128) it measured recall@10 0.961 against exact search over 100k agents
+/// (`bench/search`); 100 gave 0.78 there.
+pub const DEFAULT_EF_SEARCH: u32 = 400;
+
 /// How the store connects. Build it with [`PgConfig::new`] and adjust the public fields.
 #[derive(Debug, Clone)]
 pub struct PgConfig {
@@ -24,8 +29,8 @@ pub struct PgConfig {
     pub acquire_timeout: Duration,
     /// The longest a single statement may run before the server cancels it (default 30 s).
     pub statement_timeout: Duration,
-    /// The HNSW search breadth (`hnsw.ef_search`, default 100): higher finds more of the true
-    /// nearest neighbours, especially under filters, at some cost.
+    /// The HNSW search breadth (`hnsw.ef_search`, default [`DEFAULT_EF_SEARCH`]): higher finds
+    /// more of the true nearest neighbours, especially under filters, at some cost.
     pub ef_search: u32,
     /// The name the connections show in `pg_stat_activity` (default `plant`).
     pub application_name: String,
@@ -39,7 +44,7 @@ impl PgConfig {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
-            ef_search: 100,
+            ef_search: DEFAULT_EF_SEARCH,
             application_name: "plant".into(),
         }
     }

@@ -287,6 +287,71 @@ pub(super) const SEARCH_AGENT: &str = "select id, name, (1 - d)::real from (sele
       and ($3::uuid is null or k.industry_id = $3) \
     order by k.embedding <=> $1 limit $4) nearest order by d, id";
 
+/// Hybrid and lexical search in one statement: the vector ranking (each table's HNSW index,
+/// nearest $4) and the full-text ranking (`search_text @@ query`, GIN index, best $4 by
+/// `ts_rank`) over the kinds in $5 with the status ($2) and industry ($3) filters, each ranked
+/// across kinds and fused by reciprocal rank fusion (k = 60); the best $7 by fused score, ties by
+/// id. $1 null: no vector ranking; $6 (the `to_tsquery` text) null: no full-text ranking.
+/// Returns kind, id, name, the fused score and the `ts_rank` (null when not matched).
+pub(super) const SEARCH_FUSED: &str = "with semantic as (\
+  select kind, id, name, row_number() over (order by d, id) as r from (\
+    (select 'Industry'::text as kind, k.id, k.name, k.embedding <=> $1 as d \
+      from industry k join base_entity b on b.id = k.id \
+      where 'Industry' = any($5) and $1::vector is not null and k.embedding is not null \
+        and ($2::text is null or b.status = $2) and ($3::uuid is null or k.id = $3) \
+      order by k.embedding <=> $1 limit $4) \
+    union all \
+    (select 'Skill'::text as kind, k.id, k.name, k.embedding <=> $1 as d \
+      from skill k join base_entity b on b.id = k.id \
+      where 'Skill' = any($5) and $1::vector is not null and k.embedding is not null \
+        and ($2::text is null or b.status = $2) and $3::uuid is null \
+      order by k.embedding <=> $1 limit $4) \
+    union all \
+    (select 'JobRole'::text as kind, k.id, k.name, k.embedding <=> $1 as d \
+      from job_role k join base_entity b on b.id = k.id \
+      where 'JobRole' = any($5) and $1::vector is not null and k.embedding is not null \
+        and ($2::text is null or b.status = $2) and ($3::uuid is null or k.industry_id = $3) \
+      order by k.embedding <=> $1 limit $4) \
+    union all \
+    (select 'Agent'::text as kind, k.id, k.name, k.embedding <=> $1 as d \
+      from agent k join base_entity b on b.id = k.id \
+      where 'Agent' = any($5) and $1::vector is not null and k.embedding is not null \
+        and ($2::text is null or b.status = $2) and ($3::uuid is null or k.industry_id = $3) \
+      order by k.embedding <=> $1 limit $4) \
+  ) c), \
+lexical as (\
+  select kind, id, name, rank, row_number() over (order by rank desc, id) as r from (\
+    (select 'Industry'::text as kind, k.id, k.name, ts_rank(k.search_text, to_tsquery('simple', $6)) as rank \
+      from industry k join base_entity b on b.id = k.id \
+      where 'Industry' = any($5) and k.search_text @@ to_tsquery('simple', $6) \
+        and ($2::text is null or b.status = $2) and ($3::uuid is null or k.id = $3) \
+      order by rank desc, k.id limit $4) \
+    union all \
+    (select 'Skill'::text as kind, k.id, k.name, ts_rank(k.search_text, to_tsquery('simple', $6)) as rank \
+      from skill k join base_entity b on b.id = k.id \
+      where 'Skill' = any($5) and k.search_text @@ to_tsquery('simple', $6) \
+        and ($2::text is null or b.status = $2) and $3::uuid is null \
+      order by rank desc, k.id limit $4) \
+    union all \
+    (select 'JobRole'::text as kind, k.id, k.name, ts_rank(k.search_text, to_tsquery('simple', $6)) as rank \
+      from job_role k join base_entity b on b.id = k.id \
+      where 'JobRole' = any($5) and k.search_text @@ to_tsquery('simple', $6) \
+        and ($2::text is null or b.status = $2) and ($3::uuid is null or k.industry_id = $3) \
+      order by rank desc, k.id limit $4) \
+    union all \
+    (select 'Agent'::text as kind, k.id, k.name, ts_rank(k.search_text, to_tsquery('simple', $6)) as rank \
+      from agent k join base_entity b on b.id = k.id \
+      where 'Agent' = any($5) and k.search_text @@ to_tsquery('simple', $6) \
+        and ($2::text is null or b.status = $2) and ($3::uuid is null or k.industry_id = $3) \
+      order by rank desc, k.id limit $4) \
+  ) c), \
+fused as (\
+  select kind, id, name, 1.0::float8 / (60 + r) as part, null::real as rank from semantic where r <= $4 \
+  union all \
+  select kind, id, name, 1.0::float8 / (60 + r), rank from lexical where r <= $4) \
+select kind, id, name, sum(part) as score, max(rank) as rank from fused \
+group by kind, id, name order by score desc, id limit $7";
+
 /// Searched records whose embedding is missing or from another model ($1), oldest first, at
 /// most $2.
 pub(super) const STALE_EMBEDDINGS: &str = "select entity_type, id from (\
