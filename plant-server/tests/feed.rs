@@ -370,3 +370,84 @@ async fn metrics_count_requests_by_route_and_status_on_their_own_port() {
     assert_eq!(other.status, 404);
     metrics.abort();
 }
+
+/// Two server instances, each with its own pool and its own LISTEN connection, on one
+/// PostgreSQL database: a write through one is streamed by the other within a second.
+#[tokio::test]
+async fn a_write_through_one_instance_is_streamed_by_another_on_the_same_database() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use plant_server::config::Config;
+    use plant_server::service::App;
+    use sqlx::Connection;
+
+    let Some(admin) = common::admin_url() else {
+        eprintln!("skipping: PLANT_TEST_ADMIN_URL is not set");
+        return;
+    };
+    let name = format!("feed_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    plant_core::store::postgres::migrate(&url).await.unwrap();
+    let secret = common::random_secret();
+    let mut addrs = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..2 {
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("PLANT_JWT_SECRET", secret.clone()),
+            ("DATABASE_URL", url.clone()),
+            ("PLANT_DB_POOL_SIZE", "4".into()),
+        ]);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let state = plant_server::startup::build_state(&config).await.unwrap();
+        let app = Arc::new(App {
+            router: plant_server::routes::router().unwrap(),
+            state,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        tokio::spawn(plant_server::serve::run_app(listener, app, async {
+            let _ = rx.await;
+        }));
+    }
+    let operator = common::mint(&secret, &common::claims("operator"));
+    let genesis = common::mint(&secret, &common::claims("genesis"));
+    let auth = ("authorization", format!("Bearer {operator}"));
+    let mut stream = SseClient::open(addrs[1], FEED, &[auth]).await;
+    assert_eq!(stream.status, 200);
+    assert!(stream.next_block(Duration::from_secs(5)).await.is_some());
+    for i in 0..3_u64 {
+        let written = std::time::Instant::now();
+        let r = common::raw(
+            addrs[0],
+            &req("POST", "/api/v1/genesis/skills")
+                .bearer(&genesis)
+                .json(&json!({ "name": format!("Across {i}"), "description": "Crosses instances.", "category": "technical" }))
+                .bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let event = stream
+            .next_entry(Duration::from_secs(1))
+            .await
+            .expect("the other instance streams the write within a second");
+        assert_eq!(event.id, Some((i + 1).to_string()));
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["entity_id"], r.json()["id"]);
+        eprintln!(
+            "write on one instance -> event on the other: {:?}",
+            written.elapsed()
+        );
+    }
+    drop(stream);
+    for stop in stops {
+        let _ = stop.send(());
+    }
+}
