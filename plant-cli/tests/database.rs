@@ -198,7 +198,7 @@ async fn a_tampered_payload_makes_verify_exit_1_and_name_seq_5() {
     migrate_and_seed(&db);
     db.execute(&[
         "alter table audit_log disable trigger user",
-        r#"update audit_log set payload = regexp_replace(payload, '"name":"[^"]*"', '"name":"Tampered"') where seq = 5"#,
+        r#"update audit_log set payload = regexp_replace(payload, '"(name|title)":"[^"]*"', '"\1":"Tampered"') where seq = 5"#,
         "alter table audit_log enable trigger user",
     ])
     .await;
@@ -277,14 +277,14 @@ async fn an_entity_row_edited_behind_the_store_is_named_by_its_latest_entry() {
     migrate_and_seed(&db);
     let mut conn = db.connect().await;
     let latest: i64 = sqlx::query_scalar(
-        "select max(seq) from audit_log where entity_id = (select entity_id from audit_log where seq = 6)",
+        "select max(seq) from audit_log where entity_id = (select id from skill order by id limit 1)",
     )
     .fetch_one(&mut conn)
     .await
     .unwrap();
     drop(conn);
     db.execute(&[
-        "update skill set description = 'edited behind the store' where id = (select entity_id from audit_log where seq = 6)",
+        "update skill set description = 'edited behind the store' where id = (select id from skill order by id limit 1)",
     ])
     .await;
     assert_eq!(first_bad_seq(&db), latest as u64);

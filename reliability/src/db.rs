@@ -143,6 +143,7 @@ pub async fn orphans(conn: &mut PgConnection) -> (i64, i64) {
             select id, version from base_entity
             union all select id, version from trial
             union all select id, version from job
+            union all select id, version from precedent_seed
          ) r
          where not exists (select 1 from audit_log a
                            where a.entity_id = r.id and a.entity_version = r.version)",
@@ -153,7 +154,8 @@ pub async fn orphans(conn: &mut PgConnection) -> (i64, i64) {
         "select count(*) from audit_log a
          where not exists (select 1 from base_entity where id = a.entity_id)
            and not exists (select 1 from trial where id = a.entity_id)
-           and not exists (select 1 from job where id = a.entity_id)",
+           and not exists (select 1 from job where id = a.entity_id)
+           and not exists (select 1 from precedent_seed where id = a.entity_id)",
     )
     .await;
     (rows_without_entry, entries_without_row)
@@ -178,7 +180,8 @@ pub async fn missing_acked(conn: &mut PgConnection, acked: &[(uuid::Uuid, i64)])
         "select count(*) from unnest($1::uuid[], $2::bigint[]) as t(id, v)
          where not exists (select 1 from (select id, version from base_entity
                                           union all select id, version from trial
-                                          union all select id, version from job) r
+                                          union all select id, version from job
+                                          union all select id, version from precedent_seed) r
                            where r.id = t.id and r.version >= t.v)",
     )
     .bind(&ids)

@@ -398,7 +398,8 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
         "select count(*) from unnest($1::uuid[], $2::bigint[]) as t(id, v)
          where not exists (select 1 from (select id, version from base_entity
                                           union all select id, version from trial
-                                          union all select id, version from job) r
+                                          union all select id, version from job
+                                          union all select id, version from precedent_seed) r
                            where r.id = t.id and r.version >= t.v)",
         &ids,
         &versions,

@@ -286,7 +286,7 @@ async fn rewrite_chain(conn: &mut PgConnection, base: &Base, url: &str) -> u64 {
         "update audit_head set hash = (select hash from audit_log order by seq desc limit 1)",
     )
     .await;
-    for table in ["base_entity", "trial", "job"] {
+    for table in ["base_entity", "trial", "job", "precedent_seed"] {
         exec(
             conn,
             &format!(
