@@ -25,7 +25,8 @@ pub use error::{CliError, Exit, chain};
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  verification failed: the audit chain, a row or a checkpoint does not verify
+  1  verification failed: the audit chain, a row or a checkpoint does not verify;
+     `revalidate --dry-run`: a certified entity no longer passes the current rule set
   2  usage or configuration error (bad option, missing DATABASE_URL, bad key, short secret)
   3  database unavailable (unreachable, login refused, PostgreSQL < 14, pgvector missing)
   4  the operation failed (a migration, a seed entry, embedding, minting a token)
@@ -59,6 +60,13 @@ pub enum Command {
     Token(commands::token::TokenArgs),
     /// Generate an ed25519 key for signing checkpoints.
     Keygen(commands::keygen::KeygenArgs),
+    /// Write the whole catalog (entities, their versions, certifications, the audit chain) as
+    /// one JSON document.
+    Export(commands::transfer::ExportArgs),
+    /// Load an export into an empty database through the audited write path (ids kept).
+    Import(commands::transfer::ImportArgs),
+    /// Re-check every certified entity against the current rule set; send failures to review.
+    Revalidate(commands::revalidate::RevalidateArgs),
     /// Re-embed every record whose embedding was made by another model than the configured one.
     Embed(commands::embed::EmbedArgs),
 }
@@ -93,6 +101,9 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<Exit, CliErro
         Command::Token(args) => commands::token::run(args, out),
         Command::Keygen(args) => commands::keygen::run(args, out),
         Command::Embed(args) => commands::embed::run(args, out).await,
+        Command::Revalidate(args) => commands::revalidate::run(args, out).await,
+        Command::Export(args) => commands::transfer::run_export(args, out).await,
+        Command::Import(args) => commands::transfer::run_import(args, out).await,
     }
 }
 

@@ -25,6 +25,10 @@ const PLANT_VARS: &[&str] = &[
     "PLANT_TOKEN_SUB",
     "PLANT_TOKEN_TTL",
     "PLANT_EMBED_BATCH",
+    "PLANT_REVALIDATE_DRY_RUN",
+    "PLANT_REVALIDATE_ACTOR",
+    "PLANT_REVALIDATE_JSON",
+    "PLANT_EXPORT_OUT",
 ];
 
 /// The binary with a clean environment and these arguments.
