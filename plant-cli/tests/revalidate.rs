@@ -12,7 +12,6 @@ use std::sync::Arc;
 use plant_core::Catalog;
 use plant_core::model::{Alignment, CertificationState, Kind};
 use plant_core::search::HashingEmbedder;
-use plant_core::store::Store;
 use plant_core::store::postgres::{PgConfig, PgStore};
 use serde_json::{Map, Value, json};
 use support::{TestDb, assert_exit, run, stdout};
