@@ -20,7 +20,7 @@
 #   BENCH_REQUESTS_C16    measured requests at concurrency 16 (default 1600)
 #   BENCH_HNSW_M, BENCH_HNSW_EF_CONSTRUCTION   index parameters (default 32 and 128, as migrated)
 #   BENCH_MODES           search modes driven over HTTP (default "semantic hybrid")
-#   PLANT_HNSW_EF_SEARCH  the server's hnsw.ef_search (default: the server's, 400)
+#   PLANT_HNSW_EF_SEARCH  the server's hnsw.ef_search (default: the server's, 800)
 #   PLANT_EMBED_MODEL_DIR the model directory (default: what scripts/fetch-model.sh prints)
 #   CARGO_TARGET_DIR      as usual
 #

@@ -5,7 +5,7 @@
 //! | `PORT` | `8000` | TCP port to listen on (all interfaces) |
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
 //! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
-//! | `PLANT_HNSW_EF_SEARCH` | `400` | pgvector `hnsw.ef_search` (1 to 1000): HNSW search breadth, recall against latency |
+//! | `PLANT_HNSW_EF_SEARCH` | `800` | pgvector `hnsw.ef_search` (1 to 1000): HNSW search breadth, recall against latency |
 //! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
 //! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
 //! | `PLANT_JWT_PUBLIC_KEY` | unset | PEM public key (the text, or a path to a file) for RS256/ES256 tokens |
