@@ -13,14 +13,17 @@
 # Environment (defaults in brackets):
 #   BENCH_SECONDS [15]          duration of each -c32 run of the server
 #   BENCH_RUNS [3]              runs per measurement; the table shows the median
-#   BENCH_C1_SECONDS [2]        duration of each -c1 run
-#   BENCH_CEILING_SECONDS [3]   duration of each HTTP-ceiling run (-c32)
+#   BENCH_C1_SECONDS [1]        duration of each -c1 run
+#   BENCH_CEILING_SECONDS [2]   duration of each HTTP-ceiling run (-c32)
 #   BENCH_DB_SECONDS [2]        duration of each database-ceiling loop
-#   BENCH_SCALE_SECONDS [4]     duration of each run of the 1/2/3-process write load
+#   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
-#   BENCH_MINILM [auto]         0 skips the MiniLM search run; auto runs it when
-#                               scripts/fetch-model.sh can provide the model
+#   BENCH_MINILM [auto]         auto: measure MiniLM search when the model is already on disk
+#                               (PLANT_EMBED_MODEL_DIR, or what scripts/fetch-model.sh fetched before,
+#                               as ./scripts/test.sh does); 1: fetch it if needed and measure;
+#                               0: skip. Without MiniLM the binaries are built without the
+#                               `minilm` feature (no candle, no tokenizers): half the build time.
 #   BENCH_OUT [bench/results]   where results go
 #   CARGO_TARGET_DIR            honoured for the build
 #
@@ -32,10 +35,10 @@ cd "$REPO"
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-15}
 RUNS=${BENCH_RUNS:-3}
-C1_SECONDS=${BENCH_C1_SECONDS:-2}
-CEILING_SECONDS=${BENCH_CEILING_SECONDS:-3}
+C1_SECONDS=${BENCH_C1_SECONDS:-1}
+CEILING_SECONDS=${BENCH_CEILING_SECONDS:-2}
 DB_SECONDS=${BENCH_DB_SECONDS:-2}
-SCALE_SECONDS=${BENCH_SCALE_SECONDS:-4}
+SCALE_SECONDS=${BENCH_SCALE_SECONDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
 POOL=${BENCH_POOL:-10}
 OUT=${BENCH_OUT:-$REPO/bench/results}
@@ -64,24 +67,51 @@ if [ -z "${PLANT_BENCH_INNER:-}" ]; then
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
   done
   build_started=$(date +%s)
-  # The model is fetched (when missing) while the binaries build.
+  # Is the model on disk already? (fetch-model.sh answers without downloading when it is.)
+  minilm=${BENCH_MINILM:-auto}
+  model_dir_default="${PLANT_CACHE_DIR:-$REPO/.cache}/minilm"
+  if [ "$minilm" = auto ]; then
+    minilm=0
+    if [ -s "${PLANT_EMBED_MODEL_DIR:-$model_dir_default}/model.safetensors" ] &&
+      [ -s "${PLANT_EMBED_MODEL_DIR:-$model_dir_default}/tokenizer.json" ] &&
+      [ -s "${PLANT_EMBED_MODEL_DIR:-$model_dir_default}/config.json" ]; then
+      minilm=1
+    fi
+  fi
+  # The model (when wanted) and PostgreSQL are fetched and installed while the binaries build.
   model_log=$(mktemp "${TMPDIR:-/tmp}/plant-bench-model.XXXXXX")
   model_pid=""
-  if [ "${BENCH_MINILM:-auto}" != "0" ]; then
-    scripts/fetch-model.sh >"$model_log" 2>&1 &
-    model_pid=$!
+  features=(--no-default-features)
+  if [ "$minilm" != "0" ]; then
+    features=()
+    if [ -n "${PLANT_EMBED_MODEL_DIR:-}" ]; then
+      echo "$PLANT_EMBED_MODEL_DIR" >"$model_log"
+    else
+      scripts/fetch-model.sh >"$model_log" 2>&1 &
+      model_pid=$!
+    fi
+  else
+    note "no MiniLM model on disk (BENCH_MINILM=1 fetches it): MiniLM search is not measured"
   fi
-  note "building the binaries (profile bench-release: release without LTO)"
-  cargo build --profile bench-release --locked -p plant-server -p plant-cli -p plant-bench >&2
+  db_log=$(mktemp "${TMPDIR:-/tmp}/plant-bench-db.XXXXXX")
+  scripts/test-db.sh install >"$db_log" 2>&1 &
+  db_pid=$!
+  note "building the binaries (profile bench-release: release without LTO${features:+, without MiniLM})"
+  cargo build --profile bench-release --locked "${features[@]}" -p plant-server -p plant-cli -p plant-bench >&2
+  if ! wait "$db_pid"; then
+    cat "$db_log" >&2
+    die "installing PostgreSQL failed"
+  fi
+  rm -f "$db_log"
   export BENCH_BUILD_SECONDS=$(($(date +%s) - build_started))
   export BENCH_BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/bench-release"
   export BENCH_MODEL_DIR=""
-  if [ -n "$model_pid" ]; then
-    if wait "$model_pid" && model_dir=$(tail -n 1 "$model_log") && [ -d "$model_dir" ]; then
+  if [ "$minilm" != "0" ]; then
+    if { [ -z "$model_pid" ] || wait "$model_pid"; } && model_dir=$(tail -n 1 "$model_log") && [ -d "$model_dir" ]; then
       BENCH_MODEL_DIR=$model_dir
     else
-      note "no MiniLM model available: the MiniLM search run is skipped"
       cat "$model_log" >&2
+      die "the MiniLM model could not be fetched (BENCH_MINILM=0 skips it)"
     fi
   fi
   rm -f "$model_log"
@@ -170,10 +200,10 @@ measure() {
   fi
 }
 
-# db_ceiling OP: the store loop, recorded under scenario db.
+# db_ceiling OP [RUNS]: the store loop, recorded under scenario db.
 db_ceiling() {
-  local op=$1 run line
-  for run in $(seq 1 "$RUNS"); do
+  local op=$1 runs=${2:-$RUNS} run line
+  for run in $(seq 1 "$runs"); do
     if line=$("$DRIVER" db --op "$op" --pool "$POOL" --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT"); then
       printf 'run\tdb\t%s\t%s\n' "$op" "$line" >>"$RECORDED"
       note "db $op: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
@@ -294,7 +324,6 @@ PIDS+=("$CEILING_PID")
 wait_200 "http://127.0.0.1:$CEILING_PORT/health"
 for key in "${READS[@]}"; do
   url="http://127.0.0.1:$CEILING_PORT${PATHS[$key]}"
-  wrk -t2 -c32 -d"${WARMUP_SECONDS}s" "$url" >/dev/null 2>&1 || true
   for run in $(seq 1 "$RUNS"); do
     measure http "$key" 2 32 "$CEILING_SECONDS" "$url"
   done
@@ -303,8 +332,12 @@ stop_pid "$CEILING_PID"
 
 # -- database ceiling for the reads -------------------------------------------------------------
 note "database ceiling (reads)"
-for op in agents agents-jsonb agents-served agents-columns agent skills job-roles audit-export audit-export-served search; do
+for op in agents agent skills job-roles audit-export search; do
   db_ceiling "$op"
+done
+# What the "where the time goes" tables add: one run each.
+for op in agents-jsonb agents-served agents-columns audit-export-served; do
+  db_ceiling "$op" 1
 done
 
 # -- MiniLM search (a second server, after re-embedding the catalog with the model) -------------
@@ -318,6 +351,15 @@ if [ -n "${BENCH_MODEL_DIR:-}" ]; then
   meta rss_minilm_kib "$(rss_kib "$MINILM_PID" VmRSS)"
   load_endpoint "http://127.0.0.1:$MINILM_PORT" search search-minilm
   stop_pid "$MINILM_PID"
+  # Its database ceiling: what the handler does without HTTP, the query embedded with the model
+  # on every call, then the same SQL.
+  for run in $(seq 1 "$RUNS"); do
+    if line=$("$DRIVER" db --op search-embedded --embed-model-dir "$BENCH_MODEL_DIR" --pool "$POOL" \
+      --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT"); then
+      printf 'run\tdb\tsearch-minilm\t%s\n' "$line" >>"$RECORDED"
+      note "db search-minilm: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
+    fi
+  done
 fi
 
 # -- audited writes -----------------------------------------------------------------------------

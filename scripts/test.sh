@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The binaries also build without the MiniLM embedder (what bench/run.sh builds when no model is
+# present).
+cargo clippy --locked -p plant-server -p plant-cli -p plant-bench --no-default-features --all-targets -- -D warnings
 
 step "embedding model (all-MiniLM-L6-v2, pinned and hash-checked)"
 PLANT_EMBED_MODEL_DIR=$(scripts/fetch-model.sh | tail -n 1)

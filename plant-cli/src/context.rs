@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use plant_core::Catalog;
-use plant_core::search::{Embedder, HashingEmbedder, MiniLm};
+use plant_core::search::{Embedder, HashingEmbedder};
 use plant_core::store::postgres::{PgConfig, PgStore};
 
 use crate::error::CliError;
@@ -43,8 +43,9 @@ pub fn embedder(args: &EmbedderArgs) -> Result<Arc<dyn Embedder>, CliError> {
     }
 }
 
+#[cfg(feature = "minilm")]
 fn load_model(dir: &Path) -> Result<Arc<dyn Embedder>, CliError> {
-    MiniLm::load(dir)
+    plant_core::search::MiniLm::load(dir)
         .map(|model| Arc::new(model) as Arc<dyn Embedder>)
         .map_err(|e| {
             CliError::Usage(format!(
@@ -53,6 +54,15 @@ fn load_model(dir: &Path) -> Result<Arc<dyn Embedder>, CliError> {
                 crate::error::chain(&e)
             ))
         })
+}
+
+#[cfg(not(feature = "minilm"))]
+fn load_model(dir: &Path) -> Result<Arc<dyn Embedder>, CliError> {
+    Err(CliError::Usage(format!(
+        "PLANT_EMBED_MODEL_DIR is set to {} but this plant-cli was built without the `minilm` \
+         feature",
+        dir.display()
+    )))
 }
 
 /// A catalog over the database with the configured embedder.

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod error;
 pub mod feed;
 pub mod input;
+pub mod json;
 pub mod model;
 pub mod search;
 pub mod seed;

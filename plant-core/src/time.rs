@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UTC instant with microsecond precision, written as RFC 3339 with six fractional digits
@@ -48,7 +48,35 @@ impl Timestamp {
 
     /// The canonical text form: RFC 3339, UTC, exactly six fractional digits, `Z`.
     pub fn to_rfc3339(&self) -> String {
-        self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+        match self.rfc3339_bytes() {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => self.0.format(RFC3339_MICROS).to_string(),
+        }
+    }
+
+    /// [`Self::to_rfc3339`] written into a fixed buffer, without a format string or allocation:
+    /// every response and audit payload carries several timestamps. `None` for years outside
+    /// 0..=9999, which chrono writes with a sign and more digits.
+    pub(crate) fn rfc3339_bytes(&self) -> Option<[u8; RFC3339_LEN]> {
+        let at = &self.0;
+        let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, digits: usize, mut value: u32| {
+            for i in (at..at + digits).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, at.month());
+        put(8, 2, at.day());
+        put(11, 2, at.hour());
+        put(14, 2, at.minute());
+        // A leap second is kept in the nanoseconds (>= 1e9), as chrono's %S and %.6f show it.
+        let nanos = at.nanosecond();
+        put(17, 2, at.second() + nanos / 1_000_000_000);
+        put(20, 6, (nanos % 1_000_000_000) / 1_000);
+        Some(out)
     }
 }
 
@@ -58,9 +86,15 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
+const RFC3339_MICROS: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+const RFC3339_LEN: usize = 27;
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        match self.rfc3339_bytes() {
+            Some(bytes) => f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?),
+            None => write!(f, "{}", self.0.format(RFC3339_MICROS)),
+        }
     }
 }
 
@@ -82,7 +116,11 @@ impl FromStr for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339())
+        match self.rfc3339_bytes() {
+            Some(bytes) => serializer
+                .serialize_str(std::str::from_utf8(&bytes).map_err(serde::ser::Error::custom)?),
+            None => serializer.collect_str(&self.0.format(RFC3339_MICROS)),
+        }
     }
 }
 
@@ -102,6 +140,19 @@ mod tests {
         let at: Timestamp = "2026-11-25T19:07:34.1234567+01:00".parse().expect("parses");
         assert_eq!(at.to_rfc3339(), "2026-11-25T18:07:34.123456Z");
         assert_eq!(at.to_rfc3339().parse::<Timestamp>().expect("parses"), at);
+    }
+
+    proptest::proptest! {
+        /// The hand-written form equals chrono's format string for every instant, including
+        /// years chrono writes with a sign or five digits.
+        #[test]
+        fn fast_text_form_equals_chronos(micros in -70_000_000_000_000_000_i64..400_000_000_000_000_000) {
+            let at = Timestamp::from_micros(micros).expect("in chrono's range");
+            let expected = at.0.format(RFC3339_MICROS).to_string();
+            proptest::prop_assert_eq!(at.to_rfc3339(), expected.clone());
+            proptest::prop_assert_eq!(at.to_string(), expected.clone());
+            proptest::prop_assert_eq!(serde_json::to_string(&at).expect("serialises"), format!("\"{expected}\""));
+        }
     }
 
     #[test]

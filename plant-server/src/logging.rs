@@ -7,7 +7,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Level, Subscriber};
@@ -62,35 +62,64 @@ impl<W> CloudLoggingLayer<W> {
     }
 }
 
-/// Fields recorded on a span, kept in its extensions.
-struct SpanFields(Map<String, Value>);
+/// Named values in the order they were first recorded; a later value for a name replaces the
+/// earlier one. A handful per line, so a vector beats a map (no key allocations, no tree).
+#[derive(Default)]
+struct Fields(Vec<(&'static str, Value)>);
 
-struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+impl Fields {
+    fn set(&mut self, name: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let at = self.0.iter().position(|(k, _)| *k == name)?;
+        Some(self.0.remove(at).1)
+    }
+}
+
+/// Fields recorded on a span, kept in its extensions.
+struct SpanFields(Fields);
+
+struct JsonVisitor<'a>(&'a mut Fields);
 
 impl Visit for JsonVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.0.set(field.name(), Value::from(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.0.set(field.name(), Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.0.set(field.name(), Value::from(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.0.set(field.name(), Value::from(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.0.set(field.name(), Value::from(value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0
-            .insert(field.name().into(), Value::from(value.to_string()));
+        self.0.set(field.name(), Value::from(value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().into(), Value::from(format!("{value:?}")));
+        self.0.set(field.name(), Value::from(format!("{value:?}")));
     }
+}
+
+/// Appends `"key":value` (with a leading comma unless it is the first member) to a JSON object
+/// being written by hand.
+fn member(out: &mut Vec<u8>, key: &str, value: &impl serde::Serialize) {
+    if out.last() != Some(&b'{') {
+        out.push(b',');
+    }
+    // Writing JSON into a Vec only fails for values that cannot be JSON (none here).
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.push(b':');
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 fn severity(level: &Level) -> &'static str {
@@ -109,7 +138,7 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id) {
-            let mut fields = Map::new();
+            let mut fields = Fields::default();
             attrs.record(&mut JsonVisitor(&mut fields));
             span.extensions_mut().insert(SpanFields(fields));
         }
@@ -125,51 +154,53 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Map::new();
+        let mut fields = Fields::default();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    fields.extend(span_fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    for (k, v) in &span_fields.0 {
+                        fields.set(k, v.clone());
+                    }
                 }
             }
         }
         event.record(&mut JsonVisitor(&mut fields));
 
         let metadata = event.metadata();
-        let mut line = Map::new();
-        line.insert("severity".into(), Value::from(severity(metadata.level())));
-        let message = fields.remove("message").unwrap_or_else(|| Value::from(""));
-        line.insert("message".into(), message);
-        line.insert(
-            "time".into(),
-            Value::from(plant_core::Timestamp::now().to_rfc3339()),
-        );
-        line.insert("target".into(), Value::from(metadata.target()));
-        if let Some(Value::String(trace_id)) = fields.remove("trace_id") {
-            if let Some(project) = &self.gcp_project {
-                line.insert(
-                    "logging.googleapis.com/trace".into(),
-                    Value::from(format!("projects/{project}/traces/{trace_id}")),
-                );
-            } else {
-                line.insert("trace_id".into(), Value::from(trace_id));
+        let mut line = Vec::with_capacity(384);
+        line.push(b'{');
+        member(&mut line, "severity", &severity(metadata.level()));
+        match fields.take("message") {
+            Some(message) => member(&mut line, "message", &message),
+            None => member(&mut line, "message", &""),
+        }
+        member(&mut line, "time", &plant_core::Timestamp::now());
+        member(&mut line, "target", &metadata.target());
+        if let Some(Value::String(trace_id)) = fields.take("trace_id") {
+            match &self.gcp_project {
+                Some(project) => member(
+                    &mut line,
+                    "logging.googleapis.com/trace",
+                    &format!("projects/{project}/traces/{trace_id}"),
+                ),
+                None => member(&mut line, "trace_id", &trace_id),
             }
         }
-        if let Some(span_id) = fields.remove("trace_span_id") {
-            line.insert("logging.googleapis.com/spanId".into(), span_id);
+        if let Some(span_id) = fields.take("trace_span_id") {
+            member(&mut line, "logging.googleapis.com/spanId", &span_id);
         }
-        if let Some(sampled) = fields.remove("trace_sampled") {
-            line.insert("logging.googleapis.com/trace_sampled".into(), sampled);
+        if let Some(sampled) = fields.take("trace_sampled") {
+            member(&mut line, "logging.googleapis.com/trace_sampled", &sampled);
         }
-        for (k, v) in fields {
-            line.entry(k).or_insert(v);
+        for (k, v) in &fields.0 {
+            // The line's own members above win over fields that happen to share their names.
+            if !matches!(*k, "severity" | "time" | "target") {
+                member(&mut line, k, v);
+            }
         }
-        let Ok(mut text) = serde_json::to_vec(&Value::Object(line)) else {
-            return;
-        };
-        text.push(b'\n');
+        line.extend_from_slice(b"}\n");
         // A log line that cannot be written has nowhere better to go.
-        let _ = self.make_writer.make_writer().write_all(&text);
+        let _ = self.make_writer.make_writer().write_all(&line);
     }
 }
 

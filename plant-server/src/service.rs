@@ -40,9 +40,9 @@ pub async fn handle(
     let trace = CloudTrace::from_headers(request.headers());
     let span = tracing::info_span!(
         "request",
-        correlation_id = %correlation_id,
-        method = %request.method(),
-        path = %request.uri().path(),
+        correlation_id = correlation_id.as_str(),
+        method = request.method().as_str(),
+        path = request.uri().path(),
         route = field::Empty,
         status = field::Empty,
         latency_ms = field::Empty,
@@ -100,11 +100,20 @@ pub async fn handle(
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!("request failed");
+        } else if route.is_some_and(is_probe) {
+            // Load balancers and Cloud Run poll these every few seconds: a line each would bury
+            // the requests that matter. They still count in /metrics; failures log above.
+            tracing::debug!("request completed");
         } else {
             tracing::info!("request completed");
         }
     });
     Ok(response)
+}
+
+/// Liveness and readiness routes, logged at debug when they succeed.
+fn is_probe(route: &str) -> bool {
+    matches!(route, "/health" | "/ready")
 }
 
 async fn dispatch(

@@ -216,7 +216,11 @@ pub async fn entity_response(
     record: &Record,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let body = record_json(catalog, record, &mut Names::default()).await?;
+    // The list's path: the record is serialised straight into the body, not through a `Value`.
+    let mut out = records_out(catalog, std::slice::from_ref(record)).await?;
+    let body = out
+        .pop()
+        .ok_or_else(|| ApiError::internal("a record produced no body"))?;
     let mut response = json_response(status, &body);
     response
         .headers_mut()

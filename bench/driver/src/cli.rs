@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use plant_core::search::default_embedder;
 
 use crate::load::{self, LoadSpec};
 use crate::report::{Recorded, markdown};
@@ -37,8 +38,8 @@ enum Command {
     /// Run one store operation in a closed loop without HTTP (the database ceiling); prints
     /// `rps p50_ms p99_ms ops errors`.
     Db {
-        /// agents, agents-served, agents-columns, agent, skills, job-roles, audit-export, search,
-        /// post-skill, post-trial.
+        /// agents, agents-served, agents-columns, agents-jsonb, agent, skills, job-roles,
+        /// audit-export, audit-export-served, search, search-embedded, post-skill, post-trial.
         #[arg(long)]
         op: Op,
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -54,9 +55,12 @@ enum Command {
         /// Upper bound on operations, beside the time.
         #[arg(long, default_value_t = 5_000_000)]
         max_ops: u64,
-        /// The text searched by `search`.
+        /// The text searched by `search` and `search-embedded`.
         #[arg(long, default_value = "data pipeline engineer")]
         search_text: String,
+        /// The all-MiniLM-L6-v2 directory; unset means the hashing embedder (as the server).
+        #[arg(long, env = "PLANT_EMBED_MODEL_DIR")]
+        embed_model_dir: Option<PathBuf>,
     },
     /// Time from spawning a program to its first 200 on a path; prints milliseconds.
     Startup {
@@ -128,8 +132,13 @@ fn run(cli: Cli) -> Result<(), String> {
             seconds,
             max_ops,
             search_text,
+            embed_model_dir,
         } => runtime()?.block_on(async {
-            let target = Target::connect(&database_url, pool, &search_text)
+            let (embedder, warning) = default_embedder(embed_model_dir.as_deref());
+            if let (Some(dir), Some(warning)) = (&embed_model_dir, warning) {
+                return Err(format!("{}: {warning}", dir.display()));
+            }
+            let target = Target::connect(&database_url, pool, &search_text, embedder)
                 .await
                 .map_err(|e| e.to_string())?;
             // One untimed pass warms the pool and the plan cache.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use plant_core::input::{SkillInput, TrialInput};
 use plant_core::model::{Kind, Record};
-use plant_core::search::{Embedding, HashingEmbedder};
+use plant_core::search::{Embedder, Embedding};
 use plant_core::store::postgres::{PgConfig, PgStore};
 use plant_core::store::{ListQuery, SearchFilter};
 use plant_core::{Catalog, Error};
@@ -53,7 +53,8 @@ pub const AGENTS_JSONB: &str = "select jsonb_build_object(\
 /// One operation of the database ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// `GET /agents`: the list query alone.
+    /// `GET /agents`: the handler's SQL: the list query, then one query for the names of the
+    /// industries it references.
     Agents,
     /// `GET /agents` as the handler does it: the list query, one query for the industries'
     /// names, and the JSON body.
@@ -64,7 +65,7 @@ pub enum Op {
     /// The agents list query as it was before plain columns ([`AGENTS_JSONB`]), decoded the
     /// same way as then.
     AgentsJsonb,
-    /// `GET /agents/{id}`: one agent by id.
+    /// `GET /agents/{id}`: the handler's SQL: the agent by id, then its industry's name.
     Agent,
     /// `GET /genesis/skills`: the list query.
     Skills,
@@ -76,6 +77,9 @@ pub enum Op {
     AuditExportServed,
     /// `GET /search`: the vector query (the text embedded once, up front).
     Search,
+    /// `GET /search` as the handler does it: the text embedded on every call with the process's
+    /// embedder (MiniLM when `--embed-model-dir` names it), then the vector query.
+    SearchEmbedded,
     /// `POST /genesis/skills`: validate, embed, commit under the chain head.
     InsertSkill,
     /// `POST /trials`: read the agent, commit the trial under the chain head.
@@ -96,6 +100,7 @@ impl FromStr for Op {
             "audit-export" => Op::AuditExport,
             "audit-export-served" => Op::AuditExportServed,
             "search" => Op::Search,
+            "search-embedded" => Op::SearchEmbedded,
             "post-skill" => Op::InsertSkill,
             "post-trial" => Op::BookTrial,
             other => return Err(format!("unknown operation {other:?}")),
@@ -110,13 +115,19 @@ pub struct Target {
     pool: sqlx::PgPool,
     agent_id: Uuid,
     query_vector: Arc<Embedding>,
+    search_text: Arc<str>,
     run_tag: String,
 }
 
 impl Target {
     /// Connects with a pool of `pool_size` (the server's), picks the first agent, and embeds
-    /// `search_text` once.
-    pub async fn connect(url: &str, pool_size: u32, search_text: &str) -> Result<Self, Error> {
+    /// `search_text` once with `embedder`.
+    pub async fn connect(
+        url: &str,
+        pool_size: u32,
+        search_text: &str,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Self, Error> {
         let mut config = PgConfig::new(url);
         config.max_connections = pool_size;
         config.application_name = "plant-bench".into();
@@ -124,7 +135,7 @@ impl Target {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         let pool = store.pool().clone();
-        let catalog = Catalog::new(Arc::new(store), Arc::new(HashingEmbedder));
+        let catalog = Catalog::new(Arc::new(store), embedder);
         let agent_id = catalog
             .list(&ListQuery::of(Kind::Agent, 1))
             .await?
@@ -146,6 +157,7 @@ impl Target {
             pool,
             agent_id,
             query_vector: Arc::new(query_vector),
+            search_text: search_text.into(),
             run_tag,
         })
     }
@@ -154,7 +166,10 @@ impl Target {
     pub async fn run(&self, op: Op, n: u64) -> Result<(), Error> {
         let store = self.catalog.store();
         match op {
-            Op::Agents => drop(store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?),
+            Op::Agents => {
+                let records = store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?;
+                drop(self.industry_names(&records).await?);
+            }
             Op::AgentsServed => drop(self.agents_served().await?),
             Op::AgentsColumns => {
                 let rows = sqlx::query(AGENTS_COLUMNS)
@@ -178,7 +193,13 @@ impl Target {
                     );
                 }
             }
-            Op::Agent => drop(store.get(Some(Kind::Agent), self.agent_id).await?),
+            Op::Agent => {
+                let record = store
+                    .get(Some(Kind::Agent), self.agent_id)
+                    .await?
+                    .ok_or_else(|| Error::Internal("the agent is gone".into()))?;
+                drop(self.industry_names(std::slice::from_ref(&record)).await?);
+            }
             Op::Skills => drop(store.list(&ListQuery::of(Kind::Skill, LIST_LIMIT)).await?),
             Op::JobRoles => drop(
                 store
@@ -188,16 +209,26 @@ impl Target {
             Op::AuditExport => drop(store.audit_entries(0, EXPORT_LIMIT).await?),
             Op::AuditExportServed => {
                 let entries = store.audit_entries(0, EXPORT_LIMIT).await?;
-                drop(
-                    serde_json::to_vec(&entries)
-                        .map_err(|e| Error::Internal(format!("serialise: {e}")))?,
-                );
+                drop(plant_core::audit::AuditEntry::list_json(&entries));
             }
             Op::Search => drop(
                 store
                     .search(&self.query_vector, &SearchFilter::default(), SEARCH_K)
                     .await?,
             ),
+            Op::SearchEmbedded => {
+                let vector = self
+                    .catalog
+                    .embed(vec![self.search_text.to_string()])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+                drop(
+                    store
+                        .search(&vector, &SearchFilter::default(), SEARCH_K)
+                        .await?,
+                );
+            }
             Op::InsertSkill => {
                 let input = SkillInput {
                     name: Some(format!("bench-driver-skill-{}-{n}", self.run_tag)),
@@ -219,6 +250,23 @@ impl Target {
             }
         }
         Ok(())
+    }
+
+    /// The names of the industries `records` reference, in one store call (as the handlers).
+    async fn industry_names(
+        &self,
+        records: &[Record],
+    ) -> Result<std::collections::HashMap<Uuid, String>, Error> {
+        let mut ids: Vec<Uuid> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Agent(a) => Some(a.body.industry_id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(self.catalog.store().names(Kind::Industry, &ids).await?)
     }
 
     /// The agents list as the server's handler builds it: the page, the names of the industries
@@ -273,6 +321,7 @@ mod tests {
             "audit-export",
             "audit-export-served",
             "search",
+            "search-embedded",
             "post-skill",
             "post-trial",
         ] {
