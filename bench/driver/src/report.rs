@@ -305,12 +305,12 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         (
             "db",
             "agents",
-            "list query alone: plain columns, FromRow (store loop)",
+            "the handler's SQL: list query (plain columns, FromRow) + industry names (store loop)",
         ),
         (
             "db",
             "agents-served",
-            "list query + industry names (one query) + JSON body (store loop)",
+            "the same + the JSON body (store loop)",
         ),
         (
             "db",
@@ -328,12 +328,12 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         (
             "db",
             "audit-export",
-            "1000 entries read and decoded (store loop)",
+            "the page (up to 1 000 entries) read and decoded (store loop)",
         ),
         (
             "db",
             "audit-export-served",
-            "the same + the JSON body (store loop)",
+            "the same + the JSON body, written as the handler writes it (store loop)",
         ),
         ("http", "audit-export", "bare hyper, same bytes"),
         ("c32", "audit-export", "plant-server"),
