@@ -13,6 +13,8 @@ pub mod model;
 pub mod search;
 pub mod seed;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 pub mod validate;
 

@@ -380,19 +380,12 @@ async fn a_write_through_one_instance_is_streamed_by_another_on_the_same_databas
 
     use plant_server::config::Config;
     use plant_server::service::App;
-    use sqlx::Connection;
 
     let Some(admin) = common::admin_url() else {
         eprintln!("skipping: PLANT_TEST_ADMIN_URL is not set");
         return;
     };
-    let name = format!("feed_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let url = common::fresh_database(&admin).await;
     plant_core::store::postgres::migrate(&url).await.unwrap();
     let secret = common::random_secret();
     let mut addrs = Vec::new();

@@ -1,58 +1,44 @@
 //! A database of its own for each test, on the server `DATABASE_URL` points at.
 
+use plant_core::testing::{ScratchDatabase, server_url};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
-/// An empty (or migrated) database created for one test; dropped with [`TestDb::drop_db`].
+/// An empty (or migrated) database created for one test ([`ScratchDatabase`] on the server
+/// `DATABASE_URL` names); dropped with [`TestDb::drop_db`].
 #[derive(Debug)]
 pub struct TestDb {
     /// Its URL, as the cluster's superuser.
     pub url: String,
     /// Its name.
     pub name: String,
-    admin_url: String,
+    db: ScratchDatabase,
 }
 
 /// The cluster's URL, or `None` after printing why the test is skipped. Under `CI=true` a
 /// missing database fails the test instead.
 pub fn cluster_url(test: &str) -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if crate::in_ci() => panic!(
-            "{test}: DATABASE_URL is not set and CI=true: run under scripts/test-db.sh run -- cargo test --workspace"
-        ),
-        _ => {
-            eprintln!(
-                "skipping {test}: DATABASE_URL is not set (run: scripts/test-db.sh run -- cargo test -p plant-reliability)"
-            );
-            None
-        }
-    }
-}
-
-/// `base` with its database replaced by `name` (the query string kept).
-pub fn with_database(base: &str, name: &str) -> String {
-    let (scheme, rest) = base.split_once("://").expect("DATABASE_URL has a scheme");
-    let query_start = rest.find('?').unwrap_or(rest.len());
-    let path_start = rest[..query_start].find('/').unwrap_or(query_start);
-    format!(
-        "{scheme}://{}/{name}{}",
-        &rest[..path_start],
-        &rest[query_start..]
-    )
-}
-
-fn admin_url(cluster: &str) -> String {
-    std::env::var("PLANT_TEST_ADMIN_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| with_database(cluster, "postgres"))
+    server_url(test)
 }
 
 impl TestDb {
+    fn of(db: ScratchDatabase) -> TestDb {
+        TestDb {
+            url: db.url.clone(),
+            name: db.name.clone(),
+            db,
+        }
+    }
+
     /// A new, empty database with the vector extension, or `None` when the test should skip.
     pub async fn create(test: &str) -> Option<TestDb> {
-        let cluster = cluster_url(test)?;
-        Some(Self::create_on(&cluster, None).await)
+        let db = Self::of(ScratchDatabase::create(test, "plant_rel").await?);
+        let mut conn = db.connect().await;
+        sqlx::query("create extension if not exists vector")
+            .execute(&mut conn)
+            .await
+            .expect("create extension vector");
+        conn.close().await.ok();
+        Some(db)
     }
 
     /// A new database, migrated by `plant-cli migrate`, or `None` when the test should skip.
@@ -64,55 +50,17 @@ impl TestDb {
 
     /// A copy of `template` (which must have no open connections).
     pub async fn copy_of(template: &TestDb) -> TestDb {
-        let cluster = template.url.clone();
-        Self::create_on(&cluster, Some(&template.name)).await
-    }
-
-    async fn create_on(cluster: &str, template: Option<&str>) -> TestDb {
-        let name = format!("plant_rel_{}", uuid::Uuid::new_v4().simple());
-        let admin_url = admin_url(cluster);
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the admin database");
-        let sql = match template {
-            Some(t) => format!("create database {name} template {t}"),
-            None => format!("create database {name}"),
-        };
-        sqlx::query(AssertSqlSafe(sql))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        let url = with_database(cluster, &name);
-        if template.is_none() {
-            let mut conn = PgConnection::connect(&url).await.expect("connect");
-            sqlx::query("create extension if not exists vector")
-                .execute(&mut conn)
-                .await
-                .expect("create extension vector");
-            conn.close().await.ok();
-        }
-        TestDb {
-            url,
-            name,
-            admin_url,
-        }
+        Self::of(template.db.copy("plant_rel").await)
     }
 
     /// A connection as the superuser.
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("connect to the test database")
+        self.db.connect().await
     }
 
     /// Drops the database (closing whatever is still connected).
     pub async fn drop_db(self) {
-        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
-            let sql = format!("drop database if exists {} with (force)", self.name);
-            let _ = sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await;
-            admin.close().await.ok();
-        }
+        self.db.drop_db().await;
     }
 }
 

@@ -10,8 +10,9 @@
 use plant_core::audit::CheckpointSigner;
 use plant_core::store::Store;
 use plant_core::store::postgres::{PgConfig, PgStore};
+use plant_core::testing::with_database;
 use plant_reliability::client::req;
-use plant_reliability::db::{TestDb, count, with_database};
+use plant_reliability::db::{TestDb, count};
 use plant_reliability::fixtures::{skill_body, verify_report};
 use plant_reliability::server::{Options, Server};
 use plant_reliability::{cli, token};

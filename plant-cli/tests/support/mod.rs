@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use plant_core::testing::ScratchDatabase;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// Variables the binary reads; removed from every child so the caller's shell cannot leak in.
@@ -84,64 +85,22 @@ pub fn random_secret() -> String {
     )
 }
 
-/// An empty database of its own for one test, dropped by [`TestDb::drop_db`].
+/// An empty database of its own for one test (a [`ScratchDatabase`]: `DATABASE_URL`, and
+/// `CI=true` making a missing database a failure), dropped by [`TestDb::drop_db`].
 #[derive(Debug)]
 pub struct TestDb {
     /// Its URL (as the test server's superuser).
     pub url: String,
-    name: String,
-    admin_url: String,
-}
-
-/// The server's URL, or `None` (after printing why) when the test should skip. Under `CI=true`
-/// a missing database fails the test instead.
-pub fn server_url(test: &str) -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "{test}: DATABASE_URL is not set and CI=true: run the tests under scripts/test-db.sh run -- cargo test -p plant-cli"
-            )
-        }
-        _ => {
-            eprintln!(
-                "skipping {test}: DATABASE_URL is not set (run: scripts/test-db.sh run -- cargo test -p plant-cli)"
-            );
-            None
-        }
-    }
-}
-
-/// `base` with its database replaced by `name` (the query string kept).
-fn with_database(base: &str, name: &str) -> String {
-    let (scheme, rest) = base.split_once("://").expect("DATABASE_URL has a scheme");
-    let query_start = rest.find('?').unwrap_or(rest.len());
-    let path_start = rest[..query_start].find('/').unwrap_or(query_start);
-    format!(
-        "{scheme}://{}/{name}{}",
-        &rest[..path_start],
-        &rest[query_start..]
-    )
+    db: ScratchDatabase,
 }
 
 impl TestDb {
     /// Creates `cli_test_<random>` through `PLANT_TEST_ADMIN_URL` (default `DATABASE_URL`).
     pub async fn create(test: &str) -> Option<Self> {
-        let url = server_url(test)?;
-        let admin_url = std::env::var("PLANT_TEST_ADMIN_URL").unwrap_or_else(|_| url.clone());
-        let name = format!("cli_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect as admin");
-        sqlx::query(AssertSqlSafe(format!("create database {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
+        let db = ScratchDatabase::create(test, "cli_test").await?;
         Some(Self {
-            url: with_database(&url, &name),
-            name,
-            admin_url,
+            url: db.url.clone(),
+            db,
         })
     }
 
@@ -154,9 +113,7 @@ impl TestDb {
 
     /// A direct connection, for looking and tampering behind the store's back.
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("connect to the test database")
+        self.db.connect().await
     }
 
     /// Runs statements one by one on one connection.
@@ -173,16 +130,6 @@ impl TestDb {
 
     /// Drops the database.
     pub async fn drop_db(self) {
-        let mut admin = PgConnection::connect(&self.admin_url)
-            .await
-            .expect("connect as admin");
-        sqlx::query(AssertSqlSafe(format!(
-            "drop database if exists {} with (force)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await
-        .expect("drop the test database");
-        admin.close().await.ok();
+        self.db.drop_db().await;
     }
 }

@@ -1,71 +1,29 @@
-//! Per-test PostgreSQL databases for the store's tests.
-//!
-//! `DATABASE_URL` names the server (`scripts/test-db.sh run -- cargo test` sets it up);
-//! `PLANT_TEST_ADMIN_URL`, when set, is the connection used to create and drop the per-test
-//! databases (default: `DATABASE_URL`). Without `DATABASE_URL` a test prints a skip note and
-//! passes, except under `CI=true`, where a missing database fails the run.
+//! Per-test PostgreSQL databases for the store's tests, on [`plant_core::testing`]'s scratch
+//! databases (`DATABASE_URL`, `PLANT_TEST_ADMIN_URL`, and `CI=true` making a missing database a
+//! failure, are described there).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use plant_core::store::postgres::{PgConfig, PgStore, connect_options, migrate};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
+use plant_core::store::postgres::{PgConfig, PgStore, migrate};
+use plant_core::testing::ScratchDatabase;
+use sqlx::PgConnection;
 
 /// A database of its own for one test, migrated.
 #[derive(Debug)]
 pub struct TestDb {
     /// Its URL.
     pub url: String,
-    name: String,
-    admin_url: String,
-}
-
-/// The server's URL, or `None` (after printing why) when the tests should skip.
-pub fn server_url(test: &str) -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "{test}: DATABASE_URL is not set and CI=true: run the tests under scripts/test-db.sh run -- …"
-            )
-        }
-        _ => {
-            eprintln!(
-                "skipping {test}: DATABASE_URL is not set (run: scripts/test-db.sh run -- cargo test)"
-            );
-            None
-        }
-    }
-}
-
-/// A URL like `base` but for database `name` (the path replaced, the query kept).
-fn with_database(base: &str, name: &str) -> String {
-    let (scheme, rest) = base.split_once("://").expect("DATABASE_URL has a scheme");
-    let query_start = rest.find('?').unwrap_or(rest.len());
-    let path_start = rest[..query_start].find('/').unwrap_or(query_start);
-    format!(
-        "{scheme}://{}/{name}{}",
-        &rest[..path_start],
-        &rest[query_start..]
-    )
+    db: ScratchDatabase,
 }
 
 impl TestDb {
     /// Creates an empty database without migrating it.
     pub async fn empty(test: &str) -> Option<Self> {
-        let url = server_url(test)?;
-        let admin_url = std::env::var("PLANT_TEST_ADMIN_URL").unwrap_or_else(|_| url.clone());
-        let name = format!("plant_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = admin_connection(&admin_url).await;
-        sqlx::query(AssertSqlSafe(format!("create database {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
+        let db = ScratchDatabase::create(test, "plant_test").await?;
         Some(Self {
-            url: with_database(&url, &name),
-            name,
-            admin_url,
+            url: db.url.clone(),
+            db,
         })
     }
 
@@ -91,30 +49,11 @@ impl TestDb {
 
     /// A direct connection as the test's (super)user, for tampering behind the store's back.
     pub async fn superuser(&self) -> PgConnection {
-        connect_options(&self.url)
-            .expect("url")
-            .connect()
-            .await
-            .expect("connect")
+        self.db.connect().await
     }
 
     /// Drops the database (connections to it are terminated).
     pub async fn drop_db(self) {
-        let mut admin = admin_connection(&self.admin_url).await;
-        let _ = sqlx::query(AssertSqlSafe(format!(
-            "drop database if exists {} with (force)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await;
-        admin.close().await.ok();
+        self.db.drop_db().await;
     }
-}
-
-async fn admin_connection(url: &str) -> PgConnection {
-    connect_options(url)
-        .expect("admin URL parses")
-        .connect()
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"))
 }

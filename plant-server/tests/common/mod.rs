@@ -72,16 +72,10 @@ pub fn admin_url() -> Option<String> {
 }
 
 /// A new, empty database on the admin URL's server; its URL.
-async fn fresh_database(admin: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("server_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&mut conn)
+pub async fn fresh_database(admin: &str) -> String {
+    plant_core::testing::ScratchDatabase::create_on(admin, admin, "server")
         .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+        .url
 }
 
 pub fn random_secret() -> String {
