@@ -230,9 +230,11 @@ impl Target {
                 );
             }
             Op::InsertSkill => {
+                // The same text as bench/lua/post-skill.lua sends, so that the vectors (and
+                // the HNSW insertions they cost) are alike.
                 let input = SkillInput {
-                    name: Some(format!("bench-driver-skill-{}-{n}", self.run_tag)),
-                    description: Some("A skill created by the benchmark driver.".into()),
+                    name: Some(format!("bench {} 1 {n}", self.run_tag)),
+                    description: Some("A skill created by the benchmark.".into()),
                     category: Some("technical".into()),
                     ..SkillInput::default()
                 };
