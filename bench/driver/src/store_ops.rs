@@ -282,16 +282,7 @@ impl Target {
         }
         let store = self.catalog.store();
         let records = store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?;
-        let mut ids: Vec<Uuid> = records
-            .iter()
-            .filter_map(|r| match r {
-                Record::Agent(a) => Some(a.body.industry_id),
-                _ => None,
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let names = store.names(Kind::Industry, &ids).await?;
+        let names = self.industry_names(&records).await?;
         let out: Vec<AgentOut<'_>> = records
             .iter()
             .filter_map(|r| match r {
