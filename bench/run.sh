@@ -67,16 +67,13 @@ if [ -z "${PLANT_BENCH_INNER:-}" ]; then
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
   done
   build_started=$(date +%s)
-  # Is the model on disk already? (fetch-model.sh answers without downloading when it is.)
+  # auto: MiniLM when its three files are on disk already (where fetch-model.sh puts them).
   minilm=${BENCH_MINILM:-auto}
-  model_dir_default="${PLANT_CACHE_DIR:-$REPO/.cache}/minilm"
   if [ "$minilm" = auto ]; then
-    minilm=0
-    if [ -s "${PLANT_EMBED_MODEL_DIR:-$model_dir_default}/model.safetensors" ] &&
-      [ -s "${PLANT_EMBED_MODEL_DIR:-$model_dir_default}/tokenizer.json" ] &&
-      [ -s "${PLANT_EMBED_MODEL_DIR:-$model_dir_default}/config.json" ]; then
-      minilm=1
-    fi
+    minilm=1
+    for f in config.json tokenizer.json model.safetensors; do
+      [ -s "${PLANT_EMBED_MODEL_DIR:-${PLANT_CACHE_DIR:-$REPO/.cache}/minilm}/$f" ] || minilm=0
+    done
   fi
   # The model (when wanted) and PostgreSQL are fetched and installed while the binaries build.
   model_log=$(mktemp "${TMPDIR:-/tmp}/plant-bench-model.XXXXXX")
@@ -200,13 +197,15 @@ measure() {
   fi
 }
 
-# db_ceiling OP [RUNS]: the store loop, recorded under scenario db.
+# db_ceiling OP [RUNS [KEY [driver args...]]]: the store loop, recorded under scenario db as KEY
+# (default OP).
 db_ceiling() {
-  local op=$1 runs=${2:-$RUNS} run line
+  local op=$1 runs=${2:-$RUNS} key=${3:-$1} run line
+  shift $(($# < 3 ? $# : 3))
   for run in $(seq 1 "$runs"); do
-    if line=$("$DRIVER" db --op "$op" --pool "$POOL" --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT"); then
-      printf 'run\tdb\t%s\t%s\n' "$op" "$line" >>"$RECORDED"
-      note "db $op: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
+    if line=$("$DRIVER" db --op "$op" --pool "$POOL" --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT" "$@"); then
+      printf 'run\tdb\t%s\t%s\n' "$key" "$line" >>"$RECORDED"
+      note "db $key: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
     fi
   done
 }
@@ -353,13 +352,7 @@ if [ -n "${BENCH_MODEL_DIR:-}" ]; then
   stop_pid "$MINILM_PID"
   # Its database ceiling: what the handler does without HTTP, the query embedded with the model
   # on every call, then the same SQL.
-  for run in $(seq 1 "$RUNS"); do
-    if line=$("$DRIVER" db --op search-embedded --embed-model-dir "$BENCH_MODEL_DIR" --pool "$POOL" \
-      --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT"); then
-      printf 'run\tdb\tsearch-minilm\t%s\n' "$line" >>"$RECORDED"
-      note "db search-minilm: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
-    fi
-  done
+  db_ceiling search-embedded "$RUNS" search-minilm --embed-model-dir "$BENCH_MODEL_DIR"
 fi
 
 # -- audited writes -----------------------------------------------------------------------------

@@ -5,8 +5,6 @@
 //! [`escape_into`] produces exactly what `serde_json` produces for a `&str` (property-tested
 //! against it), skipping eight bytes at a time while none of them needs escaping.
 
-use std::fmt::Write as _;
-
 /// Appends `s` as a JSON string literal (quotes included), escaped as `serde_json` escapes it:
 /// `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control characters as `\u00xx`; everything
 /// else, `/` and non-ASCII included, as it is.
@@ -41,9 +39,9 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
             match escape {
                 Escape::Short(c) => out.extend_from_slice(&[b'\\', c]),
                 Escape::Unicode => {
-                    let mut text = String::with_capacity(6);
-                    let _ = write!(text, "\\u{:04x}", b);
-                    out.extend_from_slice(text.as_bytes());
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
                 }
             }
             start = i + 1;

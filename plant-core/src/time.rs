@@ -48,10 +48,7 @@ impl Timestamp {
 
     /// The canonical text form: RFC 3339, UTC, exactly six fractional digits, `Z`.
     pub fn to_rfc3339(&self) -> String {
-        match self.rfc3339_bytes() {
-            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            None => self.0.format(RFC3339_MICROS).to_string(),
-        }
+        self.to_string()
     }
 
     /// [`Self::to_rfc3339`] written into a fixed buffer, without a format string or allocation:
