@@ -10,6 +10,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# A clean build of every test needs about 4 GB under target/; say so before cargo runs out of disk
+# halfway through a link.
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+free_kb=$(df -Pk "$target_dir" | awk 'NR == 2 { print $4 }')
+if [[ -n "$free_kb" && "$free_kb" -lt 4194304 ]]; then
+  printf 'warning: %s has %d MB free; a clean build of the tests needs about 4 GB\n' \
+    "$target_dir" "$((free_kb / 1024))" >&2
+fi
+
 step "formatting"
 cargo fmt --all -- --check
 
