@@ -12,7 +12,7 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_SECONDS [15]          duration of each -c32 run of the server
-#   BENCH_RUNS [3]              runs per measurement; the table shows the median
+#   BENCH_RUNS [3]              runs per measurement; the table shows the median (start-up: five)
 #   BENCH_C1_SECONDS [1]        duration of each -c1 run
 #   BENCH_CEILING_SECONDS [2]   duration of each HTTP-ceiling run (-c32)
 #   BENCH_DB_SECONDS [2]        duration of each database-ceiling loop
