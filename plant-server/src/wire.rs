@@ -28,15 +28,7 @@ pub struct Names(HashMap<Uuid, Option<String>>);
 impl Names {
     /// The names of every industry the agents among `records` reference, in one store call.
     pub async fn prefetch(catalog: &Catalog, records: &[Record]) -> Result<Self, ApiError> {
-        let mut ids: Vec<Uuid> = records
-            .iter()
-            .filter_map(|r| match r {
-                Record::Agent(agent) => Some(agent.body.industry_id),
-                _ => None,
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = Record::agent_industry_ids(records);
         if ids.is_empty() {
             return Ok(Self::default());
         }

@@ -259,15 +259,7 @@ impl Target {
         &self,
         records: &[Record],
     ) -> Result<std::collections::HashMap<Uuid, String>, Error> {
-        let mut ids: Vec<Uuid> = records
-            .iter()
-            .filter_map(|r| match r {
-                Record::Agent(a) => Some(a.body.industry_id),
-                _ => None,
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let ids = Record::agent_industry_ids(records);
         Ok(self.catalog.store().names(Kind::Industry, &ids).await?)
     }
 

@@ -80,6 +80,21 @@ macro_rules! with_base {
 }
 
 impl Record {
+    /// The industries the agents among `records` belong to, sorted and each once: what a listing
+    /// resolves to industry names in one store call.
+    pub fn agent_industry_ids(records: &[Record]) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Agent(agent) => Some(agent.body.industry_id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// What it is.
     pub fn kind(&self) -> Kind {
         match self {
