@@ -195,13 +195,9 @@ impl AuditEntry {
 
 /// A hash as a quoted hex string, without allocating.
 fn write_hex(out: &mut Vec<u8>, hash: &Hash) {
-    let mut buf = [0u8; 64];
-    // 32 bytes always fit 64 hex digits.
-    if hex::encode_to_slice(hash.0, &mut buf).is_ok() {
-        out.push(b'"');
-        out.extend_from_slice(&buf);
-        out.push(b'"');
-    }
+    out.push(b'"');
+    out.extend_from_slice(&hash.hex_bytes());
+    out.push(b'"');
 }
 
 /// A variable-length field: u32 big-endian byte length, then the bytes. Fields longer than

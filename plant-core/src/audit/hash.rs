@@ -22,6 +22,17 @@ impl Hash {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// [`Self::to_hex`] on the stack: lists and exports write thousands of hashes per response.
+    pub fn hex_bytes(&self) -> [u8; 64] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        out
+    }
 }
 
 impl fmt::Debug for Hash {
@@ -54,11 +65,8 @@ impl FromStr for Hash {
 
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Hex on the stack: lists and exports write thousands of hashes per response.
-        let mut buf = [0u8; 64];
-        hex::encode_to_slice(self.0, &mut buf).map_err(serde::ser::Error::custom)?;
-        let text = std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?;
-        serializer.serialize_str(text)
+        let hex = self.hex_bytes();
+        serializer.serialize_str(std::str::from_utf8(&hex).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -117,6 +125,15 @@ mod tests {
         assert_eq!(json, format!("\"{text}\""));
         assert_eq!(serde_json::from_str::<Hash>(&json).expect("parses"), hash);
         assert_eq!(format!("{hash:?}"), format!("Hash({text})"));
+    }
+
+    proptest::proptest! {
+        /// The stack form is the hex crate's lowercase text for any 32 bytes.
+        #[test]
+        fn hex_bytes_equal_the_hex_crate(bytes in proptest::prelude::any::<[u8; 32]>()) {
+            let hash = Hash(bytes);
+            proptest::prop_assert_eq!(hash.hex_bytes().to_vec(), hex::encode(bytes).into_bytes());
+        }
     }
 
     #[test]
