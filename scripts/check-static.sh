@@ -91,7 +91,7 @@ SCHEMA_DIR="$CACHE_DIR/provider-schema"
 SCHEMA="$SCHEMA_DIR/google.json"
 ensure_schema() {
   local stamp
-  stamp="$(sha256sum "$STATIC/requirements-schema.txt" "$STATIC/check_schema.py" | sha256sum | cut -d' ' -f1)"
+  stamp="$( { cat "$STATIC/requirements-schema.txt"; grep '^TABLE_FORMAT = ' "$STATIC/check_schema.py"; } | sha256sum | cut -d' ' -f1)"
   if [ -s "$SCHEMA" ] && [ "$(cat "$SCHEMA_DIR/.stamp" 2>/dev/null || true)" = "$stamp" ]; then
     return 0
   fi

@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Raise when `build` writes a different table; check-static.sh rebuilds the cached table then.
+TABLE_FORMAT = 1
 META_ARGUMENTS = {"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection"}
 REGISTRY_LINK = re.compile(
     r"\{@link https://registry\.terraform\.io/providers/hashicorp/google/([^/]+)/docs/(resources|data-sources)/\w+ (google_\w+)\}"
@@ -196,7 +198,21 @@ class Checker:
         close = difflib.get_close_matches(name, [*struct["attrs"], *struct["blocks"]], n=1)
         return f" (did you mean `{close[0]}`?)" if close else ""
 
+    def check_constraint(self, path: Path, doc: dict[str, Any]) -> None:
+        """The google provider constraint must admit exactly the checked release line: from the
+        schema's version up to the next major release, whose removals the schema cannot vouch for."""
+        version = self.table["version"]
+        want = f">= {version}, < {int(version.split('.')[0]) + 1}.0.0"
+        for tf in doc.get("terraform", []):
+            for providers in tf.get("required_providers", []):
+                google = providers.get("google")
+                if isinstance(google, dict) and unquote(str(google.get("version"))) != want:
+                    self.problems.append(
+                        f"{path}: google provider constraint {google.get('version')} is not \"{want}\", the release line the schema check covers"
+                    )
+
     def check_file(self, path: Path, doc: dict[str, Any]) -> None:
+        self.check_constraint(path, doc)
         for kind in ("resource", "data", "ephemeral"):
             for block in doc.get(kind, []):
                 for type_label, named in block.items():

@@ -292,5 +292,9 @@ resource "google_cloud_scheduler_job" "transparency" {
     }
   }
 
-  depends_on = [google_cloud_run_v2_job_iam_member.scheduler]
+  # Creating a schedule that runs as the scheduler account needs actAs on it.
+  depends_on = [
+    google_cloud_run_v2_job_iam_member.scheduler,
+    google_service_account_iam_member.deployer_act_as,
+  ]
 }
