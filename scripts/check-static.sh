@@ -30,6 +30,8 @@
 #              package registries, so it is optional). Always: scripts/static/fmt_check.py, a stand-in
 #              for fmt's layout rules (indentation, '=' alignment, whitespace), which must pass on
 #              infra/ and fail on fixtures/fmt-bad; with terraform, fmt must fail on fmt-bad too.
+#   tfvars     where terraform is on PATH: the stacks' variable validations, evaluated by terraform
+#              (no provider needed) on every shipped tfvars; uat and prod must refuse an image tag.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -237,6 +239,40 @@ if command -v terraform >/dev/null 2>&1; then
   record "terraform fmt" "$status"
 else
   say "== terraform fmt: no terraform binary; the layout rules above stand in for it"
+fi
+
+# ---- variable validation by terraform itself (extra, only where terraform exists) ----------------
+# A configuration of nothing but a stack's variables needs no provider, so terraform evaluates every
+# validation block against the shipped tfvars offline: each must be accepted with a digest image,
+# and uat/prod must refuse a tag.
+if command -v terraform >/dev/null 2>&1; then
+  say "== terraform: the stacks' variable validations against the shipped tfvars"
+  status=0
+  tf_vars_plan() { # dir tfvars [extra args...] -> terraform's exit status
+    local dir="$1" tfvars="$2"; shift 2
+    terraform -chdir="$dir" plan -input=false -lock=false -refresh=false -var-file="$tfvars" "$@" \
+      >"$WORK/tfvars.txt" 2>&1
+  }
+  digest_image="europe-west1-docker.pkg.dev/example/plant/plant@sha256:$(printf 'ab%.0s' $(seq 32))"
+  for stack in plant foundation; do
+    vdir="$WORK/vars-$stack"; mkdir -p "$vdir"
+    cp "$REPO/infra/terraform/stacks/$stack/variables.tf" "$vdir/"
+    if ! terraform -chdir="$vdir" init -input=false -backend=false >"$WORK/tfinit.txt" 2>&1; then
+      cat "$WORK/tfinit.txt"; status=1; continue
+    fi
+    for tfvars in "$REPO/infra/terraform/stacks/$stack/environments/"*.tfvars; do
+      extra=(); [ "$stack" = plant ] && extra=(-var "image=$digest_image")
+      if ! tf_vars_plan "$vdir" "$tfvars" "${extra[@]}"; then
+        say "     ${tfvars#"$REPO/"} is refused by the variable validations:"; cat "$WORK/tfvars.txt"; status=1
+      fi
+      env_name="$(basename "$tfvars" .tfvars)"
+      if [ "$stack" = plant ] && { [ "$env_name" = uat ] || [ "$env_name" = prod ]; } \
+        && tf_vars_plan "$vdir" "$tfvars" -var "image=europe-west1-docker.pkg.dev/example/plant/plant:main"; then
+        say "     $env_name accepted an image tag"; status=1
+      fi
+    done
+  done
+  record "terraform variable validation" "$status"
 fi
 
 say ""
