@@ -15,7 +15,8 @@
 #              workflow); one state prefix; cert-name hash fixtures vs Python vs the module's
 #              expression; DATABASE_URL encoding
 #   faults     the deployment's known fault classes (timeout_sec on serverless backends, hidden files
-#              uploaded without include-hidden-files, a tfvars enabling a component whose stack does
+#              uploaded without include-hidden-files, an artifact read back at a path its upload did
+#              not produce, a tfvars enabling a component whose stack does
 #              not output backend_negs, a secret read at "latest", a non-digest image for uat/prod,
 #              an unconditioned cloudsql.client, a base image without digest): none on the repo, and
 #              each found in its bad fixture under scripts/static/fixtures/faults/

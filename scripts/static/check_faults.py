@@ -118,6 +118,57 @@ def hidden_upload(root: Path) -> list[str]:
     return problems
 
 
+# ---- 2b. an artifact restored from a path its upload did not produce ------------------------------
+
+def normalise(text: str) -> str:
+    """One spelling for the expressions a workflow uses for the same value."""
+    text = re.sub(r"\$\{\{\s*env\.(\w+)\s*\}\}", r"$\1", text)
+    text = re.sub(r"\$\{\{\s*runner\.temp\s*\}\}", "$RUNNER_TEMP", text)
+    return re.sub(r"\$\{(\w+)\}", r"$\1", text)
+
+
+def artifact_layout(paths: list[str]) -> set[str]:
+    """upload-artifact stores each file relative to the least common ancestor of all paths."""
+    split = [p.strip().strip("/").split("/") for p in paths if p.strip()]
+    common = 0
+    while all(len(p) > common + 1 for p in split) and len({tuple(p[: common + 1]) for p in split}) == 1:
+        common += 1
+    return {"/".join(p[common:]) for p in split}
+
+
+def artifact_paths(root: Path) -> list[str]:
+    """A job that downloads an artifact and then reads DOWNLOAD_DIR/x must find x in the layout
+    the uploading job produced: upload-artifact drops the paths' common ancestor."""
+    problems = []
+    for path in sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        layouts: dict[str, set[str]] = {}
+        for job in (doc.get("jobs") or {}).values():
+            for step in job.get("steps") or []:
+                if str(step.get("uses", "")).startswith("actions/upload-artifact@"):
+                    with_ = step.get("with") or {}
+                    lines = [normalise(line) for line in str(with_.get("path", "")).splitlines()]
+                    layouts[normalise(str(with_.get("name", "")))] = artifact_layout(lines)
+        for job_name, job in (doc.get("jobs") or {}).items():
+            downloads: dict[str, str] = {}
+            for step in job.get("steps") or []:
+                with_ = step.get("with") or {}
+                if str(step.get("uses", "")).startswith("actions/download-artifact@"):
+                    downloads[normalise(str(with_.get("path", "")))] = normalise(str(with_.get("name", "")))
+                    continue
+                script = normalise(str(step.get("run", "")))
+                for directory, name in downloads.items():
+                    if name not in layouts:
+                        continue
+                    for m in re.finditer(re.escape(directory) + r"/([^\s\"']+)", script):
+                        if m.group(1) not in layouts[name]:
+                            problems.append(
+                                f"{rel(path, root)}: job {job_name} reads {directory}/{m.group(1)}, "
+                                f"but artifact {name} holds {sorted(layouts[name])}"
+                            )
+    return problems
+
+
 # ---- 3. a shipped tfvars enabling a component whose state contract is unmet ------------------------
 
 def meets_contract(stack: Path) -> str | None:
@@ -254,6 +305,8 @@ RULES = [
          lambda r: r / "infra", serverless_timeout),
     Rule("hidden files are uploaded with include-hidden-files", "hidden-upload",
          lambda r: r / ".github" / "workflows", hidden_upload),
+    Rule("artifacts are read back at the paths their upload produced", "artifact-paths",
+         lambda r: r / ".github" / "workflows", artifact_paths),
     Rule("shipped foundation tfvars enable only components meeting the backend_negs contract", "component-contract",
          lambda r: r / "infra" / "terraform" / "stacks", component_contract),
     Rule("every secret a service or job reads is pinned to a version", "secret-latest",
