@@ -20,7 +20,8 @@
 #              not output backend_negs, a secret read at "latest", a non-digest image for uat/prod,
 #              an unconditioned cloudsql.client, a base image without digest): none on the repo, and
 #              each found in its bad fixture under scripts/static/fixtures/faults/
-#   schema     every google resource/data block's arguments and nested blocks against the schema of
+#   schema     every google resource/data block's arguments, nested blocks and attribute references, and
+#              the google provider constraint, against the schema of
 #              hashicorp/google (from the pinned CDK for Terraform bindings, requirements-schema.txt);
 #              passes on infra/ and finds exactly the faults planted in fixtures/schema-bad
 #   checkov    built-in checks plus scripts/static/checkov/*.yaml on infra/ (skips are inline, with reasons)

@@ -13,7 +13,9 @@ block. For each property the assembly records whether it is optional, its type (
 map, or another struct: a nested block), and a link to the registry documentation whose fragment is
 the argument's Terraform name (`...#secret_data_wo`). `build` turns that into a small table;
 `check` walks the HCL (python-hcl2) and reports, per block, every argument or nested block the
-provider does not know and every required one that is missing. `dynamic "x"` blocks are checked as
+provider does not know and every required one that is missing, and every reference
+`google_x.name.attr` to a block of the same module whose type exports no such attribute (the
+assembly's resource classes list their attribute getters). `dynamic "x"` blocks are checked as
 blocks named x, with their `content`; an argument set through a meta-argument (`count`,
 `for_each`, `depends_on`, `lifecycle`, `provider`) is always accepted.
 
@@ -24,14 +26,15 @@ covered.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 # Raise when `build` writes a different table; check-static.sh rebuilds the cached table then.
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2
 META_ARGUMENTS = {"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection"}
 REGISTRY_LINK = re.compile(
     r"\{@link https://registry\.terraform\.io/providers/hashicorp/google/([^/]+)/docs/(resources|data-sources)/\w+ (google_\w+)\}"
@@ -85,6 +88,8 @@ def build(assembly_path: Path, out_path: Path) -> int:
     types: dict[str, Any] = assembly["types"]
     version = None
     roots: dict[str, dict[str, str]] = {"resource": {}, "data": {}}
+    # What each type exports to references (`google_x.name.attr`): the class's attribute getters.
+    exports: dict[str, dict[str, list[str]]] = {"resource": {}, "data": {}}
     for fqn, t in types.items():
         if t.get("kind") != "class" or not t.get("initializer"):
             continue
@@ -97,6 +102,9 @@ def build(assembly_path: Path, out_path: Path) -> int:
             continue
         kind = "resource" if m.group(2) == "resources" else "data"
         roots[kind][m.group(3)] = config[0]["type"]["fqn"]
+        exports[kind][m.group(3)] = sorted(
+            {snake(p["name"]) for p in t.get("properties", []) if not p.get("static") and not p["name"].endswith("Input")}
+        )
 
     structs: dict[str, Any] = {}
 
@@ -128,7 +136,7 @@ def build(assembly_path: Path, out_path: Path) -> int:
     for kind in roots.values():
         for fqn in kind.values():
             visit(fqn)
-    table = {"provider": "hashicorp/google", "version": version, **roots, "structs": structs}
+    table = {"provider": "hashicorp/google", "version": version, **roots, "structs": structs, "exports": exports}
     out_path.write_text(json.dumps(table, separators=(",", ":")), encoding="utf-8")
     print(f"     schema of hashicorp/google {version}: {len(roots['resource'])} resources, "
           f"{len(roots['data'])} data sources, {len(structs)} structs")
@@ -150,6 +158,7 @@ class Checker:
         self.table = table
         self.problems: list[str] = []
         self.checked = 0
+        self.references = 0
         self.not_covered: set[str] = set()
 
     def check_body(self, where: str, body: dict[str, Any], fqn: str, top: bool) -> None:
@@ -193,8 +202,6 @@ class Checker:
 
     @staticmethod
     def hint(name: str, struct: dict[str, Any]) -> str:
-        import difflib
-
         close = difflib.get_close_matches(name, [*struct["attrs"], *struct["blocks"]], n=1)
         return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -237,11 +244,56 @@ class Checker:
                         self.check_body(f"{path}: {address}", body, fqn, top=True)
 
 
+REFERENCE = re.compile(r"(?<![\w.])(data\.)?(google_\w+)\.(\w+)(?:\[[^\]]*\])?\.(\w+)")
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if str(k).startswith("__"):
+                continue  # the parser's own keys, comments among them
+            yield str(k)
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+def check_references(checker: "Checker", module_dir: Path, docs: dict[Path, dict[str, Any]]) -> None:
+    """Every `google_x.name.attr` / `data.google_x.name.attr` names a block declared in the same
+    module and an attribute that type exports (what `terraform validate` would say)."""
+    declared: dict[tuple[str, str], set[str]] = {("resource", ""): set()}
+    for doc in docs.values():
+        for kind in ("resource", "data"):
+            for block in doc.get(kind, []):
+                for type_label, named in block.items():
+                    if isinstance(named, dict):
+                        declared.setdefault((kind, unquote(type_label)), set()).update(unquote(n) for n in named if not n.startswith("__"))
+    for path, doc in docs.items():
+        for text in strings(doc):
+            for m in REFERENCE.finditer(text):
+                kind = "data" if m.group(1) else "resource"
+                tf_type, name, attr = m.group(2), m.group(3), m.group(4)
+                if name not in declared.get((kind, tf_type), set()):
+                    continue  # a type name in a string, or another module's block: not a reference here
+                exported = checker.table.get("exports", {}).get(kind, {}).get(tf_type)
+                checker.references += 1
+                if exported is not None and attr not in exported:
+                    close = difflib.get_close_matches(attr, exported, n=1)
+                    hint = f" (did you mean `{close[0]}`?)" if close else ""
+                    checker.problems.append(
+                        f"{path}: {m.group(0)}: {tf_type} exports no attribute `{attr}`{hint}"
+                    )
+
+
 def run(schema_path: Path, dirs: list[Path]) -> tuple[Checker, str]:
     import hcl2
 
     table = json.loads(schema_path.read_text(encoding="utf-8"))
     checker = Checker(table)
+    modules: dict[Path, dict[Path, dict[str, Any]]] = {}
     for d in dirs:
         for path in sorted(d.rglob("*.tf")):
             if ".terraform" in path.parts:
@@ -249,7 +301,11 @@ def run(schema_path: Path, dirs: list[Path]) -> tuple[Checker, str]:
             with path.open(encoding="utf-8") as fh:
                 doc = hcl2.load(fh)
             checker.check_file(path, doc)
-    covered = f"{checker.checked} blocks checked against hashicorp/google {table['version']}"
+            modules.setdefault(path.parent, {})[path] = doc
+    for module_dir, docs in modules.items():
+        check_references(checker, module_dir, docs)
+    covered = (f"{checker.checked} blocks and {checker.references} attribute references checked "
+               f"against hashicorp/google {table['version']}")
     if checker.not_covered:
         covered += f"; other providers, not covered: {', '.join(sorted(checker.not_covered))}"
     return checker, covered
