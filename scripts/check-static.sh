@@ -18,7 +18,8 @@
 #              uploaded without include-hidden-files, an artifact read back at a path its upload did
 #              not produce, a tfvars enabling a component whose stack does
 #              not output backend_negs, a secret read at "latest", a non-digest image for uat/prod,
-#              an unconditioned cloudsql.client, a base image without digest): none on the repo, and
+#              an unconditioned cloudsql.client, a command through PATH, a base image without digest):
+#              none on the repo, and
 #              each found in its bad fixture under scripts/static/fixtures/faults/
 #   schema     every google resource/data block's arguments, nested blocks and attribute references, and
 #              the google provider constraint, against the schema of

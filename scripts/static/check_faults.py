@@ -268,6 +268,23 @@ def cloudsql_unconditioned(root: Path) -> list[str]:
     return problems
 
 
+# ---- 6b. a container command found through PATH ----------------------------------------------------
+
+def relative_command(root: Path) -> list[str]:
+    """The runtime image has no shell and its PATH is not part of the contract: a Cloud Run
+    container's command names its executable by absolute path."""
+    problems = []
+    for path, doc in tf_files(root):
+        for type_, name, body in resources(doc):
+            if not type_.startswith("google_cloud_run_v2_"):
+                continue
+            for container in blocks_named(body, "containers"):
+                command = container.get("command")
+                if isinstance(command, list) and command and not unquote(str(command[0])).startswith("/"):
+                    problems.append(f"{rel(path, root)}: {type_}.{name} runs {unquote(str(command[0]))} through PATH")
+    return problems
+
+
 # ---- 7. base images pinned by tag ------------------------------------------------------------------
 
 def dockerfile_digest(root: Path) -> list[str]:
@@ -315,6 +332,8 @@ RULES = [
          lambda r: r / "infra" / "terraform" / "stacks" / "plant", image_digest),
     Rule("roles/cloudsql.client is conditioned on one instance", "cloudsql-unconditioned",
          lambda r: r / "infra", cloudsql_unconditioned),
+    Rule("Cloud Run container commands are absolute paths", "relative-command",
+         lambda r: r / "infra", relative_command),
     Rule("Dockerfile base images are pinned by digest", "dockerfile-digest",
          lambda r: r, dockerfile_digest),
 ]
