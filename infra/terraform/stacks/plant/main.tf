@@ -1,5 +1,6 @@
-# The Plant in one environment: its database, its Cloud Run service, the serverless NEG the shared load
-# balancer (stacks/foundation) points at, and the Cloud Run jobs that run plant-cli inside the VPC.
+# The Plant in one environment: its database, its Cloud Run service and the serverless NEG the shared
+# load balancer (stacks/foundation) points at; jobs.tf holds the Cloud Run jobs that run plant-cli
+# inside the VPC and their schedule, checkpoints.tf the bucket the checkpoints are published to.
 # State lives under env/<env>/plant and nowhere else.
 
 locals {
