@@ -6,9 +6,10 @@
 # job reads that one file (`--checkpoint-file`). Every append writes a new generation of the object;
 # object versioning keeps each earlier generation as a noncurrent version, no lifecycle rule ever
 # deletes one, and soft delete keeps any deleted generation restorable for 90 days (and not purgeable
-# before then without changing the bucket, which only the deployer can). A locked bucket retention
-# policy (Bucket Lock) would forbid replacing the object at all, so it fits only one object per
-# checkpoint; see infra/README.md.
+# before then without changing the bucket, which only the deployer can). A bucket retention policy
+# (Bucket Lock) forbids replacing an object younger than the retention period, and a bucket cannot
+# have both a retention policy and object versioning, so it would fit only one object per
+# checkpoint, which `verify` cannot read yet; see infra/README.md.
 
 resource "google_storage_bucket" "checkpoints" {
   # checkov:skip=CKV_GCP_62:Access logs of a bucket holding only public checkpoints would log the job's own writes; Cloud Audit Logs record every data write already.
