@@ -3,20 +3,38 @@
 #
 #   ./scripts/check-static.sh
 #
-# Needs only python3 (3.9+) and PyPI. The tools live in a virtualenv under
-# ${PLANT_CACHE_DIR:-<repo>/.cache}/static-venv, rebuilt only when the pinned requirements change, so a
-# second run takes seconds. No Terraform binary or provider is needed; where `terraform` happens to be
-# installed, `terraform fmt -check` and a `terraform console` cross-check of the certificate-name hash
-# run as extras.
+# Needs only python3 (3.9+) and PyPI. The tools live in virtualenvs under
+# ${PLANT_CACHE_DIR:-<repo>/.cache}/static-venv, rebuilt only when the pinned requirements change, and
+# the google provider's schema table under .../provider-schema, rebuilt only when its pin changes, so
+# a second run takes seconds. No Terraform provider and no Terraform registry is needed. A tool that
+# cannot be installed stops the script with exit status 2, in CI (CI=true) and locally alike; the one
+# optional tool is the terraform binary (see fmt below).
 #
 # Steps (each prints ok/FAIL; the script exits non-zero if any fails):
-#   infra      python-hcl2 parses every .tf/.tfvars; tfvars complete; one state prefix; cert-name hash
-#              fixtures vs Python vs the module's expression; DATABASE_URL encoding
+#   infra      python-hcl2 parses every .tf/.tfvars; tfvars complete (the image comes from the deploy
+#              workflow); one state prefix; cert-name hash fixtures vs Python vs the module's
+#              expression; DATABASE_URL encoding
+#   faults     the deployment's known fault classes (timeout_sec on serverless backends, hidden files
+#              uploaded without include-hidden-files, an artifact read back at a path its upload did
+#              not produce, a tfvars enabling a component whose stack does
+#              not output backend_negs, a secret read at "latest", a non-digest image for uat/prod,
+#              an unconditioned cloudsql.client, a command through PATH, a base image without digest):
+#              none on the repo, and
+#              each found in its bad fixture under scripts/static/fixtures/faults/
+#   schema     every google resource/data block's arguments, nested blocks and attribute references, and
+#              the google provider constraint, against the schema of
+#              hashicorp/google (from the pinned CDK for Terraform bindings, requirements-schema.txt);
+#              passes on infra/ and finds exactly the faults planted in fixtures/schema-bad
 #   checkov    built-in checks plus scripts/static/checkov/*.yaml on infra/ (skips are inline, with reasons)
 #   policies   each custom policy fails on scripts/static/fixtures/checkov-bad (the policies can fire)
 #   actionlint .github/workflows/*.yml (with shellcheck on run: scripts)
 #   hadolint   Dockerfile
-#   fmt        terraform fmt -check (only where terraform is installed)
+#   fmt        `terraform fmt -check` where terraform is on PATH (it cannot be installed from the
+#              package registries, so it is optional). Always: scripts/static/fmt_check.py, a stand-in
+#              for fmt's layout rules (indentation, '=' alignment, whitespace), which must pass on
+#              infra/ and fail on fixtures/fmt-bad; with terraform, fmt must fail on fmt-bad too.
+#   tfvars     where terraform is on PATH: the stacks' variable validations, evaluated by terraform
+#              (no provider needed) on every shipped tfvars; uat and prod must refuse an image tag.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -71,6 +89,34 @@ ensure_venv tools "$STATIC/requirements-tools.txt" "$STATIC/constraints-tools.tx
 HCL_PY="$VENV_ROOT/hcl/bin/python"
 TOOLS="$VENV_ROOT/tools/bin"
 
+# ---- the google provider's schema ----------------------------------------------------------------
+# The wheel is downloaded (hash-checked, never installed), its jsii assembly turned into a small table,
+# and the wheel deleted; the table is kept until requirements-schema.txt changes.
+SCHEMA_DIR="$CACHE_DIR/provider-schema"
+SCHEMA="$SCHEMA_DIR/google.json"
+ensure_schema() {
+  local stamp
+  stamp="$( { cat "$STATIC/requirements-schema.txt"; grep '^TABLE_FORMAT = ' "$STATIC/check_schema.py"; } | sha256sum | cut -d' ' -f1)"
+  if [ -s "$SCHEMA" ] && [ "$(cat "$SCHEMA_DIR/.stamp" 2>/dev/null || true)" = "$stamp" ]; then
+    return 0
+  fi
+  say "fetching the google provider schema (first run or its pin changed)"
+  rm -rf "$SCHEMA_DIR" && mkdir -p "$SCHEMA_DIR/wheel"
+  if ! "$HCL_PY" -m pip download --disable-pip-version-check --no-input --quiet --no-deps \
+      --only-binary=:all: --require-hashes -r "$STATIC/requirements-schema.txt" \
+      -d "$SCHEMA_DIR/wheel" >"$WORK/pip-schema.log" 2>&1; then
+    cat "$WORK/pip-schema.log" >&2
+    rm -rf "$SCHEMA_DIR"
+    die "pip could not download the provider schema package (is PyPI reachable?)"
+  fi
+  "$HCL_PY" "$STATIC/check_schema.py" build "$SCHEMA_DIR"/wheel/*.whl "$SCHEMA.tmp" \
+    || { rm -rf "$SCHEMA_DIR"; die "could not build the provider schema table"; }
+  mv "$SCHEMA.tmp" "$SCHEMA"
+  rm -rf "$SCHEMA_DIR/wheel"
+  printf '%s\n' "$stamp" >"$SCHEMA_DIR/.stamp"
+}
+ensure_schema
+
 passed=0
 failed=0
 failed_steps=()
@@ -87,6 +133,21 @@ say "== infra: parse, tfvars, state prefix, certificate-name hash, DATABASE_URL"
 status=0
 "$HCL_PY" "$STATIC/check_infra.py" "$REPO" || status=$?
 record "infra structure" "$status"
+
+# ---- the known fault classes ---------------------------------------------------------------------
+say "== faults: each class absent from the repo and found in its bad fixture"
+status=0
+(cd "$STATIC" && "$HCL_PY" check_faults.py "$REPO") || status=$?
+record "fault classes" "$status"
+
+# ---- the provider schema -------------------------------------------------------------------------
+say "== schema: google resource and data blocks against hashicorp/google"
+status=0
+"$HCL_PY" "$STATIC/check_schema.py" check "$SCHEMA" "$REPO/infra" || status=$?
+record "schema on infra/" "$status"
+status=0
+"$HCL_PY" "$STATIC/check_schema.py" fixture "$SCHEMA" "$STATIC/fixtures/schema-bad" || status=$?
+record "schema finds the planted faults" "$status"
 
 # ---- checkov -------------------------------------------------------------------------------------
 say "== checkov on infra/"
@@ -160,15 +221,61 @@ cat "$WORK/hadolint.txt"
 say "     hadolint: $hl_findings findings"
 record "hadolint" "$status"
 
-# ---- terraform fmt (extra, only where terraform exists) ------------------------------------------
+# ---- terraform fmt ---------------------------------------------------------------------------------
+say "== fmt: layout rules (scripts/static/fmt_check.py) on infra/ and on fixtures/fmt-bad"
+status=0
+"$PYTHON" "$STATIC/fmt_check.py" "$REPO/infra" || status=$?
+record "fmt rules on infra/" "$status"
+status=0
+if "$PYTHON" "$STATIC/fmt_check.py" "$STATIC/fixtures/fmt-bad" >"$WORK/fmt-bad.txt"; then
+  say "     fmt_check.py accepted fixtures/fmt-bad"; status=1
+fi
+record "fmt rules refuse fixtures/fmt-bad" "$status"
 if command -v terraform >/dev/null 2>&1; then
   say "== terraform fmt -check (terraform found on PATH)"
   status=0
   terraform fmt -check -recursive -diff "$REPO/infra" >"$WORK/fmt.txt" 2>&1 || status=$?
   [ "$status" -eq 0 ] || cat "$WORK/fmt.txt"
+  if terraform fmt -check "$STATIC/fixtures/fmt-bad" >/dev/null 2>&1; then
+    say "     terraform fmt accepted fixtures/fmt-bad: the fixture no longer shows a layout fault"; status=1
+  fi
   record "terraform fmt" "$status"
 else
-  say "== terraform fmt: skipped (no terraform binary; not required)"
+  say "== terraform fmt: no terraform binary; the layout rules above stand in for it"
+fi
+
+# ---- variable validation by terraform itself (extra, only where terraform exists) ----------------
+# A configuration of nothing but a stack's variables needs no provider, so terraform evaluates every
+# validation block against the shipped tfvars offline: each must be accepted with a digest image,
+# and uat/prod must refuse a tag.
+if command -v terraform >/dev/null 2>&1; then
+  say "== terraform: the stacks' variable validations against the shipped tfvars"
+  status=0
+  tf_vars_plan() { # dir tfvars [extra args...] -> terraform's exit status
+    local dir="$1" tfvars="$2"; shift 2
+    terraform -chdir="$dir" plan -input=false -lock=false -refresh=false -var-file="$tfvars" "$@" \
+      >"$WORK/tfvars.txt" 2>&1
+  }
+  digest_image="europe-west1-docker.pkg.dev/example/plant/plant@sha256:$(printf 'ab%.0s' $(seq 32))"
+  for stack in plant foundation; do
+    vdir="$WORK/vars-$stack"; mkdir -p "$vdir"
+    cp "$REPO/infra/terraform/stacks/$stack/variables.tf" "$vdir/"
+    if ! terraform -chdir="$vdir" init -input=false -backend=false >"$WORK/tfinit.txt" 2>&1; then
+      cat "$WORK/tfinit.txt"; status=1; continue
+    fi
+    for tfvars in "$REPO/infra/terraform/stacks/$stack/environments/"*.tfvars; do
+      extra=(); [ "$stack" = plant ] && extra=(-var "image=$digest_image")
+      if ! tf_vars_plan "$vdir" "$tfvars" "${extra[@]}"; then
+        say "     ${tfvars#"$REPO/"} is refused by the variable validations:"; cat "$WORK/tfvars.txt"; status=1
+      fi
+      env_name="$(basename "$tfvars" .tfvars)"
+      if [ "$stack" = plant ] && { [ "$env_name" = uat ] || [ "$env_name" = prod ]; } \
+        && tf_vars_plan "$vdir" "$tfvars" -var "image=europe-west1-docker.pkg.dev/example/plant/plant:main"; then
+        say "     $env_name accepted an image tag"; status=1
+      fi
+    done
+  done
+  record "terraform variable validation" "$status"
 fi
 
 say ""

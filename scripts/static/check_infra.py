@@ -25,6 +25,9 @@ import hcl2
 
 ENVIRONMENTS = ("demo", "uat", "prod")
 PLANT_PREFIX = "env/<env>/plant"
+# Required variables of the plant stack that the workflows pass and the tfvars must not set: the image
+# is the digest of the image plant-deploy has just built.
+WORKFLOW_SUPPLIED = {"image"}
 
 
 class Report:
@@ -116,8 +119,16 @@ def check_tfvars(root: Path, parsed: dict[Path, dict[str, Any]]) -> list[str]:
                 problems.append(f"{path.relative_to(root)} is missing")
                 continue
             given = {k for k in parsed[path] if not k.startswith("__")}
-            for missing in sorted(required - given):
+            supplied = WORKFLOW_SUPPLIED if stack.name == "plant" else set()
+            for missing in sorted(required - given - supplied):
                 problems.append(f"{path.relative_to(root)}: required variable {missing} is not set")
+            for stale in sorted(given & supplied):
+                problems.append(f"{path.relative_to(root)}: {stale} is passed by the deploy workflow and must not be set here")
+    infra_wf = root / ".github" / "workflows" / "plant-db-infra.yml"
+    wf_text = infra_wf.read_text(encoding="utf-8") if infra_wf.exists() else ""
+    for name in sorted(WORKFLOW_SUPPLIED):
+        if f'-var "{name}=' not in wf_text:
+            problems.append(f"{infra_wf.relative_to(root)} does not pass -var \"{name}=...\" to the plan")
             for unknown in sorted(given - set(variables)):
                 problems.append(f"{path.relative_to(root)}: {unknown} is not a declared variable")
             env = unquote(parsed[path].get("env"))
@@ -331,7 +342,7 @@ def main() -> int:
     report = Report()
     parsed: dict[Path, dict[str, Any]] = {}
     report.check("every .tf and .tfvars file parses (python-hcl2)", check_parse(root, parsed))
-    report.check("environment tfvars set every required variable and nothing undeclared", check_tfvars(root, parsed))
+    report.check("environment tfvars set every required variable (the workflow passes the image) and nothing undeclared", check_tfvars(root, parsed))
     report.check(f"one state prefix for the plant stack ({PLANT_PREFIX})", check_state_prefix(root, parsed))
     report.check("certificate-name hash: fixtures = Python = the Terraform expression", check_cert_hash(root, parsed))
     report.check("DATABASE_URL secret URL-encodes its credentials", check_database_url(root, parsed))

@@ -8,19 +8,47 @@ resource "google_service_account" "service" {
   display_name = "Cloud Run service ${var.name}"
 }
 
+# Every environment shares one project, so a project-wide Cloud SQL client role would let this
+# environment's identity connect to every other environment's instance. The condition (from the
+# cloud-sql module) limits it to this environment's instance.
 resource "google_project_iam_member" "cloudsql_client" {
   project = var.project_id
   role    = "roles/cloudsql.client"
   member  = "serviceAccount:${google_service_account.service.email}"
+
+  condition {
+    title       = var.cloud_sql_client_condition.title
+    description = var.cloud_sql_client_condition.description
+    expression  = var.cloud_sql_client_condition.expression
+  }
 }
 
 resource "google_secret_manager_secret_iam_member" "accessor" {
   for_each = var.secret_env
 
   project   = var.project_id
-  secret_id = each.value
+  secret_id = each.value.secret
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.service.email}"
+}
+
+# The Managed Service for Prometheus sidecar writes the scraped series with the service's identity.
+resource "google_project_iam_member" "metric_writer" {
+  count = var.metrics_port == null ? 0 : 1
+
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = "serviceAccount:${google_service_account.service.email}"
+}
+
+# Deploying a revision that runs as this account needs iam.serviceAccounts.actAs on it; granting it
+# here, on this account only, keeps the deployer free of a project-wide Service Account User role.
+resource "google_service_account_iam_member" "deployer_act_as" {
+  for_each = toset(var.deployer_members)
+
+  service_account_id = google_service_account.service.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = each.value
 }
 
 resource "google_cloud_run_v2_service" "this" {
@@ -62,6 +90,7 @@ resource "google_cloud_run_v2_service" "this" {
     }
 
     containers {
+      name  = "plant"
       image = var.image
 
       ports {
@@ -78,7 +107,10 @@ resource "google_cloud_run_v2_service" "this" {
       }
 
       dynamic "env" {
-        for_each = var.plain_env
+        for_each = merge(
+          var.plain_env,
+          var.metrics_port == null ? {} : { PLANT_METRICS_PORT = tostring(var.metrics_port) },
+        )
 
         content {
           name  = env.key
@@ -93,9 +125,12 @@ resource "google_cloud_run_v2_service" "this" {
           name = env.key
 
           value_source {
+            # A pinned version, never "latest": the revision then depends on the version
+            # resource (it cannot start before the secret has a value) and a new version rolls
+            # out a new revision instead of being picked up at some later cold start.
             secret_key_ref {
-              secret  = env.value
-              version = "latest"
+              secret  = env.value.secret
+              version = env.value.version
             }
           }
         }
@@ -131,12 +166,36 @@ resource "google_cloud_run_v2_service" "this" {
         }
       }
     }
+
+    # Managed Service for Prometheus: the collector scrapes 127.0.0.1:8080/metrics (its default
+    # target, which is why metrics_port defaults to 8080) and writes to Cloud Monitoring. The
+    # metrics listener is never the serving port, so /metrics is not reachable through the
+    # load balancer.
+    dynamic "containers" {
+      for_each = var.metrics_port == null ? [] : [var.metrics_sidecar_image]
+
+      content {
+        name       = "collector"
+        image      = containers.value
+        depends_on = ["plant"]
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "512Mi"
+          }
+          cpu_idle = true
+        }
+      }
+    }
   }
 
   # Grants first: a revision whose identity cannot read its secrets fails to start.
   depends_on = [
     google_project_iam_member.cloudsql_client,
+    google_project_iam_member.metric_writer,
     google_secret_manager_secret_iam_member.accessor,
+    google_service_account_iam_member.deployer_act_as,
   ]
 }
 

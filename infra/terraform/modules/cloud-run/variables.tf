@@ -14,7 +14,7 @@ variable "name" {
 }
 
 variable "image" {
-  description = "Container image, preferably pinned by digest (REGION-docker.pkg.dev/PROJECT/REPO/plant@sha256:...)."
+  description = "Container image, pinned by digest (REGION-docker.pkg.dev/PROJECT/REPO/plant@sha256:...)."
   type        = string
 }
 
@@ -70,6 +70,15 @@ variable "cloud_sql_connection_name" {
   type        = string
 }
 
+variable "cloud_sql_client_condition" {
+  description = "IAM condition limiting roles/cloudsql.client to the environment's instance (the cloud-sql module's client_condition output)."
+  type = object({
+    title       = string
+    description = string
+    expression  = string
+  })
+}
+
 variable "vpc_connector_id" {
   description = "Serverless VPC Access connector used for egress to private ranges."
   type        = string
@@ -87,9 +96,40 @@ variable "plain_env" {
 }
 
 variable "secret_env" {
-  description = "Environment variables read from Secret Manager: name => secret id. The service account is granted accessor on exactly these secrets."
-  type        = map(string)
-  default     = {}
+  description = "Environment variables read from Secret Manager: name => { secret = secret id, version = version number }. The version is pinned (pass the version resource's `version` attribute, which also orders the service after it); the service account is granted accessor on exactly these secrets."
+  type = map(object({
+    secret  = string
+    version = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.secret_env) : v.version != "latest"])
+    error_message = "Pin each secret to a version: \"latest\" lets a revision start before the version exists and hides which value it runs with."
+  }
+}
+
+variable "metrics_port" {
+  description = "PLANT_METRICS_PORT: the server's Prometheus listener, scraped by the Managed Service for Prometheus sidecar (which reads 127.0.0.1:8080/metrics by default). null: no listener, no sidecar."
+  type        = number
+  default     = 8080
+
+  validation {
+    condition     = var.metrics_port == null || var.metrics_port != var.port
+    error_message = "metrics_port must differ from port: metrics are never served on the public port."
+  }
+}
+
+variable "metrics_sidecar_image" {
+  description = "Managed Service for Prometheus collector for Cloud Run."
+  type        = string
+  default     = "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.2.0"
+}
+
+variable "deployer_members" {
+  description = "Principals that deploy revisions running as this service's account (e.g. serviceAccount:terraform@...); each gets roles/iam.serviceAccountUser on that account only."
+  type        = list(string)
+  default     = []
 }
 
 variable "invoker_members" {

@@ -1,10 +1,17 @@
 # PostgreSQL for the Plant: private IP only, TLS required, PD-SSD with autoresize, daily backups with
 # optional point-in-time recovery, and the DATABASE_URL secret the service and the migration job read.
 # pgvector is not switched on here: the application's first migration runs `create extension vector`.
+#
+# Secret handling: the password is an ephemeral value (Terraform >= 1.11) sent only through write-only
+# attributes (`password_wo`, `secret_data_wo`). Neither the state nor a saved plan holds it, so the
+# plan artifact the workflow passes from plan to apply, and everyone who can read the state bucket,
+# learn nothing about the database credentials. An ephemeral value is new on every run; Terraform
+# sends it only when `password_version` changes, so the user's password and the DATABASE_URL secret
+# are written together, once per version: raise `password_version` to rotate both.
 
 locals {
   instance_name = "${var.env}-plant-db"
-  password      = var.user_password != null ? var.user_password : random_password.user.result
+  password      = ephemeral.random_password.user.result
 
   # Both the user name and the password are URL-encoded: a generated password contains characters such
   # as '@', ':', '/', '#' and '%' that would otherwise end the userinfo part of the URL or be misread
@@ -19,7 +26,7 @@ locals {
   )
 }
 
-resource "random_password" "user" {
+ephemeral "random_password" "user" {
   length      = 32
   special     = true
   min_lower   = 2
@@ -152,7 +159,9 @@ resource "google_sql_user" "plant" {
   project  = var.project_id
   name     = var.user_name
   instance = google_sql_database_instance.this.name
-  password = local.password
+
+  password_wo         = local.password
+  password_wo_version = var.password_version
 }
 
 resource "google_secret_manager_secret" "database_url" {
@@ -166,8 +175,9 @@ resource "google_secret_manager_secret" "database_url" {
 }
 
 resource "google_secret_manager_secret_version" "database_url" {
-  secret      = google_secret_manager_secret.database_url.id
-  secret_data = local.database_url
+  secret                 = google_secret_manager_secret.database_url.id
+  secret_data_wo         = local.database_url
+  secret_data_wo_version = var.password_version
 
   # The user must exist before anything can read a URL that names it.
   depends_on = [google_sql_user.plant, google_sql_database.plant]

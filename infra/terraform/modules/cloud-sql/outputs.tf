@@ -32,3 +32,17 @@ output "database_url_secret_name" {
   description = "Short name of the DATABASE_URL secret."
   value       = google_secret_manager_secret.database_url.secret_id
 }
+
+output "database_url_secret_version" {
+  description = "Version number of the DATABASE_URL secret written by this apply. Consumers pin it (not \"latest\"), which also makes them wait for it: the version exists only after the database and its user."
+  value       = google_secret_manager_secret_version.database_url.version
+}
+
+output "client_condition" {
+  description = "IAM condition that limits roles/cloudsql.client to this instance. All environments share one project: an unconditioned grant would reach every environment's database."
+  value = {
+    title       = "only-${google_sql_database_instance.this.name}"
+    description = "Cloud SQL client on the ${google_sql_database_instance.this.name} instance only."
+    expression  = "resource.type == \"sqladmin.googleapis.com/Instance\" && resource.name == \"projects/${var.project_id}/instances/${google_sql_database_instance.this.name}\""
+  }
+}

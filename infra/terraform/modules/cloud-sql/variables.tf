@@ -136,11 +136,15 @@ variable "user_name" {
   default     = "plant"
 }
 
-variable "user_password" {
-  description = "Password of the application user; leave null to generate a random one."
-  type        = string
-  default     = null
-  sensitive   = true
+variable "password_version" {
+  description = "Version of the generated database password. The password is write-only (never in state or plan); raising this number generates a new one and writes it to the user and the DATABASE_URL secret in one apply."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.password_version >= 1 && floor(var.password_version) == var.password_version
+    error_message = "password_version must be a positive whole number."
+  }
 }
 
 variable "labels" {

@@ -1,24 +1,35 @@
 # The shared external HTTPS load balancer in front of CP, PP and the Plant, for every enabled
-# environment: one anycast IP, a URL map routing by host, an HTTP->HTTPS redirect, and a Google-managed
-# certificate covering every served host.
+# environment: one anycast IP, a URL map routing by host, an HTTP->HTTPS redirect, and one
+# Google-managed certificate per served host.
+#
+# Certificates: one per host, not one SAN certificate for all hosts
+# -----------------------------------------------------------------
+# A managed certificate becomes ACTIVE only when every domain it covers resolves to the load
+# balancer. With one certificate for all hosts, a single host without DNS keeps a new certificate
+# PROVISIONING for every host, and a host change replaces the certificate every host is served with
+# (the outage the earlier deployment suffered). With one certificate per host, adding a host adds a
+# certificate and touches no other; a host without DNS leaves only itself unserved; removing a host
+# removes only its certificate. A target HTTPS proxy takes at most 15 certificates, which covers 3
+# components x 3 environments; past that, Certificate Manager (a certificate map with DNS
+# authorization) is the next step, at the price of managing DNS authorization records.
 #
 # Why a certificate or backend change never leaves the proxy without one
 # ----------------------------------------------------------------------
-# * Certificates are named <prefix>-<md5(sorted domains)[:8]> (modules/cert-name). Changing the hosts
-#   changes the name, so Terraform plans a replacement rather than an impossible in-place edit.
-# * create_before_destroy on the certificates makes that replacement: create the new certificate,
-#   update the HTTPS proxy in place to list the new one, and only then delete the old one. Terraform
-#   can delete the old certificate only after the proxy no longer references it, so the proxy never
-#   points at a deleted certificate (the earlier outage) and the API never refuses the delete
-#   because the certificate is in use.
-# * A Google-managed certificate serves nothing until it is ACTIVE, which takes minutes to an hour
-#   after it is attached. retained_certificate_domains keeps the previous certificate attached beside
-#   the new one during that time; SNI picks whichever certificate covers the requested host and is
-#   active. The old set is removed in a second apply, once the new certificate is ACTIVE.
-# * Backend services carry a suffix derived from their replace-forcing settings and also use
-#   create_before_destroy: a replacement creates the new backend, the URL map is updated in place to
-#   route to it, and the old backend is deleted afterwards. The URL map, the proxies and the forwarding
-#   rules are only ever updated in place by certificate or backend changes.
+# * Certificates are named <prefix>-<md5(host)[:8]> (modules/cert-name) and keyed by host, so a host
+#   keeps the very same certificate for as long as it is served.
+# * create_before_destroy on the certificates and backend services: a replacement is created, the
+#   proxy or URL map is updated in place to use it, and the old one is deleted afterwards.
+# * Backend services carry a suffix derived from their replace-forcing settings, so a replacement can
+#   be created beside the old one without a name clash.
+#
+# The component contract
+# ----------------------
+# Every enabled component must already have applied its stack for every enabled environment, and
+# its state (prefix env/<env>/<component>) must output `backend_negs`: a map region => serverless NEG
+# id (projects/P/regions/R/networkEndpointGroups/N). stacks/plant does; a stack that outputs anything
+# else (the older CP/PP stacks output {name, region} objects) fails the plan with the precondition on
+# google_compute_backend_service.component, and scripts/check-static.sh refuses a shipped tfvars that
+# enables a component whose stack in this repository does not meet it.
 
 locals {
   redirect_host = var.default_redirect_host != "" ? var.default_redirect_host : var.base_domain
@@ -39,14 +50,11 @@ locals {
 
   hosts = sort([for b in values(local.backends) : b.host])
 
-  # The current set first, then any retained earlier sets; keyed by the joined set so that a retained
-  # set keeps the very same resource address (and certificate) it had when it was current.
-  # Grouping (the "..." below) tolerates a retained set equal to the current one.
-  certificate_sets = {
-    for key, sets in {
-      for s in concat([local.hosts], var.retained_certificate_domains) :
-      join(",", sort(distinct(s))) => sort(distinct(s))... if length(s) > 0
-    } : key => sets[0]
+  # Each backend's NEGs as its state publishes them; anything but a map of strings becomes {} and is
+  # reported by the contract precondition rather than by an obscure type error.
+  component_negs = {
+    for key, _ in local.backends :
+    key => try(tomap(data.terraform_remote_state.component[key].outputs.backend_negs), {})
   }
 
   # Settings whose change forces a new backend service; they name it so that a replacement can be
@@ -79,10 +87,10 @@ resource "google_compute_ssl_policy" "modern" {
 
 module "certificate_name" {
   source   = "../../modules/cert-name"
-  for_each = local.certificate_sets
+  for_each = toset(local.hosts)
 
   prefix  = "${var.name_prefix}-cert"
-  domains = each.value
+  domains = [each.value]
 }
 
 resource "google_compute_managed_ssl_certificate" "lb" {
@@ -105,10 +113,11 @@ resource "google_compute_backend_service" "component" {
   name                  = "${var.name_prefix}-${each.key}-${local.backend_tag}"
   load_balancing_scheme = local.backend_shape.scheme
   protocol              = local.backend_shape.protocol
-  timeout_sec           = var.backend_timeout_seconds
+  # No timeout_sec: the API refuses it on a backend service whose backends are serverless NEGs;
+  # the Cloud Run service's own request timeout governs.
 
   dynamic "backend" {
-    for_each = data.terraform_remote_state.component[each.key].outputs.backend_negs
+    for_each = local.component_negs[each.key]
 
     content {
       group = backend.value
@@ -122,6 +131,11 @@ resource "google_compute_backend_service" "component" {
 
   lifecycle {
     create_before_destroy = true
+
+    precondition {
+      condition     = length(local.component_negs[each.key]) > 0 && alltrue([for region, id in local.component_negs[each.key] : can(regex("^projects/[^/]+/regions/${region}/networkEndpointGroups/[^/]+$", id))])
+      error_message = "State env/${each.value.env}/${each.value.component} does not meet the component contract: it must exist and output backend_negs, a map region => serverless NEG id. Apply that stack first, or leave the component disabled."
+    }
   }
 }
 
@@ -168,6 +182,13 @@ resource "google_compute_target_https_proxy" "https" {
   url_map          = google_compute_url_map.https.id
   ssl_policy       = google_compute_ssl_policy.modern.id
   ssl_certificates = [for k in sort(keys(google_compute_managed_ssl_certificate.lb)) : google_compute_managed_ssl_certificate.lb[k].id]
+
+  lifecycle {
+    precondition {
+      condition     = length(local.hosts) <= 15
+      error_message = "A target HTTPS proxy takes at most 15 certificates (one per host here); move to Certificate Manager before serving more hosts."
+    }
+  }
 }
 
 resource "google_compute_global_forwarding_rule" "https" {

@@ -4,18 +4,13 @@ output "ip_address" {
 }
 
 output "hosts" {
-  description = "Hosts served, sorted (the current certificate's domains)."
+  description = "Hosts served, sorted; each has its own managed certificate and needs an A record to ip_address."
   value       = local.hosts
 }
 
-output "certificate_domains" {
-  description = "Domains of the current certificate; copy into retained_certificate_domains before changing the hosts."
-  value       = try(module.certificate_name[join(",", local.hosts)].domains, [])
-}
-
 output "certificates" {
-  description = "Certificate names attached to the proxy, keyed by their domain set."
-  value       = { for k, c in google_compute_managed_ssl_certificate.lb : k => c.name }
+  description = "Certificate name per host; `gcloud compute ssl-certificates describe NAME --global` shows its status."
+  value       = { for host, c in google_compute_managed_ssl_certificate.lb : host => c.name }
 }
 
 output "backend_services" {

@@ -20,13 +20,13 @@ variable "name_prefix" {
 }
 
 variable "enable_cp" {
-  description = "Route the customer portal's hosts to its backends (read from env/<env>/cp)."
+  description = "Route the customer portal's hosts to its backends (read from env/<env>/cp, which must output backend_negs: region => serverless NEG id)."
   type        = bool
   default     = false
 }
 
 variable "enable_pp" {
-  description = "Route the platform portal's hosts to its backends (read from env/<env>/pp)."
+  description = "Route the platform portal's hosts to its backends (read from env/<env>/pp, which must output backend_negs: region => serverless NEG id)."
   type        = bool
   default     = false
 }
@@ -57,20 +57,9 @@ variable "component_subdomains" {
   }
 }
 
-variable "retained_certificate_domains" {
-  description = "Domain sets of earlier certificates kept on the proxy while a new certificate provisions. Add the previous set when the hosts change, remove it once the new certificate is ACTIVE (infra/README.md, 'Changing the certificate')."
-  type        = list(list(string))
-  default     = []
-}
 
 variable "default_redirect_host" {
   description = "Where requests for unknown hosts are redirected (HTTPS, path kept). Empty means base_domain."
   type        = string
   default     = ""
-}
-
-variable "backend_timeout_seconds" {
-  description = "Load balancer timeout towards the backends."
-  type        = number
-  default     = 60
 }

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.30.0, < 8.0.0"
+      version = ">= 6.50.0, < 7.0.0"
     }
   }
 

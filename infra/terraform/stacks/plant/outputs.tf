@@ -1,5 +1,5 @@
 output "backend_negs" {
-  description = "Serverless NEGs by region, read by stacks/foundation through remote state (prefix env/<env>/plant)."
+  description = "The foundation's contract: a map region => serverless NEG id (projects/P/regions/R/networkEndpointGroups/N), read through remote state (prefix env/<env>/plant)."
   value       = { (var.region) = google_compute_region_network_endpoint_group.plant.id }
 }
 
@@ -34,6 +34,11 @@ output "database_url_secret" {
 }
 
 output "db_jobs" {
-  description = "Cloud Run job names by plant-cli subcommand (migrate, seed, verify)."
+  description = "Cloud Run job names by plant-cli subcommand (migrate, seed, checkpoint, verify)."
   value       = { for k, j in google_cloud_run_v2_job.db : k => j.name }
+}
+
+output "checkpoint_bucket" {
+  description = "Bucket the checkpoints are published to (checkpoints.jsonl, every generation kept)."
+  value       = google_storage_bucket.checkpoints.name
 }

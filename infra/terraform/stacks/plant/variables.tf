@@ -19,8 +19,87 @@ variable "env" {
 }
 
 variable "image" {
-  description = "plant image (plant-server and plant-cli), pinned by digest in uat and prod."
+  description = "plant image (plant-server and plant-cli) as REGISTRY/PATH@sha256:DIGEST. Not set in the tfvars: the plant-deploy workflow builds the image and passes its digest. uat and prod accept nothing but a digest."
   type        = string
+
+  validation {
+    condition     = !contains(["uat", "prod"], var.env) || can(regex("^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$", var.image))
+    error_message = "In uat and prod the image must be pinned by digest: REGISTRY/PATH@sha256:<64 hex>, never a tag."
+  }
+
+  validation {
+    condition     = !endswith(var.image, "@sha256:0000000000000000000000000000000000000000000000000000000000000000")
+    error_message = "The all-zero digest is a placeholder, not an image."
+  }
+}
+
+variable "public_host" {
+  description = "The environment's public host behind the shared load balancer (plant.demo.example.com). Gives PLANT_PUBLIC_URL and the log origin of the checkpoints (<host>/audit)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$", var.public_host))
+    error_message = "public_host must be a lowercase DNS name without scheme, port or path."
+  }
+}
+
+variable "deployer_service_account" {
+  description = "Email of the service account that runs Terraform (GitHub variable GCP_TERRAFORM_SERVICE_ACCOUNT); it gets roles/iam.serviceAccountUser on each runtime account this stack creates, and nothing wider."
+  type        = string
+}
+
+variable "migrations_service_account" {
+  description = "Email of the service account the plant-db-migrations workflow runs as (GCP_MIGRATIONS_SERVICE_ACCOUNT); it gets roles/run.invoker and roles/run.viewer on each plant-cli job."
+  type        = string
+}
+
+variable "jwt_secret_version" {
+  description = "Version of the generated JWT signing key (write-only, never in state); raise it to rotate the key."
+  type        = number
+  default     = 1
+}
+
+variable "db_password_version" {
+  description = "Version of the generated database password (write-only, never in state); raise it to rotate the password and DATABASE_URL together."
+  type        = number
+  default     = 1
+}
+
+variable "checkpoint_signing_key_secret" {
+  description = "Secret Manager secret (short name) holding the checkpoint signing key, created before the first apply from `plant-cli keygen` (infra/README.md). Terraform never reads it."
+  type        = string
+}
+
+variable "checkpoint_signing_key_version" {
+  description = "Version of checkpoint_signing_key_secret the checkpoint job reads, pinned (a number, never \"latest\")."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.checkpoint_signing_key_version))
+    error_message = "checkpoint_signing_key_version must be a version number, not \"latest\"."
+  }
+}
+
+variable "checkpoint_trusted_keys" {
+  description = "Public keys (as `plant-cli keygen` prints them) whose checkpoints the verify job trusts: PLANT_TRUSTED_KEYS."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.checkpoint_trusted_keys) > 0
+    error_message = "Name at least one trusted key: without one the verify job proves integrity but not who signed."
+  }
+}
+
+variable "checkpoint_schedule" {
+  description = "Cron (UTC) of the checkpoint job."
+  type        = string
+  default     = "0 * * * *"
+}
+
+variable "verify_schedule" {
+  description = "Cron (UTC) of the verify job; offset from the checkpoint so that each run sees a fresh checkpoint."
+  type        = string
+  default     = "30 * * * *"
 }
 
 variable "network_id" {

@@ -4,7 +4,11 @@
 project_id = "example-marketplace"
 region     = "europe-west1"
 env        = "demo"
-image      = "europe-west1-docker.pkg.dev/example-marketplace/plant/plant:main"
+# image is not set here: the plant-deploy workflow builds it and passes REGISTRY/PATH@sha256:DIGEST.
+public_host = "plant.demo.example.com"
+
+deployer_service_account   = "terraform@example-marketplace.iam.gserviceaccount.com"
+migrations_service_account = "plant-migrations@example-marketplace.iam.gserviceaccount.com"
 
 network_id         = "projects/example-marketplace/global/networks/marketplace"
 vpc_connector_cidr = "10.8.0.0/28"
@@ -28,6 +32,12 @@ embed_model_dir = "/opt/plant/model"
 # and the service authenticates callers with its own JWTs (see modules/cloud-run allow_public_invoker).
 allow_public_invoker = true
 invoker_members      = []
+
+# The checkpoint signing key lives in Secret Manager, created before the first apply (infra/README.md,
+# "Checkpoint signing key"); replace the trusted key with the public key `plant-cli keygen` printed.
+checkpoint_signing_key_secret  = "demo-plant-checkpoint-key"
+checkpoint_signing_key_version = "1"
+checkpoint_trusted_keys        = ["0000000000000000000000000000000000000000000000000000000000000000"]
 
 labels = {
   cost-center = "marketplace"
