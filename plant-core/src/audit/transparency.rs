@@ -1,0 +1,305 @@
+//! The transparency log as a service: the Merkle tree kept in memory beside a [`Store`],
+//! proofs for HTTP handlers, and signed C2SP checkpoints.
+//!
+//! The tree is derived data: its leaves are the entries' link hashes in seq order, so it is
+//! rebuilt from the store (reading 32 bytes per entry) and extended as the chain grows; the write
+//! path is not touched. A process keeps one [`TransparencyLog`]; a proof for a tree size the
+//! tree already covers needs no database round trip.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+use super::entry::AuditEntry;
+use super::hash::Hash;
+use super::merkle::{MerkleTree, TreeError, leaf_hash, verify_consistency, verify_inclusion};
+use super::note::{NoteSigner, NoteVerifier};
+use super::tree_head::{StoredTreeCheckpoint, TreeHead};
+use super::verify::Break;
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// Link hashes read from the store per round trip while the tree catches up.
+const SYNC_PAGE: u64 = 50_000;
+
+/// Why a proof or checkpoint cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// The request itself is wrong: seq 0, a seq beyond the size, sizes in the wrong order.
+    /// HTTP 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The log does not hold a tree that large yet. HTTP 404 (not cacheable).
+    #[error("tree size {size} is beyond the log's current size {log_size}")]
+    BeyondLog {
+        /// The size asked for.
+        size: u64,
+        /// The log's size.
+        log_size: u64,
+    },
+    /// The store could not be read. HTTP 503.
+    #[error("the audit log could not be read")]
+    Store(#[from] StoreError),
+    /// The store returned a chain with a gap or out of order. HTTP 500.
+    #[error("the audit log returned seq {found} where {expected} was due")]
+    Inconsistent {
+        /// The seq expected next.
+        expected: u64,
+        /// The seq returned.
+        found: u64,
+    },
+}
+
+/// An RFC 9162 inclusion proof of one audit entry, as served over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The entry's seq.
+    pub seq: u64,
+    /// Its leaf index, `seq - 1`.
+    pub leaf_index: u64,
+    /// The size of the tree the proof is for.
+    pub tree_size: u64,
+    /// The entry's link hash: the leaf's data.
+    pub entry_hash: Hash,
+    /// `SHA-256(0x00 || entry_hash)`.
+    pub leaf_hash: Hash,
+    /// The root of the tree of `tree_size` leaves (compare it with a signed checkpoint).
+    pub root_hash: Hash,
+    /// The audit path, from the leaf's sibling up, each hash as 64 hex digits.
+    pub audit_path: Vec<Hash>,
+}
+
+impl InclusionProof {
+    /// Checks that `entry` (whose link hash is recomputed from its fields) is leaf
+    /// `entry.seq - 1` of the tree of `tree_size` leaves with root `root`. `root` must come from
+    /// a trusted source (a verified checkpoint of size `tree_size`), not from the proof.
+    pub fn verifies_entry(&self, entry: &AuditEntry, root: &Hash) -> bool {
+        entry.compute_hash() == entry.hash
+            && entry.seq == self.seq
+            && self.leaf_index.checked_add(1) == Some(entry.seq)
+            && verify_inclusion(
+                &leaf_hash(&entry.hash.0),
+                self.leaf_index,
+                self.tree_size,
+                &self.audit_path,
+                root,
+            )
+    }
+}
+
+/// An RFC 9162 consistency proof between two tree sizes, as served over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub from: u64,
+    /// The newer tree size.
+    pub to: u64,
+    /// The root at `from`.
+    pub from_root: Hash,
+    /// The root at `to`.
+    pub to_root: Hash,
+    /// The proof, each hash as 64 hex digits.
+    pub consistency_path: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    /// Checks the proof against two trusted roots (from verified checkpoints).
+    pub fn verifies(&self, from_root: &Hash, to_root: &Hash) -> bool {
+        verify_consistency(
+            self.from,
+            self.to,
+            from_root,
+            to_root,
+            &self.consistency_path,
+        )
+    }
+}
+
+/// The audit log's Merkle tree, kept in memory and extended from the store on demand.
+#[derive(Debug, Default)]
+pub struct TransparencyLog {
+    tree: RwLock<MerkleTree>,
+}
+
+impl TransparencyLog {
+    /// An empty tree; the first request fills it from the store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Extends the tree to the store's current head and returns its size.
+    pub async fn sync(&self, store: &dyn Store) -> Result<u64, ProofError> {
+        let head = store.head().await?;
+        self.sync_to(store, head.seq).await
+    }
+
+    /// Extends the tree to at least `size` leaves if the store has them; returns the size.
+    async fn sync_to(&self, store: &dyn Store, size: u64) -> Result<u64, ProofError> {
+        if self.tree.read().await.len() >= size {
+            return Ok(self.tree.read().await.len());
+        }
+        let mut tree = self.tree.write().await;
+        while tree.len() < size {
+            let after = tree.len();
+            let hashes = store
+                .audit_hashes(after, SYNC_PAGE.min(size - after))
+                .await?;
+            if hashes.is_empty() {
+                break;
+            }
+            for (seq, hash) in hashes {
+                let expected = tree.len() + 1;
+                if seq != expected {
+                    return Err(ProofError::Inconsistent {
+                        expected,
+                        found: seq,
+                    });
+                }
+                tree.push_leaf_data(&hash.0);
+            }
+        }
+        Ok(tree.len())
+    }
+
+    /// Makes sure the tree holds `size` leaves, or says the log is smaller.
+    async fn ensure(&self, store: &dyn Store, size: u64) -> Result<(), ProofError> {
+        let log_size = self.sync_to(store, size).await?;
+        if log_size < size {
+            let log_size = self.sync(store).await?;
+            if log_size < size {
+                return Err(ProofError::BeyondLog { size, log_size });
+            }
+        }
+        Ok(())
+    }
+
+    /// The root of the tree of the first `size` entries.
+    pub async fn root_at(&self, store: &dyn Store, size: u64) -> Result<Hash, ProofError> {
+        self.ensure(store, size).await?;
+        self.tree.read().await.root_at(size).map_err(tree_error)
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of `size` entries
+    /// (`GET /api/v1/audit/proof/inclusion?seq=&size=`).
+    pub async fn inclusion_proof(
+        &self,
+        store: &dyn Store,
+        seq: u64,
+        size: u64,
+    ) -> Result<InclusionProof, ProofError> {
+        if seq == 0 || seq > size {
+            return Err(ProofError::BadRequest(format!(
+                "seq must be between 1 and size ({size}), not {seq}"
+            )));
+        }
+        self.ensure(store, size).await?;
+        let tree = self.tree.read().await;
+        let index = seq - 1;
+        let audit_path = tree.inclusion_proof(index, size).map_err(tree_error)?;
+        let leaf = tree.leaf(index).ok_or(ProofError::BeyondLog {
+            size,
+            log_size: tree.len(),
+        })?;
+        let entry = store.audit_hashes(index, 1).await?;
+        let entry_hash = match entry.first() {
+            Some((s, hash)) if *s == seq && leaf_hash(&hash.0) == leaf => *hash,
+            _ => {
+                return Err(ProofError::Inconsistent {
+                    expected: seq,
+                    found: entry.first().map_or(0, |(s, _)| *s),
+                });
+            }
+        };
+        Ok(InclusionProof {
+            seq,
+            leaf_index: index,
+            tree_size: size,
+            entry_hash,
+            leaf_hash: leaf,
+            root_hash: tree.root_at(size).map_err(tree_error)?,
+            audit_path,
+        })
+    }
+
+    /// The consistency proof between the trees of `from` and `to` entries
+    /// (`GET /api/v1/audit/proof/consistency?from=&to=`).
+    pub async fn consistency_proof(
+        &self,
+        store: &dyn Store,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof, ProofError> {
+        if from > to {
+            return Err(ProofError::BadRequest(format!(
+                "from ({from}) must not exceed to ({to})"
+            )));
+        }
+        self.ensure(store, to).await?;
+        let tree = self.tree.read().await;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            from_root: tree.root_at(from).map_err(tree_error)?,
+            to_root: tree.root_at(to).map_err(tree_error)?,
+            consistency_path: tree.consistency_proof(from, to).map_err(tree_error)?,
+        })
+    }
+
+    /// Signs the tree at the store's head as a C2SP checkpoint with the log's key (whose name
+    /// is the origin), stores it and returns it.
+    pub async fn checkpoint(
+        &self,
+        store: &dyn Store,
+        log: &NoteSigner,
+        at: Timestamp,
+    ) -> Result<StoredTreeCheckpoint, ProofError> {
+        let size = self.sync(store).await?;
+        let root = self.tree.read().await.root_at(size).map_err(tree_error)?;
+        let head = TreeHead {
+            origin: log.name().to_owned(),
+            size,
+            root,
+        };
+        let stored = StoredTreeCheckpoint {
+            tree_size: size,
+            root,
+            note: head.sign(log),
+            signed_at: at,
+        };
+        store.add_tree_checkpoint(stored.clone()).await?;
+        Ok(stored)
+    }
+}
+
+impl TransparencyLog {
+    /// Checks a C2SP checkpoint against the store's chain (see
+    /// [`super::offline::check_tree_checkpoint`]): the outer error is a store failure, the inner
+    /// one what is wrong with the checkpoint.
+    pub async fn check_checkpoint(
+        &self,
+        store: &dyn Store,
+        text: &str,
+        logs: &[NoteVerifier],
+    ) -> Result<Result<TreeHead, Break>, ProofError> {
+        self.sync(store).await?;
+        let tree = self.tree.read().await;
+        Ok(super::offline::check_tree_checkpoint(&tree, text, logs))
+    }
+}
+
+/// The text of the latest stored checkpoint (`GET /api/v1/audit/checkpoint`), `None` before the
+/// first one.
+pub async fn latest_checkpoint_text(store: &dyn Store) -> Result<Option<String>, StoreError> {
+    Ok(store.latest_tree_checkpoint().await?.map(|c| c.note))
+}
+
+/// The tree is checked against its own length before every use, so these cannot occur; should
+/// one, it is a request for a size the tree does not hold.
+fn tree_error(err: TreeError) -> ProofError {
+    match err {
+        TreeError::BeyondTree { size, len } => ProofError::BeyondLog {
+            size,
+            log_size: len,
+        },
+        other => ProofError::BadRequest(other.to_string()),
+    }
+}
