@@ -1,18 +1,46 @@
 //! The checkpoint file: one signed checkpoint per line (JSON lines), the copy kept outside the
 //! database. `checkpoint` appends to it; `verify` checks the chain against it, which is what
 //! catches a cut tail or a consistent rewrite even when the stored checkpoints were removed too.
+//!
+//! A line is either a C2SP checkpoint, `{"note": "<signed note text>"}` (what `checkpoint`
+//! appends now), or an earlier `(seq, hash)` checkpoint object; both kinds are verified.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use plant_core::audit::{Break, BreakReason, Checkpoint, CheckpointError, VerifyReport};
+use plant_core::audit::{
+    Break, BreakReason, Checkpoint, CheckpointError, NoteVerifier, TransparencyLog, VerifyReport,
+};
 use plant_core::store::Store;
+use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
 
+/// One line of the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Line {
+    /// A C2SP checkpoint note.
+    Tree {
+        /// The signed note, exactly as signed.
+        note: String,
+    },
+    /// An earlier `(seq, hash)` checkpoint.
+    Legacy(Checkpoint),
+}
+
+/// The checkpoints of a file, by kind, in file order.
+#[derive(Debug, Default)]
+pub struct Contents {
+    /// The `(seq, hash)` checkpoints.
+    pub legacy: Vec<Checkpoint>,
+    /// The C2SP checkpoint notes.
+    pub notes: Vec<String>,
+}
+
 /// Appends one line in a single write and syncs it, so a crash leaves no half line.
-pub fn append(path: &Path, checkpoint: &Checkpoint) -> Result<String, CliError> {
+pub fn append(path: &Path, checkpoint: &Line) -> Result<String, CliError> {
     let line = serde_json::to_string(checkpoint)
         .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
     let io = |source| CliError::Io {
@@ -32,25 +60,49 @@ pub fn append(path: &Path, checkpoint: &Checkpoint) -> Result<String, CliError> 
 
 /// Reads every checkpoint in the file; blank lines are skipped, a malformed one is an error
 /// naming its line.
-pub fn read(path: &Path) -> Result<Vec<Checkpoint>, CliError> {
+pub fn read(path: &Path) -> Result<Contents, CliError> {
     let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
         action: "read the checkpoint file",
         path: path.to_path_buf(),
         source,
     })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| {
-                CliError::Usage(format!(
-                    "{} line {}: not a checkpoint: {e}",
-                    path.display(),
-                    i + 1
-                ))
-            })
-        })
-        .collect()
+    let mut contents = Contents::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(line).map_err(|e| {
+            CliError::Usage(format!(
+                "{} line {}: not a checkpoint: {e}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        match parsed {
+            Line::Tree { note } => contents.notes.push(note),
+            Line::Legacy(cp) => contents.legacy.push(cp),
+        }
+    }
+    Ok(contents)
+}
+
+/// Reads a checkpoint note from a file holding either the note itself or checkpoint lines
+/// (the newest note of the file is taken).
+pub fn read_note(path: &Path) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        action: "read the checkpoint",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !text.trim_start().starts_with('{') {
+        return Ok(text);
+    }
+    read(path)?.notes.pop().ok_or_else(|| {
+        CliError::Usage(format!(
+            "{} holds no C2SP checkpoint (no line with a \"note\")",
+            path.display()
+        ))
+    })
 }
 
 /// Checks `checkpoints` against the chain `report` describes (already verified by the store) and
@@ -109,4 +161,33 @@ async fn check_one(
         Some(e) if e.seq == c && e.hash == cp.hash => Ok(None),
         _ => brk(c, BreakReason::CheckpointMismatch { checkpoint_seq: c }),
     }
+}
+
+/// Checks C2SP checkpoint notes (stored or from the file) against the store's chain through
+/// its Merkle tree, and folds the lowest break into `report`. With no `logs`, only the roots
+/// are compared (the notes' signatures cannot be checked without the log's public key).
+pub async fn check_notes(
+    store: &dyn Store,
+    tree: &TransparencyLog,
+    notes: &[String],
+    logs: &[NoteVerifier],
+    report: &mut VerifyReport,
+) -> Result<(), CliError> {
+    for note in notes {
+        report.checkpoints_checked += 1;
+        let outcome = tree
+            .check_checkpoint(store, note, logs)
+            .await
+            .map_err(|e| CliError::Proof {
+                context: "cannot build the log's Merkle tree",
+                source: e,
+            })?;
+        if let Err(brk) = outcome {
+            if report.first_break.as_ref().is_none_or(|b| brk.seq < b.seq) {
+                report.first_break = Some(brk);
+            }
+            report.ok = false;
+        }
+    }
+    Ok(())
 }

@@ -330,8 +330,9 @@ impl NoteVerifier {
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
         let invalid = || NoteError::InvalidVerifierKey(vkey.to_owned());
         let vkey_trimmed = vkey.trim();
-        let mut parts = vkey_trimmed.rsplitn(3, '+');
-        let (Some(b64), Some(id_hex), Some(name)) = (parts.next(), parts.next(), parts.next())
+        // The name holds no '+'; the base64 may.
+        let mut parts = vkey_trimmed.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(invalid());
         };
@@ -470,6 +471,18 @@ mod tests {
             signer(SigType::Ed25519).verifier().key_id(),
             s.verifier().key_id()
         );
+    }
+
+    #[test]
+    fn vkeys_round_trip_whatever_their_base64_holds() {
+        for seed in 0u8..=255 {
+            for sig_type in [SigType::Ed25519, SigType::Cosignature] {
+                let v = NoteSigner::new("example.com/log", sig_type, &[seed; 32])
+                    .expect("valid name")
+                    .verifier();
+                assert_eq!(NoteVerifier::parse(&v.to_string()), Ok(v));
+            }
+        }
     }
 
     #[test]
