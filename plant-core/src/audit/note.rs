@@ -125,7 +125,7 @@ impl Note {
     /// Parses a signed note. Signatures are not checked here; see [`Note::verify`].
     pub fn parse(input: &str) -> Result<Self, NoteError> {
         let bad = |why: &str| Err(NoteError::Malformed(why.to_owned()));
-        if input.chars().any(|c| c.is_control() && c != '\n') {
+        if input.chars().any(|c| c < ' ' && c != '\n') {
             return bad("control characters other than newline");
         }
         if !input.ends_with('\n') {
