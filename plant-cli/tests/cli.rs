@@ -44,13 +44,32 @@ fn every_option_names_its_environment_variable() {
             "seed",
             &["DATABASE_URL", "PLANT_SEED_FILE", "PLANT_EMBED_MODEL_DIR"],
         ),
-        ("verify", &["DATABASE_URL", "PLANT_TRUSTED_KEYS"]),
+        (
+            "verify",
+            &[
+                "DATABASE_URL",
+                "PLANT_TRUSTED_KEYS",
+                "PLANT_LOG_ORIGIN",
+                "PLANT_LOG_VKEY",
+                "PLANT_VERIFY_CHECKPOINT",
+            ],
+        ),
+        (
+            "witness",
+            &[
+                "PLANT_LOG_VKEY",
+                "PLANT_WITNESS_NAME",
+                "PLANT_WITNESS_KEY_FILE",
+                "PLANT_WITNESS_STATE",
+            ],
+        ),
         (
             "checkpoint",
             &[
                 "PLANT_SIGNING_KEY",
                 "PLANT_SIGNING_KEY_FILE",
                 "PLANT_CHECKPOINT_FILE",
+                "PLANT_LOG_ORIGIN",
             ],
         ),
         ("token", &["PLANT_JWT_SECRET", "PLANT_TOKEN_TTL"]),

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use plant_core::audit::{CheckpointSigner, SigType};
+use plant_core::audit::{CheckpointSigner, NoteSigner, SigType};
 
 use crate::emit;
 use crate::error::{CliError, Exit};
@@ -36,6 +36,20 @@ pub fn run(args: KeygenArgs, out: &mut (dyn Write + Send)) -> Result<Exit, CliEr
         context: "cannot generate a key".into(),
         source,
     })?;
+    // The name is checked before the secret is written anywhere.
+    let (variable, name, sig_type) = match &args.witness_name {
+        Some(name) => ("PLANT_WITNESS_VKEY", name.as_str(), SigType::Cosignature),
+        None => (
+            "PLANT_LOG_VKEY",
+            args.origin.origin.as_str(),
+            SigType::Ed25519,
+        ),
+    };
+    let note_signer = NoteSigner::from_secret_hex(name.trim(), sig_type, &signer.secret_hex())
+        .map_err(|source| CliError::NoteKey {
+            context: format!("{name:?} cannot name a key"),
+            source,
+        })?;
     match &args.out {
         Some(path) => {
             write_secret(path, &signer.secret_hex())?;
@@ -50,20 +64,6 @@ pub fn run(args: KeygenArgs, out: &mut (dyn Write + Send)) -> Result<Exit, CliEr
         out,
         &format!("PLANT_TRUSTED_KEYS={}", signer.public_key_hex()),
     )?;
-    let (variable, name, sig_type) = match &args.witness_name {
-        Some(name) => ("PLANT_WITNESS_VKEY", name.as_str(), SigType::Cosignature),
-        None => (
-            "PLANT_LOG_VKEY",
-            args.origin.origin.as_str(),
-            SigType::Ed25519,
-        ),
-    };
-    let note_signer =
-        plant_core::audit::NoteSigner::from_secret_hex(name.trim(), sig_type, &signer.secret_hex())
-            .map_err(|source| CliError::NoteKey {
-                context: format!("{name:?} cannot name a key"),
-                source,
-            })?;
     emit(out, &format!("{variable}={}", note_signer.verifier()))?;
     Ok(Exit::Ok)
 }
