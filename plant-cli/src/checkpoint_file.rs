@@ -9,9 +9,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use plant_core::audit::{
-    Break, BreakReason, Checkpoint, CheckpointError, NoteVerifier, TransparencyLog, VerifyReport,
-};
+use plant_core::audit::{Break, BreakReason, Checkpoint, CheckpointError, VerifyReport};
 use plant_core::store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -161,33 +159,4 @@ async fn check_one(
         Some(e) if e.seq == c && e.hash == cp.hash => Ok(None),
         _ => brk(c, BreakReason::CheckpointMismatch { checkpoint_seq: c }),
     }
-}
-
-/// Checks C2SP checkpoint notes (stored or from the file) against the store's chain through
-/// its Merkle tree, and folds the lowest break into `report`. With no `logs`, only the roots
-/// are compared (the notes' signatures cannot be checked without the log's public key).
-pub async fn check_notes(
-    store: &dyn Store,
-    tree: &TransparencyLog,
-    notes: &[String],
-    logs: &[NoteVerifier],
-    report: &mut VerifyReport,
-) -> Result<(), CliError> {
-    for note in notes {
-        report.checkpoints_checked += 1;
-        let outcome = tree
-            .check_checkpoint(store, note, logs)
-            .await
-            .map_err(|e| CliError::Proof {
-                context: "cannot build the log's Merkle tree",
-                source: e,
-            })?;
-        if let Err(brk) = outcome {
-            if report.first_break.as_ref().is_none_or(|b| brk.seq < b.seq) {
-                report.first_break = Some(brk);
-            }
-            report.ok = false;
-        }
-    }
-    Ok(())
 }

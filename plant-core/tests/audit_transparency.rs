@@ -243,3 +243,44 @@ async fn an_export_verifies_offline_and_each_kind_of_tampering_is_named() {
         "{brk}"
     );
 }
+
+#[tokio::test]
+async fn stored_checkpoints_fold_into_the_verify_report() {
+    let catalog = seeded().await;
+    let store = catalog.store().as_ref();
+    let log = TransparencyLog::new();
+    let cp = log
+        .checkpoint(store, &log_key(), Timestamp::now())
+        .await
+        .unwrap();
+    let keys = [log_key().verifier()];
+    let mut report = store.verify(&[]).await.unwrap();
+    let before = report.checkpoints_checked;
+    log.fold_checkpoints(store, None, &keys, &mut report)
+        .await
+        .unwrap();
+    assert!(report.ok);
+    assert_eq!(report.checkpoints_checked, before + 1);
+
+    // A checkpoint of another history at a size the chain holds: a mismatch at that size.
+    let forged = plant_core::audit::TreeHead {
+        origin: ORIGIN.into(),
+        size: cp.tree_size - 1,
+        root: cp.root,
+    }
+    .sign(&log_key());
+    log.fold_checkpoints(store, Some(&[forged]), &keys, &mut report)
+        .await
+        .unwrap();
+    let brk = report.first_break.clone().unwrap();
+    assert!(!report.ok);
+    assert_eq!(
+        (brk.seq, brk.reason),
+        (
+            cp.tree_size - 1,
+            BreakReason::CheckpointMismatch {
+                checkpoint_seq: cp.tree_size - 1
+            }
+        )
+    );
+}

@@ -114,8 +114,13 @@ pub async fn run(args: VerifyArgs, out: &mut (dyn Write + Send)) -> Result<Exit,
         .collect();
     notes.extend(from_file.notes);
     if !notes.is_empty() {
-        let tree = TransparencyLog::new();
-        checkpoint_file::check_notes(&store, &tree, &notes, &logs, &mut report).await?;
+        TransparencyLog::new()
+            .fold_checkpoints(&store, Some(&notes), &logs, &mut report)
+            .await
+            .map_err(|source| CliError::Proof {
+                context: "cannot check the C2SP checkpoints against the log's Merkle tree",
+                source,
+            })?;
         if logs.is_empty() {
             note(
                 "no --trusted-key or --log-key given: the C2SP checkpoints' roots were compared, their signatures not checked",

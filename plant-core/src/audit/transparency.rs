@@ -14,7 +14,7 @@ use super::hash::Hash;
 use super::merkle::{MerkleTree, TreeError, leaf_hash, verify_consistency, verify_inclusion};
 use super::note::{NoteSigner, NoteVerifier};
 use super::tree_head::{StoredTreeCheckpoint, TreeHead};
-use super::verify::Break;
+use super::verify::{Break, VerifyReport};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
@@ -283,6 +283,42 @@ impl TransparencyLog {
         self.sync(store).await?;
         let tree = self.tree.read().await;
         Ok(super::offline::check_tree_checkpoint(&tree, text, logs))
+    }
+
+    /// Checks C2SP checkpoint notes (with `None`, every stored one) against the chain and folds
+    /// them into a report from [`Store::verify`]: each counts as a checkpoint checked, and the
+    /// lowest break is kept. What `GET /api/v1/audit/verify` and `plant-cli verify` add to the
+    /// chain's own verification.
+    pub async fn fold_checkpoints(
+        &self,
+        store: &dyn Store,
+        notes: Option<&[String]>,
+        logs: &[NoteVerifier],
+        report: &mut VerifyReport,
+    ) -> Result<(), ProofError> {
+        let stored;
+        let notes = match notes {
+            Some(notes) => notes,
+            None => {
+                stored = store
+                    .tree_checkpoints()
+                    .await?
+                    .into_iter()
+                    .map(|c| c.note)
+                    .collect::<Vec<_>>();
+                &stored
+            }
+        };
+        for note in notes {
+            report.checkpoints_checked += 1;
+            if let Err(brk) = self.check_checkpoint(store, note, logs).await? {
+                if report.first_break.as_ref().is_none_or(|b| brk.seq < b.seq) {
+                    report.first_break = Some(brk);
+                }
+                report.ok = false;
+            }
+        }
+        Ok(())
     }
 }
 
