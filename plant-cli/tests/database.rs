@@ -476,3 +476,77 @@ async fn an_export_from_postgresql_verifies_offline_without_a_database() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn earlier_seq_hash_checkpoints_in_a_file_keep_verifying_beside_c2sp_ones() {
+    let Some(db) = TestDb::create("legacy_checkpoints").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = scratch_dir();
+    let file = dir.join("checkpoints.jsonl");
+    let file_str = file.to_str().unwrap();
+    let mut conn = db.connect().await;
+    let (seq, hash): (i64, Vec<u8>) =
+        sqlx::query_as("select seq, hash from audit_log where seq = 7")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    drop(conn);
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&hash);
+    let head = plant_core::audit::Head {
+        seq: seq as u64,
+        hash: plant_core::audit::Hash(bytes),
+    };
+    // A checkpoint in the earlier format, as `checkpoint` used to append it.
+    let legacy = signer.sign(head, plant_core::Timestamp::now());
+    std::fs::write(
+        &file,
+        format!("{}\n", serde_json::to_string(&legacy).unwrap()),
+    )
+    .unwrap();
+    let out = run(db
+        .cli(&["checkpoint", "--out", file_str])
+        .env("PLANT_SIGNING_KEY", signer.secret_hex()));
+    assert_exit(&out, 0);
+    let public = signer.public_key_hex();
+    let verify = [
+        "verify",
+        "--json",
+        "--checkpoint-file",
+        file_str,
+        "--trusted-key",
+        &public,
+    ];
+    let out = run(&mut db.cli(&verify));
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        report["checkpoints_checked"].as_u64().unwrap() >= 3,
+        "{report}"
+    );
+
+    // The earlier checkpoint with another hash: named at its seq.
+    let mut forged = legacy.clone();
+    forged.hash.0[0] ^= 1;
+    let forged = CheckpointSigner::from_hex(&signer.secret_hex())
+        .unwrap()
+        .sign(forged.head(), forged.signed_at);
+    std::fs::write(
+        &file,
+        format!("{}\n", serde_json::to_string(&forged).unwrap()),
+    )
+    .unwrap();
+    let out = run(&mut db.cli(&verify));
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["first_break"]["seq"], 7);
+    assert_eq!(
+        report["first_break"]["reason"]["kind"],
+        "checkpoint_mismatch"
+    );
+    std::fs::remove_dir_all(dir).ok();
+    db.drop_db().await;
+}
