@@ -3,8 +3,9 @@
 //!
 //! The tree is derived data: its leaves are the entries' link hashes in seq order, so it is
 //! rebuilt from the store (reading 32 bytes per entry) and extended as the chain grows; the write
-//! path is not touched. A process keeps one [`TransparencyLog`]; a proof for a tree size the
-//! tree already covers needs no database round trip.
+//! path is not touched. A process keeps one [`TransparencyLog`] (about 96 bytes per entry: the
+//! tree and the link hashes); a proof for a tree size it already covers needs no database round
+//! trip.
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -117,7 +118,14 @@ impl ConsistencyProof {
 /// The audit log's Merkle tree, kept in memory and extended from the store on demand.
 #[derive(Debug, Default)]
 pub struct TransparencyLog {
-    tree: RwLock<MerkleTree>,
+    kept: RwLock<Kept>,
+}
+
+/// The tree and the link hashes it was built from (the proofs name the entry's hash).
+#[derive(Debug, Default)]
+struct Kept {
+    tree: MerkleTree,
+    links: Vec<Hash>,
 }
 
 impl TransparencyLog {
@@ -134,12 +142,13 @@ impl TransparencyLog {
 
     /// Extends the tree to at least `size` leaves if the store has them; returns the size.
     async fn sync_to(&self, store: &dyn Store, size: u64) -> Result<u64, ProofError> {
-        if self.tree.read().await.len() >= size {
-            return Ok(self.tree.read().await.len());
+        let held = self.kept.read().await.tree.len();
+        if held >= size {
+            return Ok(held);
         }
-        let mut tree = self.tree.write().await;
-        while tree.len() < size {
-            let after = tree.len();
+        let mut kept = self.kept.write().await;
+        while kept.tree.len() < size {
+            let after = kept.tree.len();
             let hashes = store
                 .audit_hashes(after, SYNC_PAGE.min(size - after))
                 .await?;
@@ -147,17 +156,18 @@ impl TransparencyLog {
                 break;
             }
             for (seq, hash) in hashes {
-                let expected = tree.len() + 1;
+                let expected = kept.tree.len() + 1;
                 if seq != expected {
                     return Err(ProofError::Inconsistent {
                         expected,
                         found: seq,
                     });
                 }
-                tree.push_leaf_data(&hash.0);
+                kept.tree.push_leaf_data(&hash.0);
+                kept.links.push(hash);
             }
         }
-        Ok(tree.len())
+        Ok(kept.tree.len())
     }
 
     /// Makes sure the tree holds `size` leaves, or says the log is smaller.
@@ -175,7 +185,12 @@ impl TransparencyLog {
     /// The root of the tree of the first `size` entries.
     pub async fn root_at(&self, store: &dyn Store, size: u64) -> Result<Hash, ProofError> {
         self.ensure(store, size).await?;
-        self.tree.read().await.root_at(size).map_err(tree_error)
+        self.kept
+            .read()
+            .await
+            .tree
+            .root_at(size)
+            .map_err(tree_error)
     }
 
     /// The inclusion proof of entry `seq` in the tree of `size` entries
@@ -192,23 +207,23 @@ impl TransparencyLog {
             )));
         }
         self.ensure(store, size).await?;
-        let tree = self.tree.read().await;
+        let kept = self.kept.read().await;
+        let tree = &kept.tree;
         let index = seq - 1;
         let audit_path = tree.inclusion_proof(index, size).map_err(tree_error)?;
-        let leaf = tree.leaf(index).ok_or(ProofError::BeyondLog {
+        let beyond = ProofError::BeyondLog {
             size,
             log_size: tree.len(),
-        })?;
-        let entry = store.audit_hashes(index, 1).await?;
-        let entry_hash = match entry.first() {
-            Some((s, hash)) if *s == seq && leaf_hash(&hash.0) == leaf => *hash,
-            _ => {
-                return Err(ProofError::Inconsistent {
-                    expected: seq,
-                    found: entry.first().map_or(0, |(s, _)| *s),
-                });
-            }
         };
+        let leaf = tree.leaf(index).ok_or(beyond)?;
+        let entry_hash = usize::try_from(index)
+            .ok()
+            .and_then(|i| kept.links.get(i))
+            .copied()
+            .ok_or(ProofError::BeyondLog {
+                size,
+                log_size: tree.len(),
+            })?;
         Ok(InclusionProof {
             seq,
             leaf_index: index,
@@ -234,7 +249,7 @@ impl TransparencyLog {
             )));
         }
         self.ensure(store, to).await?;
-        let tree = self.tree.read().await;
+        let tree = &self.kept.read().await.tree;
         Ok(ConsistencyProof {
             from,
             to,
@@ -253,7 +268,13 @@ impl TransparencyLog {
         at: Timestamp,
     ) -> Result<StoredTreeCheckpoint, ProofError> {
         let size = self.sync(store).await?;
-        let root = self.tree.read().await.root_at(size).map_err(tree_error)?;
+        let root = self
+            .kept
+            .read()
+            .await
+            .tree
+            .root_at(size)
+            .map_err(tree_error)?;
         let head = TreeHead {
             origin: log.name().to_owned(),
             size,
@@ -281,8 +302,10 @@ impl TransparencyLog {
         logs: &[NoteVerifier],
     ) -> Result<Result<TreeHead, Break>, ProofError> {
         self.sync(store).await?;
-        let tree = self.tree.read().await;
-        Ok(super::offline::check_tree_checkpoint(&tree, text, logs))
+        let kept = self.kept.read().await;
+        Ok(super::offline::check_tree_checkpoint(
+            &kept.tree, text, logs,
+        ))
     }
 
     /// Checks C2SP checkpoint notes (with `None`, every stored one) against the chain and folds
