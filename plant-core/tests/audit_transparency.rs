@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use plant_core::audit::offline::{EntryProofError, verify_entry, verify_export};
 use plant_core::audit::{
-    BreakReason, NoteSigner, ProofError, SigType, TransparencyLog, latest_checkpoint_text,
+    BreakReason, CosignedError, NoteSigner, ProofError, SigType, TransparencyLog,
+    latest_checkpoint_text,
 };
 use plant_core::catalog::CatalogExport;
 use plant_core::search::HashingEmbedder;
@@ -283,4 +284,60 @@ async fn stored_checkpoints_fold_into_the_verify_report() {
             }
         )
     );
+}
+
+#[tokio::test]
+async fn a_cosigned_checkpoint_is_stored_and_served_with_its_cosignatures() {
+    let catalog = seeded().await;
+    let store = catalog.store().as_ref();
+    let log = TransparencyLog::new();
+    let cp = log
+        .checkpoint(store, &log_key(), Timestamp::now())
+        .await
+        .unwrap();
+    let witness = NoteSigner::new("witness.example/w1", SigType::Cosignature, &[24; 32]).unwrap();
+    let cosigned = plant_core::audit::witness_cosign(
+        None,
+        &cp.note,
+        &[],
+        &log_key().verifier(),
+        &witness,
+        1_800_000_000,
+    )
+    .unwrap();
+
+    // Without a trusted witness, or under another log key: refused, nothing stored.
+    let stranger = NoteSigner::new("witness.example/w2", SigType::Cosignature, &[25; 32]).unwrap();
+    assert!(matches!(
+        log.store_cosigned(
+            store,
+            &cosigned,
+            &log_key().verifier(),
+            &[stranger.verifier()],
+            Timestamp::now()
+        )
+        .await,
+        Err(CosignedError::NoCosignature)
+    ));
+    assert_eq!(
+        latest_checkpoint_text(store).await.unwrap(),
+        Some(cp.note.clone())
+    );
+
+    let stored = log
+        .store_cosigned(
+            store,
+            &cosigned,
+            &log_key().verifier(),
+            &[witness.verifier()],
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((stored.tree_size, stored.root), (cp.tree_size, cp.root));
+    let served = latest_checkpoint_text(store).await.unwrap().unwrap();
+    assert_eq!(served, cosigned);
+    let note = plant_core::audit::Note::parse(&served).unwrap();
+    assert!(note.verify(&witness.verifier()).is_ok());
+    assert!(note.verify(&log_key().verifier()).is_ok());
 }

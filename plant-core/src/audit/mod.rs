@@ -94,7 +94,8 @@ pub use merkle::{
 };
 pub use note::{Note, NoteError, NoteSignature, NoteSigner, NoteVerifier, SigType};
 pub use transparency::{
-    ConsistencyProof, InclusionProof, ProofError, TransparencyLog, latest_checkpoint_text,
+    ConsistencyProof, CosignedError, InclusionProof, ProofError, TransparencyLog,
+    latest_checkpoint_text,
 };
 pub use tree_head::{
     DEFAULT_ORIGIN, StoredTreeCheckpoint, TreeHead, TreeHeadError, VerifiedCheckpoint,

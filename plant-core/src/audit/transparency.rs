@@ -345,6 +345,59 @@ impl TransparencyLog {
     }
 }
 
+/// Why a cosigned checkpoint was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CosignedError {
+    /// The note is not a checkpoint signed by the log.
+    #[error(transparent)]
+    Checkpoint(#[from] super::tree_head::TreeHeadError),
+    /// No cosignature by any of the trusted witnesses verifies.
+    #[error("the checkpoint carries no valid cosignature by a trusted witness")]
+    NoCosignature,
+    /// The checkpoint does not match the log's own tree.
+    #[error("the checkpoint does not match the log: {0}")]
+    Mismatch(Break),
+    /// The tree or the store could not be read or written.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+}
+
+impl TransparencyLog {
+    /// Stores a checkpoint that witnesses cosigned (what `plant-cli witness` prints), so that
+    /// `GET /api/v1/audit/checkpoint` serves the log's signature with the cosignatures: the log's
+    /// signature must verify under `log`, at least one cosignature under `witnesses`, and the
+    /// root must be the log's own at that size. Cosignatures by unknown keys are kept as they are
+    /// (a client ignores keys it does not know).
+    pub async fn store_cosigned(
+        &self,
+        store: &dyn Store,
+        text: &str,
+        log: &NoteVerifier,
+        witnesses: &[NoteVerifier],
+        at: Timestamp,
+    ) -> Result<StoredTreeCheckpoint, CosignedError> {
+        let opened = super::tree_head::open_checkpoint(text, log)?;
+        if !witnesses.iter().any(|w| opened.note.verify(w).is_ok()) {
+            return Err(CosignedError::NoCosignature);
+        }
+        let head = self
+            .check_checkpoint(store, text, std::slice::from_ref(log))
+            .await?
+            .map_err(CosignedError::Mismatch)?;
+        let stored = StoredTreeCheckpoint {
+            tree_size: head.size,
+            root: head.root,
+            note: opened.note.to_string(),
+            signed_at: at,
+        };
+        store
+            .add_tree_checkpoint(stored.clone())
+            .await
+            .map_err(ProofError::from)?;
+        Ok(stored)
+    }
+}
+
 /// The text of the latest stored checkpoint (`GET /api/v1/audit/checkpoint`), `None` before the
 /// first one.
 pub async fn latest_checkpoint_text(store: &dyn Store) -> Result<Option<String>, StoreError> {
