@@ -57,7 +57,8 @@ pub fn append(path: &Path, checkpoint: &Line) -> Result<String, CliError> {
 }
 
 /// Reads every checkpoint in the file; blank lines are skipped, a malformed one is an error
-/// naming its line.
+/// naming its line. A file holding one C2SP note as it is (a copy of
+/// `GET /api/v1/audit/checkpoint`, an object in a bucket) is read as that one checkpoint.
 pub fn read(path: &Path) -> Result<Contents, CliError> {
     let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
         action: "read the checkpoint file",
@@ -65,6 +66,10 @@ pub fn read(path: &Path) -> Result<Contents, CliError> {
         source,
     })?;
     let mut contents = Contents::default();
+    if !text.trim().is_empty() && !text.trim_start().starts_with('{') {
+        contents.notes.push(text);
+        return Ok(contents);
+    }
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -158,5 +163,39 @@ async fn check_one(
     match entry.first() {
         Some(e) if e.seq == c && e.hash == cp.hash => Ok(None),
         _ => brk(c, BreakReason::CheckpointMismatch { checkpoint_seq: c }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("plant-cli-{}-{name}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        path
+    }
+
+    #[test]
+    fn a_file_holds_lines_of_both_kinds_or_one_bare_note() {
+        let note = "example.com/log\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\u{2014} example.com/log AAAA\n";
+        let legacy = r#"{"seq":1,"hash":"0000000000000000000000000000000000000000000000000000000000000000","signed_at":"2026-01-01T00:00:00.000000Z","public_key":"00","signature":"00"}"#;
+        let lines = format!("{}\n\n{legacy}\n", serde_json::json!({ "note": note }));
+        let path = scratch("lines", &lines);
+        let contents = read(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((contents.notes.len(), contents.legacy.len()), (1, 1));
+        assert_eq!(contents.notes[0], note);
+
+        let bare = scratch("bare", note);
+        let contents = read(&bare).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(contents.notes, vec![note.to_owned()]);
+        assert_eq!(read_note(&bare).unwrap_or_else(|e| panic!("{e}")), note);
+        assert_eq!(read_note(&path).unwrap_or_else(|e| panic!("{e}")), note);
+
+        let bad = scratch("bad", "{\"neither\": 1}\n");
+        assert!(matches!(read(&bad), Err(CliError::Usage(m)) if m.contains("line 1")));
+        for p in [path, bare, bad] {
+            std::fs::remove_file(p).ok();
+        }
     }
 }

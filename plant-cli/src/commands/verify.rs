@@ -39,8 +39,8 @@ pub struct VerifyArgs {
         value_delimiter = ','
     )]
     trusted_keys: Vec<String>,
-    /// A checkpoint file (JSON lines, what `checkpoint --out` appends to) to check the chain
-    /// against, besides the checkpoints stored in the database.
+    /// A checkpoint file (JSON lines, what `checkpoint --out` appends to, or one C2SP note as
+    /// served) to check the chain against, besides the checkpoints stored in the database.
     #[arg(long, env = "PLANT_CHECKPOINT_FILE", value_name = "PATH")]
     checkpoint_file: Option<PathBuf>,
     #[command(flatten)]
