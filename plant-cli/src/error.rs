@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use plant_core::audit::CheckpointError;
+use plant_core::audit::{CheckpointError, NoteError};
 use plant_core::store::postgres::ConnectError;
 
 /// The process exit codes (also listed in `--help`).
@@ -65,6 +65,24 @@ pub enum CliError {
         #[source]
         source: CheckpointError,
     },
+    /// A note key (the log's or a witness's) is malformed or unusable.
+    #[error("{context}")]
+    NoteKey {
+        /// Where the key came from.
+        context: String,
+        /// What is wrong with it.
+        #[source]
+        source: NoteError,
+    },
+    /// The transparency log's tree or proofs could not be made.
+    #[error("{context}")]
+    Proof {
+        /// What was being done.
+        context: &'static str,
+        /// Why it failed.
+        #[source]
+        source: plant_core::audit::ProofError,
+    },
     /// Minting a token failed.
     #[error("cannot mint the token")]
     Token(#[source] jsonwebtoken::errors::Error),
@@ -99,7 +117,10 @@ impl CliError {
     /// The exit code this error ends the process with.
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Usage(_) | Self::MissingDatabaseUrl { .. } | Self::Key { .. } => Exit::Usage,
+            Self::Usage(_)
+            | Self::MissingDatabaseUrl { .. }
+            | Self::Key { .. }
+            | Self::NoteKey { .. } => Exit::Usage,
             Self::Connect(e) => match e {
                 ConnectError::Url(_) => Exit::Usage,
                 ConnectError::Migrate(_) => Exit::Failed,
@@ -111,6 +132,10 @@ impl CliError {
             },
             Self::Catalog { source, .. } => match source {
                 plant_core::Error::Unavailable(_) => Exit::DatabaseUnavailable,
+                _ => Exit::Failed,
+            },
+            Self::Proof { source, .. } => match source {
+                plant_core::audit::ProofError::Store(_) => Exit::DatabaseUnavailable,
                 _ => Exit::Failed,
             },
             Self::Token(_) | Self::Runtime(_) => Exit::Failed,

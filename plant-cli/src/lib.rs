@@ -12,6 +12,7 @@ mod checkpoint_file;
 pub mod commands;
 mod context;
 mod error;
+mod log_key;
 mod progress;
 
 use std::io::Write;
@@ -26,6 +27,7 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success
   1  verification failed: the audit chain, a row or a checkpoint does not verify;
+     `witness`: the checkpoint was refused (not signed by the log, or not consistent);
      `revalidate --dry-run`: a certified entity no longer passes the current rule set
   2  usage or configuration error (bad option, missing DATABASE_URL, bad key, short secret)
   3  database unavailable (unreachable, login refused, PostgreSQL < 14, pgvector missing)
@@ -54,8 +56,10 @@ pub enum Command {
     Seed(commands::seed::SeedArgs),
     /// Verify the audit chain, every record against its latest entry, and the checkpoints.
     Verify(commands::verify::VerifyArgs),
-    /// Sign the head of the audit chain, store the checkpoint and append it to a file.
+    /// Sign the audit log's Merkle tree as a C2SP checkpoint, store it and append it to a file.
     Checkpoint(commands::checkpoint::CheckpointArgs),
+    /// Cosign a new checkpoint after checking it extends the last one accepted, or refuse.
+    Witness(commands::witness::WitnessArgs),
     /// Mint an HS256 bearer token for local use with plant-server.
     Token(commands::token::TokenArgs),
     /// Generate an ed25519 key for signing checkpoints.
@@ -100,6 +104,7 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<Exit, CliErro
         Command::Checkpoint(args) => commands::checkpoint::run(args, out).await,
         Command::Token(args) => commands::token::run(args, out),
         Command::Keygen(args) => commands::keygen::run(args, out),
+        Command::Witness(args) => commands::witness::run(args, out),
         Command::Embed(args) => commands::embed::run(args, out).await,
         Command::Revalidate(args) => commands::revalidate::run(args, out).await,
         Command::Export(args) => commands::transfer::run_export(args, out).await,

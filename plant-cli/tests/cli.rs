@@ -4,7 +4,9 @@
 mod support;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-use plant_core::audit::CheckpointSigner;
+use plant_core::audit::{
+    CheckpointSigner, MerkleTree, NoteSigner, NoteVerifier, SigType, TreeHead, open_checkpoint,
+};
 use serde_json::Value;
 use support::{assert_exit, cli, random_secret, run, scratch_dir, stderr, stdout};
 
@@ -16,6 +18,7 @@ const SUBCOMMANDS: &[&str] = &[
     "token",
     "keygen",
     "embed",
+    "witness",
 ];
 
 #[test]
@@ -41,13 +44,32 @@ fn every_option_names_its_environment_variable() {
             "seed",
             &["DATABASE_URL", "PLANT_SEED_FILE", "PLANT_EMBED_MODEL_DIR"],
         ),
-        ("verify", &["DATABASE_URL", "PLANT_TRUSTED_KEYS"]),
+        (
+            "verify",
+            &[
+                "DATABASE_URL",
+                "PLANT_TRUSTED_KEYS",
+                "PLANT_LOG_ORIGIN",
+                "PLANT_LOG_VKEY",
+                "PLANT_VERIFY_CHECKPOINT",
+            ],
+        ),
+        (
+            "witness",
+            &[
+                "PLANT_LOG_VKEY",
+                "PLANT_WITNESS_NAME",
+                "PLANT_WITNESS_KEY_FILE",
+                "PLANT_WITNESS_STATE",
+            ],
+        ),
         (
             "checkpoint",
             &[
                 "PLANT_SIGNING_KEY",
                 "PLANT_SIGNING_KEY_FILE",
                 "PLANT_CHECKPOINT_FILE",
+                "PLANT_LOG_ORIGIN",
             ],
         ),
         ("token", &["PLANT_JWT_SECRET", "PLANT_TOKEN_TTL"]),
@@ -312,5 +334,140 @@ fn a_malformed_seed_file_is_a_usage_error_before_any_connection() {
         "{}",
         stderr(&out)
     );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn keygen_prints_the_log_verifier_key_for_the_origin() {
+    let out = run(cli(&["keygen"]).env("PLANT_LOG_ORIGIN", "plant.example.com/audit"));
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let vkey = value_of(&text, "PLANT_LOG_VKEY");
+    let verifier = NoteVerifier::parse(vkey).expect("a valid vkey");
+    assert_eq!(verifier.name(), "plant.example.com/audit");
+    assert_eq!(
+        verifier.public_key_hex(),
+        value_of(&text, "PLANT_TRUSTED_KEYS")
+    );
+    let log = NoteSigner::from_secret_hex(
+        "plant.example.com/audit",
+        SigType::Ed25519,
+        value_of(&text, "PLANT_SIGNING_KEY"),
+    )
+    .unwrap();
+    assert_eq!(log.verifier(), verifier);
+
+    let out = run(&mut cli(&[
+        "keygen",
+        "--witness-name",
+        "witness.example/w1",
+    ]));
+    assert_exit(&out, 0);
+    let witness = NoteVerifier::parse(value_of(&stdout(&out), "PLANT_WITNESS_VKEY")).unwrap();
+    assert_eq!(witness.sig_type(), SigType::Cosignature);
+}
+
+/// A log of `n` leaves (`fork` changes leaf 9) and its checkpoints.
+fn log_tree(n: u64, fork: bool) -> MerkleTree {
+    let mut tree = MerkleTree::new();
+    for i in 0..n {
+        let mut data = [0u8; 32];
+        data[..8].copy_from_slice(&i.to_be_bytes());
+        if fork && i == 9 {
+            data[31] = 1;
+        }
+        tree.push_leaf_data(&data);
+    }
+    tree
+}
+
+#[test]
+fn witness_cosigns_what_extends_its_state_and_refuses_a_fork() {
+    let origin = "plant.example.com/audit";
+    let log = NoteSigner::new(origin, SigType::Ed25519, &[31; 32]).unwrap();
+    let checkpoint = |tree: &MerkleTree, size: u64| {
+        TreeHead {
+            origin: origin.into(),
+            size,
+            root: tree.root_at(size).unwrap(),
+        }
+        .sign(&log)
+    };
+    let dir = scratch_dir();
+    let key = dir.join("witness.key");
+    std::fs::write(&key, format!("{}\n", "2a".repeat(32))).unwrap();
+    let state = dir.join("state.note");
+    let honest = log_tree(50, false);
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let vkey = log.verifier().to_string();
+    let witness = |cp: &str, proof: Option<&str>| {
+        let mut args = vec![
+            "witness",
+            cp,
+            "--log-key",
+            &vkey,
+            "--name",
+            "witness.example/w1",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        if let Some(p) = proof {
+            args.extend_from_slice(&["--proof", p]);
+        }
+        run(&mut cli(&args))
+    };
+    let cosigner = NoteSigner::new("witness.example/w1", SigType::Cosignature, &[0x2a; 32])
+        .unwrap()
+        .verifier();
+
+    // First contact: accepted, cosigned, remembered.
+    let first = write("first.note", &checkpoint(&honest, 20));
+    let out = witness(&first, None);
+    assert_exit(&out, 0);
+    let accepted = stdout(&out);
+    let cosigned = open_checkpoint(&accepted, &log.verifier()).unwrap();
+    assert!(cosigned.note.verify(&cosigner).is_ok());
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), accepted);
+
+    // A fork that rewrote seq 10: the proof from the forked log does not link the roots.
+    let forked = log_tree(50, true);
+    let fork_cp = write("fork.note", &checkpoint(&forked, 40));
+    let proof = |tree: &MerkleTree, from: u64, to: u64| {
+        serde_json::json!({
+            "from": from,
+            "to": to,
+            "from_root": tree.root_at(from).unwrap(),
+            "to_root": tree.root_at(to).unwrap(),
+            "consistency_path": tree.consistency_proof(from, to).unwrap(),
+        })
+        .to_string()
+    };
+    let fork_proof = write("fork-proof.json", &proof(&forked, 20, 40));
+    let out = witness(&fork_cp, Some(&fork_proof));
+    assert_exit(&out, 1);
+    assert!(stdout(&out).starts_with("refused:"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("does not extend"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        accepted,
+        "the state still holds the accepted checkpoint"
+    );
+
+    // The honest extension is cosigned; going back afterwards is refused.
+    let next = write("next.note", &checkpoint(&honest, 40));
+    let next_proof = write("next-proof.json", &proof(&honest, 20, 40));
+    assert_exit(&witness(&next, Some(&next_proof)), 0);
+    let out = witness(&first, None);
+    assert_exit(&out, 1);
+    assert!(stdout(&out).contains("went back"), "{}", stdout(&out));
+    // A proof for other sizes is a usage error that names them.
+    let out = witness(&next, Some(&fork_proof));
+    assert_exit(&out, 2);
     std::fs::remove_dir_all(dir).ok();
 }

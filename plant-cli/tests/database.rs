@@ -6,7 +6,10 @@
 
 mod support;
 
-use plant_core::audit::{Checkpoint, CheckpointSigner};
+use plant_core::audit::{
+    CheckpointSigner, DEFAULT_ORIGIN, MerkleTree, NoteSigner, NoteVerifier, SigType, TreeHead,
+    open_checkpoint,
+};
 use serde_json::Value;
 use support::{TestDb, assert_exit, run, scratch_dir, stderr, stdout};
 
@@ -154,21 +157,24 @@ async fn checkpoint_stores_the_head_and_appends_it_to_the_file() {
     let text = std::fs::read_to_string(&file).expect("the checkpoint file exists");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "appended, not overwritten: {text}");
-    let cp: Checkpoint = serde_json::from_str(lines[1]).expect("a checkpoint per line");
-    assert_eq!(cp.public_key, signer.public_key_hex());
-    cp.verify_signature(&[signer.public_key_hex()])
-        .expect("signed by the key");
+    let line: Value = serde_json::from_str(lines[1]).expect("a checkpoint per line");
+    let log =
+        NoteVerifier::from_public_hex(DEFAULT_ORIGIN, SigType::Ed25519, &signer.public_key_hex())
+            .unwrap();
+    let cp = open_checkpoint(line["note"].as_str().unwrap(), &log)
+        .expect("a C2SP checkpoint signed by the key")
+        .head;
 
     let mut conn = db.connect().await;
     let (seq, stored): (i64, i64) = sqlx::query_as(
-        "select (select seq from audit_head), (select count(*) from audit_checkpoint)",
+        "select (select seq from audit_head), (select count(*) from audit_tree_checkpoint)",
     )
     .fetch_one(&mut conn)
     .await
     .unwrap();
     drop(conn);
-    assert_eq!(cp.seq, seq as u64);
-    assert!(stored >= 1);
+    assert_eq!(cp.size, seq as u64);
+    assert_eq!(stored, 1, "the same checkpoint twice is stored once");
 
     let key_file = dir.join("signing.key");
     std::fs::write(&key_file, format!("{}\n", signer.secret_hex())).unwrap();
@@ -311,8 +317,11 @@ async fn the_checkpoint_file_catches_a_rewritten_or_emptied_chain() {
         .cli(&["checkpoint", "--out", file_str])
         .env("PLANT_SIGNING_KEY", signer.secret_hex()));
     assert_exit(&out, 0);
-    let cp: Checkpoint = serde_json::from_str(stdout(&out).trim()).unwrap();
     let public = signer.public_key_hex();
+    let log = NoteVerifier::from_public_hex(DEFAULT_ORIGIN, SigType::Ed25519, &public).unwrap();
+    let cp = open_checkpoint(&stdout(&out), &log)
+        .expect("the note is printed")
+        .head;
     let verify = [
         "verify",
         "--json",
@@ -331,7 +340,7 @@ async fn the_checkpoint_file_catches_a_rewritten_or_emptied_chain() {
     let out = run(&mut rewritten.cli(&verify));
     assert_exit(&out, 1);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(report["first_break"]["seq"], cp.seq);
+    assert_eq!(report["first_break"]["seq"], cp.size);
     assert_eq!(
         report["first_break"]["reason"]["kind"],
         "checkpoint_mismatch"
@@ -349,4 +358,195 @@ async fn the_checkpoint_file_catches_a_rewritten_or_emptied_chain() {
     original.drop_db().await;
     rewritten.drop_db().await;
     emptied.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_export_from_postgresql_verifies_offline_without_a_database() {
+    let Some(db) = TestDb::create("verify_offline").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    let secret = CheckpointSigner::generate().unwrap().secret_hex();
+    let origin = "plant.example.com/audit";
+    let log = NoteSigner::from_secret_hex(origin, SigType::Ed25519, &secret).unwrap();
+    let vkey = log.verifier().to_string();
+    let dir = scratch_dir();
+    let export = dir.join("export.json");
+    let checkpoints = dir.join("checkpoints.jsonl");
+    let out = run(db
+        .cli(&["checkpoint", "--out", checkpoints.to_str().unwrap()])
+        .env("PLANT_SIGNING_KEY", &secret)
+        .env("PLANT_LOG_ORIGIN", origin));
+    assert_exit(&out, 0);
+    assert_exit(
+        &run(&mut db.cli(&["export", "--out", export.to_str().unwrap()])),
+        0,
+    );
+    db.drop_db().await;
+
+    // No DATABASE_URL from here on: the database is gone.
+    let offline = |extra: &[&str]| {
+        let mut args = vec!["verify", "--offline", export.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(&mut support::cli(&args))
+    };
+    let out = offline(&["--log-key", &vkey]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("intact offline"), "{}", stdout(&out));
+    // The same with the checkpoint file, and with the hex key under the origin.
+    let public = log.verifier().public_key_hex();
+    let out = offline(&[
+        "--checkpoint",
+        checkpoints.to_str().unwrap(),
+        "--trusted-key",
+        &public,
+        "--origin",
+        origin,
+    ]);
+    assert_exit(&out, 0);
+
+    // An older checkpoint of the same log: the newer one must extend it.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let hashes: Vec<[u8; 32]> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let hex = e["hash"].as_str().unwrap();
+            let mut b = [0u8; 32];
+            for (i, byte) in b.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+            }
+            b
+        })
+        .collect();
+    let half = hashes.len() / 2;
+    let older = |leaves: &[[u8; 32]]| {
+        TreeHead {
+            origin: origin.into(),
+            size: half as u64,
+            root: MerkleTree::from_leaf_data(leaves.iter().map(|h| &h[..])).root(),
+        }
+        .sign(&log)
+    };
+    let older_file = dir.join("older.note");
+    std::fs::write(&older_file, older(&hashes[..half])).unwrap();
+    let out = offline(&[
+        "--log-key",
+        &vkey,
+        "--older-checkpoint",
+        older_file.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    // A signed older head of another history (a fork): refused.
+    let mut forked = hashes[..half].to_vec();
+    forked[3][0] ^= 1;
+    std::fs::write(&older_file, older(&forked)).unwrap();
+    let out = offline(&[
+        "--log-key",
+        &vkey,
+        "--older-checkpoint",
+        older_file.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 1);
+    assert!(
+        stdout(&out).contains(&format!("first bad seq {half}")),
+        "{}",
+        stdout(&out)
+    );
+
+    // A changed payload in the document is named by its seq.
+    let mut tampered = doc.clone();
+    tampered["entries"][3]["payload"] = Value::String(format!(
+        "{} ",
+        tampered["entries"][3]["payload"].as_str().unwrap()
+    ));
+    std::fs::write(&export, serde_json::to_string(&tampered).unwrap()).unwrap();
+    let out = offline(&["--log-key", &vkey]);
+    assert_exit(&out, 1);
+    assert!(stdout(&out).contains("first bad seq 4"), "{}", stdout(&out));
+
+    // Without the log's key there is nothing to trust the checkpoint with.
+    let out = offline(&[]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("needs the log's public key"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn earlier_seq_hash_checkpoints_in_a_file_keep_verifying_beside_c2sp_ones() {
+    let Some(db) = TestDb::create("legacy_checkpoints").await else {
+        return;
+    };
+    migrate_and_seed(&db);
+    let signer = CheckpointSigner::generate().unwrap();
+    let dir = scratch_dir();
+    let file = dir.join("checkpoints.jsonl");
+    let file_str = file.to_str().unwrap();
+    let mut conn = db.connect().await;
+    let (seq, hash): (i64, Vec<u8>) =
+        sqlx::query_as("select seq, hash from audit_log where seq = 7")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    drop(conn);
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&hash);
+    let head = plant_core::audit::Head {
+        seq: seq as u64,
+        hash: plant_core::audit::Hash(bytes),
+    };
+    // A checkpoint in the earlier format, as `checkpoint` used to append it.
+    let legacy = signer.sign(head, plant_core::Timestamp::now());
+    std::fs::write(
+        &file,
+        format!("{}\n", serde_json::to_string(&legacy).unwrap()),
+    )
+    .unwrap();
+    let out = run(db
+        .cli(&["checkpoint", "--out", file_str])
+        .env("PLANT_SIGNING_KEY", signer.secret_hex()));
+    assert_exit(&out, 0);
+    let public = signer.public_key_hex();
+    let verify = [
+        "verify",
+        "--json",
+        "--checkpoint-file",
+        file_str,
+        "--trusted-key",
+        &public,
+    ];
+    let out = run(&mut db.cli(&verify));
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        report["checkpoints_checked"].as_u64().unwrap() >= 3,
+        "{report}"
+    );
+
+    // The earlier checkpoint with another hash: named at its seq.
+    let mut forged = legacy.clone();
+    forged.hash.0[0] ^= 1;
+    let forged = CheckpointSigner::from_hex(&signer.secret_hex())
+        .unwrap()
+        .sign(forged.head(), forged.signed_at);
+    std::fs::write(
+        &file,
+        format!("{}\n", serde_json::to_string(&forged).unwrap()),
+    )
+    .unwrap();
+    let out = run(&mut db.cli(&verify));
+    assert_exit(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["first_break"]["seq"], 7);
+    assert_eq!(
+        report["first_break"]["reason"]["kind"],
+        "checkpoint_mismatch"
+    );
+    std::fs::remove_dir_all(dir).ok();
+    db.drop_db().await;
 }

@@ -1,26 +1,28 @@
-//! `plant-cli checkpoint`: sign the chain's head, store the checkpoint, keep a copy in a file.
+//! `plant-cli checkpoint`: sign the log's Merkle tree at the chain's head as a C2SP checkpoint,
+//! store it, keep a copy in a file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::Args;
-use plant_core::Catalog;
-use plant_core::audit::CheckpointSigner;
-use plant_core::search::HashingEmbedder;
+use plant_core::Timestamp;
+use plant_core::audit::{CheckpointSigner, NoteSigner, TransparencyLog};
 use plant_core::store::Store;
 
-use crate::checkpoint_file;
+use crate::DbArgs;
+use crate::checkpoint_file::{self, Line};
 use crate::context::store;
 use crate::error::{CliError, Exit};
+use crate::log_key::OriginArgs;
 use crate::progress::note;
-use crate::{DbArgs, emit};
 
 /// Arguments of `checkpoint`.
 #[derive(Debug, Args)]
 pub struct CheckpointArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    origin: OriginArgs,
     /// The ed25519 signing key as 64 hex characters (`plant-cli keygen` makes one).
     #[arg(
         long,
@@ -39,8 +41,8 @@ pub struct CheckpointArgs {
     out: Option<PathBuf>,
 }
 
-/// The signer from the key option or the key file.
-fn signer(args: &CheckpointArgs) -> Result<CheckpointSigner, CliError> {
+/// The log's note signer (named after the origin) from the key option or the key file.
+fn signer(args: &CheckpointArgs) -> Result<NoteSigner, CliError> {
     let (hex, source) = match (&args.signing_key, &args.key_file) {
         (Some(hex), _) => (hex.clone(), "PLANT_SIGNING_KEY".to_owned()),
         (None, Some(path)) => (read_key_file(path)?, path.display().to_string()),
@@ -54,10 +56,11 @@ fn signer(args: &CheckpointArgs) -> Result<CheckpointSigner, CliError> {
     CheckpointSigner::from_hex(hex.trim()).map_err(|source_err| CliError::Key {
         context: format!("the signing key from {source} is unusable"),
         source: source_err,
-    })
+    })?;
+    args.origin.signer(&hex, &source)
 }
 
-fn read_key_file(path: &Path) -> Result<String, CliError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<String, CliError> {
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
@@ -75,7 +78,7 @@ fn read_key_file(path: &Path) -> Result<String, CliError> {
     })
 }
 
-/// Signs the head, stores the checkpoint, prints it as JSON and appends it to `--out`.
+/// Signs the tree at the head, stores the checkpoint, prints the note and appends it to `--out`.
 pub async fn run(args: CheckpointArgs, out: &mut (dyn Write + Send)) -> Result<Exit, CliError> {
     let signer = signer(&args)?;
     let store = store(&args.db, "checkpoint").await?;
@@ -88,27 +91,33 @@ pub async fn run(args: CheckpointArgs, out: &mut (dyn Write + Send)) -> Result<E
             "the audit chain is empty: there is nothing to sign yet".into(),
         ));
     }
-    // Checkpointing embeds nothing; the catalog needs an embedder all the same.
-    let catalog = Catalog::new(Arc::new(store), Arc::new(HashingEmbedder));
-    let checkpoint = catalog
-        .checkpoint(&signer)
+    let checkpoint = TransparencyLog::new()
+        .checkpoint(&store, &signer, Timestamp::now())
         .await
-        .map_err(|e| CliError::catalog("cannot store the checkpoint", e))?;
-    let line = serde_json::to_string(&checkpoint)
-        .map_err(|e| CliError::Output(std::io::Error::other(e)))?;
-    emit(out, &line)?;
+        .map_err(|source| CliError::Proof {
+            context: "cannot sign and store the checkpoint",
+            source,
+        })?;
+    out.write_all(checkpoint.note.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(CliError::Output)?;
     match &args.out {
         Some(path) => {
-            checkpoint_file::append(path, &checkpoint)?;
+            checkpoint_file::append(
+                path,
+                &Line::Tree {
+                    note: checkpoint.note.clone(),
+                },
+            )?;
             note(&format!(
-                "checkpoint at seq {} stored and appended to {}",
-                checkpoint.seq,
+                "checkpoint of tree size {} stored and appended to {}",
+                checkpoint.tree_size,
                 path.display()
             ));
         }
         None => note(&format!(
-            "checkpoint at seq {} stored; no --out given: keep the line above outside the database",
-            checkpoint.seq
+            "checkpoint of tree size {} stored; no --out given: keep the note above outside the database",
+            checkpoint.tree_size
         )),
     }
     Ok(Exit::Ok)

@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use plant_core::audit::CheckpointSigner;
+use plant_core::audit::{CheckpointSigner, NoteSigner, SigType};
 
 use crate::emit;
 use crate::error::{CliError, Exit};
+use crate::log_key::OriginArgs;
 use crate::progress::note;
 
 /// Arguments of `keygen`.
@@ -18,15 +19,37 @@ pub struct KeygenArgs {
     /// it, the secret is printed on standard output.
     #[arg(long, env = "PLANT_KEYGEN_OUT", value_name = "PATH")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    origin: OriginArgs,
+    /// Make a witness key: print its cosigner verifier key (signature type 0x04) under
+    /// --witness-name instead of the log's.
+    #[arg(long, env = "PLANT_WITNESS_NAME", value_name = "NAME")]
+    witness_name: Option<String>,
 }
 
-/// Generates a key. Prints `PLANT_SIGNING_KEY=<secret hex>` (unless written to `--out`) and
-/// `PLANT_TRUSTED_KEYS=<public hex>`, a form a shell or an env file reads directly.
+/// Generates a key. Prints `PLANT_SIGNING_KEY=<secret hex>` (unless written to `--out`),
+/// `PLANT_TRUSTED_KEYS=<public hex>` and the verifier key of the log's checkpoints,
+/// `PLANT_LOG_VKEY=<origin>+<key id>+<base64>` (for a witness key, `PLANT_WITNESS_VKEY=…`),
+/// a form a shell or an env file reads directly.
 pub fn run(args: KeygenArgs, out: &mut (dyn Write + Send)) -> Result<Exit, CliError> {
     let signer = CheckpointSigner::generate().map_err(|source| CliError::Key {
         context: "cannot generate a key".into(),
         source,
     })?;
+    // The name is checked before the secret is written anywhere.
+    let (variable, name, sig_type) = match &args.witness_name {
+        Some(name) => ("PLANT_WITNESS_VKEY", name.as_str(), SigType::Cosignature),
+        None => (
+            "PLANT_LOG_VKEY",
+            args.origin.origin.as_str(),
+            SigType::Ed25519,
+        ),
+    };
+    let note_signer = NoteSigner::from_secret_hex(name.trim(), sig_type, &signer.secret_hex())
+        .map_err(|source| CliError::NoteKey {
+            context: format!("{name:?} cannot name a key"),
+            source,
+        })?;
     match &args.out {
         Some(path) => {
             write_secret(path, &signer.secret_hex())?;
@@ -41,6 +64,7 @@ pub fn run(args: KeygenArgs, out: &mut (dyn Write + Send)) -> Result<Exit, CliEr
         out,
         &format!("PLANT_TRUSTED_KEYS={}", signer.public_key_hex()),
     )?;
+    emit(out, &format!("{variable}={}", note_signer.verifier()))?;
     Ok(Exit::Ok)
 }
 

@@ -9,3 +9,4 @@ pub mod seed;
 pub mod token;
 pub mod transfer;
 pub mod verify;
+pub mod witness;

@@ -30,6 +30,12 @@ const PLANT_VARS: &[&str] = &[
     "PLANT_REVALIDATE_ACTOR",
     "PLANT_REVALIDATE_JSON",
     "PLANT_EXPORT_OUT",
+    "PLANT_LOG_ORIGIN",
+    "PLANT_LOG_VKEY",
+    "PLANT_VERIFY_CHECKPOINT",
+    "PLANT_WITNESS_NAME",
+    "PLANT_WITNESS_KEY_FILE",
+    "PLANT_WITNESS_STATE",
 ];
 
 /// The binary with a clean environment and these arguments.

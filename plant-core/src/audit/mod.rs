@@ -31,10 +31,20 @@
 //! the same bytes. Golden vectors in `plant-core/tests/data/golden/` pin both the payload
 //! encoding and the link; changing either is a new version (`plant-audit-v2`), not an edit.
 //!
+//! # The transparency log
+//!
+//! A Merkle tree with RFC 9162 hashing runs over the entries in seq order; leaf `i` is entry
+//! `i + 1`, with the entry's link hash as leaf data ([`merkle`]). Its heads are published as
+//! C2SP `tlog-checkpoint`s signed as `signed-note`s ([`TreeHead`], [`note`]); inclusion and
+//! consistency proofs come from a [`TransparencyLog`] and are checked by pure functions
+//! ([`verify_inclusion`], [`verify_consistency`], [`offline`]). `docs/transparency.md` gives
+//! every byte layout with test vectors.
+//!
 //! # Checkpoints
 //!
-//! A [`Checkpoint`] is an ed25519 signature over `"plant-checkpoint-v1\n" || seq (u64 BE) ||
-//! hash (32 bytes)` of a head. Store copies outside the database.
+//! Two formats. The current one is the C2SP checkpoint above. The earlier [`Checkpoint`] is an
+//! ed25519 signature over `"plant-checkpoint-v1\n" || seq (u64 BE) || hash (32 bytes)` of a
+//! head; those already made keep being verified. Store copies outside the database.
 //!
 //! # What verification can and cannot detect
 //!
@@ -66,6 +76,11 @@ pub mod canonical;
 mod checkpoint;
 mod entry;
 mod hash;
+pub mod merkle;
+pub mod note;
+pub mod offline;
+mod transparency;
+mod tree_head;
 mod verify;
 
 pub use canonical::{EncodeError, canonical_value, to_canonical};
@@ -74,6 +89,18 @@ pub use checkpoint::{
 };
 pub use entry::{AuditEntry, LINK_DOMAIN, NewEntry};
 pub use hash::{Hash, HashParseError, Head};
+pub use merkle::{
+    MerkleTree, TreeError, leaf_hash, node_hash, verify_consistency, verify_inclusion,
+};
+pub use note::{Note, NoteError, NoteSignature, NoteSigner, NoteVerifier, SigType};
+pub use transparency::{
+    ConsistencyProof, CosignedError, InclusionProof, ProofError, TransparencyLog,
+    latest_checkpoint_text,
+};
+pub use tree_head::{
+    DEFAULT_ORIGIN, StoredTreeCheckpoint, TreeHead, TreeHeadError, VerifiedCheckpoint,
+    WitnessRefusal, open_checkpoint, witness_cosign,
+};
 pub use verify::{
     Break, BreakReason, ChainVerifier, VerifyReport, verify_chain, verify_entity_entries,
 };

@@ -42,6 +42,11 @@ pub struct CatalogExport {
     pub certifications: Vec<ExportedCertification>,
     /// The audit chain, every entry with its payload, in seq order: what import replays.
     pub entries: Vec<AuditEntry>,
+    /// The newest signed C2SP checkpoint of the log whose tree size is at most `head.seq`, if
+    /// one was made: with the log's public key it lets `plant-cli verify --offline` check the
+    /// document without the database ([`crate::audit::offline::verify_export`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 /// One entity and its versions.
@@ -115,6 +120,13 @@ impl Catalog {
                 }
             }
         }
+        let checkpoint = self
+            .store
+            .tree_checkpoints()
+            .await?
+            .into_iter()
+            .rfind(|c| c.tree_size <= head.seq)
+            .map(|c| c.note);
         Ok(CatalogExport {
             format: EXPORT_FORMAT.to_owned(),
             rule_set: RULE_SET_VERSION.to_owned(),
@@ -122,6 +134,7 @@ impl Catalog {
             entities,
             certifications,
             entries,
+            checkpoint,
         })
     }
 

@@ -12,7 +12,7 @@ use super::{
     Change, Committed, FusedQuery, ListQuery, SearchFilter, SearchHit, StaleEmbedding, Store,
     StoreError, StoreResult, StoredEmbedding,
 };
-use crate::audit::{AuditEntry, Checkpoint, Head};
+use crate::audit::{AuditEntry, Checkpoint, Head, StoredTreeCheckpoint};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{self, FUSION_DEPTH, LexicalDoc};
@@ -42,6 +42,7 @@ struct Inner {
     entries: Vec<AuditEntry>,
     by_entity: HashMap<Uuid, Vec<usize>>,
     checkpoints: Vec<Checkpoint>,
+    tree_checkpoints: Vec<StoredTreeCheckpoint>,
     embeddings: HashMap<Uuid, StoredEmbedding>,
 }
 
@@ -602,6 +603,22 @@ impl Store for MemoryStore {
 
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         Ok(self.lock().checkpoints.clone())
+    }
+
+    async fn add_tree_checkpoint(&self, checkpoint: StoredTreeCheckpoint) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if !inner
+            .tree_checkpoints
+            .iter()
+            .any(|c| c.note == checkpoint.note)
+        {
+            inner.tree_checkpoints.push(checkpoint);
+        }
+        Ok(())
+    }
+
+    async fn tree_checkpoints(&self) -> StoreResult<Vec<StoredTreeCheckpoint>> {
+        Ok(self.lock().tree_checkpoints.clone())
     }
 
     async fn search(

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Timestamp;
-use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Head, NewEntry, VerifyReport};
+use crate::audit::{
+    AuditEntry, ChainVerifier, Checkpoint, Hash, Head, NewEntry, StoredTreeCheckpoint, VerifyReport,
+};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 
@@ -401,6 +403,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every stored checkpoint, by seq.
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+
+    /// `(seq, link hash)` of the entries with `seq > after`, in order, at most `limit`: the
+    /// transparency log's leaves, without the payloads.
+    async fn audit_hashes(&self, after: u64, limit: u64) -> StoreResult<Vec<(u64, Hash)>> {
+        Ok(self
+            .audit_entries(after, limit)
+            .await?
+            .into_iter()
+            .map(|e| (e.seq, e.hash))
+            .collect())
+    }
+
+    /// Stores a signed C2SP tree checkpoint (the same note twice is stored once).
+    async fn add_tree_checkpoint(&self, checkpoint: StoredTreeCheckpoint) -> StoreResult<()>;
+
+    /// Every stored tree checkpoint, oldest first.
+    async fn tree_checkpoints(&self) -> StoreResult<Vec<StoredTreeCheckpoint>>;
+
+    /// The newest stored tree checkpoint.
+    async fn latest_tree_checkpoint(&self) -> StoreResult<Option<StoredTreeCheckpoint>> {
+        Ok(self.tree_checkpoints().await?.pop())
+    }
 
     /// The `k` records closest in meaning to `query` that pass `filter`, closest first.
     async fn search(

@@ -30,6 +30,7 @@ mod read;
 mod rows;
 mod setup;
 mod sql;
+mod tlog;
 mod url;
 mod write;
 
@@ -50,7 +51,7 @@ use super::{
     Change, Committed, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding,
     Store, StoreError, StoreResult, StoredEmbedding,
 };
-use crate::audit::{AuditEntry, Checkpoint, Head};
+use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint};
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 use error::store_error;
@@ -188,6 +189,26 @@ impl Store for PgStore {
     #[instrument(skip(self))]
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         read::checkpoints(&self.pool).await
+    }
+
+    #[instrument(skip(self))]
+    async fn audit_hashes(&self, after: u64, limit: u64) -> StoreResult<Vec<(u64, Hash)>> {
+        tlog::audit_hashes(&self.pool, after, limit).await
+    }
+
+    #[instrument(skip_all, fields(tree_size = checkpoint.tree_size))]
+    async fn add_tree_checkpoint(&self, checkpoint: StoredTreeCheckpoint) -> StoreResult<()> {
+        tlog::add_tree_checkpoint(&self.pool, &checkpoint).await
+    }
+
+    #[instrument(skip(self))]
+    async fn tree_checkpoints(&self) -> StoreResult<Vec<StoredTreeCheckpoint>> {
+        tlog::tree_checkpoints(&self.pool).await
+    }
+
+    #[instrument(skip(self))]
+    async fn latest_tree_checkpoint(&self) -> StoreResult<Option<StoredTreeCheckpoint>> {
+        tlog::latest_tree_checkpoint(&self.pool).await
     }
 
     #[instrument(skip(self, query))]
