@@ -247,7 +247,7 @@ impl Modify for CatalogPaths {
                 .response("409", problem("the name is taken"))
                 .response(
                     "422",
-                    problem("rule or input violations, listed in `violations`"),
+                    problem("rule or input violations: `violations` (one line each), `errors` (structured)"),
                 )
                 .security(bearer())
                 .build();

@@ -30,6 +30,12 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// The one-line form in a problem's `violations`: rule, field and message
+    /// (`L1-AGENT-03 team_id: the team has another job role`).
+    pub fn line(&self) -> String {
+        format!("{} {}: {}", self.rule, self.field, self.message)
+    }
+
     /// An input violation: a field that could not be parsed.
     pub fn input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -38,6 +44,49 @@ impl Violation {
             message: message.into(),
         }
     }
+}
+
+/// One entry of a problem's `errors`: where in the request (RFC 6901 `pointer`) and what
+/// (`detail`), with the rule, field and message it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProblemError {
+    /// JSON pointer to the field in the request body (`/team_id`, `/skills/0`; `""` for the
+    /// body as a whole).
+    pub pointer: String,
+    /// The message, for a human.
+    pub detail: String,
+    pub rule: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<&Violation> for ProblemError {
+    fn from(v: &Violation) -> Self {
+        Self {
+            pointer: json_pointer(&v.field),
+            detail: v.message.clone(),
+            rule: v.rule.clone(),
+            field: v.field.clone(),
+            message: v.message.clone(),
+        }
+    }
+}
+
+/// `skills[0].name` -> `/skills/0/name`; `body` (the whole body) -> `""`.
+fn json_pointer(field: &str) -> String {
+    if field.is_empty() || field == "body" {
+        return String::new();
+    }
+    let mut pointer = String::with_capacity(field.len() + 1);
+    for segment in field.split(['.', '[']) {
+        let segment = segment.trim_end_matches(']');
+        if segment.is_empty() {
+            continue;
+        }
+        pointer.push('/');
+        pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+    }
+    pointer
 }
 
 /// The body of every error response.
@@ -50,8 +99,12 @@ pub struct Problem {
     pub detail: String,
     pub instance: String,
     pub correlation_id: String,
+    /// For 422: each violation as one line naming rule, field and message.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub violations: Option<Vec<Violation>>,
+    pub violations: Option<Vec<String>>,
+    /// For 422: the same violations, structured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemError>>,
 }
 
 /// Why an error happened at the edge; each variant maps to one status and one problem type.
@@ -121,6 +174,14 @@ impl ApiError {
         Self::Invalid {
             detail: format!("{field}: {message}"),
             violations: vec![Violation::input(field, message)],
+        }
+    }
+
+    /// The rule and input violations of a 422; empty for every other error.
+    pub fn violations(&self) -> &[Violation] {
+        match self {
+            Self::Invalid { violations, .. } | Self::RuleViolation { violations, .. } => violations,
+            _ => &[],
         }
     }
 
@@ -216,12 +277,16 @@ impl ApiError {
     /// Renders the problem for the request at `instance`.
     pub fn to_problem(&self, instance: &str, correlation_id: &str) -> Problem {
         let (slug, title) = self.slug_and_title();
-        let violations = match self {
-            Self::Invalid { violations, .. } | Self::RuleViolation { violations, .. } => {
-                Some(violations.clone())
-            }
-            _ => None,
-        };
+        let found = self.violations();
+        let (violations, errors) =
+            if matches!(self, Self::Invalid { .. } | Self::RuleViolation { .. }) {
+                (
+                    Some(found.iter().map(Violation::line).collect()),
+                    Some(found.iter().map(ProblemError::from).collect()),
+                )
+            } else {
+                (None, None)
+            };
         Problem {
             type_uri: format!("{TYPE_BASE}{slug}"),
             title: title.into(),
@@ -230,6 +295,7 @@ impl ApiError {
             instance: instance.into(),
             correlation_id: correlation_id.into(),
             violations,
+            errors,
         }
     }
 
@@ -331,11 +397,24 @@ mod tests {
         .to_problem("/x", "c");
         assert_eq!(rule.status, 422);
         assert!(rule.type_uri.contains("constitutional"));
-        assert_eq!(rule.violations.as_ref().map(Vec::len), Some(1));
+        assert_eq!(rule.violations, Some(vec!["L0-01 f: m".to_owned()]));
+        let errors = rule.errors.unwrap();
+        assert_eq!(
+            (errors[0].pointer.as_str(), errors[0].rule.as_str()),
+            ("/f", "L0-01")
+        );
 
         let input = ApiError::invalid_field("limit", "must be at most 1000").to_problem("/x", "c");
         assert_eq!(input.status, 422);
         assert!(!input.type_uri.contains("constitutional"));
+    }
+
+    #[test]
+    fn fields_become_json_pointers() {
+        assert_eq!(json_pointer("team_id"), "/team_id");
+        assert_eq!(json_pointer("skills[0].name"), "/skills/0/name");
+        assert_eq!(json_pointer("a/b~c"), "/a~1b~0c");
+        assert_eq!(json_pointer("body"), "");
     }
 
     #[test]

@@ -209,6 +209,7 @@ fn busy(ctx: &RequestCtx, max: usize) -> Response {
         instance: ctx.path.clone(),
         correlation_id: ctx.correlation_id.as_str().to_owned(),
         violations: None,
+        errors: None,
     };
     let mut response =
         json_response_with_type(StatusCode::SERVICE_UNAVAILABLE, &problem, PROBLEM_JSON);
