@@ -1,16 +1,21 @@
-//! Routing with matchit: a path template per endpoint and a handler per method; 404 for unknown
-//! paths, 405 with `Allow` for known paths and other methods.
+//! The routing table's builder: a path template per endpoint and a handler per method, routed by
+//! axum. Unknown paths answer 404 and known paths with another method 405 with `Allow` (both
+//! problem+json); `OPTIONS` on a known path answers 204 with `Allow`; `HEAD` follows `GET`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
+use axum::routing::{MethodFilter, MethodRouter};
 use futures_util::future::BoxFuture;
-use http::Method;
+use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::context::RequestCtx;
+use crate::correlation::CorrelationId;
 use crate::problem::ApiError;
-use crate::response::Response;
+use crate::response::{Response, empty};
+use crate::state::AppState;
 
 /// What a handler returns.
 pub type HandlerResult = Result<Response, ApiError>;
@@ -18,12 +23,10 @@ pub type HandlerResult = Result<Response, ApiError>;
 /// A type-erased request handler.
 pub type Handler = Arc<dyn Fn(RequestCtx) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
-/// The endpoints under one path template.
-#[derive(Clone)]
-struct Endpoint {
-    template: &'static str,
-    methods: Vec<(Method, Handler)>,
-}
+/// The route template a response was produced under, for the metrics and the log (absent on
+/// requests that matched no route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedRoute(pub &'static str);
 
 /// A route could not be registered (two templates that conflict).
 #[derive(Debug, thiserror::Error)]
@@ -34,38 +37,41 @@ pub struct RouteError {
     source: matchit::InsertError,
 }
 
-/// Collects routes before building the matcher.
+/// Collects routes before building the router.
 #[derive(Default)]
 pub struct RouterBuilder {
-    endpoints: BTreeMap<&'static str, Endpoint>,
+    endpoints: BTreeMap<&'static str, Vec<(Method, Handler)>>,
 }
 
 impl RouterBuilder {
-    /// Registers `handler` for `method` on `template` (matchit syntax: `/agents/{id}`).
+    /// Registers `handler` for `method` on `template` (`/agents/{id}`); a second registration of
+    /// the same method and template replaces the first.
     pub fn route<F, Fut>(mut self, method: Method, template: &'static str, handler: F) -> Self
     where
         F: Fn(RequestCtx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |ctx| Box::pin(handler(ctx)));
-        let endpoint = self.endpoints.entry(template).or_insert_with(|| Endpoint {
-            template,
-            methods: Vec::new(),
-        });
-        endpoint.methods.retain(|(m, _)| *m != method);
-        endpoint.methods.push((method, handler));
+        let methods = self.endpoints.entry(template).or_default();
+        methods.retain(|(m, _)| *m != method);
+        methods.push((method, handler));
         self
     }
 
-    /// Builds the matcher.
+    /// Builds the router. Templates are checked for conflicts first, so that a bad table is an
+    /// error rather than a panic inside axum.
     pub fn build(self) -> Result<Router, RouteError> {
-        let mut inner = matchit::Router::new();
-        for (template, endpoint) in self.endpoints {
-            inner
-                .insert(template, endpoint)
+        let mut check = matchit::Router::new();
+        let mut inner = axum::Router::new();
+        for (template, methods) in self.endpoints {
+            check
+                .insert(template, ())
                 .map_err(|source| RouteError { template, source })?;
+            inner = inner.route(template, method_router(template, methods));
         }
-        Ok(Router { inner })
+        Ok(Router {
+            inner: inner.fallback(not_found),
+        })
     }
 }
 
@@ -77,31 +83,10 @@ impl std::fmt::Debug for RouterBuilder {
     }
 }
 
-/// The built router.
+/// The built router, waiting for its state.
+#[derive(Debug, Clone)]
 pub struct Router {
-    inner: matchit::Router<Endpoint>,
-}
-
-impl std::fmt::Debug for Router {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router").finish_non_exhaustive()
-    }
-}
-
-/// A request matched to its handler.
-pub struct Matched {
-    pub template: &'static str,
-    pub handler: Handler,
-    pub params: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for Matched {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matched")
-            .field("template", &self.template)
-            .field("params", &self.params)
-            .finish()
-    }
+    inner: axum::Router<AppState>,
 }
 
 impl Router {
@@ -110,56 +95,97 @@ impl Router {
         RouterBuilder::default()
     }
 
-    /// The methods served on `path`, when the path is known (HEAD follows GET).
-    pub fn allowed(&self, path: &str) -> Option<Vec<Method>> {
-        let found = self.inner.at(normalise(path)).ok()?;
-        Some(allow_list(found.value))
-    }
-
-    /// Finds the handler for `method` on `path`.
-    pub fn resolve(&self, method: &Method, path: &str) -> Result<Matched, ApiError> {
-        let found = self
-            .inner
-            .at(normalise(path))
-            .map_err(|_| ApiError::NotFound(format!("no resource at {}", safe_path(path))))?;
-        let wanted = if *method == Method::HEAD {
-            &Method::GET
-        } else {
-            method
-        };
-        let Some((_, handler)) = found.value.methods.iter().find(|(m, _)| m == wanted) else {
-            return Err(ApiError::MethodNotAllowed {
-                allow: allow_list(found.value),
-            });
-        };
-        Ok(Matched {
-            template: found.value.template,
-            handler: handler.clone(),
-            params: found
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        })
+    /// The axum router over `state`.
+    pub fn with_state(self, state: AppState) -> axum::Router {
+        self.inner.with_state(state)
     }
 }
 
-fn allow_list(endpoint: &Endpoint) -> Vec<Method> {
-    let mut allow: Vec<Method> = endpoint.methods.iter().map(|(m, _)| m.clone()).collect();
+fn method_router(
+    template: &'static str,
+    methods: Vec<(Method, Handler)>,
+) -> MethodRouter<AppState> {
+    let allow = allow_list(methods.iter().map(|(m, _)| m));
+    let mut router = MethodRouter::new();
+    for (method, handler) in methods {
+        let Ok(filter) = MethodFilter::try_from(method.clone()) else {
+            tracing::warn!(%method, template, "method cannot be routed; skipped");
+            continue;
+        };
+        router = router.on(
+            filter,
+            move |State(state): State<AppState>, request: Request| {
+                endpoint(state, request, template, handler.clone())
+            },
+        );
+    }
+    router.fallback(move |request: Request| other_method(request, allow.clone()))
+}
+
+/// Runs one handler: the request read into a [`RequestCtx`], the handler, its error rendered.
+async fn endpoint(
+    state: AppState,
+    request: Request,
+    template: &'static str,
+    handler: Handler,
+) -> Response {
+    tracing::Span::current().record("route", template);
+    let path = request.uri().path().to_owned();
+    let correlation_id = CorrelationId::from_headers(request.headers());
+    let result = match RequestCtx::read(state, request, template, correlation_id.clone()).await {
+        Ok(ctx) => handler(ctx).await,
+        Err(err) => Err(err),
+    };
+    let mut response = result.unwrap_or_else(|err| render(err, &path, &correlation_id));
+    response.extensions_mut().insert(MatchedRoute(template));
+    response
+}
+
+/// The problem response for `err`, logged by its severity.
+pub fn render(err: ApiError, path: &str, correlation_id: &CorrelationId) -> Response {
+    if err.status().is_server_error() {
+        tracing::error!(error = %err.cause_chain(), "request failed");
+    } else {
+        tracing::info!(error = %err, "request refused");
+    }
+    err.into_response(path, correlation_id.as_str())
+}
+
+/// A known path with a method it does not serve: 204 with `Allow` for `OPTIONS`, 405 otherwise.
+async fn other_method(request: Request, allow: Vec<Method>) -> Response {
+    if request.method() == Method::OPTIONS {
+        let mut response = empty(StatusCode::NO_CONTENT);
+        let names: Vec<&str> = allow.iter().map(Method::as_str).collect();
+        if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, v);
+        }
+        return response;
+    }
+    let correlation_id = CorrelationId::from_headers(request.headers());
+    render(
+        ApiError::MethodNotAllowed { allow },
+        request.uri().path(),
+        &correlation_id,
+    )
+}
+
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path();
+    let correlation_id = CorrelationId::from_headers(request.headers());
+    render(
+        ApiError::NotFound(format!("no resource at {}", safe_path(path))),
+        path,
+        &correlation_id,
+    )
+}
+
+fn allow_list<'a>(methods: impl Iterator<Item = &'a Method>) -> Vec<Method> {
+    let mut allow: Vec<Method> = methods.cloned().collect();
     if allow.contains(&Method::GET) {
         allow.push(Method::HEAD);
     }
     allow.push(Method::OPTIONS);
     allow
-}
-
-/// `/agents/` matches `/agents`.
-fn normalise(path: &str) -> &str {
-    if path.len() > 1 {
-        path.strip_suffix('/').unwrap_or(path)
-    } else {
-        path
-    }
 }
 
 /// Paths are echoed in error details; cap them so a huge path is not reflected whole.
@@ -168,51 +194,31 @@ fn safe_path(path: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::response::empty;
-    use http::StatusCode;
-
-    async fn ok(_: RequestCtx) -> HandlerResult {
-        Ok(empty(StatusCode::OK))
-    }
-
-    fn router() -> Router {
-        Router::builder()
-            .route(Method::GET, "/agents", ok)
-            .route(Method::POST, "/agents", ok)
-            .route(Method::GET, "/agents/me", ok)
-            .route(Method::GET, "/agents/{id}", ok)
-            .build()
-            .unwrap()
-    }
 
     #[test]
-    fn static_segments_win_over_parameters() {
-        let r = router();
+    fn head_follows_get_and_options_is_always_allowed() {
+        let allow = allow_list([Method::GET, Method::POST].iter());
         assert_eq!(
-            r.resolve(&Method::GET, "/agents/me").ok().unwrap().template,
-            "/agents/me"
+            allow,
+            vec![Method::GET, Method::POST, Method::HEAD, Method::OPTIONS]
         );
-        let m = r.resolve(&Method::GET, "/agents/42/").ok().unwrap();
-        assert_eq!(m.template, "/agents/{id}");
-        assert_eq!(m.params, vec![("id".to_owned(), "42".to_owned())]);
+        assert_eq!(
+            allow_list([Method::DELETE].iter()),
+            vec![Method::DELETE, Method::OPTIONS]
+        );
     }
 
     #[test]
-    fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
-        let r = router();
-        assert!(matches!(
-            r.resolve(&Method::GET, "/nope"),
-            Err(ApiError::NotFound(_))
-        ));
-        match r.resolve(&Method::DELETE, "/agents") {
-            Err(ApiError::MethodNotAllowed { allow }) => {
-                assert!(allow.contains(&Method::GET) && allow.contains(&Method::POST));
-            }
-            _ => panic!("expected 405"),
+    fn conflicting_templates_are_an_error() {
+        async fn ok(_: RequestCtx) -> HandlerResult {
+            Ok(empty(StatusCode::OK))
         }
-        assert!(r.resolve(&Method::HEAD, "/agents").is_ok());
+        let built = Router::builder()
+            .route(Method::GET, "/agents/{id}", ok)
+            .route(Method::GET, "/agents/{name}", ok)
+            .build();
+        assert!(built.is_err());
     }
 }

@@ -1,25 +1,38 @@
-//! The per-request pipeline: correlation and logging span, CORS, routing, content type, body limit,
-//! deadline, handler, problem rendering, and the headers every response carries.
+//! The per-request pipeline: tower and tower-http layers around the axum router, and the one
+//! middleware of our own (the edge) that adds what every response carries.
+//!
+//! From the outside in: the correlation id (read from `X-Correlation-ID` or `X-Request-ID`, else
+//! generated; echoed), the request span, response compression (gzip or br by `Accept-Encoding`),
+//! the edge (CORS, `nosniff`, `Cache-Control`, metrics, the completion log line, and problem
+//! bodies for the layers below that answer on their own), the body limit, catch-panic, the
+//! per-request deadline, trailing-slash normalisation and the router.
 
+use std::any::Any;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::FutureExt;
-use http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 use hyper::body::Incoming;
-use tracing::{Instrument, field};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceBuilder};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::field;
 
-use crate::body::{check_content_type, read_limited};
-use crate::context::RequestCtx;
-use crate::correlation::{CORRELATION_HEADER, CloudTrace, CorrelationId};
+use crate::correlation::{
+    CORRELATION_HEADER, CloudTrace, CorrelationId, MakeCorrelationId, drop_insane_id,
+};
 use crate::cors::Cors;
-use crate::problem::ApiError;
-use crate::query::Query;
-use crate::response::{Response, empty};
-use crate::router::Router;
+use crate::problem::{ApiError, PROBLEM_JSON};
+use crate::router::{MatchedRoute, Router, render};
 use crate::state::AppState;
 
 /// The router and state, shared by every connection.
@@ -29,15 +42,53 @@ pub struct App {
     pub router: Router,
 }
 
-/// Serves one request. Never fails: every error becomes a problem+json response.
-pub async fn handle(
-    app: Arc<App>,
-    peer: Option<SocketAddr>,
-    request: Request<Incoming>,
-) -> Result<Response, Infallible> {
-    let started = Instant::now();
+/// The whole pipeline as one cloneable service.
+pub type HttpService = BoxCloneSyncService<http::Request<Incoming>, Response, Infallible>;
+
+/// Marks the response catch-panic made, so the edge renders it as a problem.
+#[derive(Debug, Clone, Copy)]
+struct Panicked;
+
+impl App {
+    /// The service that answers every request of every connection.
+    pub fn service(&self) -> HttpService {
+        let state = self.state.clone();
+        let limits = state.limits().clone();
+        let router = NormalizePathLayer::trim_trailing_slash()
+            .layer(self.router.clone().with_state(state.clone()));
+        let service = ServiceBuilder::new()
+            .map_request(|request: http::Request<Incoming>| {
+                drop_insane_id(request.map(axum::body::Body::new))
+            })
+            .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
+            .layer(SetRequestIdLayer::new(
+                CORRELATION_HEADER.clone(),
+                MakeCorrelationId,
+            ))
+            .layer(PropagateRequestIdLayer::new(CORRELATION_HEADER.clone()))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(())
+                    .on_failure(()),
+            )
+            .layer(CompressionLayer::new().gzip(true).br(true))
+            .layer(from_fn_with_state(state, edge))
+            .layer(RequestBodyLimitLayer::new(limits.body_limit))
+            .layer(CatchPanicLayer::custom(panicked))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                limits.request_timeout,
+            ))
+            .service(router);
+        HttpService::new(service)
+    }
+}
+
+/// The span every log line of a request is written in.
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
     let correlation_id = CorrelationId::from_headers(request.headers());
-    let trace = CloudTrace::from_headers(request.headers());
     let span = tracing::info_span!(
         "request",
         correlation_id = correlation_id.as_str(),
@@ -50,25 +101,47 @@ pub async fn handle(
         trace_span_id = field::Empty,
         trace_sampled = field::Empty,
     );
-    if let Some(trace) = &trace {
+    if let Some(trace) = CloudTrace::from_headers(request.headers()) {
         span.record("trace_id", trace.trace_id.as_str());
         if let Some(span_id) = &trace.span_id {
             span.record("trace_span_id", span_id.as_str());
         }
         span.record("trace_sampled", trace.sampled);
     }
+    span
+}
 
-    let origin = request.headers().get(header::ORIGIN).cloned();
+fn panicked(_: Box<dyn Any + Send + 'static>) -> http::Response<axum::body::Body> {
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
+/// What every response carries, and the metrics and log line of every request.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let correlation_id = CorrelationId::from_headers(request.headers());
+    let path = request.uri().path().to_owned();
     let method = request.method().clone();
-    let mut route = None;
-    let mut response = dispatch(&app, peer, request, &correlation_id, &mut route)
-        .instrument(span.clone())
-        .await;
+    let mut origin = http::HeaderMap::new();
+    if let Some(value) = request.headers().get(header::ORIGIN) {
+        origin.insert(header::ORIGIN, value.clone());
+    }
+
+    let mut response = if Cors::is_preflight(&method, request.headers()) {
+        state
+            .cors()
+            .preflight(request.headers())
+            .map(axum::body::Body::new)
+    } else {
+        let response = next.run(request).await;
+        match unrendered(&response, state.limits().body_limit) {
+            Some(err) => render(err, &path, &correlation_id).map(axum::body::Body::new),
+            None => response,
+        }
+    };
 
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(correlation_id.as_str()) {
-        headers.insert(&CORRELATION_HEADER, v);
-    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -76,122 +149,55 @@ pub async fn handle(
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    if !response
-        .headers()
-        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
-    {
-        let mut origin_headers = http::HeaderMap::new();
-        if let Some(origin) = origin {
-            origin_headers.insert(header::ORIGIN, origin);
-        }
-        app.state.cors().decorate(&origin_headers, &mut response);
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        state.cors().decorate(&origin, headers);
     }
 
     let status = response.status();
-    app.state.metrics().observe(
+    let route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
+    state.metrics().observe(
         route.unwrap_or(crate::metrics::UNMATCHED),
         &method,
         status.as_u16(),
         started.elapsed(),
     );
+    let span = tracing::Span::current();
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("status", status.as_u16());
     span.record("latency_ms", latency_ms);
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::warn!("request failed");
-        } else if route.is_some_and(is_probe) {
-            // Load balancers and Cloud Run poll these every few seconds: a line each would bury
-            // the requests that matter. They still count in /metrics; failures log above.
-            tracing::debug!("request completed");
-        } else {
-            tracing::info!("request completed");
-        }
-    });
-    Ok(response)
+    if status.is_server_error() {
+        tracing::warn!("request failed");
+    } else if route.is_some_and(is_probe) {
+        // Load balancers and Cloud Run poll these every few seconds: a line each would bury
+        // the requests that matter. They still count in /metrics; failures log above.
+        tracing::debug!("request completed");
+    } else {
+        tracing::info!("request completed");
+    }
+    response
+}
+
+/// The error behind a response a layer made on its own (body limit, catch-panic, deadline),
+/// which is answered as problem+json like every other error.
+fn unrendered(response: &Response, body_limit: usize) -> Option<ApiError> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return None;
+    }
+    if response.extensions().get::<Panicked>().is_some() {
+        return Some(ApiError::internal("handler panicked"));
+    }
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Some(ApiError::PayloadTooLarge { limit: body_limit }),
+        StatusCode::SERVICE_UNAVAILABLE => Some(ApiError::Timeout),
+        _ => None,
+    }
 }
 
 /// Liveness and readiness routes, logged at debug when they succeed.
 fn is_probe(route: &str) -> bool {
     matches!(route, "/health" | "/ready")
-}
-
-async fn dispatch(
-    app: &App,
-    peer: Option<SocketAddr>,
-    request: Request<Incoming>,
-    correlation_id: &CorrelationId,
-    route: &mut Option<&'static str>,
-) -> Response {
-    let path = request.uri().path().to_owned();
-    let method = request.method().clone();
-    if Cors::is_preflight(&method, request.headers()) {
-        return app.state.cors().preflight(request.headers());
-    }
-    if method == Method::OPTIONS
-        && let Some(allow) = app.router.allowed(&path)
-    {
-        let mut response = empty(StatusCode::NO_CONTENT);
-        let names: Vec<&str> = allow.iter().map(Method::as_str).collect();
-        if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
-            response.headers_mut().insert(header::ALLOW, v);
-        }
-        return response;
-    }
-    match run_handler(app, peer, request, correlation_id, route).await {
-        Ok(response) => response,
-        Err(err) => {
-            let status = err.status();
-            if status.is_server_error() {
-                tracing::error!(error = %err.cause_chain(), "request failed");
-            } else {
-                tracing::info!(error = %err, "request refused");
-            }
-            err.into_response(&path, correlation_id.as_str())
-        }
-    }
-}
-
-async fn run_handler(
-    app: &App,
-    peer: Option<SocketAddr>,
-    request: Request<Incoming>,
-    correlation_id: &CorrelationId,
-    route: &mut Option<&'static str>,
-) -> Result<Response, ApiError> {
-    let matched = app.router.resolve(request.method(), request.uri().path())?;
-    *route = Some(matched.template);
-    tracing::Span::current().record("route", matched.template);
-    check_content_type(request.method(), request.headers())?;
-
-    let (parts, body) = request.into_parts();
-    let limits = app.state.limits();
-    let state = app.state.clone();
-    let work = async move {
-        let body = read_limited(body, &parts.headers, limits.body_limit).await?;
-        let ctx = RequestCtx {
-            method: parts.method,
-            path: parts.uri.path().to_owned(),
-            route: matched.template,
-            params: matched.params,
-            query: Query::parse(parts.uri.query()),
-            headers: parts.headers,
-            body,
-            correlation_id: correlation_id.clone(),
-            peer,
-            state,
-        };
-        // A panicking handler must not take the connection down with it.
-        match AssertUnwindSafe((matched.handler)(ctx))
-            .catch_unwind()
-            .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(ApiError::internal("handler panicked")),
-        }
-    };
-    match tokio::time::timeout(limits.request_timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(ApiError::Timeout),
-    }
 }

@@ -1,5 +1,6 @@
 //! What every request can reach: the verifier, the CORS policy, limits, and the readiness check.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +85,7 @@ impl Readiness for StoreReadiness {
 pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
 /// Trial bookings allowed per client and minute (anyone may book, so bookings are throttled).
-pub const TRIAL_BOOKINGS_PER_MINUTE: u32 = 10;
+pub const TRIAL_BOOKINGS_PER_MINUTE: NonZeroU32 = NonZeroU32::new(10).unwrap();
 
 /// The shared state of a running server; cheap to clone.
 #[derive(Clone)]
@@ -134,7 +135,7 @@ impl AppState {
                 limits,
                 catalog,
                 readiness,
-                trial_limiter: RateLimiter::new(TRIAL_BOOKINGS_PER_MINUTE, Duration::from_secs(60)),
+                trial_limiter: RateLimiter::per_minute(TRIAL_BOOKINGS_PER_MINUTE),
             }),
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
         }
