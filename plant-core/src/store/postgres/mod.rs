@@ -190,6 +190,11 @@ impl Store for PgStore {
         read::checkpoints(&self.pool).await
     }
 
+    #[instrument(skip(self))]
+    async fn newest_checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
+        read::newest_checkpoint(&self.pool).await
+    }
+
     #[instrument(skip(self, query))]
     async fn search(
         &self,
