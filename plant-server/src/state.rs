@@ -11,8 +11,8 @@ use plant_core::store::Store;
 use crate::auth::{Authenticator, KeyError};
 use crate::config::Config;
 use crate::cors::Cors;
-use crate::handlers::feed::FeedClients;
-use crate::metrics::Metrics;
+use crate::feed_clients::FeedClients;
+use crate::metrics::recorder::Metrics;
 use crate::ratelimit::RateLimiter;
 
 /// How long shutdown waits for in-flight requests before cutting them off.
@@ -26,7 +26,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub drain_timeout: Duration,
-    /// Trusted proxies that append to `X-Forwarded-For` (see [`client_address`](crate::context::client_address)).
+    /// Trusted proxies that append to `X-Forwarded-For` (see `context::client_address`).
     pub forwarded_hops: usize,
     /// Live SSE feed clients served at once.
     pub feed_max_clients: usize,

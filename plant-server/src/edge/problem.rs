@@ -15,8 +15,7 @@ use crate::response::{Response, json_response_with_type};
 /// Prefix of every problem `type` URI.
 pub const TYPE_BASE: &str = "https://plant.dev/problems/";
 
-/// The media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use crate::response::PROBLEM_JSON;
 
 /// One failed rule or invalid input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

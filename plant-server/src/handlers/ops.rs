@@ -1,11 +1,10 @@
-//! Operations endpoints: liveness, readiness, the OpenAPI document.
+//! Operations endpoints: liveness and readiness (the OpenAPI document is served by `openapi`).
 
 use http::StatusCode;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::context::RequestCtx;
-use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, Problem};
 use crate::response::json_response;
 use crate::router::HandlerResult;
@@ -36,11 +35,4 @@ pub async fn ready(ctx: RequestCtx) -> HandlerResult {
         Ok(()) => Ok(json_response(StatusCode::OK, &Status { status: "ok" })),
         Err(err) => Err(ApiError::Unavailable(Some(Box::new(err)))),
     }
-}
-
-/// The OpenAPI document of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi(_ctx: RequestCtx) -> HandlerResult {
-    Ok(json_response(StatusCode::OK, &ApiDoc::openapi()))
 }
