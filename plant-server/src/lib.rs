@@ -28,8 +28,8 @@ pub mod wire;
 
 // The adapters keep their top-level paths (`plant_server::context::RequestCtx`, …).
 pub use edge::{
-    body, context, correlation, cors, headers, problem, query, ratelimit, response, router, serve,
-    service,
+    body, context, correlation, cors, extract, headers, problem, query, ratelimit, response,
+    router, serve, service,
 };
 
 pub use config::Config;

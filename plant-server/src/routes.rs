@@ -19,10 +19,10 @@ pub fn router() -> Result<Router, RouteError> {
 /// The routes, before the matcher is built (tests add their own).
 pub fn builder() -> RouterBuilder {
     let mut b = Router::builder()
-        .route(Method::GET, "/health", ops::health)
-        .route(Method::GET, "/api/v1/health", ops::health)
-        .route(Method::GET, "/ready", ops::ready)
-        .route(Method::GET, "/api/v1/ready", ops::ready)
+        .handler(Method::GET, "/health", ops::health)
+        .handler(Method::GET, "/api/v1/health", ops::health)
+        .handler(Method::GET, "/ready", ops::ready)
+        .handler(Method::GET, "/api/v1/ready", ops::ready)
         .route(Method::GET, "/openapi.json", openapi::openapi)
         .route(Method::GET, "/api/v1/openapi.json", openapi::openapi);
     for &kind in CATALOG_KINDS {
@@ -67,10 +67,10 @@ pub fn builder() -> RouterBuilder {
     )
     .route(Method::POST, "/api/v1/trials", trials::book)
     .route(Method::GET, "/api/v1/trials", trials::list)
-    .route(Method::GET, "/api/v1/trials/{id}", trials::get)
-    .route(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
-    .route(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
-    .route(
+    .handler(Method::GET, "/api/v1/trials/{id}", trials::get)
+    .handler(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
+    .handler(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
+    .handler(
         Method::GET,
         "/api/v1/trials/{id}/deliverables",
         trials::deliverables,

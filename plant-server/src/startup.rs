@@ -11,6 +11,8 @@ use plant_core::store::{MemoryStore, Store};
 
 use crate::auth::KeyError;
 use crate::config::Config;
+/// An error and its causes, for the start-up log line.
+pub use crate::problem::cause_chain;
 use crate::state::AppState;
 
 /// Why the service cannot start.
@@ -112,16 +114,4 @@ async fn seed_memory(catalog: &Catalog, config: &Config) -> Result<(), StartupEr
         "no DATABASE_URL: serving an in-memory catalog seeded from {source}; changes are lost on exit"
     );
     Ok(())
-}
-
-/// An error and its causes, one after the other, for the start-up log line.
-pub fn cause_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

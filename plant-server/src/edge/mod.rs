@@ -8,6 +8,7 @@ pub mod body;
 pub mod context;
 pub mod correlation;
 pub mod cors;
+pub mod extract;
 pub mod headers;
 pub mod problem;
 pub mod query;

@@ -5,6 +5,9 @@
 //! `constitutional`, which the platform portal's client relies on; plain input errors do not.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
 
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
@@ -263,14 +266,7 @@ impl ApiError {
 
     /// The full cause chain, for the log.
     pub fn cause_chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        cause_chain(self)
     }
 
     /// Renders the problem for the request at `instance`.
@@ -299,12 +295,12 @@ impl ApiError {
     }
 
     /// The complete response: status, problem+json body, and the headers the status calls for.
-    pub fn into_response(self, instance: &str, correlation_id: &str) -> Response {
+    pub fn render(&self, instance: &str, correlation_id: &str) -> Response {
         let status = self.status();
         let problem = self.to_problem(instance, correlation_id);
         let mut response = json_response_with_type(status, &problem, PROBLEM_JSON);
         let headers = response.headers_mut();
-        match &self {
+        match self {
             Self::MethodNotAllowed { allow } => {
                 let names: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
                 if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
@@ -325,6 +321,19 @@ impl ApiError {
             }
             _ => {}
         }
+        response
+    }
+}
+
+/// An error returned by an axum handler or extractor, carried on its response until the edge,
+/// which knows the request's path and correlation id, renders it.
+#[derive(Debug, Clone)]
+pub struct Unrendered(pub Arc<ApiError>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(Unrendered(Arc::new(self)));
         response
     }
 }
@@ -356,6 +365,18 @@ impl From<plant_core::Error> for ApiError {
             E::Internal(message) => Self::Internal(message.into()),
         }
     }
+}
+
+/// An error and its causes, one after the other (for the log, never the client).
+pub fn cause_chain(err: &dyn StdError) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// "2 violations: name must not be blank; …", for the problem's detail.

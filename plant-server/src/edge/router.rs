@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn};
 use axum::routing::{MethodFilter, MethodRouter};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -37,24 +38,59 @@ pub struct RouteError {
     source: matchit::InsertError,
 }
 
+/// Adds an axum handler to a template's method router.
+type AddHandler = Box<
+    dyn FnOnce(MethodRouter<AppState>, MethodFilter, &'static str) -> MethodRouter<AppState> + Send,
+>;
+
+/// One registered handler.
+enum Endpoint {
+    /// A handler of the whole request ([`RequestCtx`]).
+    Ctx(Handler),
+    /// An axum handler with typed extractors (see [`crate::edge::extract`]).
+    Axum(AddHandler),
+}
+
 /// Collects routes before building the router.
 #[derive(Default)]
 pub struct RouterBuilder {
-    endpoints: BTreeMap<&'static str, Vec<(Method, Handler)>>,
+    endpoints: BTreeMap<&'static str, Vec<(Method, Endpoint)>>,
 }
 
 impl RouterBuilder {
     /// Registers `handler` for `method` on `template` (`/agents/{id}`); a second registration of
     /// the same method and template replaces the first.
-    pub fn route<F, Fut>(mut self, method: Method, template: &'static str, handler: F) -> Self
+    pub fn route<F, Fut>(self, method: Method, template: &'static str, handler: F) -> Self
     where
         F: Fn(RequestCtx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |ctx| Box::pin(handler(ctx)));
+        self.add(method, template, Endpoint::Ctx(handler))
+    }
+
+    /// Registers an axum handler (typed extractors, `ApiError` rejections) for `method` on
+    /// `template`.
+    pub fn handler<H, T>(self, method: Method, template: &'static str, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let add: AddHandler = Box::new(move |router, filter, template| {
+            router.on(
+                filter,
+                handler.layer(from_fn(move |request: Request, next: Next| {
+                    mark(template, request, next)
+                })),
+            )
+        });
+        self.add(method, template, Endpoint::Axum(add))
+    }
+
+    fn add(mut self, method: Method, template: &'static str, endpoint: Endpoint) -> Self {
         let methods = self.endpoints.entry(template).or_default();
         methods.retain(|(m, _)| *m != method);
-        methods.push((method, handler));
+        methods.push((method, endpoint));
         self
     }
 
@@ -103,27 +139,38 @@ impl Router {
 
 fn method_router(
     template: &'static str,
-    methods: Vec<(Method, Handler)>,
+    methods: Vec<(Method, Endpoint)>,
 ) -> MethodRouter<AppState> {
     let allow = allow_list(methods.iter().map(|(m, _)| m));
     let mut router = MethodRouter::new();
-    for (method, handler) in methods {
+    for (method, endpoint) in methods {
         let Ok(filter) = MethodFilter::try_from(method.clone()) else {
             tracing::warn!(%method, template, "method cannot be routed; skipped");
             continue;
         };
-        router = router.on(
-            filter,
-            move |State(state): State<AppState>, request: Request| {
-                endpoint(state, request, template, handler.clone())
-            },
-        );
+        router = match endpoint {
+            Endpoint::Ctx(handler) => router.on(
+                filter,
+                move |State(state): State<AppState>, request: Request| {
+                    run_ctx(state, request, template, handler.clone())
+                },
+            ),
+            Endpoint::Axum(add) => add(router, filter, template),
+        };
     }
     router.fallback(move |request: Request| other_method(request, allow.clone()))
 }
 
+/// Names the route of an axum handler's request, for the log and the metrics.
+async fn mark(template: &'static str, request: Request, next: Next) -> axum::response::Response {
+    tracing::Span::current().record("route", template);
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(MatchedRoute(template));
+    response
+}
+
 /// Runs one handler: the request read into a [`RequestCtx`], the handler, its error rendered.
-async fn endpoint(
+async fn run_ctx(
     state: AppState,
     request: Request,
     template: &'static str,
@@ -136,19 +183,19 @@ async fn endpoint(
         Ok(ctx) => handler(ctx).await,
         Err(err) => Err(err),
     };
-    let mut response = result.unwrap_or_else(|err| render(err, &path, &correlation_id));
+    let mut response = result.unwrap_or_else(|err| render(&err, &path, &correlation_id));
     response.extensions_mut().insert(MatchedRoute(template));
     response
 }
 
 /// The problem response for `err`, logged by its severity.
-pub fn render(err: ApiError, path: &str, correlation_id: &CorrelationId) -> Response {
+pub fn render(err: &ApiError, path: &str, correlation_id: &CorrelationId) -> Response {
     if err.status().is_server_error() {
         tracing::error!(error = %err.cause_chain(), "request failed");
     } else {
         tracing::info!(error = %err, "request refused");
     }
-    err.into_response(path, correlation_id.as_str())
+    err.render(path, correlation_id.as_str())
 }
 
 /// A known path with a method it does not serve: 204 with `Allow` for `OPTIONS`, 405 otherwise.
@@ -163,7 +210,7 @@ async fn other_method(request: Request, allow: Vec<Method>) -> Response {
     }
     let correlation_id = CorrelationId::from_headers(request.headers());
     render(
-        ApiError::MethodNotAllowed { allow },
+        &ApiError::MethodNotAllowed { allow },
         request.uri().path(),
         &correlation_id,
     )
@@ -173,7 +220,7 @@ async fn not_found(request: Request) -> Response {
     let path = request.uri().path();
     let correlation_id = CorrelationId::from_headers(request.headers());
     render(
-        ApiError::NotFound(format!("no resource at {}", safe_path(path))),
+        &ApiError::NotFound(format!("no resource at {}", safe_path(path))),
         path,
         &correlation_id,
     )

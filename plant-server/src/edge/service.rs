@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -31,7 +32,7 @@ use crate::correlation::{
     CORRELATION_HEADER, CloudTrace, CorrelationId, MakeCorrelationId, drop_insane_id,
 };
 use crate::cors::Cors;
-use crate::problem::{ApiError, PROBLEM_JSON};
+use crate::problem::{ApiError, PROBLEM_JSON, Unrendered};
 use crate::router::{MatchedRoute, Router, render};
 use crate::state::AppState;
 
@@ -134,9 +135,9 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
             .preflight(request.headers())
             .map(axum::body::Body::new)
     } else {
-        let response = next.run(request).await;
-        match unrendered(&response, state.limits().body_limit) {
-            Some(err) => render(err, &path, &correlation_id).map(axum::body::Body::new),
+        let mut response = next.run(request).await;
+        match unrendered(&mut response, state.limits().body_limit) {
+            Some(err) => render(&err, &path, &correlation_id).map(axum::body::Body::new),
             None => response,
         }
     };
@@ -177,9 +178,13 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     response
 }
 
-/// The error behind a response a layer made on its own (body limit, catch-panic, deadline),
-/// which is answered as problem+json like every other error.
-fn unrendered(response: &Response, body_limit: usize) -> Option<ApiError> {
+/// The error behind a response that is not rendered yet: an [`ApiError`] an axum handler or
+/// extractor returned, or the answer a layer made on its own (body limit, catch-panic,
+/// deadline). Each is answered as problem+json like every other error.
+fn unrendered(response: &mut Response, body_limit: usize) -> Option<Arc<ApiError>> {
+    if let Some(Unrendered(err)) = response.extensions_mut().remove::<Unrendered>() {
+        return Some(err);
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -187,14 +192,16 @@ fn unrendered(response: &Response, body_limit: usize) -> Option<ApiError> {
     if is_problem {
         return None;
     }
-    if response.extensions().get::<Panicked>().is_some() {
-        return Some(ApiError::internal("handler panicked"));
-    }
-    match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Some(ApiError::PayloadTooLarge { limit: body_limit }),
-        StatusCode::SERVICE_UNAVAILABLE => Some(ApiError::Timeout),
-        _ => None,
-    }
+    let err = if response.extensions().get::<Panicked>().is_some() {
+        ApiError::internal("handler panicked")
+    } else {
+        match response.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Timeout,
+            _ => return None,
+        }
+    };
+    Some(Arc::new(err))
 }
 
 /// Liveness and readiness routes, logged at debug when they succeed.

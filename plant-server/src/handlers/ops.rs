@@ -1,13 +1,14 @@
 //! Operations endpoints: liveness and readiness (the OpenAPI document is served by `openapi`).
 
+use axum::extract::State;
 use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::context::RequestCtx;
 use crate::problem::{ApiError, Problem};
 use crate::response::json_response;
 use crate::router::HandlerResult;
+use crate::state::AppState;
 
 /// The body of `/health` and `/ready`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -19,7 +20,7 @@ pub struct Status {
 /// Liveness: 200 while the process is up.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, description = "the process is up", body = Status)))]
-pub async fn health(_ctx: RequestCtx) -> HandlerResult {
+pub async fn health() -> HandlerResult {
     Ok(json_response(StatusCode::OK, &Status { status: "ok" }))
 }
 
@@ -30,8 +31,8 @@ pub async fn health(_ctx: RequestCtx) -> HandlerResult {
         (status = 503, description = "the database cannot be reached", body = Problem,
             content_type = "application/problem+json"),
     ))]
-pub async fn ready(ctx: RequestCtx) -> HandlerResult {
-    match ctx.state.readiness().check().await {
+pub async fn ready(State(state): State<AppState>) -> HandlerResult {
+    match state.readiness().check().await {
         Ok(()) => Ok(json_response(StatusCode::OK, &Status { status: "ok" })),
         Err(err) => Err(ApiError::Unavailable(Some(Box::new(err)))),
     }
