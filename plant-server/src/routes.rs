@@ -1,8 +1,10 @@
 //! The routing table: every endpoint and its handler.
 
-use http::Method;
+use axum::extract::State;
+use http::{HeaderMap, Method};
 use plant_core::model::Kind;
 
+use crate::extract::{Authorized, Genesis, Id};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, trials,
     validate, versions,
@@ -10,6 +12,7 @@ use crate::handlers::{
 use crate::openapi;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
 use crate::router::{RouteError, Router, RouterBuilder};
+use crate::state::AppState;
 
 /// All routes of the API.
 pub fn router() -> Result<Router, RouteError> {
@@ -30,10 +33,27 @@ pub fn builder() -> RouterBuilder {
         b = b
             .route(Method::POST, items, move |ctx| catalog::create(ctx, kind))
             .route(Method::GET, items, move |ctx| catalog::list(ctx, kind))
-            .route(Method::GET, item, move |ctx| catalog::get(ctx, kind))
+            .handler(
+                Method::GET,
+                item,
+                move |State(s): State<AppState>, Id(id): Id| catalog::get(s, id, kind),
+            )
             .route(Method::PATCH, item, move |ctx| catalog::patch(ctx, kind))
-            .route(Method::DELETE, item, move |ctx| catalog::archive(ctx, kind))
-            .route(Method::GET, history, move |ctx| catalog::history(ctx, kind));
+            .handler(
+                Method::DELETE,
+                item,
+                move |State(s): State<AppState>,
+                      Authorized(who, _): Authorized<Genesis>,
+                      Id(id): Id,
+                      headers: HeaderMap| async move {
+                    catalog::archive(s, who, id, &headers, kind).await
+                },
+            )
+            .handler(
+                Method::GET,
+                history,
+                move |State(s): State<AppState>, Id(id): Id| catalog::history(s, id, kind),
+            );
         let (all, one) = version_paths(kind);
         b = b
             .route(Method::GET, all, move |ctx| versions::list(ctx, kind))

@@ -39,6 +39,14 @@ impl Roles for OperatorOrCustomer {
     const ROLES: &'static [Role] = &[Role::Operator, Role::Customer];
 }
 
+/// Genesis, who curates the catalog.
+#[derive(Debug)]
+pub struct Genesis;
+
+impl Roles for Genesis {
+    const ROLES: &'static [Role] = &[Role::Genesis];
+}
+
 /// The caller, holding one of `R::ROLES`: 401 without a valid token, 403 without the role.
 #[derive(Debug)]
 pub struct Authorized<R>(pub Principal, pub PhantomData<R>);

@@ -129,6 +129,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         origin.insert(header::ORIGIN, value.clone());
     }
 
+    let mut route = None;
     let mut response = if Cors::is_preflight(&method, request.headers()) {
         state
             .cors()
@@ -136,6 +137,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
             .map(axum::body::Body::new)
     } else {
         let mut response = next.run(request).await;
+        route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
         match unrendered(&mut response, state.limits().body_limit) {
             Some(err) => render(&err, &path, &correlation_id).map(axum::body::Body::new),
             None => response,
@@ -155,7 +157,6 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     }
 
     let status = response.status();
-    let route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
     state.metrics().observe(
         route.unwrap_or(crate::metrics::UNMATCHED),
         &method,
