@@ -1,31 +1,36 @@
 //! plant-server: the Plant's HTTP API over plant-core.
 //!
+//! The layout follows the architecture:
+//! - [`routes`]: the one routing table (every endpoint and its handler);
+//! - [`handlers`]: one module per resource, each calling plant-core;
+//! - [`edge`]: the few HTTP adapters kept around axum and tower-http (the request context,
+//!   problem+json, headers and paging, CORS, the throttle, the layer stack and the accept loop);
+//! - [`state`]: what every request can reach (depends on nothing in `handlers`);
+//! - [`config`], [`startup`], [`logging`], [`metrics`], [`openapi`]: wiring and operations.
+//!
 //! The binary parses [`config::Config`], sets up [`logging`], binds a listener and calls
 //! [`serve::run`]; tests call `run` on `127.0.0.1:0` with a shutdown future of their own.
 #![forbid(unsafe_code)]
 
 pub mod auth;
-pub mod body;
 pub mod config;
-pub mod context;
-pub mod correlation;
-pub mod cors;
+pub mod edge;
+pub mod feed_clients;
 pub mod handlers;
-pub mod headers;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
-pub mod problem;
-pub mod query;
-pub mod ratelimit;
-pub mod response;
-pub mod router;
+pub mod paths;
 pub mod routes;
-pub mod serve;
-pub mod service;
 pub mod startup;
 pub mod state;
 pub mod wire;
+
+// The adapters keep their top-level paths (`plant_server::context::RequestCtx`, …).
+pub use edge::{
+    body, context, correlation, cors, extract, headers, problem, query, ratelimit, response,
+    router, serve, service,
+};
 
 pub use config::Config;
 pub use serve::{run, shutdown_signal};

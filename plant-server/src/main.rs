@@ -1,19 +1,49 @@
 //! The plant-server binary: configuration from the environment, logs, listener, run until SIGTERM.
+//!
+//! A configuration or start-up error is printed as a sentence naming the variable and what it
+//! needs, and the process exits with status 2 (as plant-cli does for a usage error).
+
+use std::process::ExitCode;
 
 use plant_server::{Config, logging, run, startup};
 
+/// The exit status of a configuration or start-up error.
+const EXIT_CONFIG: u8 = 2;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let text = startup::cause_chain(err.as_ref());
+            tracing::error!(error = %text, "cannot start");
+            eprintln!("plant-server: cannot start: {text}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     logging::init(config.log_format, config.gcp_project.clone())?;
-    let state = startup::build_state(&config).await.inspect_err(|err| {
-        tracing::error!(error = %startup::cause_chain(err), "cannot start");
-    })?;
+    let state = startup::build_state(&config).await?;
     if let Some(port) = config.metrics_port {
-        let metrics = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+        let metrics = tokio::net::TcpListener::bind(("0.0.0.0", port))
+            .await
+            .map_err(|source| startup::StartupError::Bind {
+                var: "PLANT_METRICS_PORT",
+                port,
+                source,
+            })?;
         tokio::spawn(plant_server::metrics::serve(metrics, state.clone()));
     }
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+        .await
+        .map_err(|source| startup::StartupError::Bind {
+            var: "PORT",
+            port: config.port,
+            source,
+        })?;
     run(listener, state, plant_server::shutdown_signal()).await?;
     Ok(())
 }

@@ -15,8 +15,13 @@ use plant_core::model::Kind;
 use crate::handlers::{
     agent_card, agents, audit, certify, feed, jobs, ops, precedents, search, trials, validate,
 };
+use http::StatusCode;
+
+use crate::context::RequestCtx;
+use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
 use crate::problem::{Problem, Violation};
-use crate::routes::{CATALOG_KINDS, kind_paths, version_paths};
+use crate::response::json_response;
+use crate::router::HandlerResult;
 
 /// The API description served at `/openapi.json` and snapshot-tested.
 #[derive(Debug, OpenApi)]
@@ -29,7 +34,7 @@ use crate::routes::{CATALOG_KINDS, kind_paths, version_paths};
         version = "1"
     ),
     paths(
-        ops::health, ops::ready, ops::openapi,
+        ops::health, ops::ready, openapi,
         certify::by_body, certify::batch,
         agents::me, agents::assign_team, agent_card::agent_card,
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
@@ -247,7 +252,7 @@ impl Modify for CatalogPaths {
                 .response("409", problem("the name is taken"))
                 .response(
                     "422",
-                    problem("rule or input violations, listed in `violations`"),
+                    problem("rule or input violations: `violations` (one line each), `errors` (structured)"),
                 )
                 .security(bearer())
                 .build();
@@ -412,4 +417,11 @@ pub fn document_text() -> String {
     let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi(_ctx: RequestCtx) -> HandlerResult {
+    Ok(json_response(StatusCode::OK, &ApiDoc::openapi()))
 }

@@ -1,103 +1,59 @@
 //! The routing table: every endpoint and its handler.
 
-use http::Method;
+use axum::extract::State;
+use http::{HeaderMap, Method};
 use plant_core::model::Kind;
 
+use crate::extract::{Authorized, Genesis, Id};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, trials,
     validate, versions,
 };
+use crate::openapi;
+pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
 use crate::router::{RouteError, Router, RouterBuilder};
+use crate::state::AppState;
 
 /// All routes of the API.
 pub fn router() -> Result<Router, RouteError> {
     builder().build()
 }
 
-/// The five catalog kinds and the collection each lives at.
-pub const CATALOG_KINDS: &[Kind] = &[
-    Kind::Industry,
-    Kind::Skill,
-    Kind::JobRole,
-    Kind::Team,
-    Kind::Agent,
-];
-
-/// Path templates of one catalog kind: collection, item, history.
-pub fn kind_paths(kind: Kind) -> (&'static str, &'static str, &'static str) {
-    match kind {
-        Kind::Industry => (
-            "/api/v1/industries",
-            "/api/v1/industries/{id}",
-            "/api/v1/industries/{id}/history",
-        ),
-        Kind::Skill => (
-            "/api/v1/genesis/skills",
-            "/api/v1/genesis/skills/{id}",
-            "/api/v1/genesis/skills/{id}/history",
-        ),
-        Kind::JobRole => (
-            "/api/v1/genesis/job-roles",
-            "/api/v1/genesis/job-roles/{id}",
-            "/api/v1/genesis/job-roles/{id}/history",
-        ),
-        Kind::Team => (
-            "/api/v1/teams",
-            "/api/v1/teams/{id}",
-            "/api/v1/teams/{id}/history",
-        ),
-        Kind::Agent | Kind::Trial | Kind::Job | Kind::PrecedentSeed => (
-            "/api/v1/agents",
-            "/api/v1/agents/{id}",
-            "/api/v1/agents/{id}/history",
-        ),
-    }
-}
-
-/// Path templates of one catalog kind's versions: all of them, and version `{n}`.
-pub fn version_paths(kind: Kind) -> (&'static str, &'static str) {
-    match kind {
-        Kind::Industry => (
-            "/api/v1/industries/{id}/versions",
-            "/api/v1/industries/{id}/versions/{n}",
-        ),
-        Kind::Skill => (
-            "/api/v1/genesis/skills/{id}/versions",
-            "/api/v1/genesis/skills/{id}/versions/{n}",
-        ),
-        Kind::JobRole => (
-            "/api/v1/genesis/job-roles/{id}/versions",
-            "/api/v1/genesis/job-roles/{id}/versions/{n}",
-        ),
-        Kind::Team => (
-            "/api/v1/teams/{id}/versions",
-            "/api/v1/teams/{id}/versions/{n}",
-        ),
-        Kind::Agent | Kind::Trial | Kind::Job | Kind::PrecedentSeed => (
-            "/api/v1/agents/{id}/versions",
-            "/api/v1/agents/{id}/versions/{n}",
-        ),
-    }
-}
-
 /// The routes, before the matcher is built (tests add their own).
 pub fn builder() -> RouterBuilder {
     let mut b = Router::builder()
-        .route(Method::GET, "/health", ops::health)
-        .route(Method::GET, "/api/v1/health", ops::health)
-        .route(Method::GET, "/ready", ops::ready)
-        .route(Method::GET, "/api/v1/ready", ops::ready)
-        .route(Method::GET, "/openapi.json", ops::openapi)
-        .route(Method::GET, "/api/v1/openapi.json", ops::openapi);
+        .handler(Method::GET, "/health", ops::health)
+        .handler(Method::GET, "/api/v1/health", ops::health)
+        .handler(Method::GET, "/ready", ops::ready)
+        .handler(Method::GET, "/api/v1/ready", ops::ready)
+        .route(Method::GET, "/openapi.json", openapi::openapi)
+        .route(Method::GET, "/api/v1/openapi.json", openapi::openapi);
     for &kind in CATALOG_KINDS {
         let (items, item, history) = kind_paths(kind);
         b = b
             .route(Method::POST, items, move |ctx| catalog::create(ctx, kind))
             .route(Method::GET, items, move |ctx| catalog::list(ctx, kind))
-            .route(Method::GET, item, move |ctx| catalog::get(ctx, kind))
+            .handler(
+                Method::GET,
+                item,
+                move |State(s): State<AppState>, Id(id): Id| catalog::get(s, id, kind),
+            )
             .route(Method::PATCH, item, move |ctx| catalog::patch(ctx, kind))
-            .route(Method::DELETE, item, move |ctx| catalog::archive(ctx, kind))
-            .route(Method::GET, history, move |ctx| catalog::history(ctx, kind));
+            .handler(
+                Method::DELETE,
+                item,
+                move |State(s): State<AppState>,
+                      Authorized(who, _): Authorized<Genesis>,
+                      Id(id): Id,
+                      headers: HeaderMap| async move {
+                    catalog::archive(s, who, id, &headers, kind).await
+                },
+            )
+            .handler(
+                Method::GET,
+                history,
+                move |State(s): State<AppState>, Id(id): Id| catalog::history(s, id, kind),
+            );
         let (all, one) = version_paths(kind);
         b = b
             .route(Method::GET, all, move |ctx| versions::list(ctx, kind))
@@ -131,10 +87,10 @@ pub fn builder() -> RouterBuilder {
     )
     .route(Method::POST, "/api/v1/trials", trials::book)
     .route(Method::GET, "/api/v1/trials", trials::list)
-    .route(Method::GET, "/api/v1/trials/{id}", trials::get)
-    .route(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
-    .route(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
-    .route(
+    .handler(Method::GET, "/api/v1/trials/{id}", trials::get)
+    .handler(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
+    .handler(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
+    .handler(
         Method::GET,
         "/api/v1/trials/{id}/deliverables",
         trials::deliverables,

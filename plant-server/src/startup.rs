@@ -11,23 +11,38 @@ use plant_core::store::{MemoryStore, Store};
 
 use crate::auth::KeyError;
 use crate::config::Config;
+/// An error and its causes, for the start-up log line.
+pub use crate::problem::cause_chain;
 use crate::state::AppState;
 
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot read the seed file {path}")]
+    #[error(
+        "PLANT_SEED_FILE names {path}, which cannot be read; it needs a readable seed catalog file"
+    )]
     SeedFile {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot load the seed catalog")]
+    #[error("the seed catalog (PLANT_SEED_FILE, or the built-in one) cannot be loaded")]
     Seed(#[source] plant_core::Error),
-    #[error("cannot open the database")]
+    #[error(
+        "DATABASE_URL names a database that cannot be opened; it needs a reachable PostgreSQL 16 with pgvector"
+    )]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(
+        "{var} names port {port}, which cannot be listened on; it needs a free port this process may bind"
+    )]
+    Bind {
+        var: &'static str,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The state for `config`: PostgreSQL when `DATABASE_URL` is set, otherwise an in-memory store
@@ -99,16 +114,4 @@ async fn seed_memory(catalog: &Catalog, config: &Config) -> Result<(), StartupEr
         "no DATABASE_URL: serving an in-memory catalog seeded from {source}; changes are lost on exit"
     );
     Ok(())
-}
-
-/// An error and its causes, one after the other, for the start-up log line.
-pub fn cause_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -1,5 +1,6 @@
 //! What every request can reach: the verifier, the CORS policy, limits, and the readiness check.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use plant_core::store::Store;
 use crate::auth::{Authenticator, KeyError};
 use crate::config::Config;
 use crate::cors::Cors;
-use crate::handlers::feed::FeedClients;
-use crate::metrics::Metrics;
+use crate::feed_clients::FeedClients;
+use crate::metrics::recorder::Metrics;
 use crate::ratelimit::RateLimiter;
 
 /// How long shutdown waits for in-flight requests before cutting them off.
@@ -25,7 +26,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub drain_timeout: Duration,
-    /// Trusted proxies that append to `X-Forwarded-For` (see [`client_address`](crate::context::client_address)).
+    /// Trusted proxies that append to `X-Forwarded-For` (see `context::client_address`).
     pub forwarded_hops: usize,
     /// Live SSE feed clients served at once.
     pub feed_max_clients: usize,
@@ -84,7 +85,7 @@ impl Readiness for StoreReadiness {
 pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
 
 /// Trial bookings allowed per client and minute (anyone may book, so bookings are throttled).
-pub const TRIAL_BOOKINGS_PER_MINUTE: u32 = 10;
+pub const TRIAL_BOOKINGS_PER_MINUTE: NonZeroU32 = NonZeroU32::new(10).unwrap();
 
 /// The shared state of a running server; cheap to clone.
 #[derive(Clone)]
@@ -134,7 +135,7 @@ impl AppState {
                 limits,
                 catalog,
                 readiness,
-                trial_limiter: RateLimiter::new(TRIAL_BOOKINGS_PER_MINUTE, Duration::from_secs(60)),
+                trial_limiter: RateLimiter::per_minute(TRIAL_BOOKINGS_PER_MINUTE),
             }),
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
         }

@@ -112,12 +112,29 @@ async fn rule_violations_are_422_constitutional_with_every_violation_and_input_e
         p["type"].as_str().unwrap().contains("constitutional"),
         "{p}"
     );
-    let rules: Vec<&str> = p["violations"]
+    let rules: Vec<&str> = p["errors"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v["rule"].as_str().unwrap())
         .collect();
+    // The platform portal's client joins `violations` as strings: each names rule and field.
+    let lines: Vec<&str> = p["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), rules.len(), "{p}");
+    for (line, error) in lines.iter().zip(p["errors"].as_array().unwrap()) {
+        let field = error["field"].as_str().unwrap();
+        assert!(line.starts_with(error["rule"].as_str().unwrap()), "{line}");
+        assert!(line.contains(&format!(" {field}: ")), "{line}");
+        assert!(
+            error["pointer"].is_string() && error["detail"].is_string(),
+            "{error}"
+        );
+    }
     assert!(
         rules.len() >= 2,
         "every violation, not just the first: {rules:?}"

@@ -402,9 +402,9 @@ async fn validate_answers_the_would_be_entity_or_every_violation_and_writes_noth
             .send(&s)
             .await
             .problem(422);
-        let violations = p["violations"].as_array().unwrap();
-        assert!(!violations.is_empty(), "{p}");
-        assert!(violations.iter().all(|v| v["rule"].is_string()), "{p}");
+        let errors = p["errors"].as_array().unwrap();
+        assert!(!errors.is_empty(), "{p}");
+        assert!(errors.iter().all(|v| v["rule"].is_string()), "{p}");
     }
     // A taken name is the create's 409; an unknown kind, or no entity object, 422.
     let taken = first(&s, "/api/v1/genesis/skills").await;

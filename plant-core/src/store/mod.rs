@@ -426,6 +426,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(self.tree_checkpoints().await?.pop())
     }
 
+    /// The most recently signed checkpoint, if any (what monitoring reads on every scrape; stores
+    /// answer it without loading every checkpoint).
+    async fn newest_checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
+        Ok(self
+            .checkpoints()
+            .await?
+            .into_iter()
+            .max_by_key(|c| c.signed_at))
+    }
+
     /// The `k` records closest in meaning to `query` that pass `filter`, closest first.
     async fn search(
         &self,

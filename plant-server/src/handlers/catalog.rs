@@ -1,19 +1,21 @@
 //! The five catalog kinds: create, list, read, evolve (PATCH), archive (DELETE), history.
 
-use http::{StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
+use plant_core::Catalog;
 use plant_core::input::{AgentInput, IndustryInput, JobRoleInput, SkillInput, TeamInput};
 use plant_core::model::{Category, Kind, Record, Seniority, Status};
 use plant_core::store::{ListQuery, SearchFilter, SearchMode};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::context::{RequestCtx, parse_uuid};
 use crate::headers::{IfMatch, next_link};
 use crate::problem::ApiError;
 use crate::query::Paging;
 use crate::response::json_response;
 use crate::router::HandlerResult;
+use crate::state::AppState;
 use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
 
 /// Where each catalog kind lives under `/api/v1`.
@@ -216,21 +218,20 @@ async fn ranked_agents(
 }
 
 /// `GET` one entity, with its ETag.
-pub async fn get(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let id = ctx.uuid_param("id")?;
-    let catalog = ctx.state.catalog();
+pub async fn get(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
+    let catalog = state.catalog();
     let record = catalog.get(kind, id).await?;
     entity_response(catalog, &record, StatusCode::OK).await
 }
 
 /// The version an `If-Match` names, resolving `*` to the current one.
 async fn expected_version(
-    ctx: &RequestCtx,
+    catalog: &Catalog,
     kind: Kind,
     id: Uuid,
     if_match: &IfMatch,
 ) -> Result<u64, ApiError> {
-    let current = ctx.state.catalog().get(kind, id).await?.version();
+    let current = catalog.get(kind, id).await?.version();
     if_match.check(current)?;
     Ok(if_match.expected_version().unwrap_or(current))
 }
@@ -242,8 +243,8 @@ pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let if_match = IfMatch::require(&ctx.headers)?;
     let patch: Map<String, Value> = ctx.json()?;
-    let expected = expected_version(&ctx, kind, id, &if_match).await?;
     let catalog = ctx.state.catalog();
+    let expected = expected_version(catalog, kind, id, &if_match).await?;
     if dry_run(&ctx)? {
         let record = catalog.evolve_dry_run(kind, id, &patch, expected).await?;
         let body = wire::records_json(catalog, &[record]).await?.pop();
@@ -256,22 +257,25 @@ pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
 }
 
 /// `DELETE` one entity (genesis): archives it; 409 while active entities depend on it.
-pub async fn archive(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let id = ctx.uuid_param("id")?;
-    let expected = match ctx.headers.get(header::IF_MATCH) {
-        Some(_) => Some(expected_version(&ctx, kind, id, &IfMatch::require(&ctx.headers)?).await?),
+pub async fn archive(
+    state: AppState,
+    who: Principal,
+    id: Uuid,
+    headers: &HeaderMap,
+    kind: Kind,
+) -> HandlerResult {
+    let catalog = state.catalog();
+    let expected = match headers.get(header::IF_MATCH) {
+        Some(_) => Some(expected_version(catalog, kind, id, &IfMatch::require(headers)?).await?),
         None => None,
     };
-    let catalog = ctx.state.catalog();
     let record = catalog.archive(kind, id, expected, &who.subject).await?;
     entity_response(catalog, &record, StatusCode::OK).await
 }
 
 /// `GET …/{id}/history`: the entity's audit entries, oldest first.
-pub async fn history(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let id = ctx.uuid_param("id")?;
-    let entries = ctx.state.catalog().history(kind, id).await?;
+pub async fn history(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
+    let entries = state.catalog().history(kind, id).await?;
     let body: Vec<Value> = entries.iter().map(history_json).collect();
     Ok(json_response(StatusCode::OK, &body))
 }

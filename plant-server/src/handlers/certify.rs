@@ -161,7 +161,7 @@ pub async fn batch(ctx: RequestCtx) -> HandlerResult {
                     entity_id: item.entity_id,
                     status: "error",
                     certified: false,
-                    violations: problem.violations.clone().unwrap_or_default(),
+                    violations: err.violations().to_vec(),
                     error: Some(
                         json!({ "status": problem.status, "title": problem.title, "detail": problem.detail }),
                     ),

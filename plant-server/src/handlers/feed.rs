@@ -22,7 +22,7 @@ use hyper::body::Frame;
 use plant_core::audit::AuditEntry;
 use plant_core::feed::{self, FeedOptions};
 use plant_core::store::StoreResult;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use crate::auth::Role;
 use crate::context::RequestCtx;
@@ -46,42 +46,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(5);
 const RETRY_AFTER_SECS: u64 = 5;
 /// What the browser's `EventSource` waits before reconnecting.
 const RECONNECT_MS: u64 = 2000;
-
-/// The slots for live clients and the signal that ends their streams at shutdown.
-#[derive(Debug)]
-pub struct FeedClients {
-    slots: Arc<Semaphore>,
-    max: usize,
-    active: Arc<AtomicUsize>,
-    closing: watch::Sender<bool>,
-}
-
-impl FeedClients {
-    /// Room for `max` clients at once.
-    pub fn new(max: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(max)),
-            max,
-            active: Arc::new(AtomicUsize::new(0)),
-            closing: watch::Sender::new(false),
-        }
-    }
-
-    /// Live clients now.
-    pub fn active(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
-    }
-
-    /// The most live clients served at once.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    /// Ends every live stream (and every one started after this).
-    pub fn close_all(&self) {
-        self.closing.send_replace(true);
-    }
-}
 
 /// `GET /audit/feed?after=<seq>&limit=`: entries after the cursor, in seq order, with the next
 /// cursor; with `Accept: text/event-stream`, a live SSE stream from the cursor (or from
@@ -158,7 +122,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, crate::problem::Api
 fn stream(ctx: &RequestCtx, after: u64) -> Response {
     let clients = ctx.state.feeds();
     let Ok(permit) = clients.slots.clone().try_acquire_owned() else {
-        return busy(ctx, clients.max);
+        return busy(ctx, clients.max());
     };
     let entries = feed::subscribe(
         ctx.state.catalog().store().clone(),
@@ -209,6 +173,7 @@ fn busy(ctx: &RequestCtx, max: usize) -> Response {
         instance: ctx.path.clone(),
         correlation_id: ctx.correlation_id.as_str().to_owned(),
         violations: None,
+        errors: None,
     };
     let mut response =
         json_response_with_type(StatusCode::SERVICE_UNAVAILABLE, &problem, PROBLEM_JSON);

@@ -134,7 +134,7 @@ pub async fn patch(ctx: RequestCtx) -> HandlerResult {
     let who = ctx.require(&[Role::Operator, Role::Agent])?;
     let job = visible_job(&ctx, &who).await?;
     let patch: JobPatch = ctx.json()?;
-    let expected = optional_if_match(&ctx, job.version)?;
+    let expected = optional_if_match(&ctx.headers, job.version)?;
     let job = ctx
         .state
         .catalog()

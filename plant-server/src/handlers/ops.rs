@@ -1,14 +1,14 @@
-//! Operations endpoints: liveness, readiness, the OpenAPI document.
+//! Operations endpoints: liveness and readiness (the OpenAPI document is served by `openapi`).
 
+use axum::extract::State;
 use http::StatusCode;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-use crate::context::RequestCtx;
-use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, Problem};
 use crate::response::json_response;
 use crate::router::HandlerResult;
+use crate::state::AppState;
 
 /// The body of `/health` and `/ready`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -20,7 +20,7 @@ pub struct Status {
 /// Liveness: 200 while the process is up.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, description = "the process is up", body = Status)))]
-pub async fn health(_ctx: RequestCtx) -> HandlerResult {
+pub async fn health() -> HandlerResult {
     Ok(json_response(StatusCode::OK, &Status { status: "ok" }))
 }
 
@@ -31,16 +31,9 @@ pub async fn health(_ctx: RequestCtx) -> HandlerResult {
         (status = 503, description = "the database cannot be reached", body = Problem,
             content_type = "application/problem+json"),
     ))]
-pub async fn ready(ctx: RequestCtx) -> HandlerResult {
-    match ctx.state.readiness().check().await {
+pub async fn ready(State(state): State<AppState>) -> HandlerResult {
+    match state.readiness().check().await {
         Ok(()) => Ok(json_response(StatusCode::OK, &Status { status: "ok" })),
         Err(err) => Err(ApiError::Unavailable(Some(Box::new(err)))),
     }
-}
-
-/// The OpenAPI document of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi(_ctx: RequestCtx) -> HandlerResult {
-    Ok(json_response(StatusCode::OK, &ApiDoc::openapi()))
 }

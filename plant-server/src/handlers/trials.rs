@@ -1,7 +1,8 @@
 //! Trials: anyone may book one (throttled per client); the customer named in it (by the token's
 //! `email` claim) or an operator may read and change it.
 
-use http::{StatusCode, header};
+use axum::extract::State;
+use http::{HeaderMap, StatusCode, header};
 use plant_core::catalog::TrialPatch;
 use plant_core::input::TrialInput;
 use plant_core::model::{Kind, Trial, TrialStatus};
@@ -9,15 +10,18 @@ use plant_core::store::ListQuery;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
 use crate::context::{RequestCtx, parse_uuid};
+use crate::extract::{Authorized, Id, Json, OperatorOrCustomer, Roles};
 use crate::handlers::catalog::collection;
 use crate::headers::{IfMatch, etag, location};
 use crate::problem::ApiError;
 use crate::query::Paging;
 use crate::response::{empty, json_response};
 use crate::router::HandlerResult;
+use crate::state::AppState;
 use crate::wire::trial_json;
 
 /// The envelope of `GET /trials` (kept from the reference API).
@@ -40,13 +44,14 @@ fn may_see(who: &Principal, trial: &Trial) -> bool {
 }
 
 /// The caller, who must be an operator or a customer.
+type Reader = Authorized<OperatorOrCustomer>;
+
 fn reader(ctx: &RequestCtx) -> Result<Principal, ApiError> {
-    ctx.require(&[Role::Operator, Role::Customer])
+    ctx.require(OperatorOrCustomer::ROLES)
 }
 
-async fn visible_trial(ctx: &RequestCtx, who: &Principal) -> Result<Trial, ApiError> {
-    let id = ctx.uuid_param("id")?;
-    let trial = ctx.state.catalog().get_trial(id).await?;
+async fn visible_trial(state: &AppState, id: Uuid, who: &Principal) -> Result<Trial, ApiError> {
+    let trial = state.catalog().get_trial(id).await?;
     if may_see(who, &trial) {
         Ok(trial)
     } else {
@@ -150,9 +155,12 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
               (status = 403, description = "another customer's trial", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn get(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let trial = visible_trial(&ctx, &who).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+) -> HandlerResult {
+    let trial = visible_trial(&state, id, &who).await?;
     trial_response(&trial, StatusCode::OK)
 }
 
@@ -164,13 +172,16 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
               (status = 409, description = "a transition the trial cannot make", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn patch(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let trial = visible_trial(&ctx, &who).await?;
-    let patch: TrialPatch = ctx.json()?;
-    let expected = optional_if_match(&ctx, trial.version)?;
-    let trial = ctx
-        .state
+pub async fn patch(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+    headers: HeaderMap,
+    Json(patch): Json<TrialPatch>,
+) -> HandlerResult {
+    let trial = visible_trial(&state, id, &who).await?;
+    let expected = optional_if_match(&headers, trial.version)?;
+    let trial = state
         .catalog()
         .update_trial(trial.id, &patch, expected, &who.subject)
         .await?;
@@ -184,13 +195,13 @@ pub async fn patch(ctx: RequestCtx) -> HandlerResult {
               (status = 409, description = "the trial is no longer active", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn cancel(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let trial = visible_trial(&ctx, &who).await?;
-    ctx.state
-        .catalog()
-        .cancel_trial(trial.id, &who.subject)
-        .await?;
+pub async fn cancel(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+) -> HandlerResult {
+    let trial = visible_trial(&state, id, &who).await?;
+    state.catalog().cancel_trial(trial.id, &who.subject).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -199,16 +210,19 @@ pub async fn cancel(ctx: RequestCtx) -> HandlerResult {
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, description = "what the agent delivered, oldest first")),
     security(("bearer" = [])))]
-pub async fn deliverables(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let trial = visible_trial(&ctx, &who).await?;
+pub async fn deliverables(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+) -> HandlerResult {
+    let trial = visible_trial(&state, id, &who).await?;
     Ok(json_response(StatusCode::OK, &trial.deliverables))
 }
 
 /// The version an optional `If-Match` pins (412 when stale).
-pub fn optional_if_match(ctx: &RequestCtx, current: u64) -> Result<Option<u64>, ApiError> {
-    if ctx.headers.contains_key(header::IF_MATCH) {
-        let if_match = IfMatch::require(&ctx.headers)?;
+pub fn optional_if_match(headers: &HeaderMap, current: u64) -> Result<Option<u64>, ApiError> {
+    if headers.contains_key(header::IF_MATCH) {
+        let if_match = IfMatch::require(headers)?;
         if_match.check(current)?;
         Ok(Some(if_match.expected_version().unwrap_or(current)))
     } else {

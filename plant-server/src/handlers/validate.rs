@@ -4,7 +4,8 @@
 //! One design for every validate-only call, the same as `?dry_run=true` on a create: a valid
 //! entity is answered 200 with `{valid: true, entity_type, entity}` (the entity as it would be
 //! created, version 0, no id reserved), an invalid one exactly as the create would fail:
-//! problem+json 422 with every violation in `violations`, or 409 when the name is taken.
+//! problem+json 422 with every violation in `violations` (one line each) and `errors`
+//! (structured), or 409 when the name is taken.
 
 use http::StatusCode;
 use serde::Deserialize;

@@ -211,6 +211,11 @@ impl Store for PgStore {
         tlog::latest_tree_checkpoint(&self.pool).await
     }
 
+    #[instrument(skip(self))]
+    async fn newest_checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
+        read::newest_checkpoint(&self.pool).await
+    }
+
     #[instrument(skip(self, query))]
     async fn search(
         &self,

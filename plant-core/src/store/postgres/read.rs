@@ -272,21 +272,29 @@ pub(super) async fn checkpoints(pool: &PgPool) -> StoreResult<Vec<Checkpoint>> {
         .fetch_all(pool)
         .await
         .map_err(store_error)?;
+    rows.iter().map(checkpoint_row).collect()
+}
+
+pub(super) async fn newest_checkpoint(pool: &PgPool) -> StoreResult<Option<Checkpoint>> {
+    let row = sqlx::query(sql::NEWEST_CHECKPOINT)
+        .fetch_optional(pool)
+        .await
+        .map_err(store_error)?;
+    row.as_ref().map(checkpoint_row).transpose()
+}
+
+fn checkpoint_row(row: &PgRow) -> StoreResult<Checkpoint> {
     let get = |e: sqlx::Error| StoreError::Internal(format!("audit_checkpoint row: {e}"));
-    rows.iter()
-        .map(|row| {
-            Ok(Checkpoint {
-                seq: to_u64(row.try_get(0).map_err(get)?, "audit_checkpoint.seq")?,
-                hash: to_hash(
-                    row.try_get::<&[u8], _>(1).map_err(get)?,
-                    "audit_checkpoint.hash",
-                )?,
-                signed_at: Timestamp::from_datetime(row.try_get(2).map_err(get)?),
-                public_key: hex::encode(row.try_get::<&[u8], _>(3).map_err(get)?),
-                signature: hex::encode(row.try_get::<&[u8], _>(4).map_err(get)?),
-            })
-        })
-        .collect()
+    Ok(Checkpoint {
+        seq: to_u64(row.try_get(0).map_err(get)?, "audit_checkpoint.seq")?,
+        hash: to_hash(
+            row.try_get::<&[u8], _>(1).map_err(get)?,
+            "audit_checkpoint.hash",
+        )?,
+        signed_at: Timestamp::from_datetime(row.try_get(2).map_err(get)?),
+        public_key: hex::encode(row.try_get::<&[u8], _>(3).map_err(get)?),
+        signature: hex::encode(row.try_get::<&[u8], _>(4).map_err(get)?),
+    })
 }
 
 pub(super) async fn search(

@@ -415,3 +415,5 @@ pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     on conflict on constraint audit_checkpoint_pkey do nothing";
 pub(super) const CHECKPOINTS: &str = "select seq, hash, signed_at, public_key, signature \
     from audit_checkpoint order by seq, signed_at, public_key";
+pub(super) const NEWEST_CHECKPOINT: &str = "select seq, hash, signed_at, public_key, signature \
+    from audit_checkpoint order by signed_at desc, seq desc limit 1";

@@ -16,6 +16,9 @@ pub fn full(bytes: Bytes) -> Body {
     Full::new(bytes).boxed_unsync()
 }
 
+/// The media type of every error body (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
 /// Every response the server sends.
 pub type Response = http::Response<Body>;
 
@@ -40,7 +43,7 @@ pub fn json_response_with_type<T: Serialize + ?Sized>(
             with_body(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Bytes::from_static(SERIALISATION_FAILED.as_bytes()),
-                crate::problem::PROBLEM_JSON,
+                PROBLEM_JSON,
             )
         }
     }

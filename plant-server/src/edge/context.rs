@@ -2,16 +2,18 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request};
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
-use crate::body::parse_json;
+use crate::body::{check_content_type, parse_json, read_body};
 use crate::correlation::CorrelationId;
 use crate::problem::ApiError;
 use crate::query::Query;
+use crate::ratelimit::ClientKey;
 use crate::state::AppState;
 
 /// One request, read and routed.
@@ -33,6 +35,43 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
+    /// Reads a routed request: 415 for a body that is not JSON, 413 for one over the limit.
+    pub async fn read(
+        state: AppState,
+        request: Request,
+        route: &'static str,
+        correlation_id: CorrelationId,
+    ) -> Result<Self, ApiError> {
+        check_content_type(request.method(), request.headers())?;
+        let (mut parts, body) = request.into_parts();
+        let params = RawPathParams::from_request_parts(&mut parts, &state)
+            .await
+            .map(|raw| {
+                raw.iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .map_err(|_| ApiError::invalid_field("path", "must be valid UTF-8"))?;
+        let limit = state.limits().body_limit;
+        let body = read_body(body, limit).await?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        Ok(Self {
+            query: Query::parse(parts.uri.query()),
+            path: parts.uri.path().to_owned(),
+            method: parts.method,
+            route,
+            params,
+            headers: parts.headers,
+            body,
+            correlation_id,
+            peer,
+            state,
+        })
+    }
+
     /// A path parameter; its absence is a routing bug, answered as 404.
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
         self.params
@@ -62,8 +101,8 @@ impl RequestCtx {
         }
     }
 
-    /// Who the client is for throttling; see [`client_address`].
-    pub fn client_key(&self) -> String {
+    /// Who the client is for throttling; see [`client_address`] and [`ClientKey`].
+    pub fn client_key(&self) -> ClientKey {
         let forwarded = self
             .headers
             .get_all("x-forwarded-for")
@@ -71,11 +110,11 @@ impl RequestCtx {
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(",");
-        client_address(
+        ClientKey::parse(&client_address(
             &forwarded,
             self.state.limits().forwarded_hops,
             self.peer.map(|p| p.ip()),
-        )
+        ))
     }
 
     /// The caller, if a token was sent (401 when it is not valid).

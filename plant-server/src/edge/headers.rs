@@ -3,7 +3,7 @@
 use http::{HeaderMap, HeaderValue, header};
 
 use crate::problem::ApiError;
-use crate::query::{Query, percent_encode};
+use crate::query::Query;
 
 /// The strong entity tag of an entity at `version`: `"v3"`.
 pub fn etag(version: u64) -> HeaderValue {
@@ -81,11 +81,8 @@ pub fn next_link(path: &str, query: &Query, replace: &[(&str, String)]) -> Optio
         .cloned()
         .collect();
     pairs.extend(replace.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-        .collect();
-    HeaderValue::from_str(&format!("<{path}?{}>; rel=\"next\"", encoded.join("&"))).ok()
+    let encoded = Query::encode(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    HeaderValue::from_str(&format!("<{path}?{encoded}>; rel=\"next\"")).ok()
 }
 
 /// A `Location` header for a created resource.
@@ -147,7 +144,7 @@ mod tests {
         let link = next_link("/api/v1/agents", &q, &[("after", "abc".into())]).unwrap();
         assert_eq!(
             link.to_str().unwrap(),
-            "</api/v1/agents?industry=health%20care&limit=10&after=abc>; rel=\"next\""
+            "</api/v1/agents?industry=health+care&limit=10&after=abc>; rel=\"next\""
         );
     }
 }

@@ -5,6 +5,9 @@
 //! `constitutional`, which the platform portal's client relies on; plain input errors do not.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
 
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
@@ -15,8 +18,7 @@ use crate::response::{Response, json_response_with_type};
 /// Prefix of every problem `type` URI.
 pub const TYPE_BASE: &str = "https://plant.dev/problems/";
 
-/// The media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use crate::response::PROBLEM_JSON;
 
 /// One failed rule or invalid input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -30,6 +32,12 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// The one-line form in a problem's `violations`: rule, field and message
+    /// (`L1-AGENT-03 team_id: the team has another job role`).
+    pub fn line(&self) -> String {
+        format!("{} {}: {}", self.rule, self.field, self.message)
+    }
+
     /// An input violation: a field that could not be parsed.
     pub fn input(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -38,6 +46,49 @@ impl Violation {
             message: message.into(),
         }
     }
+}
+
+/// One entry of a problem's `errors`: where in the request (RFC 6901 `pointer`) and what
+/// (`detail`), with the rule, field and message it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProblemError {
+    /// JSON pointer to the field in the request body (`/team_id`, `/skills/0`; `""` for the
+    /// body as a whole).
+    pub pointer: String,
+    /// The message, for a human.
+    pub detail: String,
+    pub rule: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<&Violation> for ProblemError {
+    fn from(v: &Violation) -> Self {
+        Self {
+            pointer: json_pointer(&v.field),
+            detail: v.message.clone(),
+            rule: v.rule.clone(),
+            field: v.field.clone(),
+            message: v.message.clone(),
+        }
+    }
+}
+
+/// `skills[0].name` -> `/skills/0/name`; `body` (the whole body) -> `""`.
+fn json_pointer(field: &str) -> String {
+    if field.is_empty() || field == "body" {
+        return String::new();
+    }
+    let mut pointer = String::with_capacity(field.len() + 1);
+    for segment in field.split(['.', '[']) {
+        let segment = segment.trim_end_matches(']');
+        if segment.is_empty() {
+            continue;
+        }
+        pointer.push('/');
+        pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+    }
+    pointer
 }
 
 /// The body of every error response.
@@ -50,8 +101,12 @@ pub struct Problem {
     pub detail: String,
     pub instance: String,
     pub correlation_id: String,
+    /// For 422: each violation as one line naming rule, field and message.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub violations: Option<Vec<Violation>>,
+    pub violations: Option<Vec<String>>,
+    /// For 422: the same violations, structured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemError>>,
 }
 
 /// Why an error happened at the edge; each variant maps to one status and one problem type.
@@ -121,6 +176,14 @@ impl ApiError {
         Self::Invalid {
             detail: format!("{field}: {message}"),
             violations: vec![Violation::input(field, message)],
+        }
+    }
+
+    /// The rule and input violations of a 422; empty for every other error.
+    pub fn violations(&self) -> &[Violation] {
+        match self {
+            Self::Invalid { violations, .. } | Self::RuleViolation { violations, .. } => violations,
+            _ => &[],
         }
     }
 
@@ -203,25 +266,22 @@ impl ApiError {
 
     /// The full cause chain, for the log.
     pub fn cause_chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        cause_chain(self)
     }
 
     /// Renders the problem for the request at `instance`.
     pub fn to_problem(&self, instance: &str, correlation_id: &str) -> Problem {
         let (slug, title) = self.slug_and_title();
-        let violations = match self {
-            Self::Invalid { violations, .. } | Self::RuleViolation { violations, .. } => {
-                Some(violations.clone())
-            }
-            _ => None,
-        };
+        let found = self.violations();
+        let (violations, errors) =
+            if matches!(self, Self::Invalid { .. } | Self::RuleViolation { .. }) {
+                (
+                    Some(found.iter().map(Violation::line).collect()),
+                    Some(found.iter().map(ProblemError::from).collect()),
+                )
+            } else {
+                (None, None)
+            };
         Problem {
             type_uri: format!("{TYPE_BASE}{slug}"),
             title: title.into(),
@@ -230,16 +290,17 @@ impl ApiError {
             instance: instance.into(),
             correlation_id: correlation_id.into(),
             violations,
+            errors,
         }
     }
 
     /// The complete response: status, problem+json body, and the headers the status calls for.
-    pub fn into_response(self, instance: &str, correlation_id: &str) -> Response {
+    pub fn render(&self, instance: &str, correlation_id: &str) -> Response {
         let status = self.status();
         let problem = self.to_problem(instance, correlation_id);
         let mut response = json_response_with_type(status, &problem, PROBLEM_JSON);
         let headers = response.headers_mut();
-        match &self {
+        match self {
             Self::MethodNotAllowed { allow } => {
                 let names: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
                 if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
@@ -260,6 +321,19 @@ impl ApiError {
             }
             _ => {}
         }
+        response
+    }
+}
+
+/// An error returned by an axum handler or extractor, carried on its response until the edge,
+/// which knows the request's path and correlation id, renders it.
+#[derive(Debug, Clone)]
+pub struct Unrendered(pub Arc<ApiError>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(Unrendered(Arc::new(self)));
         response
     }
 }
@@ -291,6 +365,18 @@ impl From<plant_core::Error> for ApiError {
             E::Internal(message) => Self::Internal(message.into()),
         }
     }
+}
+
+/// An error and its causes, one after the other (for the log, never the client).
+pub fn cause_chain(err: &dyn StdError) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// "2 violations: name must not be blank; …", for the problem's detail.
@@ -331,11 +417,24 @@ mod tests {
         .to_problem("/x", "c");
         assert_eq!(rule.status, 422);
         assert!(rule.type_uri.contains("constitutional"));
-        assert_eq!(rule.violations.as_ref().map(Vec::len), Some(1));
+        assert_eq!(rule.violations, Some(vec!["L0-01 f: m".to_owned()]));
+        let errors = rule.errors.unwrap();
+        assert_eq!(
+            (errors[0].pointer.as_str(), errors[0].rule.as_str()),
+            ("/f", "L0-01")
+        );
 
         let input = ApiError::invalid_field("limit", "must be at most 1000").to_problem("/x", "c");
         assert_eq!(input.status, 422);
         assert!(!input.type_uri.contains("constitutional"));
+    }
+
+    #[test]
+    fn fields_become_json_pointers() {
+        assert_eq!(json_pointer("team_id"), "/team_id");
+        assert_eq!(json_pointer("skills[0].name"), "/skills/0/name");
+        assert_eq!(json_pointer("a/b~c"), "/a~1b~0c");
+        assert_eq!(json_pointer("body"), "");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use tower_http::request_id::{MakeRequestId, RequestId};
 
 /// The header the id is read from and echoed on.
 pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
@@ -44,6 +45,31 @@ impl CorrelationId {
 impl fmt::Display for CorrelationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Drops an `X-Correlation-ID` that is not sane, so that [`MakeCorrelationId`] replaces it (the
+/// request-id layer keeps any id already present).
+pub fn drop_insane_id<B>(mut request: Request<B>) -> Request<B> {
+    let sane = request
+        .headers()
+        .get(&CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| is_sane(v.trim()));
+    if !sane {
+        request.headers_mut().remove(&CORRELATION_HEADER);
+    }
+    request
+}
+
+/// Makes the id of a request without a sane `X-Correlation-ID`: its `X-Request-ID`, or a UUID.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MakeCorrelationId;
+
+impl MakeRequestId for MakeCorrelationId {
+    fn make_request_id<B>(&mut self, request: &Request<B>) -> Option<RequestId> {
+        let id = CorrelationId::from_headers(request.headers());
+        HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
     }
 }
 

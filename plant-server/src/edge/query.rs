@@ -14,20 +14,23 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
-    /// Decodes `a=1&b=x%20y` (`+` is a space); pairs without `=` get an empty value.
+    /// Decodes `a=1&b=x%20y` (`application/x-www-form-urlencoded`: `+` is a space, invalid
+    /// escapes stay as written); pairs without `=` get an empty value.
     pub fn parse(raw: Option<&str>) -> Self {
-        let Some(raw) = raw else {
-            return Self::default();
-        };
-        Self(
-            raw.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (percent_decode(k), percent_decode(v))
-                })
-                .collect(),
-        )
+        raw.map_or_else(Self::default, |raw| {
+            Self(
+                form_urlencoded::parse(raw.as_bytes())
+                    .into_owned()
+                    .collect(),
+            )
+        })
+    }
+
+    /// Encodes `pairs` as a query string (the inverse of [`Query::parse`]).
+    pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
     }
 
     /// The first value of `name`, if present and non-empty.
@@ -95,52 +98,6 @@ impl Paging {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes `%XX` escapes and `+`; invalid escapes stay as written, invalid UTF-8 becomes U+FFFD.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -154,7 +111,8 @@ mod tests {
         assert_eq!(q.get("bad"), Some("%zz"));
         assert_eq!(q.get("flag"), None);
         assert_eq!(q.get("end"), Some("%4"));
-        assert_eq!(percent_decode(&percent_encode("ä b/&=")), "ä b/&=");
+        let encoded = Query::encode([("k&=", "ä b/&=")]);
+        assert_eq!(Query::parse(Some(&encoded)).get("k&="), Some("ä b/&="));
     }
 
     #[test]

@@ -5,16 +5,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use crate::router::RouteError;
 use crate::routes;
-use crate::service::{App, handle};
+use crate::service::App;
 use crate::state::AppState;
 
 /// Streams served at once on one HTTP/2 connection.
@@ -45,8 +47,13 @@ pub async fn run(
 }
 
 /// [`run`] with a router of the caller's choosing (tests add endpoints of their own).
+///
+/// The accept loop is kept by hand rather than `axum::serve`: it caps open connections, gives a
+/// silent client a deadline before protocol detection, and serves HTTP/1.1 and h2c on one port
+/// with hyper-util's auto builder, none of which `axum::serve` configures.
 pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let limits = app.state.limits().clone();
+    let service = app.service();
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -92,7 +99,7 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
-        let app = app.clone();
+        let service = service.clone();
         let header_timeout = limits.header_timeout;
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -101,7 +108,12 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
             if !first_byte_within(&stream, header_timeout).await {
                 return;
             }
-            let service = service_fn(move |request| handle(app.clone(), Some(peer), request));
+            let service = TowerToHyperService::new(service.map_request(
+                move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(error = %err, "connection closed with an error");

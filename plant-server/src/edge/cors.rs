@@ -89,9 +89,8 @@ impl Cors {
         response
     }
 
-    /// Adds CORS headers to an actual (non-preflight) response.
-    pub fn decorate(&self, request_headers: &HeaderMap, response: &mut Response) {
-        let h = response.headers_mut();
+    /// Adds CORS headers to the headers `h` of an actual (non-preflight) response.
+    pub fn decorate(&self, request_headers: &HeaderMap, h: &mut HeaderMap) {
         h.append(header::VARY, HeaderValue::from_static("origin"));
         if let Verdict::Allowed(origin) = self.verdict(request_headers) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);

@@ -2,8 +2,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, LengthLimitError};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -50,20 +49,12 @@ pub fn check_content_type(method: &Method, headers: &HeaderMap) -> Result<(), Ap
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes whatever `Content-Length` claims.
-pub async fn read_limited(
-    body: Incoming,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    if declared_length(headers).is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    match Limited::new(body, limit).collect().await {
+/// Reads the whole body. The request body limit layer has already refused a `Content-Length`
+/// over `limit` and caps what is read; reaching the cap is 413.
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    match body.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::PayloadTooLarge { limit })
-        }
+        Err(err) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge { limit }),
         Err(err) => {
             tracing::info!(error = %err, "request body could not be read");
             Err(ApiError::BadRequest(
@@ -71,6 +62,17 @@ pub async fn read_limited(
             ))
         }
     }
+}
+
+fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Parses a JSON body: 400 for text that is not JSON, 422 for JSON of the wrong shape.

@@ -1,0 +1,211 @@
+//! The per-request pipeline: tower and tower-http layers around the axum router, and the one
+//! middleware of our own (the edge) that adds what every response carries.
+//!
+//! From the outside in: the correlation id (read from `X-Correlation-ID` or `X-Request-ID`, else
+//! generated; echoed), the request span, response compression (gzip or br by `Accept-Encoding`),
+//! the edge (CORS, `nosniff`, `Cache-Control`, metrics, the completion log line, and problem
+//! bodies for the layers below that answer on their own), the body limit, catch-panic, the
+//! per-request deadline, trailing-slash normalisation and the router.
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use hyper::body::Incoming;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceBuilder};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::field;
+
+use crate::correlation::{
+    CORRELATION_HEADER, CloudTrace, CorrelationId, MakeCorrelationId, drop_insane_id,
+};
+use crate::cors::Cors;
+use crate::problem::{ApiError, PROBLEM_JSON, Unrendered};
+use crate::router::{MatchedRoute, Router, render};
+use crate::state::AppState;
+
+/// The router and state, shared by every connection.
+#[derive(Debug)]
+pub struct App {
+    pub state: AppState,
+    pub router: Router,
+}
+
+/// The whole pipeline as one cloneable service.
+pub type HttpService = BoxCloneSyncService<http::Request<Incoming>, Response, Infallible>;
+
+/// Marks the response catch-panic made, so the edge renders it as a problem.
+#[derive(Debug, Clone, Copy)]
+struct Panicked;
+
+impl App {
+    /// The service that answers every request of every connection.
+    pub fn service(&self) -> HttpService {
+        let state = self.state.clone();
+        let limits = state.limits().clone();
+        let router = NormalizePathLayer::trim_trailing_slash()
+            .layer(self.router.clone().with_state(state.clone()));
+        let service = ServiceBuilder::new()
+            .map_request(|request: http::Request<Incoming>| {
+                drop_insane_id(request.map(axum::body::Body::new))
+            })
+            .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
+            .layer(SetRequestIdLayer::new(
+                CORRELATION_HEADER.clone(),
+                MakeCorrelationId,
+            ))
+            .layer(PropagateRequestIdLayer::new(CORRELATION_HEADER.clone()))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(())
+                    .on_failure(()),
+            )
+            .layer(CompressionLayer::new().gzip(true).br(true))
+            .layer(from_fn_with_state(state, edge))
+            .layer(RequestBodyLimitLayer::new(limits.body_limit))
+            .layer(CatchPanicLayer::custom(panicked))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                limits.request_timeout,
+            ))
+            .service(router);
+        HttpService::new(service)
+    }
+}
+
+/// The span every log line of a request is written in.
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let correlation_id = CorrelationId::from_headers(request.headers());
+    let span = tracing::info_span!(
+        "request",
+        correlation_id = correlation_id.as_str(),
+        method = request.method().as_str(),
+        path = request.uri().path(),
+        route = field::Empty,
+        status = field::Empty,
+        latency_ms = field::Empty,
+        trace_id = field::Empty,
+        trace_span_id = field::Empty,
+        trace_sampled = field::Empty,
+    );
+    if let Some(trace) = CloudTrace::from_headers(request.headers()) {
+        span.record("trace_id", trace.trace_id.as_str());
+        if let Some(span_id) = &trace.span_id {
+            span.record("trace_span_id", span_id.as_str());
+        }
+        span.record("trace_sampled", trace.sampled);
+    }
+    span
+}
+
+fn panicked(_: Box<dyn Any + Send + 'static>) -> http::Response<axum::body::Body> {
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
+/// What every response carries, and the metrics and log line of every request.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let correlation_id = CorrelationId::from_headers(request.headers());
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    let mut origin = http::HeaderMap::new();
+    if let Some(value) = request.headers().get(header::ORIGIN) {
+        origin.insert(header::ORIGIN, value.clone());
+    }
+
+    let mut route = None;
+    let mut response = if Cors::is_preflight(&method, request.headers()) {
+        state
+            .cors()
+            .preflight(request.headers())
+            .map(axum::body::Body::new)
+    } else {
+        let mut response = next.run(request).await;
+        route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
+        match unrendered(&mut response, state.limits().body_limit) {
+            Some(err) => render(&err, &path, &correlation_id).map(axum::body::Body::new),
+            None => response,
+        }
+    };
+
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        state.cors().decorate(&origin, headers);
+    }
+
+    let status = response.status();
+    state.metrics().observe(
+        route.unwrap_or(crate::metrics::UNMATCHED),
+        &method,
+        status.as_u16(),
+        started.elapsed(),
+    );
+    let span = tracing::Span::current();
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("status", status.as_u16());
+    span.record("latency_ms", latency_ms);
+    if status.is_server_error() {
+        tracing::warn!("request failed");
+    } else if route.is_some_and(is_probe) {
+        // Load balancers and Cloud Run poll these every few seconds: a line each would bury
+        // the requests that matter. They still count in /metrics; failures log above.
+        tracing::debug!("request completed");
+    } else {
+        tracing::info!("request completed");
+    }
+    response
+}
+
+/// The error behind a response that is not rendered yet: an [`ApiError`] an axum handler or
+/// extractor returned, or the answer a layer made on its own (body limit, catch-panic,
+/// deadline). Each is answered as problem+json like every other error.
+fn unrendered(response: &mut Response, body_limit: usize) -> Option<Arc<ApiError>> {
+    if let Some(Unrendered(err)) = response.extensions_mut().remove::<Unrendered>() {
+        return Some(err);
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return None;
+    }
+    let err = if response.extensions().get::<Panicked>().is_some() {
+        ApiError::internal("handler panicked")
+    } else {
+        match response.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Timeout,
+            _ => return None,
+        }
+    };
+    Some(Arc::new(err))
+}
+
+/// Liveness and readiness routes, logged at debug when they succeed.
+fn is_probe(route: &str) -> bool {
+    matches!(route, "/health" | "/ready")
+}

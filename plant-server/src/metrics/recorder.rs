@@ -1,0 +1,201 @@
+//! The request counters and latency histograms: the `metrics` facade into a Prometheus recorder
+//! owned by the server's state (not a process-global one, so that servers in one process count
+//! apart), and the gauges set at scrape time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::Method;
+use metrics::{Label, Recorder, SharedString};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The route label of requests that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+const REQUESTS: &str = "plant_http_requests_total";
+const DURATION: &str = "plant_http_request_duration_seconds";
+
+/// Observations between two upkeeps of the recorder (which folds histogram samples into their
+/// buckets, so that memory stays bounded when nothing scrapes).
+const UPKEEP_EVERY: u64 = 4096;
+
+/// The gauges read at scrape time, with their help text.
+const GAUGES: [(&str, &str); 10] = [
+    (
+        "plant_db_pool_connections",
+        "Database connections of the pool, by state.",
+    ),
+    (
+        "plant_db_pool_max_connections",
+        "The most connections the pool opens.",
+    ),
+    (
+        "plant_store_up",
+        "1 when the store answered this scrape, 0 when it did not.",
+    ),
+    (
+        "plant_audit_head_seq",
+        "Seq of the newest audit entry (0: empty chain).",
+    ),
+    (
+        "plant_audit_last_checkpoint_age_seconds",
+        "Seconds since the newest signed checkpoint (absent when there is none).",
+    ),
+    (
+        "plant_audit_last_checkpoint_seq",
+        "Seq the newest signed checkpoint covers.",
+    ),
+    (
+        "plant_embed_queue_depth",
+        "Embedding requests waiting for the embedder.",
+    ),
+    (
+        "plant_embed_in_flight",
+        "Embedding requests being computed.",
+    ),
+    ("plant_feed_clients", "Live SSE feed clients."),
+    (
+        "plant_feed_max_clients",
+        "The most live SSE feed clients served at once.",
+    ),
+];
+
+/// Request counters and latency histograms, and the gauges of the last scrape.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    observed: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let builder = PrometheusBuilder::new();
+        // The bucket list is a non-empty constant: set_buckets cannot refuse it.
+        let builder = builder
+            .set_buckets(&BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        recorder.describe_counter(
+            REQUESTS.into(),
+            None,
+            SharedString::const_str(
+                "HTTP requests answered, by route template, method and status.",
+            ),
+        );
+        recorder.describe_histogram(
+            DURATION.into(),
+            None,
+            SharedString::const_str(
+                "Time to the response head, by route template, method and status.",
+            ),
+        );
+        for (name, help) in GAUGES {
+            recorder.describe_gauge(name.into(), None, SharedString::const_str(help));
+        }
+        Self {
+            handle: recorder.handle(),
+            recorder,
+            observed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one answered request.
+    pub fn observe(&self, route: &'static str, method: &Method, status: u16, latency: Duration) {
+        let labels = [
+            Label::from_static_parts("route", route),
+            Label::new("method", method_label(method)),
+            Label::new("status", status.to_string()),
+        ];
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(REQUESTS, labels.iter()).increment(1);
+            metrics::histogram!(DURATION, labels.iter()).record(latency);
+        });
+        if self.observed.fetch_add(1, Ordering::Relaxed) % UPKEEP_EVERY == UPKEEP_EVERY - 1 {
+            self.handle.run_upkeep();
+        }
+    }
+
+    /// Sets a gauge (at scrape time).
+    pub fn gauge(&self, name: &'static str, labels: &[Label], value: f64) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::gauge!(name, labels.iter()).set(value);
+        });
+    }
+
+    /// The exposition of every series.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+/// The method as a label without allocating for the standard ones.
+fn method_label(method: &Method) -> SharedString {
+    match *method {
+        Method::GET => SharedString::const_str("GET"),
+        Method::HEAD => SharedString::const_str("HEAD"),
+        Method::POST => SharedString::const_str("POST"),
+        Method::PATCH => SharedString::const_str("PATCH"),
+        Method::PUT => SharedString::const_str("PUT"),
+        Method::DELETE => SharedString::const_str("DELETE"),
+        Method::OPTIONS => SharedString::const_str("OPTIONS"),
+        _ => SharedString::from_owned(method.as_str().to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_with_the_count() {
+        let m = Metrics::default();
+        m.observe("/x/{id}", &Method::GET, 200, Duration::from_millis(3));
+        m.observe("/x/{id}", &Method::GET, 200, Duration::from_millis(300));
+        m.observe("/x/{id}", &Method::GET, 200, Duration::from_secs(60));
+        let out = m.render();
+        let l = r#"route="/x/{id}",method="GET",status="200""#;
+        assert!(
+            out.contains(&format!("plant_http_requests_total{{{l}}} 3\n")),
+            "{out}"
+        );
+        for (le, n) in [
+            ("0.001", 0),
+            ("0.005", 1),
+            ("0.5", 2),
+            ("10", 2),
+            ("+Inf", 3),
+        ] {
+            assert!(
+                out.contains(&format!(
+                    "plant_http_request_duration_seconds_bucket{{{l},le=\"{le}\"}} {n}\n"
+                )),
+                "{le}: {out}"
+            );
+        }
+        assert!(
+            out.contains("# TYPE plant_http_request_duration_seconds histogram"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::default();
+        m.observe("/a\"b", &Method::GET, 200, Duration::from_millis(3));
+        let out = m.render();
+        assert!(out.contains(r#"route="/a\"b""#), "{out}");
+    }
+}
