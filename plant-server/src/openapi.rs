@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 use plant_core::model::Kind;
 
 use crate::handlers::{
-    agent_card, agents, audit, certify, feed, jobs, ops, precedents, search, trials, validate,
+    agent_card, agents, audit, certify, feed, jobs, ops, precedents, search, transparency, trials,
+    validate,
 };
 use http::StatusCode;
 
@@ -40,6 +41,7 @@ use crate::router::HandlerResult;
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
         jobs::create, jobs::list, jobs::get, jobs::patch,
         audit::run, audit::tampering, audit::export, audit::verify, feed::feed,
+        transparency::checkpoint, transparency::inclusion, transparency::consistency,
         search::search,
         precedents::create, precedents::list, precedents::get, precedents::supersede,
         precedents::approve, precedents::query,

@@ -6,8 +6,8 @@ use plant_core::model::Kind;
 
 use crate::extract::{Authorized, Genesis, Id};
 use crate::handlers::{
-    agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, trials,
-    validate, versions,
+    agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
+    trials, validate, versions,
 };
 use crate::openapi;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
@@ -107,6 +107,21 @@ pub fn builder() -> RouterBuilder {
     )
     .route(Method::GET, "/api/v1/audit/export", audit::export)
     .route(Method::GET, "/api/v1/audit/verify", audit::verify)
+    .route(
+        Method::GET,
+        "/api/v1/audit/checkpoint",
+        transparency::checkpoint,
+    )
+    .route(
+        Method::GET,
+        "/api/v1/audit/proof/inclusion",
+        transparency::inclusion,
+    )
+    .route(
+        Method::GET,
+        "/api/v1/audit/proof/consistency",
+        transparency::consistency,
+    )
     .route(Method::GET, "/api/v1/audit/feed", feed::feed)
     .route(Method::GET, "/api/v1/search", search::search)
     .route(Method::POST, "/api/v1/precedents", precedents::create)

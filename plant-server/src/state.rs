@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use plant_core::Catalog;
+use plant_core::audit::TransparencyLog;
 use plant_core::store::Store;
 
 use crate::auth::{Authenticator, KeyError};
@@ -104,6 +105,8 @@ struct Inner {
     trial_limiter: RateLimiter,
     feeds: FeedClients,
     metrics: Metrics,
+    /// The audit log's Merkle tree, filled from the store on the first proof asked for.
+    transparency: TransparencyLog,
 }
 
 impl std::fmt::Debug for AppState {
@@ -130,6 +133,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 feeds,
                 metrics: Metrics::default(),
+                transparency: TransparencyLog::new(),
                 auth,
                 cors,
                 limits,
@@ -211,6 +215,11 @@ impl AppState {
     /// The live feed's client slots and shutdown signal.
     pub fn feeds(&self) -> &FeedClients {
         &self.inner.feeds
+    }
+
+    /// The audit log's Merkle tree, for checkpoints and proofs.
+    pub fn transparency(&self) -> &TransparencyLog {
+        &self.inner.transparency
     }
 
     /// Request counters and latency histograms.

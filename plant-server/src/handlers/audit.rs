@@ -93,6 +93,18 @@ pub async fn export(ctx: RequestCtx) -> HandlerResult {
     security(("bearer" = [])))]
 pub async fn verify(ctx: RequestCtx) -> HandlerResult {
     ctx.require(&[Role::Operator])?;
-    let report = ctx.state.catalog().verify(&[]).await?;
+    let mut report = ctx.state.catalog().verify(&[]).await?;
+    // The C2SP tree checkpoints too: each signed root must be the tree's root at its size.
+    let store = ctx.state.catalog().store();
+    ctx.state
+        .transparency()
+        .fold_checkpoints(store.as_ref(), None, &[], &mut report)
+        .await
+        .map_err(|e| match e {
+            plant_core::audit::ProofError::Store(source) => {
+                crate::problem::ApiError::from(plant_core::Error::from(source))
+            }
+            other => crate::problem::ApiError::Internal(Box::new(other)),
+        })?;
     Ok(json_response(StatusCode::OK, &report))
 }

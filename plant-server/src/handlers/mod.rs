@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod ops;
 pub mod precedents;
 pub mod search;
+pub mod transparency;
 pub mod trials;
 pub mod validate;
 pub mod versions;

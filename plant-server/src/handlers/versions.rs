@@ -3,7 +3,9 @@
 //! returns the entity exactly as it was at version n, rebuilt from the entry that wrote it.
 
 use http::StatusCode;
+use plant_core::catalog::VersionedRecord;
 use plant_core::model::Kind;
+use serde::Serialize;
 
 use crate::context::RequestCtx;
 use crate::problem::ApiError;
@@ -24,7 +26,36 @@ pub async fn get(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let n = parse_version(ctx.param("n")?)?;
     let version = ctx.state.catalog().version(kind, id, n).await?;
-    Ok(json_response(StatusCode::OK, &version))
+    let store = ctx.state.catalog().store();
+    // Prove against the newest signed checkpoint when it covers this entry (that root can be
+    // checked against a signature); otherwise against the log as it stands.
+    let signed = store
+        .latest_tree_checkpoint()
+        .await
+        .map_err(plant_core::Error::from)?
+        .map(|c| c.tree_size)
+        .filter(|&size| size >= version.info.seq);
+    let size = match signed {
+        Some(size) => size,
+        None => store.head().await.map_err(plant_core::Error::from)?.seq,
+    };
+    let body = WithProof {
+        inclusion_proof: format!(
+            "/api/v1/audit/proof/inclusion?seq={}&size={size}",
+            version.info.seq
+        ),
+        version,
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// A version with the path of its entry's inclusion proof in the transparency log.
+#[derive(Serialize)]
+struct WithProof {
+    #[serde(flatten)]
+    version: VersionedRecord,
+    /// `GET` it for the RFC 9162 audit path of this version's entry.
+    inclusion_proof: String,
 }
 
 /// A version number: a positive integer in plain decimal (422 otherwise).
