@@ -47,6 +47,7 @@ scenarios!(
     feed_streams_every_commit_once_in_order,
     seeding_twice_gives_the_catalog_and_appends_nothing,
     duplicate_names_conflict_case_insensitively_and_write_nothing,
+    look_alike_names_conflict_and_write_nothing,
     missing_references_are_rule_violations_and_write_nothing,
     stale_versions_fail_and_change_nothing,
     evolving_a_certified_entity_sends_it_back_to_review,
@@ -186,6 +187,122 @@ async fn duplicate_names_conflict_case_insensitively_and_write_nothing(store: Ar
     )
     .await
     .unwrap();
+}
+
+/// Names that look the same are the same name: a combining accent (NFD) and the precomposed
+/// letter (NFC), fullwidth letters, a joiner between letters, and (for agents) a Cyrillic letter
+/// that looks Latin all conflict with the name they imitate, on create and on rename. A
+/// zero-width space is refused outright.
+async fn look_alike_names_conflict_and_write_nothing(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let skill = |name: &str| SkillInput {
+        name: Some(name.into()),
+        description: Some("Looks like another.".into()),
+        category: Some("technical".into()),
+        ..Default::default()
+    };
+    let cafe = c
+        .create_skill(&skill("Caf\u{e9} Writing"), "t")
+        .await
+        .unwrap();
+    let before = head(&c).await;
+    let skills = count(&c, Kind::Skill).await;
+    for imitation in [
+        "Cafe\u{301} Writing",
+        "CAFE\u{301} WRITING",
+        "Content\u{200d} Marketing",
+        "\u{ff23}\u{ff4f}\u{ff4e}\u{ff54}\u{ff45}\u{ff4e}\u{ff54} Marketing",
+        "Content\u{a0}\u{a0}Marketing",
+    ] {
+        let e = c.create_skill(&skill(imitation), "t").await.unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{imitation:?}: {e:?}");
+        // The dry run answers as the write does.
+        let e = c
+            .create_json(
+                Kind::Skill,
+                json!({"name": imitation, "description": "x", "category": "technical"}),
+                "t",
+                true,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Conflict(_)),
+            "dry run {imitation:?}: {e:?}"
+        );
+        // The imitation finds the original.
+        let found = c.store().get_by_name(Kind::Skill, imitation).await.unwrap();
+        assert!(found.is_some(), "{imitation:?} names an existing skill");
+    }
+    // A zero-width space is not a way to make a name distinct: the name is refused.
+    let e = c
+        .create_skill(&skill("Content Marketing\u{200b}"), "t")
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Invalid(v) => assert!(
+            v.iter()
+                .any(|v| v.field == "name" && v.message.contains("U+200B")),
+            "{v:?}"
+        ),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(head(&c).await, before, "a refused name appended entries");
+    assert_eq!(count(&c, Kind::Skill).await, skills);
+
+    // Renaming into a look-alike conflicts too; renaming a name into its own look-alike is fine.
+    let social = c
+        .store()
+        .get_by_name(Kind::Skill, "Social Media")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut patch = Map::new();
+    for imitation in ["Cafe\u{301} writing", "\u{ff33}\u{ff25}\u{ff2f}"] {
+        patch.insert("name".into(), json!(imitation));
+        let e = c
+            .evolve(Kind::Skill, social.id(), &patch, social.version(), "t")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{imitation:?}: {e:?}");
+    }
+    patch.insert("name".into(), json!("CAFE\u{301} WRITING"));
+    c.evolve(Kind::Skill, cafe.base.id, &patch, 1, "t")
+        .await
+        .unwrap();
+
+    // An agent named with a Cyrillic А (U+0410) and а (U+0430) is the agent "Ava Flux".
+    let ava = c
+        .store()
+        .get_by_name(Kind::Agent, "Ava Flux")
+        .await
+        .unwrap()
+        .unwrap();
+    let Record::Agent(ava) = ava else {
+        panic!("Ava Flux is an agent")
+    };
+    let agents = count(&c, Kind::Agent).await;
+    let before = head(&c).await;
+    let agent = |name: &str| AgentInput {
+        name: Some(name.into()),
+        skill_id: Some(ava.body.skill_id.to_string()),
+        job_role_id: Some(ava.body.job_role_id.to_string()),
+        industry_id: Some(ava.body.industry_id.to_string()),
+        ..Default::default()
+    };
+    for imitation in ["\u{410}v\u{430} Flux", "Ava F\u{ff4c}ux", "AVA FLUX"] {
+        let e = c.create_agent(&agent(imitation), "t").await.unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{imitation:?}: {e:?}");
+    }
+    assert_eq!(head(&c).await, before);
+    assert_eq!(count(&c, Kind::Agent).await, agents);
+    // Skills are not compared by skeleton: a Cyrillic look-alike skill name is another name
+    // there (skills are picked by operators, agents by customers).
+    c.create_skill(&skill("\u{421}af\u{e9} Writing"), "t")
+        .await
+        .unwrap();
+    // And an agent with a name that merely resembles one is welcome.
+    c.create_agent(&agent("Ava Flex"), "t").await.unwrap();
 }
 
 async fn missing_references_are_rule_violations_and_write_nothing(store: Arc<dyn Store>) {

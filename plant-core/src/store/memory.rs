@@ -13,7 +13,7 @@ use super::{
     StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head};
-use crate::model::{Kind, Record};
+use crate::model::{Kind, Name, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{self, FUSION_DEPTH, LexicalDoc};
 
@@ -67,11 +67,12 @@ impl MemoryStore {
     }
 }
 
-/// The unique key of a record within its kind: the name, or a precedent seed's `seed_id`.
+/// The unique key of a record within its kind: its name's [`crate::model::unique_key`] (the
+/// key PostgreSQL's `*_name_fold_key` indexes hold), or a precedent seed's `seed_id`.
 fn name_key(record: &Record) -> Option<(Kind, String)> {
     match record {
         Record::PrecedentSeed(p) => Some((Kind::PrecedentSeed, p.seed_id.as_str().to_owned())),
-        r => r.name().map(|n| (r.kind(), n.key())),
+        r => r.name().map(|n| (r.kind(), n.unique_key(r.kind()))),
     }
 }
 
@@ -530,7 +531,10 @@ impl Store for MemoryStore {
         let inner = self.lock();
         let key = match kind {
             Kind::PrecedentSeed => (kind, name.trim().to_ascii_uppercase()),
-            _ => (kind, name.trim().to_lowercase()),
+            _ => match Name::parse(name) {
+                Ok(name) => (kind, name.unique_key(kind)),
+                Err(_) => return Ok(None),
+            },
         };
         Ok(inner
             .names

@@ -355,7 +355,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A record by id (of any kind when `kind` is `None`).
     async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>>;
 
-    /// A catalog record by its name, case-insensitively.
+    /// A catalog record by its name, compared by [`crate::model::unique_key`] (the key names are
+    /// unique by), or a precedent seed by its seed id.
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>>;
 
     /// The names of the catalog records of `kind` among `ids` that exist (others are left out),

@@ -68,8 +68,16 @@ fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option
         | "job_pkey"
         | "precedent_seed_pkey"
         | "audit_log_entity_version_key" => Some(Duplicate { kind, field: "id" }),
-        "industry_name_key" | "skill_name_key" | "job_role_name_key" | "team_name_key"
-        | "agent_name_key" => Some(Duplicate {
+        "industry_name_key"
+        | "skill_name_key"
+        | "job_role_name_key"
+        | "team_name_key"
+        | "agent_name_key"
+        | "industry_name_fold_key"
+        | "skill_name_fold_key"
+        | "job_role_name_fold_key"
+        | "team_name_fold_key"
+        | "agent_name_fold_key" => Some(Duplicate {
             kind,
             field: "name",
         }),

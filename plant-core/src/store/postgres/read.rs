@@ -13,7 +13,7 @@ use super::sql::{self, KindSql};
 use super::write::{to_hash, to_i64, to_u64};
 use crate::Timestamp;
 use crate::audit::{AuditEntry, Checkpoint};
-use crate::model::{Kind, Record};
+use crate::model::{Kind, Name, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{FUSION_DEPTH, tsquery};
 use crate::store::memory::SEARCHED;
@@ -86,8 +86,18 @@ pub(super) async fn get_by_name(
     let Some(sql) = kind_sql(kind).by_name else {
         return Ok(None);
     };
+    // Catalog kinds are found by the key their names are unique by; a text that is no name
+    // (blank, invisible characters) names nothing. A precedent seed by its seed id.
+    let key = if kind == Kind::PrecedentSeed {
+        name.trim().to_owned()
+    } else {
+        match Name::parse(name) {
+            Ok(name) => name.unique_key(kind),
+            Err(_) => return Ok(None),
+        }
+    };
     let row = sqlx::query(sql)
-        .bind(name.trim())
+        .bind(key)
         .fetch_optional(pool)
         .await
         .map_err(store_error)?;

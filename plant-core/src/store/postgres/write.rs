@@ -274,40 +274,44 @@ async fn write_body(
     match record {
         Record::Industry(e) => {
             let sql = if create {
-                "insert into industry (id, name, description) values ($1, $2, $3)"
+                "insert into industry (id, name, description, name_key) values ($1, $2, $3, $4)"
             } else {
-                "update industry set name = $2, description = $3 where id = $1"
+                "update industry set name = $2, description = $3, name_key = $4 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
                 .bind(e.body.name.as_str())
                 .bind(e.body.description.as_str())
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
         }
         Record::Skill(e) => {
             let sql = if create {
-                "insert into skill (id, name, description, category) values ($1, $2, $3, $4)"
+                "insert into skill (id, name, description, category, name_key) \
+                 values ($1, $2, $3, $4, $5)"
             } else {
-                "update skill set name = $2, description = $3, category = $4 where id = $1"
+                "update skill set name = $2, description = $3, category = $4, name_key = $5 \
+                 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
                 .bind(e.body.name.as_str())
                 .bind(e.body.description.as_str())
                 .bind(e.body.category.as_str())
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
         }
         Record::JobRole(e) => {
             let sql = if create {
-                "insert into job_role (id, name, description, seniority_level, industry_id) \
-                 values ($1, $2, $3, $4, $5)"
+                "insert into job_role (id, name, description, seniority_level, industry_id, \
+                 name_key) values ($1, $2, $3, $4, $5, $6)"
             } else {
                 "update job_role set name = $2, description = $3, seniority_level = $4, \
-                 industry_id = $5 where id = $1"
+                 industry_id = $5, name_key = $6 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
@@ -315,6 +319,7 @@ async fn write_body(
                 .bind(e.body.description.as_str())
                 .bind(e.body.seniority_level.as_str())
                 .bind(e.body.industry_id)
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
@@ -338,11 +343,11 @@ async fn write_body(
         }
         Record::Team(e) => {
             let sql = if create {
-                "insert into team (id, name, description, job_role_id, industry_id) \
-                 values ($1, $2, $3, $4, $5)"
+                "insert into team (id, name, description, job_role_id, industry_id, name_key) \
+                 values ($1, $2, $3, $4, $5, $6)"
             } else {
                 "update team set name = $2, description = $3, job_role_id = $4, \
-                 industry_id = $5 where id = $1"
+                 industry_id = $5, name_key = $6 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
@@ -350,6 +355,7 @@ async fn write_body(
                 .bind(e.body.description.as_str())
                 .bind(e.body.job_role_id)
                 .bind(e.body.industry_id)
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
@@ -357,10 +363,10 @@ async fn write_body(
         Record::Agent(e) => {
             let sql = if create {
                 "insert into agent (id, name, description, skill_id, job_role_id, team_id, \
-                 industry_id) values ($1, $2, $3, $4, $5, $6, $7)"
+                 industry_id, name_key) values ($1, $2, $3, $4, $5, $6, $7, $8)"
             } else {
                 "update agent set name = $2, description = $3, skill_id = $4, job_role_id = $5, \
-                 team_id = $6, industry_id = $7 where id = $1"
+                 team_id = $6, industry_id = $7, name_key = $8 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
@@ -370,6 +376,7 @@ async fn write_body(
                 .bind(e.body.job_role_id)
                 .bind(e.body.team_id)
                 .bind(e.body.industry_id)
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
