@@ -6,6 +6,7 @@
 //! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
 
 mod entities;
+mod expiry;
 pub use entities::Certified;
 mod precedents;
 pub use precedents::{
@@ -22,11 +23,12 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use expiry::{EXPIRE_ACTION, ExpiryReport, spawn_trial_expiry};
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
 pub use transfer::{
     CatalogExport, EXPORT_FORMAT, ExportedCertification, ExportedEntity, ImportReport,
 };
-pub use trials::{DeliverableInput, JobPatch, TrialPatch};
+pub use trials::{DeliverableInput, JobPatch, SYSTEM_ACTOR, TrialPatch};
 pub use versions::{
     LINEAGE_DOMAIN, RevalidateReport, VersionInfo, VersionedRecord, lineage, lineage_hash,
 };

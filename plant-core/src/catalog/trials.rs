@@ -80,26 +80,11 @@ impl Catalog {
         as_trial(committed.record)
     }
 
-    /// A trial. An active trial past its end is moved to `expired` first (audited).
+    /// A trial, as the store holds it. Reading never changes it: a trial past its end stays
+    /// `active` until [`Catalog::expire_due_trials`] moves it (see [`super::spawn_trial_expiry`]),
+    /// so this and [`Catalog::list_trials`] always agree.
     pub async fn get_trial(&self, id: Uuid) -> Result<Trial> {
-        let trial = as_trial(self.get(Kind::Trial, id).await?)?;
-        if trial.status == TrialStatus::Active && trial.end_date <= now() {
-            let mut next = trial.clone();
-            next.status = TrialStatus::Expired;
-            next.updated_at = now();
-            return match self
-                .commit(Change::update(next, trial.version, "expire", SYSTEM_ACTOR))
-                .await
-            {
-                Ok(c) => as_trial(c.record),
-                // Someone else changed it meanwhile: read what they wrote.
-                Err(Error::Precondition { .. }) | Err(Error::Conflict(_)) => {
-                    as_trial(self.get(Kind::Trial, id).await?)
-                }
-                Err(e) => Err(e),
-            };
-        }
-        Ok(trial)
+        as_trial(self.get(Kind::Trial, id).await?)
     }
 
     /// Trials matching a query, and how many match in all.
@@ -127,8 +112,16 @@ impl Catalog {
         expected_version: Option<u64>,
         actor: &str,
     ) -> Result<Trial> {
-        let current = self.get_trial(id).await?;
+        let mut current = self.get_trial(id).await?;
         check_version(expected_version, current.version)?;
+        // A change to a trial past its end applies to the expired trial: expire it first (the
+        // same audited transition the background pass makes), then judge the change.
+        if current.status == TrialStatus::Active && current.end_date <= now() {
+            current = match self.try_expire(current).await? {
+                Some(expired) => expired,
+                None => self.get_trial(id).await?,
+            };
+        }
         let mut next = current.clone();
         let mut violations = Vec::new();
         if let Some(status) = &patch.status {
@@ -297,7 +290,7 @@ impl Catalog {
     }
 }
 
-fn as_trial(r: Record) -> Result<Trial> {
+pub(super) fn as_trial(r: Record) -> Result<Trial> {
     Trial::try_from(r).map_err(|_| Error::Internal("expected a trial".into()))
 }
 

@@ -55,6 +55,7 @@ scenarios!(
     archiving_waits_for_dependents,
     certification_needs_its_prerequisites,
     trials_follow_their_status_machine,
+    due_trials_expire_in_the_background_once_and_reads_never_write,
     jobs_follow_their_status_machine,
     lists_filter_order_and_page_stably,
     commit_all_is_all_or_nothing,
@@ -659,6 +660,109 @@ async fn trials_follow_their_status_machine(store: Arc<dyn Store>) {
         c.book_trial(&bad, "c").await.unwrap_err(),
         Error::NotFound { .. }
     ));
+}
+
+/// Expiry is a background transition: reading a trial past its end changes nothing (a list and
+/// a single read report the same `active`), one pass expires it with one audited entry, a second
+/// pass does nothing, and two passes racing (two instances) write one expiry between them.
+async fn due_trials_expire_in_the_background_once_and_reads_never_write(store: Arc<dyn Store>) {
+    let c = seeded(store.clone()).await;
+    let agent = id_of(&c, Kind::Agent, "Pax Arden").await;
+    let book = |email: &str| TrialInput {
+        agent_id: Some(agent.to_string()),
+        customer_name: Some("Ana Lima".into()),
+        customer_email: Some(email.into()),
+        company: Some("Lima Tutoring".into()),
+        phone: None,
+    };
+    // Two trials whose end has passed (moved back 8 days, as if booked then), one still running.
+    let mut due = Vec::new();
+    for email in ["due1@example.com", "due2@example.com"] {
+        let mut t = c.book_trial(&book(email), "customer").await.unwrap();
+        let version = t.version;
+        t.start_date = t.start_date.plus_days(-8);
+        t.end_date = t.end_date.plus_days(-8);
+        store
+            .commit(Change::update(t.clone(), version, "backdate", "t"))
+            .await
+            .unwrap();
+        due.push(t.id);
+    }
+    let running = c
+        .book_trial(&book("running@example.com"), "customer")
+        .await
+        .unwrap();
+
+    let before = head(&c).await;
+    let read = c.get_trial(due[0]).await.unwrap();
+    assert_eq!(read.status, TrialStatus::Active, "a read does not expire");
+    let (listed, _) = c
+        .list_trials(&ListQuery::of(Kind::Trial, 100))
+        .await
+        .unwrap();
+    let in_list = listed.iter().find(|t| t.id == due[0]).unwrap();
+    assert_eq!(in_list, &read, "list and get agree");
+    assert_eq!(head(&c).await, before, "reading appended entries");
+
+    // Two instances' passes at once: each due trial expires exactly once.
+    let other = catalog(store.clone());
+    let (a, b) = tokio::join!(c.expire_due_trials(), other.expire_due_trials());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.expired + b.expired, 2, "{a:?} {b:?}");
+    assert_eq!(head(&c).await.seq, before.seq + 2, "one entry per expiry");
+    for id in &due {
+        let t = c.get_trial(*id).await.unwrap();
+        assert_eq!(t.status, TrialStatus::Expired);
+        let entries = store.entity_entries(*id).await.unwrap();
+        let expiries: Vec<_> = entries
+            .iter()
+            .filter(|e| e.action == crate::catalog::EXPIRE_ACTION)
+            .collect();
+        assert_eq!(expiries.len(), 1, "{id}: {entries:?}");
+        assert_eq!(expiries[0].actor, crate::catalog::SYSTEM_ACTOR);
+    }
+    let (listed, _) = c
+        .list_trials(&ListQuery::of(Kind::Trial, 100))
+        .await
+        .unwrap();
+    for t in &listed {
+        assert_eq!(t, &c.get_trial(t.id).await.unwrap(), "list and get agree");
+    }
+    assert_eq!(
+        c.get_trial(running.id).await.unwrap().status,
+        TrialStatus::Active
+    );
+
+    // Idempotent: nothing is due any more.
+    let again = c.expire_due_trials().await.unwrap();
+    assert_eq!(again, crate::catalog::ExpiryReport::default());
+    assert_eq!(head(&c).await.seq, before.seq + 2);
+
+    // A change to a trial past its end that no pass has expired yet meets the expired trial.
+    let mut late = c
+        .book_trial(&book("late@example.com"), "customer")
+        .await
+        .unwrap();
+    let version = late.version;
+    late.start_date = late.start_date.plus_days(-8);
+    late.end_date = late.end_date.plus_days(-8);
+    store
+        .commit(Change::update(late.clone(), version, "backdate", "t"))
+        .await
+        .unwrap();
+    let convert = TrialPatch {
+        status: Some("converted".into()),
+        deliverables: None,
+    };
+    let e = c
+        .update_trial(late.id, &convert, None, "customer")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+    assert_eq!(
+        c.get_trial(late.id).await.unwrap().status,
+        TrialStatus::Expired
+    );
 }
 
 async fn jobs_follow_their_status_machine(store: Arc<dyn Store>) {
