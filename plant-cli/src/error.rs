@@ -102,7 +102,7 @@ impl CliError {
             Self::Usage(_) | Self::MissingDatabaseUrl { .. } | Self::Key { .. } => Exit::Usage,
             Self::Connect(e) => match e {
                 ConnectError::Url(_) => Exit::Usage,
-                ConnectError::Migrate(_) => Exit::Failed,
+                ConnectError::Migrate(_) | ConnectError::NameCollision { .. } => Exit::Failed,
                 ConnectError::Unreachable(_)
                 | ConnectError::ServerTooOld { .. }
                 | ConnectError::MissingVector
