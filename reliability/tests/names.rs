@@ -17,10 +17,11 @@ use serde_json::{Value, json};
 /// Sends both creates at once, one to each instance; returns both statuses.
 async fn race(addrs: [SocketAddr; 2], path: &str, token: &str, bodies: [Value; 2]) -> [u16; 2] {
     let [a, b] = bodies;
-    let (ra, rb) = tokio::join!(
-        req("POST", path).bearer(token).json(&a).ok(addrs[0]),
-        req("POST", path).bearer(token).json(&b).ok(addrs[1]),
+    let (a, b) = (
+        req("POST", path).bearer(token).json(&a),
+        req("POST", path).bearer(token).json(&b),
     );
+    let (ra, rb) = tokio::join!(a.ok(addrs[0]), b.ok(addrs[1]));
     for r in [&ra, &rb] {
         if r.status != 201 {
             r.assert_4xx_problem("a look-alike name");
