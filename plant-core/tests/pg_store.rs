@@ -334,6 +334,7 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     assert!(matches!(
         store.commit(Change::create(orphan, "t")).await,
         Err(StoreError::MissingReference {
+            kind: Kind::JobRole,
             field: "required_skills",
             target: Kind::Skill
         })
@@ -346,6 +347,7 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     assert!(matches!(
         store.commit(Change::create(wrong, "t")).await,
         Err(StoreError::MissingReference {
+            kind: Kind::Agent,
             field: "industry_id",
             target: Kind::Industry
         })

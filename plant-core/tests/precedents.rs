@@ -116,7 +116,7 @@ async fn cycles_and_self_supersession_are_refused(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, StoreError::InvalidChange(m) if m.contains("cycle")),
+        matches!(&err, StoreError::InvalidChange(m) if m.message().contains("cycle")),
         "{err:?}"
     );
     let mut own = first.clone();

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
 use crate::Timestamp;
+use crate::error::Cause;
 use crate::error::{Error, Result};
 use crate::input::{
     AgentInput, IndustryInput, JobRoleInput, Meta, ParsedJobRole, Ref, SkillInput, TeamInput,
@@ -153,7 +154,7 @@ impl Catalog {
             .await
             .and_then(|r| {
                 Entity::<K>::try_from(r)
-                    .map_err(|_| Error::Internal("store returned another kind".into()))
+                    .map_err(|_| Error::Internal(Cause::from("store returned another kind")))
             })
     }
 
@@ -519,7 +520,7 @@ impl Catalog {
             .commit(Change::update(agent, version, "assign_team", actor))
             .await?;
         Entity::try_from(committed.record)
-            .map_err(|_| Error::Internal("store returned another kind".into()))
+            .map_err(|_| Error::Internal(Cause::from("store returned another kind")))
     }
 
     /// The `k` catalog entries closest in meaning to `text`.
@@ -533,7 +534,7 @@ impl Catalog {
             .embed(vec![text.to_owned()])
             .await?
             .pop()
-            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+            .ok_or_else(|| Error::Internal(Cause::from("the embedder returned no vector")))?;
         Ok(self.store.search(&query, filter, k).await?)
     }
 
@@ -554,7 +555,9 @@ impl Catalog {
                 self.embed(vec![text.to_owned()])
                     .await?
                     .pop()
-                    .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?,
+                    .ok_or_else(|| {
+                        Error::Internal(Cause::from("the embedder returned no vector"))
+                    })?,
             ),
         };
         let query = FusedQuery {

@@ -34,6 +34,7 @@ pub use versions::{
 };
 
 use crate::Timestamp;
+use crate::error::Cause;
 use crate::error::{Error, Result};
 use crate::model::{Kind, Record, Status};
 use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
@@ -90,7 +91,7 @@ impl Catalog {
         self.embedder
             .embed(texts)
             .await
-            .map_err(|e| Error::Unavailable(format!("the embedder failed: {e}")))
+            .map_err(|e| Error::Unavailable(Cause::from(format!("the embedder failed: {e}"))))
     }
 
     async fn embed_one(&self, text: String) -> Result<StoredEmbedding> {
@@ -98,7 +99,7 @@ impl Catalog {
             .embed(vec![text])
             .await?
             .pop()
-            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+            .ok_or_else(|| Error::Internal(Cause::from("the embedder returned no vector")))?;
         Ok(StoredEmbedding {
             model: self.embedder.model_id().to_owned(),
             vector,
@@ -128,11 +129,7 @@ impl Catalog {
     }
 
     async fn commit(&self, change: Change) -> Result<Committed> {
-        let kind = change.record.kind();
-        self.store
-            .commit(change)
-            .await
-            .map_err(|e| Error::from_store(kind, e))
+        Ok(self.store.commit(change).await?)
     }
 
     /// What validation needs beside the record: its chain, what it references, its members.

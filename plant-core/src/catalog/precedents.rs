@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Catalog, now};
+use crate::error::Cause;
 use crate::error::{Error, Result};
 use crate::model::{Description, Kind, Name, PrecedentSeed, PrecedentStatus, Record, SeedId};
 use crate::search::named_text;
@@ -188,7 +189,8 @@ fn parse_input(input: &PrecedentInput) -> Result<ParsedPrecedent> {
 }
 
 fn as_seed(r: Record) -> Result<PrecedentSeed> {
-    PrecedentSeed::try_from(r).map_err(|_| Error::Internal("store returned another kind".into()))
+    PrecedentSeed::try_from(r)
+        .map_err(|_| Error::Internal(Cause::from("store returned another kind")))
 }
 
 impl Catalog {
@@ -215,7 +217,9 @@ impl Catalog {
         let mut next = seed.supersedes.clone();
         while let Some(id) = next {
             if older.len() > 10_000 {
-                return Err(Error::Internal("precedent lineage does not end".into()));
+                return Err(Error::Internal(Cause::from(
+                    "precedent lineage does not end",
+                )));
             }
             let s = self.get_precedent(id.as_str()).await?;
             next = s.supersedes.clone();
@@ -226,7 +230,9 @@ impl Catalog {
         let mut next = seed.superseded_by.clone();
         while let Some(id) = next {
             if newer.len() > 10_000 {
-                return Err(Error::Internal("precedent lineage does not end".into()));
+                return Err(Error::Internal(Cause::from(
+                    "precedent lineage does not end",
+                )));
             }
             let s = self.get_precedent(id.as_str()).await?;
             next = s.superseded_by.clone();
@@ -321,8 +327,8 @@ impl Catalog {
         let q = ListQuery::of(Kind::PrecedentSeed, 0);
         let mut n = self.store.count(&q).await? + 1;
         loop {
-            let candidate =
-                SeedId::parse(&format!("PS-{n:03}")).map_err(|e| Error::Internal(e.to_string()))?;
+            let candidate = SeedId::parse(&format!("PS-{n:03}"))
+                .map_err(|e| Error::Internal(Cause::from(e.to_string())))?;
             if self
                 .store
                 .get_by_name(Kind::PrecedentSeed, candidate.as_str())
@@ -439,10 +445,12 @@ impl Catalog {
             .store
             .commit_all(changes)
             .await
-            .map_err(|e| Error::from_store(Kind::PrecedentSeed, e))?
+            .map_err(Error::from)?
             .into_iter();
         let (Some(new), Some(replaced)) = (committed.next(), committed.next()) else {
-            return Err(Error::Internal("the store committed fewer changes".into()));
+            return Err(Error::Internal(Cause::from(
+                "the store committed fewer changes",
+            )));
         };
         Ok(PrecedentOutcome {
             seed: as_seed(new.record)?,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{Catalog, VersionedRecord};
 use crate::audit::{AuditEntry, Head};
+use crate::error::Cause;
 use crate::error::{Error, Result};
 use crate::model::{Certification, Kind, Record};
 use crate::store::{Change, ListQuery};
@@ -133,10 +134,9 @@ impl Catalog {
         let mut versions = Vec::new();
         for info in self.versions(kind, id).await? {
             let v: VersionedRecord = self.version(kind, id, info.version).await?;
-            versions.push(
-                serde_json::to_value(&v)
-                    .map_err(|e| Error::Internal(format!("cannot encode a version: {e}")))?,
-            );
+            versions.push(serde_json::to_value(&v).map_err(|e| {
+                Error::Internal(Cause::from(format!("cannot encode a version: {e}")))
+            })?);
         }
         let certification = record.base().map(|b| ExportedCertification {
             entity_type: kind,
@@ -190,10 +190,10 @@ impl Catalog {
             change.action.clone_from(&entry.action);
             let committed = self.commit(change).await?;
             if committed.entry.hash != entry.hash || committed.entry.seq != entry.seq {
-                return Err(Error::Internal(format!(
+                return Err(Error::Internal(Cause::from(format!(
                     "the entry at seq {} came out differently on import (hash {} instead of {})",
                     entry.seq, committed.entry.hash, entry.hash
-                )));
+                ))));
             }
         }
         Ok(ImportReport {

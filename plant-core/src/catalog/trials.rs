@@ -5,6 +5,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
+use crate::error::Cause;
 use crate::error::{Error, Result};
 use crate::input::{JobInput, TrialInput, has_float};
 use crate::model::{
@@ -291,9 +292,9 @@ impl Catalog {
 }
 
 pub(super) fn as_trial(r: Record) -> Result<Trial> {
-    Trial::try_from(r).map_err(|_| Error::Internal("expected a trial".into()))
+    Trial::try_from(r).map_err(|_| Error::Internal(Cause::from("expected a trial")))
 }
 
 fn as_job(r: Record) -> Result<Job> {
-    Job::try_from(r).map_err(|_| Error::Internal("expected a job".into()))
+    Job::try_from(r).map_err(|_| Error::Internal(Cause::from("expected a job")))
 }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use super::{Catalog, now};
 use crate::Timestamp;
 use crate::audit::{AuditEntry, Hash};
+use crate::error::Cause;
 use crate::error::{Error, Result};
 use crate::model::{Alignment, CertificationState, Kind, Record};
 use crate::store::{Change, ListQuery};
@@ -157,10 +158,10 @@ impl Catalog {
                 id: format!("{id} version {n}"),
             })?;
         let mut value = entry.payload_json().map_err(|e| {
-            Error::Internal(format!(
+            Error::Internal(Cause::from(format!(
                 "audit payload at seq {} is not JSON: {e}",
                 entry.seq
-            ))
+            )))
         })?;
         // The payload leaves out what the chain itself derives; put it back as of that version.
         if let serde_json::Value::Object(map) = &mut value {

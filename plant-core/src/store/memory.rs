@@ -13,6 +13,7 @@ use super::{
     StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head};
+use crate::error::Cause;
 use crate::model::{Kind, Name, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{self, FUSION_DEPTH, LexicalDoc};
@@ -184,12 +185,13 @@ impl Inner {
         ] {
             let Some(link) = link else { continue };
             if *link == seed.seed_id {
-                return Err(StoreError::InvalidChange(
-                    "a precedent seed cannot supersede itself".into(),
-                ));
+                return Err(StoreError::InvalidChange(Cause::from(
+                    "a precedent seed cannot supersede itself",
+                )));
             }
             if by_seed_id(link.as_str()).is_none() {
                 return Err(StoreError::MissingReference {
+                    kind: Kind::PrecedentSeed,
                     field,
                     target: Kind::PrecedentSeed,
                 });
@@ -201,9 +203,9 @@ impl Inner {
         let mut steps = 0usize;
         while let Some(current) = next {
             if current == seed.seed_id || steps > self.records.len() {
-                return Err(StoreError::InvalidChange(
-                    "a precedent seed's supersession would form a cycle".into(),
-                ));
+                return Err(StoreError::InvalidChange(Cause::from(
+                    "a precedent seed's supersession would form a cycle",
+                )));
             }
             next = by_seed_id(current.as_str()).and_then(|p| p.supersedes.clone());
             steps += 1;
@@ -262,7 +264,11 @@ impl Inner {
         }
         for (field, target, ref_id) in references(&record) {
             if self.records.get(&ref_id).is_none_or(|r| r.kind() != target) {
-                return Err(StoreError::MissingReference { field, target });
+                return Err(StoreError::MissingReference {
+                    kind,
+                    field,
+                    target,
+                });
             }
         }
         let entry = self.head().append(super::next_entry(
@@ -748,9 +754,9 @@ impl Store for MemoryStore {
             return Err(StoreError::NotFound { kind, id });
         }
         if !EMBEDDED.contains(&kind) {
-            return Err(StoreError::InvalidChange(format!(
+            return Err(StoreError::InvalidChange(Cause::from(format!(
                 "a {kind} has no embedding"
-            )));
+            ))));
         }
         inner.embeddings.insert(id, embedding);
         Ok(())

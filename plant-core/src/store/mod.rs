@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::Timestamp;
 use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Head, NewEntry, VerifyReport};
+pub use crate::error::Cause;
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 
@@ -47,6 +48,8 @@ pub enum StoreError {
     /// A referenced record does not exist (or is of another kind).
     #[error("{field} refers to a {target} that does not exist")]
     MissingReference {
+        /// The kind of the record that makes the reference.
+        kind: Kind,
         /// The referencing field.
         field: &'static str,
         /// The kind it must refer to.
@@ -82,13 +85,13 @@ pub enum StoreError {
     },
     /// The change itself is malformed (wrong kind for the id, a float in the payload, …).
     #[error("invalid change: {0}")]
-    InvalidChange(String),
+    InvalidChange(#[source] Cause),
     /// The store cannot be reached now; the same call may succeed later.
     #[error("store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// Anything else.
     #[error("store failure: {0}")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
 /// A result of a store operation.
@@ -169,12 +172,12 @@ pub(crate) fn next_entry(
         None => 1,
         Some(v) => v
             .checked_add(1)
-            .ok_or_else(|| StoreError::InvalidChange("version overflow".into()))?,
+            .ok_or_else(|| StoreError::InvalidChange(Cause::from("version overflow")))?,
     };
     record.set_version(version);
     let payload = record
         .audit_payload()
-        .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+        .map_err(|e| StoreError::InvalidChange(Cause::from(e.to_string())))?;
     Ok(NewEntry {
         entity_id: record.id(),
         entity_type: record.kind().as_str().to_owned(),
@@ -477,7 +480,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
                 for row in &rows {
                     let payload = row
                         .audit_payload()
-                        .map_err(|e| StoreError::Internal(e.to_string()))?;
+                        .map_err(|e| StoreError::Internal(Cause::from(e.to_string())))?;
                     let hash = row.version_hash().unwrap_or(crate::audit::Hash::ZERO);
                     if let Err(b) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
                         verifier.record_break(b);

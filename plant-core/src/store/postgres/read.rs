@@ -13,6 +13,7 @@ use super::sql::{self, KindSql};
 use super::write::{to_hash, to_i64, to_u64};
 use crate::Timestamp;
 use crate::audit::{AuditEntry, Checkpoint};
+use crate::error::Cause;
 use crate::model::{Kind, Name, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{FUSION_DEPTH, tsquery};
@@ -40,8 +41,11 @@ fn decode(kind: Kind, value: Value) -> StoreResult<Record> {
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_owned();
-    Record::from_json(kind, value)
-        .map_err(|e| StoreError::Internal(format!("stored {kind} {id} does not read back: {e}")))
+    Record::from_json(kind, value).map_err(|e| {
+        StoreError::Internal(Cause::from(format!(
+            "stored {kind} {id} does not read back: {e}"
+        )))
+    })
 }
 
 pub(super) async fn kind_of(pool: &PgPool, id: Uuid) -> StoreResult<Option<Kind>> {
@@ -52,7 +56,7 @@ pub(super) async fn kind_of(pool: &PgPool, id: Uuid) -> StoreResult<Option<Kind>
         .map_err(store_error)?;
     kind.map(|k| {
         k.parse::<Kind>()
-            .map_err(|e| StoreError::Internal(format!("stored entity_type: {e}")))
+            .map_err(|e| StoreError::Internal(Cause::from(format!("stored entity_type: {e}"))))
     })
     .transpose()
 }
@@ -63,9 +67,11 @@ fn record_of(kind: Kind, row: &PgRow) -> StoreResult<Record> {
     if let Some(record) = rows::catalog_record(kind, row) {
         return record;
     }
-    let Json(value) = row
-        .try_get::<Json<Value>, _>(0)
-        .map_err(|e| StoreError::Internal(format!("stored {kind} row does not read back: {e}")))?;
+    let Json(value) = row.try_get::<Json<Value>, _>(0).map_err(|e| {
+        StoreError::Internal(Cause::from(format!(
+            "stored {kind} row does not read back: {e}"
+        )))
+    })?;
     decode(kind, value)
 }
 
@@ -214,7 +220,7 @@ pub(super) async fn count(pool: &PgPool, q: &ListQuery) -> StoreResult<u64> {
 }
 
 fn audit_entry(row: &PgRow) -> StoreResult<AuditEntry> {
-    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_log row: {e}"));
+    let get = |e: sqlx::Error| StoreError::Internal(Cause::from(format!("audit_log row: {e}")));
     let seq: i64 = row.try_get(0).map_err(get)?;
     Ok(AuditEntry {
         seq: to_u64(seq, "audit_log.seq")?,
@@ -262,7 +268,9 @@ pub(super) async fn add_checkpoint(pool: &PgPool, c: &Checkpoint) -> StoreResult
             .ok()
             .filter(|b| b.len() == len)
             .ok_or_else(|| {
-                StoreError::InvalidChange(format!("checkpoint {what} is not {len} bytes of hex"))
+                StoreError::InvalidChange(Cause::from(format!(
+                    "checkpoint {what} is not {len} bytes of hex"
+                )))
             })
     };
     sqlx::query(sql::INSERT_CHECKPOINT)
@@ -282,7 +290,8 @@ pub(super) async fn checkpoints(pool: &PgPool) -> StoreResult<Vec<Checkpoint>> {
         .fetch_all(pool)
         .await
         .map_err(store_error)?;
-    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_checkpoint row: {e}"));
+    let get =
+        |e: sqlx::Error| StoreError::Internal(Cause::from(format!("audit_checkpoint row: {e}")));
     rows.iter()
         .map(|row| {
             Ok(Checkpoint {
@@ -373,7 +382,7 @@ pub(super) async fn search_fused(
         .map(|(kind, id, name, fused, rank)| {
             let kind = kind
                 .parse::<Kind>()
-                .map_err(|e| StoreError::Internal(format!("search kind: {e}")))?;
+                .map_err(|e| StoreError::Internal(Cause::from(format!("search kind: {e}"))))?;
             let score = match (&query.embedding, rank) {
                 (None, Some(rank)) => rank,
                 _ => fused as f32,
@@ -401,9 +410,9 @@ pub(super) async fn stale_embeddings(
         .map_err(store_error)?;
     rows.into_iter()
         .map(|(kind, id)| {
-            let kind = kind
-                .parse::<Kind>()
-                .map_err(|e| StoreError::Internal(format!("stored entity_type: {e}")))?;
+            let kind = kind.parse::<Kind>().map_err(|e| {
+                StoreError::Internal(Cause::from(format!("stored entity_type: {e}")))
+            })?;
             Ok(StaleEmbedding { kind, id })
         })
         .collect()
