@@ -5,8 +5,7 @@ use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
 use crate::Timestamp;
-use crate::error::Cause;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::input::{
     AgentInput, IndustryInput, JobRoleInput, Meta, ParsedJobRole, Ref, SkillInput, TeamInput,
     merged_input,
@@ -18,7 +17,8 @@ use crate::model::{
 use crate::search::query_terms;
 use crate::store::{Change, FusedQuery, ListQuery, SearchFilter, SearchHit, SearchMode};
 use crate::validate::{
-    RULE_SET_VERSION, Violation, l0_compliance, rules, validate, validate_for_certification,
+    RULE_SET_VERSION, Violation, l0_compliance, l0_on_commit, rules, validate,
+    validate_for_certification,
 };
 
 /// The result of a certification: the entity as stored, and why it was rejected (if it was).
@@ -47,6 +47,8 @@ fn apply_meta(base: &mut Base, meta: Meta, default_governance: &str) {
             .unwrap_or_else(|| default_governance.to_owned()),
     );
     base.parent_id = meta.parent_id;
+    // Every catalog write records the L0 rules as they stand for the version it commits.
+    base.l0_compliance_status = l0_on_commit(base);
 }
 
 fn l1_only(violations: Vec<Violation>) -> Vec<Violation> {
@@ -176,6 +178,10 @@ impl Catalog {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
+        let parent = record.base().and_then(|b| b.parent_id);
+        let parent_changes = self
+            .parent_changes(record.id(), None, parent, actor)
+            .await?;
         if dry_run {
             if let Some(name) = record.name()
                 && self
@@ -195,10 +201,8 @@ impl Catalog {
             Some(text) => Some(self.embed_one(text).await?),
             None => None,
         };
-        let committed = self
-            .commit(Change::create(record, actor).with_embedding(embedding))
-            .await?;
-        Ok(committed.record)
+        let change = Change::create(record, actor).with_embedding(embedding);
+        self.commit_with(change, parent_changes).await
     }
 
     /// Creates a catalog record of `kind` from its JSON input (the body of a create request);
@@ -330,6 +334,14 @@ impl Catalog {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
+        let parent_changes = self
+            .parent_changes(
+                id,
+                current.base().and_then(|b| b.parent_id),
+                next.base().and_then(|b| b.parent_id),
+                actor,
+            )
+            .await?;
         if dry_run {
             if let Some(name) = next.name()
                 && self
@@ -352,7 +364,24 @@ impl Catalog {
         };
         let change =
             Change::update(next, expected_version, "update", actor).with_embedding(embedding);
-        Ok(self.commit(change).await?.record)
+        self.commit_with(change, parent_changes).await
+    }
+
+    /// Commits `change` and the parents' `child_ids` changes it brings, all or nothing;
+    /// returns the record of `change`.
+    async fn commit_with(&self, change: Change, parents: Vec<Change>) -> Result<Record> {
+        if parents.is_empty() {
+            return Ok(self.commit(change).await?.record);
+        }
+        let mut changes = vec![change];
+        changes.extend(parents);
+        self.store
+            .commit_all(changes)
+            .await?
+            .into_iter()
+            .next()
+            .map(|c| c.record)
+            .ok_or_else(|| Error::Internal(Cause::from("the store committed nothing")))
     }
 
     /// Archives an entity (status `archived`, audited). Refused with [`Error::Conflict`] while
@@ -390,7 +419,7 @@ impl Catalog {
         Ok(self.commit(change).await?.record)
     }
 
-    async fn active_dependents(&self, kind: Kind, id: Uuid) -> Result<u64> {
+    pub(super) async fn active_dependents(&self, kind: Kind, id: Uuid) -> Result<u64> {
         type Field = fn(&mut ListQuery, Uuid);
         let industry: Field = |q, id| q.industry_id = Some(id);
         let skill: Field = |q, id| q.skill_id = Some(id);

@@ -5,6 +5,7 @@
 //! Every operation parses its input once, checks the rules, and writes through
 //! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
 
+mod deletion;
 mod entities;
 mod expiry;
 pub use entities::Certified;
@@ -13,6 +14,7 @@ pub use precedents::{
     HASHING_CONFLICT_THRESHOLD, Lineage, MAX_APPLIED_PRECEDENTS, MINILM_CONFLICT_THRESHOLD,
     PossibleConflict, PrecedentHit, PrecedentInput, PrecedentOutcome, conflict_threshold,
 };
+mod relations;
 mod reports;
 mod transfer;
 mod trials;
@@ -23,7 +25,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use deletion::DELETE_ACTION;
 pub use expiry::{EXPIRE_ACTION, ExpiryReport, spawn_trial_expiry};
+pub use relations::{ADD_CHILD_ACTION, REMOVE_CHILD_ACTION};
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
 pub use transfer::{
     CatalogExport, EXPORT_FORMAT, ExportedCertification, ExportedEntity, ImportReport,
@@ -34,8 +38,7 @@ pub use versions::{
 };
 
 use crate::Timestamp;
-use crate::error::Cause;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Kind, Record, Status};
 use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
 use crate::store::{Change, Committed, ListQuery, Store, StoredEmbedding};

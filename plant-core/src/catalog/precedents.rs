@@ -23,8 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Catalog, now};
-use crate::error::Cause;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Description, Kind, Name, PrecedentSeed, PrecedentStatus, Record, SeedId};
 use crate::search::named_text;
 use crate::store::{Change, ListQuery, SearchFilter, StoredEmbedding};

@@ -15,8 +15,7 @@ use uuid::Uuid;
 
 use super::{Catalog, VersionedRecord};
 use crate::audit::{AuditEntry, Head};
-use crate::error::Cause;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Certification, Kind, Record};
 use crate::store::{Change, ListQuery};
 use crate::validate::RULE_SET_VERSION;

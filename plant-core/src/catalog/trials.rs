@@ -5,8 +5,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
-use crate::error::Cause;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::input::{JobInput, TrialInput, has_float};
 use crate::model::{
     Deliverable, Description, Job, JobStatus, Kind, Name, Record, Status, TRIAL_DAYS, Trial,

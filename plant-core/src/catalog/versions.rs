@@ -27,11 +27,10 @@ use uuid::Uuid;
 use super::{Catalog, now};
 use crate::Timestamp;
 use crate::audit::{AuditEntry, Hash};
-use crate::error::Cause;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Alignment, CertificationState, Kind, Record};
 use crate::store::{Change, ListQuery};
-use crate::validate::{RULE_SET_VERSION, Violation, validate_for_certification};
+use crate::validate::{RULE_SET_VERSION, Violation, l0_compliance, validate_for_certification};
 
 /// Domain-separation prefix of the per-entity lineage hash.
 pub const LINEAGE_DOMAIN: &[u8] = b"plant-lineage-v1\n";
@@ -263,7 +262,8 @@ impl Catalog {
         if let Some(base) = next.base_mut() {
             base.certification.status = CertificationState::Pending;
             base.certification.violations = violations.clone();
-            base.amendment_alignment = Alignment::RequiresReview;
+            base.amendment_alignment = alignment_after(&violations);
+            base.l0_compliance_status = l0_compliance(&violations);
             base.updated_at = now();
         }
         self.commit(Change::update(next, record.version(), "revalidate", actor))
@@ -272,6 +272,21 @@ impl Catalog {
             .sent_to_review
             .push((record.kind(), record.id(), violations));
         Ok(())
+    }
+}
+
+/// Where a certified entity that no longer passes stands: `drifted` when it only fails because
+/// something it was certified with is no longer certified (its own content still passes; the
+/// ground moved under it), `requires_review` when it breaks a rule itself.
+fn alignment_after(violations: &[Violation]) -> Alignment {
+    let prerequisite = |v: &Violation| {
+        v.rule == crate::validate::rules::L1_JOBROLE_06
+            || v.rule == crate::validate::rules::L1_AGENT_06
+    };
+    if !violations.is_empty() && violations.iter().all(prerequisite) {
+        Alignment::Drifted
+    } else {
+        Alignment::RequiresReview
     }
 }
 

@@ -53,6 +53,8 @@ scenarios!(
     evolving_a_certified_entity_sends_it_back_to_review,
     an_agents_industry_is_locked,
     archiving_waits_for_dependents,
+    deletion_follows_archiving_writes_deleted_at_and_is_final,
+    a_parent_lists_its_children_in_the_same_commit,
     certification_needs_its_prerequisites,
     trials_follow_their_status_machine,
     due_trials_expire_in_the_background_once_and_reads_never_write,
@@ -454,6 +456,113 @@ async fn archiving_waits_for_dependents(store: Arc<dyn Store>) {
         c.archive(Kind::Skill, unused, None, "g").await.unwrap_err(),
         Error::Conflict(_)
     ));
+}
+
+/// Every catalog write records the L0 map of the version it commits; deletion is the step after
+/// archiving, the one that writes `status: deleted` and `deleted_at`, refused while active
+/// things depend on the entity, and final. A deleted skill satisfies no reference.
+async fn deletion_follows_archiving_writes_deleted_at_and_is_final(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let skill = c
+        .create_skill(
+            &SkillInput {
+                name: Some("Telegraphy".into()),
+                description: Some("Sends messages by wire.".into()),
+                category: Some("technical".into()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap();
+    let l0 = &skill.base.l0_compliance_status;
+    assert_eq!(l0.len(), 5, "{l0:?}");
+    assert!(l0.values().all(|held| *held), "{l0:?}");
+    let id = skill.base.id;
+    let e = c.delete(Kind::Skill, id, None, "g").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "an active skill: {e:?}");
+    c.archive(Kind::Skill, id, None, "g").await.unwrap();
+    let before = head(&c).await;
+    let deleted = c.delete(Kind::Skill, id, Some(2), "g").await.unwrap();
+    let base = deleted.base().unwrap();
+    assert_eq!(base.status, Status::Deleted);
+    let deleted_at = base.deleted_at.expect("deleted_at is written");
+    assert_eq!(base.updated_at, deleted_at);
+    assert_eq!(head(&c).await.seq, before.seq + 1);
+    let stored = c.get(Kind::Skill, id).await.unwrap();
+    assert_eq!(stored.base().unwrap().deleted_at, Some(deleted_at));
+    let history = c.history(Kind::Skill, id).await.unwrap();
+    assert_eq!(
+        history.last().unwrap().action,
+        crate::catalog::DELETE_ACTION
+    );
+    let e = c.delete(Kind::Skill, id, None, "g").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "deleting twice: {e:?}");
+    // A deleted skill is not something an agent can have.
+    let role = id_of(&c, Kind::JobRole, "SEO Specialist").await;
+    let marketing = id_of(&c, Kind::Industry, "Marketing").await;
+    let e = c
+        .create_agent(
+            &AgentInput {
+                name: Some("Morse Key".into()),
+                skill_id: Some(id.to_string()),
+                job_role_id: Some(role.to_string()),
+                industry_id: Some(marketing.to_string()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules_of(&e), ["L1-AGENT-01"]);
+    assert!(c.verify(&[]).await.unwrap().ok);
+}
+
+/// `child_ids` is written with `parent_id`: creating a child appends it to its parent in the
+/// same commit (an audited `add_child`), moving it moves it, and a parent that does not exist
+/// is refused before anything is written.
+async fn a_parent_lists_its_children_in_the_same_commit(store: Arc<dyn Store>) {
+    let c = catalog(store);
+    let skill = |name: &str, parent: Option<Uuid>| {
+        json!({"name": name, "description": "Family.", "category": "technical",
+               "parent_id": parent.map(|p| p.to_string())})
+    };
+    let make = |name, parent| c.create_json(Kind::Skill, skill(name, parent), "g", false);
+    let writing = make("Writing", None).await.unwrap().id();
+    let other = make("Speaking", None).await.unwrap().id();
+    let before = head(&c).await;
+    let copy = make("Copywriting", Some(writing)).await.unwrap();
+    assert_eq!(copy.base().unwrap().parent_id, Some(writing));
+    assert_eq!(
+        head(&c).await.seq,
+        before.seq + 2,
+        "the child and its parent"
+    );
+    let parent = c.get(Kind::Skill, writing).await.unwrap();
+    assert_eq!(parent.base().unwrap().child_ids, [copy.id()]);
+    let history = c.history(Kind::Skill, writing).await.unwrap();
+    assert_eq!(
+        history.last().unwrap().action,
+        crate::catalog::ADD_CHILD_ACTION
+    );
+
+    // Moving the child moves it between the parents' lists.
+    let mut patch = Map::new();
+    patch.insert("parent_id".into(), json!(other.to_string()));
+    c.evolve(Kind::Skill, copy.id(), &patch, copy.version(), "g")
+        .await
+        .unwrap();
+    let old = c.get(Kind::Skill, writing).await.unwrap();
+    assert!(old.base().unwrap().child_ids.is_empty());
+    let new = c.get(Kind::Skill, other).await.unwrap();
+    assert_eq!(new.base().unwrap().child_ids, [copy.id()]);
+
+    // No parent, no write.
+    let before = head(&c).await;
+    let e = make("Orphan", Some(Uuid::now_v7())).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert_eq!(head(&c).await, before);
+    assert!(c.verify(&[]).await.unwrap().ok);
 }
 
 async fn certification_needs_its_prerequisites(store: Arc<dyn Store>) {
@@ -1282,9 +1391,21 @@ async fn revalidation_sends_what_no_longer_passes_to_review(store: Arc<dyn Store
     let role = id_of(&c, Kind::JobRole, "SEO Specialist").await;
     let sent: Vec<Uuid> = report.sent_to_review.iter().map(|(_, id, _)| *id).collect();
     assert!(sent.contains(&role), "{sent:?}");
+    // The role's own content still passes; only its skill, evolved, is no longer certified:
+    // the role has drifted. The skill itself, changed in substance, requires review.
     let r = c.get(Kind::JobRole, role).await.unwrap();
+    assert_eq!(r.base().unwrap().amendment_alignment, Alignment::Drifted);
     assert_eq!(
-        r.base().unwrap().amendment_alignment,
+        r.base().unwrap().l0_compliance_status.get("l0_01"),
+        Some(&true)
+    );
+    assert_eq!(
+        c.get(Kind::Skill, seo)
+            .await
+            .unwrap()
+            .base()
+            .unwrap()
+            .amendment_alignment,
         Alignment::RequiresReview
     );
     assert_eq!(
