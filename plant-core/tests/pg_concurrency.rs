@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use pg_support::TestDb;
 use plant_core::Timestamp;
 use plant_core::model::{Category, Description, Entity, Industry, Kind, Name, Record, Skill};
-use plant_core::store::{Change, Store, StoreError};
+use plant_core::store::{Action, Change, Store, StoreError};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
@@ -71,7 +71,7 @@ async fn eight_writers_append_one_gap_free_chain_and_lose_no_update() {
                         Description::parse(&format!("writer {w} step {i}")).unwrap();
                     skill.base.updated_at = Timestamp::now();
                     match store
-                        .commit(Change::update(skill, read, "update", "writer"))
+                        .commit(Change::update(skill, read, Action::Update, "writer"))
                         .await
                     {
                         Ok(_) => out.updates += 1,

@@ -12,7 +12,7 @@ use plant_core::error::Error;
 use plant_core::model::{CertificationState, Kind, PrecedentStatus, Record};
 use plant_core::search::{Embedder, HashingEmbedder, named_text};
 use plant_core::seed::{self, SeedCatalog};
-use plant_core::store::{Change, MemoryStore, Store, StoreError};
+use plant_core::store::{Action, Change, MemoryStore, Store, StoreError};
 
 fn input(seed_id: &str, title: &str, content: &str, applies_to: &[&str]) -> PrecedentInput {
     PrecedentInput {
@@ -112,7 +112,7 @@ async fn cycles_and_self_supersession_are_refused(store: Arc<dyn Store>) {
     let mut cyclic = first.clone();
     cyclic.supersedes = Some(plant_core::model::SeedId::parse("C-2").unwrap());
     let err = store
-        .commit(Change::update(cyclic, first.version, "update", "gov"))
+        .commit(Change::update(cyclic, first.version, Action::Update, "gov"))
         .await
         .unwrap_err();
     assert!(
@@ -122,7 +122,7 @@ async fn cycles_and_self_supersession_are_refused(store: Arc<dyn Store>) {
     let mut own = first.clone();
     own.supersedes = Some(first.seed_id.clone());
     let err = store
-        .commit(Change::update(own, first.version, "update", "gov"))
+        .commit(Change::update(own, first.version, Action::Update, "gov"))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidChange(_)), "{err:?}");
@@ -130,7 +130,7 @@ async fn cycles_and_self_supersession_are_refused(store: Arc<dyn Store>) {
     let mut back = first.clone();
     back.status = PrecedentStatus::Active;
     let err = store
-        .commit(Change::update(back, first.version, "update", "gov"))
+        .commit(Change::update(back, first.version, Action::Update, "gov"))
         .await
         .unwrap_err();
     assert!(

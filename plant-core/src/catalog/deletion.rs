@@ -6,10 +6,7 @@ use uuid::Uuid;
 use super::{Catalog, check_version, now};
 use crate::error::{Error, Result};
 use crate::model::{Kind, Record, Status};
-use crate::store::Change;
-
-/// The audit action of a deletion.
-pub const DELETE_ACTION: &str = "delete";
+use crate::store::{Action, Change};
 
 impl Catalog {
     /// Deletes an archived entity: `status: deleted` and `deleted_at` set, audited (action
@@ -56,7 +53,7 @@ impl Catalog {
             base.deleted_at = Some(at);
             base.updated_at = at;
         }
-        let change = Change::update(next, current.version(), DELETE_ACTION, actor);
+        let change = Change::update(next, current.version(), Action::Delete, actor);
         Ok(self.commit(change).await?.record)
     }
 }

@@ -12,10 +12,12 @@ use crate::input::{
 };
 use crate::model::{
     Agent, Alignment, Base, Body, Certification, CertificationState, Entity, Industry, JobRole,
-    Kind, Record, Skill, Status, Team,
+    JobStatus, Kind, Record, Skill, Status, Team, TrialStatus,
 };
 use crate::search::query_terms;
-use crate::store::{Change, FusedQuery, ListQuery, SearchFilter, SearchHit, SearchMode};
+use crate::store::{
+    Action, Change, FusedQuery, ListQuery, SearchFilter, SearchHit, SearchMode, StatusFilter,
+};
 use crate::validate::{
     RULE_SET_VERSION, Violation, l0_compliance, l0_on_commit, rules, validate,
     validate_for_certification,
@@ -363,7 +365,7 @@ impl Catalog {
             _ => None,
         };
         let change =
-            Change::update(next, expected_version, "update", actor).with_embedding(embedding);
+            Change::update(next, expected_version, Action::Update, actor).with_embedding(embedding);
         self.commit_with(change, parent_changes).await
     }
 
@@ -415,7 +417,7 @@ impl Catalog {
                 ));
             }
         }
-        let change = Change::update(next, current.version(), "archive", actor);
+        let change = Change::update(next, current.version(), Action::Archive, actor);
         Ok(self.commit(change).await?.record)
     }
 
@@ -426,9 +428,9 @@ impl Catalog {
         let role: Field = |q, id| q.job_role_id = Some(id);
         let team: Field = |q, id| q.team_id = Some(id);
         let agent: Field = |q, id| q.agent_id = Some(id);
-        let active = Status::Active.as_str();
+        let active = StatusFilter::Catalog(Status::Active);
         // Who depends on a record of `kind`: (their kind, the status that counts, the field).
-        let dependents: &[(Kind, &str, Field)] = match kind {
+        let dependents: &[(Kind, StatusFilter, Field)] = match kind {
             Kind::Industry => &[
                 (Kind::Agent, active, industry),
                 (Kind::JobRole, active, industry),
@@ -438,16 +440,16 @@ impl Catalog {
             Kind::JobRole => &[(Kind::Agent, active, role), (Kind::Team, active, role)],
             Kind::Team => &[(Kind::Agent, active, team)],
             Kind::Agent => &[
-                (Kind::Trial, "active", agent),
-                (Kind::Job, "queued", agent),
-                (Kind::Job, "running", agent),
+                (Kind::Trial, StatusFilter::Trial(TrialStatus::Active), agent),
+                (Kind::Job, StatusFilter::Job(JobStatus::Queued), agent),
+                (Kind::Job, StatusFilter::Job(JobStatus::Running), agent),
             ],
             Kind::Trial | Kind::Job | Kind::PrecedentSeed => &[],
         };
         let queries = dependents.iter().map(|(k, status, set)| {
             let mut q = ListQuery {
                 kind: Some(*k),
-                status: Some((*status).to_owned()),
+                status: Some(*status),
                 ..ListQuery::default()
             };
             set(&mut q, id);
@@ -502,7 +504,11 @@ impl Catalog {
             }
             base.updated_at = at;
         }
-        let action = if passed { "certify" } else { "reject" };
+        let action = if passed {
+            Action::Certify
+        } else {
+            Action::Reject
+        };
         let committed = self
             .commit(Change::update(next, current.version(), action, actor))
             .await?;
@@ -546,7 +552,7 @@ impl Catalog {
         agent.body.team_id = team_id;
         agent.base.updated_at = now();
         let committed = self
-            .commit(Change::update(agent, version, "assign_team", actor))
+            .commit(Change::update(agent, version, Action::AssignTeam, actor))
             .await?;
         Entity::try_from(committed.record)
             .map_err(|_| Error::Internal(Cause::from("store returned another kind")))

@@ -11,10 +11,7 @@ use super::trials::{SYSTEM_ACTOR, as_trial};
 use super::{Catalog, now};
 use crate::error::{Error, Result};
 use crate::model::{Kind, Record, Trial, TrialStatus};
-use crate::store::{Change, ListQuery};
-
-/// The audit action of an expiry.
-pub const EXPIRE_ACTION: &str = "expire";
+use crate::store::{Action, Change, ListQuery};
 
 /// How many trials a pass reads at a time.
 const PAGE: u64 = 500;
@@ -39,7 +36,7 @@ impl Catalog {
         let at = now();
         let mut report = ExpiryReport::default();
         let mut query = ListQuery {
-            status: Some(TrialStatus::Active.as_str().into()),
+            status: Some(TrialStatus::Active.into()),
             ..ListQuery::of(Kind::Trial, PAGE)
         };
         loop {
@@ -76,7 +73,7 @@ impl Catalog {
         next.status = TrialStatus::Expired;
         next.updated_at = now();
         match self
-            .commit(Change::update(next, version, EXPIRE_ACTION, SYSTEM_ACTOR))
+            .commit(Change::update(next, version, Action::Expire, SYSTEM_ACTOR))
             .await
         {
             Ok(c) => as_trial(c.record).map(Some),

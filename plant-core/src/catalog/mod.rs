@@ -25,9 +25,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use deletion::DELETE_ACTION;
-pub use expiry::{EXPIRE_ACTION, ExpiryReport, spawn_trial_expiry};
-pub use relations::{ADD_CHILD_ACTION, REMOVE_CHILD_ACTION};
+pub use expiry::{ExpiryReport, spawn_trial_expiry};
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
 pub use transfer::{
     CatalogExport, EXPORT_FORMAT, ExportedCertification, ExportedEntity, ImportReport,
@@ -186,7 +184,7 @@ impl Catalog {
                 let q = ListQuery {
                     kind: Some(Kind::Agent),
                     team_id: Some(t.base.id),
-                    status: Some(Status::Active.as_str().into()),
+                    status: Some(Status::Active.into()),
                     ..ListQuery::default()
                 };
                 usize::try_from(self.store.count(&q).await?).unwrap_or(usize::MAX)

@@ -26,7 +26,7 @@ use super::{Catalog, now};
 use crate::error::{Cause, Error, Result};
 use crate::model::{Description, Kind, Name, PrecedentSeed, PrecedentStatus, Record, SeedId};
 use crate::search::named_text;
-use crate::store::{Change, ListQuery, SearchFilter, StoredEmbedding};
+use crate::store::{Action, Change, ListQuery, SearchFilter, StatusFilter, StoredEmbedding};
 use crate::validate::Violation;
 use crate::validate::rules;
 
@@ -249,7 +249,7 @@ impl Catalog {
     ) -> Result<Vec<PrecedentSeed>> {
         let q = ListQuery {
             kind: Some(Kind::PrecedentSeed),
-            status: status.map(|s| s.as_str().to_owned()),
+            status: status.map(StatusFilter::from),
             offset,
             limit,
             ..ListQuery::default()
@@ -271,7 +271,7 @@ impl Catalog {
     ) -> Result<Vec<PrecedentHit>> {
         let filter = SearchFilter {
             kinds: vec![Kind::PrecedentSeed],
-            status: status.map(|s| s.as_str().to_owned()),
+            status: status.map(StatusFilter::from),
             industry_id: None,
         };
         let hits = self.search(text, &filter, k).await?;
@@ -295,7 +295,7 @@ impl Catalog {
     ) -> Result<Vec<PossibleConflict>> {
         let filter = SearchFilter {
             kinds: vec![Kind::PrecedentSeed],
-            status: Some(PrecedentStatus::Active.as_str().to_owned()),
+            status: Some(PrecedentStatus::Active.into()),
             industry_id: None,
         };
         let threshold = conflict_threshold(self.embedder.model_id());
@@ -438,7 +438,7 @@ impl Catalog {
         replaced.updated_at = seed.created_at;
         let changes = vec![
             Change::create(seed, actor).with_embedding(Some(embedding)),
-            Change::update(replaced, old.version, "supersede", actor),
+            Change::update(replaced, old.version, Action::Supersede, actor),
         ];
         let mut committed = self
             .store
@@ -472,7 +472,12 @@ impl Catalog {
         next.approving_governor_id = Some(actor.to_owned());
         next.updated_at = now();
         let committed = self
-            .commit(Change::update(next, current.version, "approve", actor))
+            .commit(Change::update(
+                next,
+                current.version,
+                Action::Approve,
+                actor,
+            ))
             .await?;
         as_seed(committed.record)
     }
@@ -487,14 +492,14 @@ impl Catalog {
         };
         let filter = SearchFilter {
             kinds: vec![Kind::PrecedentSeed],
-            status: Some(PrecedentStatus::Active.as_str().to_owned()),
+            status: Some(PrecedentStatus::Active.into()),
             industry_id: None,
         };
         let total = self
             .store
             .count(&ListQuery {
                 kind: Some(Kind::PrecedentSeed),
-                status: filter.status.clone(),
+                status: Some(PrecedentStatus::Active.into()),
                 ..ListQuery::default()
             })
             .await?;

@@ -7,12 +7,7 @@ use uuid::Uuid;
 use super::{Catalog, now};
 use crate::error::{Error, Result};
 use crate::model::Status;
-use crate::store::Change;
-
-/// The audit action that appends a child to a parent's `child_ids`.
-pub const ADD_CHILD_ACTION: &str = "add_child";
-/// The audit action that takes a child out of a parent's `child_ids`.
-pub const REMOVE_CHILD_ACTION: &str = "remove_child";
+use crate::store::{Action, Change};
 
 impl Catalog {
     /// The changes to the parents when `child`'s parent goes from `old` to `new`: the old parent
@@ -36,7 +31,7 @@ impl Catalog {
             base.child_ids.retain(|id| *id != child);
             base.updated_at = now();
             let version = parent.version();
-            changes.push(Change::update(parent, version, REMOVE_CHILD_ACTION, actor));
+            changes.push(Change::update(parent, version, Action::RemoveChild, actor));
         }
         if let Some(parent_id) = new {
             if parent_id == child {
@@ -60,7 +55,7 @@ impl Catalog {
                 base.updated_at = now();
             }
             let version = parent.version();
-            changes.push(Change::update(parent, version, ADD_CHILD_ACTION, actor));
+            changes.push(Change::update(parent, version, Action::AddChild, actor));
         }
         Ok(changes)
     }

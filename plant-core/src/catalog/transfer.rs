@@ -17,7 +17,7 @@ use super::{Catalog, VersionedRecord};
 use crate::audit::{AuditEntry, Head};
 use crate::error::{Cause, Error, Result};
 use crate::model::{Certification, Kind, Record};
-use crate::store::{Change, ListQuery};
+use crate::store::{Action, Change, ListQuery};
 use crate::validate::RULE_SET_VERSION;
 
 /// The export document's format name.
@@ -184,9 +184,14 @@ impl Catalog {
             let mut change = match entry.entity_version {
                 0 => return Err(bad("version 0".into())),
                 1 => Change::create(record, &entry.actor),
-                v => Change::update(record, v - 1, &entry.action, &entry.actor),
+                v => Change::update(
+                    record,
+                    v - 1,
+                    Action::Replayed(entry.action.clone()),
+                    &entry.actor,
+                ),
             };
-            change.action.clone_from(&entry.action);
+            change.action = Action::Replayed(entry.action.clone());
             let committed = self.commit(change).await?;
             if committed.entry.hash != entry.hash || committed.entry.seq != entry.seq {
                 return Err(Error::Internal(Cause::from(format!(

@@ -11,7 +11,7 @@ use crate::model::{
     Deliverable, Description, Job, JobStatus, Kind, Name, Record, Status, TRIAL_DAYS, Trial,
     TrialStatus,
 };
-use crate::store::{Change, ListQuery};
+use crate::store::{Action, Change, ListQuery};
 use crate::validate::{Violation, rules};
 
 /// The actor recorded for changes the system makes by itself (a trial running out).
@@ -167,12 +167,12 @@ impl Catalog {
         }
         next.updated_at = now();
         let action = if next.status != current.status {
-            format!("trial_{}", next.status)
+            Action::Trial(next.status)
         } else {
-            "add_deliverables".into()
+            Action::AddDeliverables
         };
         let committed = self
-            .commit(Change::update(next, current.version, &action, actor))
+            .commit(Change::update(next, current.version, action, actor))
             .await?;
         as_trial(committed.record)
     }
@@ -282,9 +282,9 @@ impl Catalog {
             next.finished_at = Some(at);
         }
         next.updated_at = at;
-        let action = format!("job_{}", next.status);
+        let action = Action::Job(next.status);
         let committed = self
-            .commit(Change::update(next, current.version, &action, actor))
+            .commit(Change::update(next, current.version, action, actor))
             .await?;
         as_job(committed.record)
     }

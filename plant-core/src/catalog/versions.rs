@@ -29,7 +29,7 @@ use crate::Timestamp;
 use crate::audit::{AuditEntry, Hash};
 use crate::error::{Cause, Error, Result};
 use crate::model::{Alignment, CertificationState, Kind, Record};
-use crate::store::{Change, ListQuery};
+use crate::store::{Action, Change, ListQuery};
 use crate::validate::{RULE_SET_VERSION, Violation, l0_compliance, validate_for_certification};
 
 /// Domain-separation prefix of the per-entity lineage hash.
@@ -266,8 +266,13 @@ impl Catalog {
             base.l0_compliance_status = l0_compliance(&violations);
             base.updated_at = now();
         }
-        self.commit(Change::update(next, record.version(), "revalidate", actor))
-            .await?;
+        self.commit(Change::update(
+            next,
+            record.version(),
+            Action::Revalidate,
+            actor,
+        ))
+        .await?;
         report
             .sent_to_review
             .push((record.kind(), record.id(), violations));

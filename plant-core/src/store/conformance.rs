@@ -22,13 +22,15 @@ use std::sync::Arc;
 use serde_json::{Map, json};
 use uuid::Uuid;
 
-use super::{Change, ListQuery, SearchFilter, SearchMode, Store, StoreError};
+use super::{Action, Change, ListQuery, SearchFilter, SearchMode, Store, StoreError};
 use crate::audit::{CheckpointSigner, Head};
 use crate::catalog::{Catalog, JobPatch, TrialPatch};
 use crate::error::Error;
 use crate::feed::feed_streams_every_commit_once_in_order;
 use crate::input::{AgentInput, JobInput, JobRoleInput, SkillInput, TeamInput, TrialInput};
-use crate::model::{Alignment, CertificationState, Kind, Record, Status, TrialStatus};
+use crate::model::{
+    Alignment, Category, CertificationState, Kind, Record, Seniority, Status, TrialStatus,
+};
 use crate::search::HashingEmbedder;
 use crate::seed::{self, SeedCatalog};
 use crate::validate::validate;
@@ -421,7 +423,7 @@ async fn an_agents_industry_is_locked(store: Arc<dyn Store>) {
     a.body.industry_id = other;
     let e = c
         .store()
-        .commit(Change::update(a, current.version(), "update", "x"))
+        .commit(Change::update(a, current.version(), Action::Update, "x"))
         .await
         .unwrap_err();
     assert!(
@@ -492,10 +494,7 @@ async fn deletion_follows_archiving_writes_deleted_at_and_is_final(store: Arc<dy
     let stored = c.get(Kind::Skill, id).await.unwrap();
     assert_eq!(stored.base().unwrap().deleted_at, Some(deleted_at));
     let history = c.history(Kind::Skill, id).await.unwrap();
-    assert_eq!(
-        history.last().unwrap().action,
-        crate::catalog::DELETE_ACTION
-    );
+    assert_eq!(history.last().unwrap().action, crate::store::Action::Delete);
     let e = c.delete(Kind::Skill, id, None, "g").await.unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "deleting twice: {e:?}");
     // A deleted skill is not something an agent can have.
@@ -543,7 +542,7 @@ async fn a_parent_lists_its_children_in_the_same_commit(store: Arc<dyn Store>) {
     let history = c.history(Kind::Skill, writing).await.unwrap();
     assert_eq!(
         history.last().unwrap().action,
-        crate::catalog::ADD_CHILD_ACTION
+        crate::store::Action::AddChild
     );
 
     // Moving the child moves it between the parents' lists.
@@ -792,7 +791,7 @@ async fn due_trials_expire_in_the_background_once_and_reads_never_write(store: A
         t.start_date = t.start_date.plus_days(-8);
         t.end_date = t.end_date.plus_days(-8);
         store
-            .commit(Change::update(t.clone(), version, "backdate", "t"))
+            .commit(Change::update(t.clone(), version, Action::Update, "t"))
             .await
             .unwrap();
         due.push(t.id);
@@ -825,7 +824,7 @@ async fn due_trials_expire_in_the_background_once_and_reads_never_write(store: A
         let entries = store.entity_entries(*id).await.unwrap();
         let expiries: Vec<_> = entries
             .iter()
-            .filter(|e| e.action == crate::catalog::EXPIRE_ACTION)
+            .filter(|e| e.action == crate::store::Action::Expire)
             .collect();
         assert_eq!(expiries.len(), 1, "{id}: {entries:?}");
         assert_eq!(expiries[0].actor, crate::catalog::SYSTEM_ACTOR);
@@ -856,7 +855,7 @@ async fn due_trials_expire_in_the_background_once_and_reads_never_write(store: A
     late.start_date = late.start_date.plus_days(-8);
     late.end_date = late.end_date.plus_days(-8);
     store
-        .commit(Change::update(late.clone(), version, "backdate", "t"))
+        .commit(Change::update(late.clone(), version, Action::Update, "t"))
         .await
         .unwrap();
     let convert = TrialPatch {
@@ -968,12 +967,12 @@ async fn lists_filter_order_and_page_stably(store: Arc<dyn Store>) {
     assert_eq!(c.list(&q).await.unwrap().len(), 20);
     assert_eq!(c.store().count(&q).await.unwrap(), 20);
     let soft = ListQuery {
-        category: Some("soft_skill".into()),
+        category: Some(Category::SoftSkill),
         ..ListQuery::of(Kind::Skill, 100)
     };
     assert_eq!(c.list(&soft).await.unwrap().len(), 3);
     let senior = ListQuery {
-        seniority_level: Some("senior".into()),
+        seniority_level: Some(Seniority::Senior),
         ..ListQuery::of(Kind::JobRole, 100)
     };
     assert!(
@@ -1007,11 +1006,11 @@ async fn commit_all_is_all_or_nothing(store: Arc<dyn Store>) {
     if let Some(base) = a2.base_mut() {
         base.tags = vec!["batch".into()];
     }
-    let stale = Change::update(b.clone(), b.version() + 5, "update", "x");
+    let stale = Change::update(b.clone(), b.version() + 5, Action::Update, "x");
     let e = c
         .store()
         .commit_all(vec![
-            Change::update(a2.clone(), a.version(), "update", "x"),
+            Change::update(a2.clone(), a.version(), Action::Update, "x"),
             stale,
         ])
         .await
@@ -1022,8 +1021,8 @@ async fn commit_all_is_all_or_nothing(store: Arc<dyn Store>) {
     let done = c
         .store()
         .commit_all(vec![
-            Change::update(a2, a.version(), "update", "x"),
-            Change::update(b.clone(), b.version(), "update", "x"),
+            Change::update(a2, a.version(), Action::Update, "x"),
+            Change::update(b.clone(), b.version(), Action::Update, "x"),
         ])
         .await
         .unwrap();
@@ -1051,7 +1050,7 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
         b.id = Uuid::now_v7();
     }
     assert!(matches!(
-        s.commit(Change::update(ghost.clone(), 1, "update", "x"))
+        s.commit(Change::update(ghost.clone(), 1, Action::Update, "x"))
             .await
             .unwrap_err(),
         StoreError::NotFound { .. }
@@ -1078,12 +1077,17 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
         .unwrap();
     let mut t = trial.clone();
     t.status = TrialStatus::Cancelled;
-    s.commit(Change::update(t.clone(), trial.version, "cancel", "x"))
-        .await
-        .unwrap();
+    s.commit(Change::update(
+        t.clone(),
+        trial.version,
+        Action::Update,
+        "x",
+    ))
+    .await
+    .unwrap();
     t.status = TrialStatus::Active;
     let e = s
-        .commit(Change::update(t, trial.version + 1, "revive", "x"))
+        .commit(Change::update(t, trial.version + 1, Action::Update, "x"))
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::InvalidTransition { .. }), "{e:?}");
@@ -1093,7 +1097,9 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
     let v = a.base.version;
     a.body.team_id = Some(Uuid::now_v7());
     assert!(matches!(
-        s.commit(Change::update(a, v, "x", "x")).await.unwrap_err(),
+        s.commit(Change::update(a, v, Action::Update, "x"))
+            .await
+            .unwrap_err(),
         StoreError::MissingReference {
             field: "team_id",
             ..
@@ -1191,7 +1197,7 @@ async fn hybrid_and_lexical_search_fuse_full_text_with_meaning(store: Arc<dyn St
             "{mode}"
         );
         let archived = SearchFilter {
-            status: Some("archived".into()),
+            status: Some(Status::Archived.into()),
             ..Default::default()
         };
         assert!(

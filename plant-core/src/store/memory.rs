@@ -274,7 +274,7 @@ impl Inner {
         let entry = self.head().append(super::next_entry(
             &mut record,
             expected_version,
-            action,
+            &action,
             actor,
         )?);
         record.apply_entry(&entry);
@@ -364,24 +364,20 @@ pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
         Record::PrecedentSeed(p) => p.status.as_str(),
         other => other.base().map_or("", |b| b.status.as_str()),
     };
-    if q.status.as_deref().is_some_and(|s| s != status) {
+    if q.status.is_some_and(|s| s.as_str() != status) {
         return false;
     }
     let eq = |want: &Option<Uuid>, have: Option<Uuid>| want.is_none() || *want == have;
     match r {
         Record::Industry(_) => {}
         Record::Skill(e) => {
-            if q.category
-                .as_deref()
-                .is_some_and(|c| c != e.body.category.as_str())
-            {
+            if q.category.is_some_and(|c| c != e.body.category) {
                 return false;
             }
         }
         Record::JobRole(e) => {
             if q.seniority_level
-                .as_deref()
-                .is_some_and(|s| s != e.body.seniority_level.as_str())
+                .is_some_and(|s| s != e.body.seniority_level)
                 || !eq(&q.industry_id, e.body.industry_id)
                 || q.skill_id
                     .is_some_and(|s| !e.body.required_skills.contains(&s))
@@ -448,8 +444,7 @@ fn ranked(mut list: Vec<(f32, &Record)>, depth: usize) -> Vec<(f32, &Record)> {
 fn passes(r: &Record, filter: &SearchFilter) -> bool {
     filter
         .status
-        .as_deref()
-        .is_none_or(|s| status_of(r) == Some(s))
+        .is_none_or(|s| status_of(r) == Some(s.as_str()))
         && filter.industry_id.is_none_or(|ind| match r {
             Record::Industry(e) => e.base.id == ind,
             Record::JobRole(e) => e.body.industry_id == Some(ind),

@@ -20,9 +20,15 @@ use uuid::Uuid;
 use crate::Timestamp;
 use crate::audit::{AuditEntry, ChainVerifier, Checkpoint, Head, NewEntry, VerifyReport};
 pub use crate::error::Cause;
-use crate::model::{Kind, Record};
+use crate::model::{
+    Category, JobStatus, Kind, PrecedentStatus, Record, Seniority, Status, TrialStatus,
+    UnknownValue,
+};
 use crate::search::Embedding;
 
+mod action;
+
+pub use action::Action;
 pub use memory::MemoryStore;
 
 /// What went wrong in a store. Constraint failures are reported by what they protect, so that
@@ -97,9 +103,6 @@ pub enum StoreError {
 /// A result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// What the audit entry of a change says happened.
-pub type Action = String;
-
 /// A vector kept with a record, and the model that made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEmbedding {
@@ -130,7 +133,7 @@ impl Change {
         Self {
             record: record.into(),
             expected_version: None,
-            action: "create".into(),
+            action: Action::Create,
             actor: actor.into(),
             embedding: None,
         }
@@ -140,13 +143,13 @@ impl Change {
     pub fn update(
         record: impl Into<Record>,
         expected_version: u64,
-        action: &str,
+        action: Action,
         actor: &str,
     ) -> Self {
         Self {
             record: record.into(),
             expected_version: Some(expected_version),
-            action: action.into(),
+            action,
             actor: actor.into(),
             embedding: None,
         }
@@ -165,7 +168,7 @@ impl Change {
 pub(crate) fn next_entry(
     record: &mut Record,
     expected_version: Option<u64>,
-    action: String,
+    action: &Action,
     actor: String,
 ) -> StoreResult<NewEntry> {
     let version = match expected_version {
@@ -182,7 +185,7 @@ pub(crate) fn next_entry(
         entity_id: record.id(),
         entity_type: record.kind().as_str().to_owned(),
         entity_version: version,
-        action,
+        action: action.to_string(),
         actor,
         at: record.updated_at(),
         payload,
@@ -204,12 +207,12 @@ pub struct Committed {
 pub struct ListQuery {
     /// The kind to list.
     pub kind: Option<Kind>,
-    /// Catalog status (`active`, `archived`, …) or trial/job status, by wire name.
-    pub status: Option<String>,
-    /// Skills: category wire name.
-    pub category: Option<String>,
-    /// Job roles: seniority wire name.
-    pub seniority_level: Option<String>,
+    /// The status records must have (of the set their kind uses).
+    pub status: Option<StatusFilter>,
+    /// Skills: the category.
+    pub category: Option<Category>,
+    /// Job roles: the seniority.
+    pub seniority_level: Option<Seniority>,
     /// Agents, teams, job roles: industry.
     pub industry_id: Option<Uuid>,
     /// Agents, teams: job role.
@@ -232,6 +235,75 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+/// A status to filter a list by: each kind has its own set, so a filter is one of them. Parse it
+/// at the edge with [`StatusFilter::parse`] (the kind decides the set), or convert a status
+/// already parsed (`Status::Active.into()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusFilter {
+    /// A catalog entity's lifecycle status.
+    Catalog(Status),
+    /// A trial's status.
+    Trial(TrialStatus),
+    /// A job's status.
+    Job(JobStatus),
+    /// A precedent seed's status.
+    Precedent(PrecedentStatus),
+}
+
+impl StatusFilter {
+    /// Parses `text` (the wire spelling) in the status set of `kind`.
+    ///
+    /// ```
+    /// use plant_core::model::{Kind, Status, TrialStatus};
+    /// use plant_core::store::StatusFilter;
+    /// assert_eq!(StatusFilter::parse(Kind::Agent, "active"), Ok(Status::Active.into()));
+    /// assert_eq!(StatusFilter::parse(Kind::Trial, "expired"), Ok(TrialStatus::Expired.into()));
+    /// assert!(StatusFilter::parse(Kind::Agent, "expired").is_err());
+    /// ```
+    pub fn parse(kind: Kind, text: &str) -> Result<Self, UnknownValue> {
+        Ok(match kind {
+            Kind::Trial => Self::Trial(text.parse()?),
+            Kind::Job => Self::Job(text.parse()?),
+            Kind::PrecedentSeed => Self::Precedent(text.parse()?),
+            _ => Self::Catalog(text.parse()?),
+        })
+    }
+
+    /// The wire spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Catalog(s) => s.as_str(),
+            Self::Trial(s) => s.as_str(),
+            Self::Job(s) => s.as_str(),
+            Self::Precedent(s) => s.as_str(),
+        }
+    }
+}
+
+impl From<Status> for StatusFilter {
+    fn from(s: Status) -> Self {
+        Self::Catalog(s)
+    }
+}
+
+impl From<TrialStatus> for StatusFilter {
+    fn from(s: TrialStatus) -> Self {
+        Self::Trial(s)
+    }
+}
+
+impl From<JobStatus> for StatusFilter {
+    fn from(s: JobStatus) -> Self {
+        Self::Job(s)
+    }
+}
+
+impl From<PrecedentStatus> for StatusFilter {
+    fn from(s: PrecedentStatus) -> Self {
+        Self::Precedent(s)
+    }
+}
+
 impl ListQuery {
     /// All records of one kind, first page of `limit`.
     pub fn of(kind: Kind, limit: u64) -> Self {
@@ -249,7 +321,7 @@ pub struct SearchFilter {
     /// Only these kinds (empty: every searched kind: industries, skills, job roles, agents).
     pub kinds: Vec<Kind>,
     /// Only this status (default: any).
-    pub status: Option<String>,
+    pub status: Option<StatusFilter>,
     /// Only agents / job roles of this industry (and the industry itself).
     pub industry_id: Option<Uuid>,
 }

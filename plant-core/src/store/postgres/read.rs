@@ -141,12 +141,12 @@ type Plain<'q> = Query<'q, Postgres, PgArguments>;
 macro_rules! bind_filters {
     ($kind:expr, $q:expr, $query:expr) => {{
         let q = $q;
-        let query = $query.bind(q.status.as_deref());
+        let query = $query.bind(q.status.map(|s| s.as_str()));
         match $kind {
             Kind::Industry => query,
-            Kind::Skill => query.bind(q.category.as_deref()),
+            Kind::Skill => query.bind(q.category.map(|c| c.as_str())),
             Kind::JobRole => query
-                .bind(q.seniority_level.as_deref())
+                .bind(q.seniority_level.map(|s| s.as_str()))
                 .bind(q.industry_id)
                 .bind(q.skill_id),
             Kind::Team => query.bind(q.industry_id).bind(q.job_role_id),
@@ -333,7 +333,7 @@ pub(super) async fn search(
         };
         let rows: Vec<(Uuid, String, f32)> = sqlx::query_as(sql)
             .bind(&vector)
-            .bind(filter.status.as_deref())
+            .bind(filter.status.map(|s| s.as_str()))
             .bind(filter.industry_id)
             .bind(limit)
             .fetch_all(pool)
@@ -369,7 +369,7 @@ pub(super) async fn search_fused(
     let depth = i64::try_from(k.max(FUSION_DEPTH)).unwrap_or(i64::MAX);
     let rows: Vec<(String, Uuid, String, f64, Option<f32>)> = sqlx::query_as(sql::SEARCH_FUSED)
         .bind(vector)
-        .bind(filter.status.as_deref())
+        .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.industry_id)
         .bind(depth)
         .bind(&kinds)

@@ -53,7 +53,7 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     } = change;
     let kind = record.kind();
     let id = record.id();
-    let entry = crate::store::next_entry(&mut record, expected_version, action, actor)?;
+    let entry = crate::store::next_entry(&mut record, expected_version, &action, actor)?;
     let written = match expected_version {
         None => insert_record(conn, &record).await?,
         Some(expected) => update_record(conn, &record, expected).await?,
