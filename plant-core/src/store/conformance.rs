@@ -1091,6 +1091,12 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::InvalidTransition { .. }), "{e:?}");
+    // A trial cannot end before it starts (PostgreSQL: trial_dates_check).
+    let mut backwards = trial.clone();
+    backwards.id = Uuid::now_v7();
+    backwards.end_date = backwards.start_date.plus_days(-1);
+    let e = s.commit(Change::create(backwards, "x")).await.unwrap_err();
+    assert!(matches!(e, StoreError::InvalidChange(_)), "{e:?}");
     let Record::Agent(mut a) = s.get(Some(Kind::Agent), agent).await.unwrap().unwrap() else {
         panic!()
     };

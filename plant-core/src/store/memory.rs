@@ -241,6 +241,14 @@ impl Inner {
             (Some(old), Some(_)) => check_transition(old, &record)?,
             (None, None) => {}
         }
+        // The row checks PostgreSQL's CHECK constraints make.
+        if let Record::Trial(t) = &record
+            && t.end_date < t.start_date
+        {
+            return Err(StoreError::InvalidChange(Cause::from(
+                "trial_dates_check: a trial cannot end before it starts",
+            )));
+        }
         // Before uniqueness, as the database's row trigger runs before its unique index.
         self.check_lineage(&record)?;
         if let Some(key) = name_key(&record)
