@@ -123,7 +123,7 @@ impl CliError {
             | Self::NoteKey { .. } => Exit::Usage,
             Self::Connect(e) => match e {
                 ConnectError::Url(_) => Exit::Usage,
-                ConnectError::Migrate(_) => Exit::Failed,
+                ConnectError::Migrate(_) | ConnectError::NameCollision { .. } => Exit::Failed,
                 ConnectError::Unreachable(_)
                 | ConnectError::ServerTooOld { .. }
                 | ConnectError::MissingVector

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, verify_entity_entries};
-use crate::model::{Agent, CertificationState, JobRole, Kind, Record, Skill, Status, Team};
+use crate::model::{Agent, Base, CertificationState, JobRole, Kind, Record, Skill, Status, Team};
 
 /// The version of the rule set below; every certification records it.
 pub const RULE_SET_VERSION: &str = "plant-rules-v1";
@@ -271,13 +271,31 @@ pub fn l0_compliance(violations: &[Violation]) -> BTreeMap<String, bool> {
         .collect()
 }
 
+/// The L0 compliance map of a record the catalog is about to commit (create, evolve). L0-02 to
+/// L0-05 hold by construction: the store writes the entry, the amendment history, the hash
+/// chain and the version hash with the row, in one transaction, or writes nothing. L0-01 (a
+/// governance agent is named) depends on the input and is checked.
+pub fn l0_on_commit(base: &Base) -> BTreeMap<String, bool> {
+    let mut violations = Vec::new();
+    if !governance_agent_named(base) {
+        violations.push(Violation::new(
+            L0_01,
+            "governance_agent_id",
+            "no governance agent is named",
+        ));
+    }
+    l0_compliance(&violations)
+}
+
+fn governance_agent_named(base: &Base) -> bool {
+    base.governance_agent_id
+        .as_deref()
+        .is_some_and(|g| !g.trim().is_empty())
+}
+
 fn l0(record: &Record, ctx: &Context, out: &mut Vec<Violation>) {
     let Some(base) = record.base() else { return };
-    if base
-        .governance_agent_id
-        .as_deref()
-        .is_none_or(|g| g.trim().is_empty())
-    {
+    if !governance_agent_named(base) {
         out.push(Violation::new(
             L0_01,
             "governance_agent_id",

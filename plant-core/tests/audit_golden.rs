@@ -1,5 +1,7 @@
 //! Golden vectors pin encoding v1 and the v1 link hash. The inputs in `tests/data/golden/` are
-//! written by hand; the canonical encodings and `expected.json` were produced once and checked.
+//! written by hand; the canonical encodings and `expected.json` were produced once and checked,
+//! and `expected.json` is recomputed here by an independent implementation of the README's link
+//! formula (Python's hashlib), so the vectors do not merely agree with the code that wrote them.
 //! If this test fails, the encoding or the link changed: that is a new version
 //! (`plant-audit-v2`), never an edit to these files.
 //!
@@ -8,6 +10,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use plant_core::Timestamp;
 use plant_core::audit::{AuditEntry, Hash, Head, NewEntry, canonical_value};
@@ -154,4 +157,58 @@ fn generate_missing_golden_files() {
         let text = serde_json::to_string_pretty(&all).expect("json") + "\n";
         fs::write(&path, text).expect("write expected");
     }
+}
+
+/// The README's link formula, written again from its text in Python (hashlib, no plant code):
+/// it reads the manifest and the canonical payload files and prints the chain as JSON.
+const INDEPENDENT_LINK: &str = r#"
+import hashlib, json, pathlib, sys, uuid
+
+d = pathlib.Path(sys.argv[1])
+def prefixed(s):
+    b = s.encode("utf-8")
+    return len(b).to_bytes(4, "big") + b
+
+prev = bytes(32)
+out = []
+for seq, m in enumerate(json.loads((d / "manifest.json").read_text(encoding="utf-8")), start=1):
+    payload = (d / (m["name"] + ".canonical.json")).read_bytes()
+    digest = hashlib.sha256(payload).digest()
+    link = (b"plant-audit-v1\n" + seq.to_bytes(8, "big") + prev + digest
+            + uuid.UUID(m["entity_id"]).bytes + prefixed(m["entity_type"])
+            + m["entity_version"].to_bytes(8, "big") + prefixed(m["action"])
+            + prefixed(m["actor"]) + prefixed(m["at"]))
+    h = hashlib.sha256(link).digest()
+    out.append({"name": m["name"], "seq": seq, "prev_hash": prev.hex(),
+                "payload_sha256": digest.hex(), "hash": h.hex()})
+    prev = h
+print(json.dumps(out))
+"#;
+
+#[test]
+fn expected_links_match_an_independent_implementation_of_the_readme_formula() {
+    let run = Command::new("python3")
+        .arg("-c")
+        .arg(INDEPENDENT_LINK)
+        .arg(dir())
+        .output();
+    let output = match run {
+        Ok(output) => output,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("python3 is needed to recompute the golden links (CI=true): {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping the independent recomputation: python3 did not run: {e}");
+            return;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "python3: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let independent: Vec<Expected> =
+        serde_json::from_slice(&output.stdout).expect("the script prints the chain");
+    let expected: Vec<Expected> = serde_json::from_str(&read("expected.json")).expect("expected");
+    assert_eq!(independent, expected);
 }

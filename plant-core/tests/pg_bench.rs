@@ -14,7 +14,7 @@ use std::time::Instant;
 use pg_support::TestDb;
 use plant_core::Timestamp;
 use plant_core::model::{Category, Description, Entity, Name, Skill};
-use plant_core::store::{Change, Store};
+use plant_core::store::{Action, Change, Store};
 
 const BATCH: usize = 500;
 
@@ -68,7 +68,7 @@ async fn verify_time_for_a_long_chain() {
                     next.body.description =
                         Description::parse(&format!("version {round}")).unwrap();
                     next.base.updated_at = Timestamp::now();
-                    Change::update(next, s.base.version, "update", "bench")
+                    Change::update(next, s.base.version, Action::Update, "bench")
                 })
                 .collect();
             for (slot, done) in current[start..end]

@@ -1,20 +1,23 @@
 //! Many writers, one chain: 8 writers, each with its own connection pool (as 8 server
 //! instances would have), commit 200 changes each against one database. Every fifth change is
-//! an update of one shared skill at the version the writer just read, so writers collide.
+//! an update of one shared skill at the version the writer just read; in each such round every
+//! writer reads before any writes (a barrier), so all 8 send an update from the same version.
 //!
 //! Afterwards: the chain verifies, seq runs 1..=N without a gap, every acknowledged write is
-//! there, and the shared skill's version counts exactly the acknowledged updates (no update was
-//! lost; the others failed with `VersionConflict`).
+//! there, and each round of updates had exactly one winner and 7 `VersionConflict`s: the
+//! shared skill's version counts exactly the acknowledged updates, and none was lost.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod pg_support;
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pg_support::TestDb;
 use plant_core::Timestamp;
 use plant_core::model::{Category, Description, Entity, Industry, Kind, Name, Record, Skill};
-use plant_core::store::{Change, Store, StoreError};
+use plant_core::store::{Action, Change, Store, StoreError};
+use tokio::sync::Barrier;
 use uuid::Uuid;
 
 const WRITERS: usize = 8;
@@ -46,8 +49,10 @@ async fn eight_writers_append_one_gap_free_chain_and_lose_no_update() {
 
     let started = Instant::now();
     let mut writers = Vec::new();
+    let read_all = Arc::new(Barrier::new(WRITERS));
     for w in 0..WRITERS {
         let store = db.store_with(2).await;
+        let read_all = read_all.clone();
         writers.push(tokio::spawn(async move {
             let mut out = Outcome::default();
             for i in 0..COMMITS_PER_WRITER {
@@ -58,11 +63,15 @@ async fn eight_writers_append_one_gap_free_chain_and_lose_no_update() {
                         panic!("shared skill missing")
                     };
                     let read = skill.base.version;
+                    // Everyone has read this round's version before anyone writes.
+                    tokio::time::timeout(Duration::from_secs(120), read_all.wait())
+                        .await
+                        .expect("every writer reaches each round (did one fail?)");
                     skill.body.description =
                         Description::parse(&format!("writer {w} step {i}")).unwrap();
                     skill.base.updated_at = Timestamp::now();
                     match store
-                        .commit(Change::update(skill, read, "update", "writer"))
+                        .commit(Change::update(skill, read, Action::Update, "writer"))
                         .await
                     {
                         Ok(_) => out.updates += 1,
@@ -142,9 +151,13 @@ async fn eight_writers_append_one_gap_free_chain_and_lose_no_update() {
         setup.entity_entries(shared_id).await.unwrap().len() as u64,
         1 + updates
     );
+    // One winner per round: the others read the same version and must have been refused.
+    let rounds = (COMMITS_PER_WRITER / 5) as u64;
+    assert_eq!(updates, rounds, "exactly one update wins each round");
     assert_eq!(
-        updates + conflicts,
-        (WRITERS * COMMITS_PER_WRITER / 5) as u64
+        conflicts,
+        rounds * (WRITERS as u64 - 1),
+        "every other update of a round is a version conflict"
     );
     db.drop_db().await;
 }

@@ -121,3 +121,75 @@ async fn the_schema_has_named_constraints_hnsw_indexes_and_audit_triggers() {
     drop(conn);
     db.drop_db().await;
 }
+
+/// Rows written before migration 0009 have no name key: `migrate` fills it, once, and stops
+/// (naming both rows, changing neither) when two old names look alike.
+#[tokio::test]
+async fn migrate_fills_the_name_keys_of_old_rows_and_names_look_alike_pairs() {
+    use plant_core::Timestamp;
+    use plant_core::model::{Category, Description, Entity, Kind, Name, Skill, unique_key};
+    use plant_core::store::postgres::ConnectError;
+    use plant_core::store::{Change, Store};
+
+    let Some(db) = TestDb::new("name_keys_backfill").await else {
+        return;
+    };
+    let store = db.store().await;
+    let mut ids = Vec::new();
+    for name in ["Copywriting", "Caf\u{e9} Writing", "Editing"] {
+        let skill = Entity::new(
+            Skill {
+                name: Name::parse(name).unwrap(),
+                description: Description::parse("old").unwrap(),
+                category: Category::Technical,
+            },
+            Timestamp::now(),
+        );
+        ids.push(skill.base.id);
+        store.commit(Change::create(skill, "t")).await.unwrap();
+    }
+    let mut conn = db.superuser().await;
+    // As a database migrated before 0009 holds them: no keys.
+    sqlx::query("update skill set name_key = null")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = migrate(&db.url).await.unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.names_keyed, 3);
+    let key: String = sqlx::query_scalar("select name_key from skill where id = $1")
+        .bind(ids[1])
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(key, unique_key(Kind::Skill, "CAFE\u{301} writing"));
+    assert_eq!(migrate(&db.url).await.unwrap().names_keyed, 0, "idempotent");
+
+    // An old row whose name only differs from another's by look (here NFD and case), keyless.
+    sqlx::query("update skill set name = $2, name_key = null where id = $1")
+        .bind(ids[2])
+        .bind("CAFE\u{301} WRITING")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = migrate(&db.url).await.unwrap_err();
+    match &err {
+        ConnectError::NameCollision {
+            first_id,
+            second_id,
+            ..
+        } => assert_eq!((*first_id, *second_id), (ids[1], ids[2])),
+        other => panic!("expected NameCollision, got {other}"),
+    }
+    assert!(err.to_string().contains("rename one"), "{err}");
+    let keyless: i64 = sqlx::query_scalar("select count(*) from skill where name_key is null")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        keyless, 1,
+        "the colliding row stays keyless, the database consistent"
+    );
+    drop(conn);
+    db.drop_db().await;
+}

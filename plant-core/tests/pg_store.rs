@@ -8,11 +8,13 @@ use pg_support::TestDb;
 use plant_core::Timestamp;
 use plant_core::model::{
     Agent, Category, Deliverable, Description, Email, Entity, Industry, Job, JobRole, JobStatus,
-    Kind, Name, Phone, Record, Seniority, Skill, Trial, TrialStatus,
+    Kind, Name, Phone, Record, Seniority, Skill, Status, Trial, TrialStatus,
 };
 use plant_core::search::{Embedder, HashingEmbedder};
 use plant_core::store::postgres::{PgStore, server_info};
-use plant_core::store::{Change, ListQuery, SearchFilter, Store, StoreError, StoredEmbedding};
+use plant_core::store::{
+    Action, Change, ListQuery, SearchFilter, Store, StoreError, StoredEmbedding,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -227,7 +229,7 @@ async fn updates_bump_the_version_and_stale_ones_fail_typed_and_write_nothing() 
     skill.body.description = desc("Writes better");
     skill.base.updated_at = Timestamp::now();
     let v2 = store
-        .commit(Change::update(skill.clone(), 1, "update", "test"))
+        .commit(Change::update(skill.clone(), 1, Action::Update, "test"))
         .await
         .unwrap();
     assert_eq!(v2.record.version(), 2);
@@ -239,7 +241,7 @@ async fn updates_bump_the_version_and_stale_ones_fail_typed_and_write_nothing() 
 
     let head = store.head().await.unwrap();
     match store
-        .commit(Change::update(skill.clone(), 1, "update", "test"))
+        .commit(Change::update(skill.clone(), 1, Action::Update, "test"))
         .await
     {
         Err(StoreError::VersionConflict {
@@ -250,7 +252,12 @@ async fn updates_bump_the_version_and_stale_ones_fail_typed_and_write_nothing() 
         other => panic!("expected a version conflict, got {other:?}"),
     }
     match store
-        .commit(Change::update(c.industry.clone(), 1, "update", "test"))
+        .commit(Change::update(
+            c.industry.clone(),
+            1,
+            Action::Update,
+            "test",
+        ))
         .await
     {
         Ok(_) => {}
@@ -261,7 +268,7 @@ async fn updates_bump_the_version_and_stale_ones_fail_typed_and_write_nothing() 
     ghost.base.id = c.agent.base.id;
     assert!(matches!(
         store
-            .commit(Change::update(ghost, 1, "update", "test"))
+            .commit(Change::update(ghost, 1, Action::Update, "test"))
             .await,
         Err(StoreError::NotFound {
             kind: Kind::Skill,
@@ -334,6 +341,7 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     assert!(matches!(
         store.commit(Change::create(orphan, "t")).await,
         Err(StoreError::MissingReference {
+            kind: Kind::JobRole,
             field: "required_skills",
             target: Kind::Skill
         })
@@ -346,6 +354,7 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     assert!(matches!(
         store.commit(Change::create(wrong, "t")).await,
         Err(StoreError::MissingReference {
+            kind: Kind::Agent,
             field: "industry_id",
             target: Kind::Industry
         })
@@ -362,7 +371,9 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     let mut moved = c.agent.clone();
     moved.body.industry_id = other.id();
     assert!(matches!(
-        store.commit(Change::update(moved, 1, "update", "t")).await,
+        store
+            .commit(Change::update(moved, 1, Action::Update, "t"))
+            .await,
         Err(StoreError::Immutable {
             field: "industry_id"
         })
@@ -374,7 +385,7 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     };
     tr.status = TrialStatus::Cancelled;
     let tr = store
-        .commit(Change::update(tr, 1, "cancel", "t"))
+        .commit(Change::update(tr, 1, Action::Update, "t"))
         .await
         .unwrap()
         .record;
@@ -382,7 +393,10 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
         unreachable!()
     };
     tr.status = TrialStatus::Active;
-    match store.commit(Change::update(tr, 2, "reopen", "t")).await {
+    match store
+        .commit(Change::update(tr, 2, Action::Update, "t"))
+        .await
+    {
         Err(StoreError::InvalidTransition {
             kind: Kind::Trial,
             from,
@@ -398,7 +412,9 @@ async fn refusals_come_from_named_constraints_as_typed_errors() {
     };
     jb.status = JobStatus::Succeeded;
     assert!(matches!(
-        store.commit(Change::update(jb, 1, "finish", "t")).await,
+        store
+            .commit(Change::update(jb, 1, Action::Update, "t"))
+            .await,
         Err(StoreError::InvalidTransition {
             kind: Kind::Job,
             ..
@@ -492,12 +508,12 @@ async fn lists_filter_and_page_by_created_at_then_id() {
         Some(c.role.base.id)
     );
     let q = ListQuery {
-        category: Some("technical".into()),
+        category: Some(Category::Technical),
         ..ListQuery::of(Kind::Skill, 10)
     };
     assert_eq!(store.count(&q).await.unwrap(), 1);
     let q = ListQuery {
-        status: Some("archived".into()),
+        status: Some(Status::Archived.into()),
         ..ListQuery::of(Kind::Skill, 10)
     };
     assert_eq!(store.count(&q).await.unwrap(), 0);

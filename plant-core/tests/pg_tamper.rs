@@ -9,7 +9,7 @@ use plant_core::Timestamp;
 use plant_core::audit::{BreakReason, CheckpointSigner, VerifyReport};
 use plant_core::model::{Category, Description, Entity, Name, Skill};
 use plant_core::store::postgres::PgStore;
-use plant_core::store::{Change, Store};
+use plant_core::store::{Action, Change, Store};
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ async fn history(store: &PgStore) -> Vec<Uuid> {
         skill.body.description = Description::parse("second").unwrap();
         skill.base.updated_at = Timestamp::now();
         store
-            .commit(Change::update(skill, 1, "update", "genesis"))
+            .commit(Change::update(skill, 1, Action::Update, "genesis"))
             .await
             .unwrap();
     }

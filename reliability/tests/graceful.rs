@@ -1,21 +1,39 @@
 //! Graceful stop: SIGTERM under load. A request in flight (its body half sent) still gets its
 //! answer, new connections are refused, nothing answers 5xx, and the process exits 0 within 10 s.
+//! On PostgreSQL the in-flight write is then in the database with its audit entry: answered
+//! means written.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use plant_reliability::db::{TestDb, count};
 use plant_reliability::fixtures::{agent_ids, skill_body};
 use plant_reliability::load::Load;
 use plant_reliability::server::{Options, Server};
-use plant_reliability::token;
+use plant_reliability::{cli, token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_finishes_in_flight_refuses_new_and_exits_within_10_s() {
-    let mut server = Server::start(Options::memory());
+    sigterm_under_load(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_under_load_on_postgres_keeps_the_in_flight_write() {
+    let Some(db) = TestDb::migrated("graceful").await else {
+        return;
+    };
+    cli::seed(&db.url);
+    sigterm_under_load(Some(&db)).await;
+    db.drop_db().await;
+}
+
+async fn sigterm_under_load(db: Option<&TestDb>) {
+    let options = db.map_or_else(Options::memory, |db| Options::database(&db.url));
+    let mut server = Server::start(options);
     let addr = server.addr;
     let genesis = token::role(&server.secret, "genesis");
     let load = Load {
@@ -32,7 +50,8 @@ async fn sigterm_under_load_finishes_in_flight_refuses_new_and_exits_within_10_s
     };
 
     // A request in flight: its head and half its body are sent before SIGTERM.
-    let body = skill_body(&format!("In flight {}", uuid::Uuid::new_v4().simple())).to_string();
+    let name = format!("In flight {}", uuid::Uuid::new_v4().simple());
+    let body = skill_body(&name).to_string();
     let (first, second) = body.as_bytes().split_at(body.len() / 2);
     let mut slow = TcpStream::connect(addr).await.unwrap();
     let head = format!(
@@ -99,4 +118,25 @@ async fn sigterm_under_load_finishes_in_flight_refuses_new_and_exits_within_10_s
         server.logs().contains("SIGTERM"),
         "the log records the signal"
     );
+    if let Some(db) = db {
+        let mut conn = db.connect().await;
+        let rows = count(
+            &mut conn,
+            &format!("select count(*) from skill where name = '{name}'"),
+        )
+        .await;
+        let entries = count(
+            &mut conn,
+            &format!(
+                "select count(*) from audit_log a join skill s on s.id = a.entity_id \
+                 where s.name = '{name}'"
+            ),
+        )
+        .await;
+        assert_eq!(
+            (rows, entries),
+            (1, 1),
+            "the answered in-flight write is in the database with its audit entry"
+        );
+    }
 }

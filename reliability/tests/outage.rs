@@ -56,7 +56,13 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let guard = RestartGuard(cluster.clone());
+    let stopping_at = Instant::now();
     cluster.stop().expect("stop PostgreSQL");
+    // The database must really be unreachable, or the 503s below prove nothing.
+    assert!(
+        !reachable(&db.url).await,
+        "PostgreSQL still accepts connections after it was stopped"
+    );
     let down_for = Duration::from_secs(if soak() { 60 } else { 6 });
     let down_at = Instant::now();
     let mut probes = 0;
@@ -92,6 +98,16 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
 
     cluster.start().expect("start PostgreSQL");
     let up_at = Instant::now();
+    let back = eventually(Duration::from_secs(10), || async {
+        reachable(&db.url).await.then_some(())
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "PostgreSQL does not accept connections again"
+    );
+    // From the stop request to the first connection it accepted again: what clients lived with.
+    let unreachable_for = stopping_at.elapsed();
     let ready = eventually(Duration::from_secs(5), || async {
         let r = req("GET", "/ready")
             .send_within(addr, Duration::from_secs(5))
@@ -140,15 +156,25 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
     );
     let entries = assert_consistent(&db, &report.acked).await;
     eprintln!(
-        "outage: 8 writers, {} ops ({:?}), down {:.1} s with {probes} probes all 503 problem+json \
+        "outage: 8 writers, {} ops ({:?}), database unreachable for {:.1} s (measured, stop to \
+         first accepted connection) with {probes} probes all 503 problem+json \
          (slowest {:.2} s), serving again {:.2} s after start, {} acknowledged writes present, {entries} entries",
         report.ops,
         report.statuses,
-        down_for.as_secs_f64(),
+        unreachable_for.as_secs_f64(),
         slowest_503.as_secs_f64(),
         recovered_in.as_secs_f64(),
         report.acked.len()
     );
     drop(server);
     db.drop_db().await;
+}
+
+/// Whether a new connection to the database succeeds within 2 s.
+async fn reachable(url: &str) -> bool {
+    use sqlx::Connection;
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), sqlx::PgConnection::connect(url)).await,
+        Ok(Ok(_))
+    )
 }

@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use plant_core::error::Cause;
 use plant_core::input::{SkillInput, TrialInput};
 use plant_core::model::{Kind, Record};
 use plant_core::search::{Embedder, Embedding};
@@ -133,7 +134,7 @@ impl Target {
         config.application_name = "plant-bench".into();
         let store = PgStore::connect(&config)
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(Cause::with("connecting the store", e)))?;
         let pool = store.pool().clone();
         let catalog = Catalog::new(Arc::new(store), embedder);
         let agent_id = catalog
@@ -176,7 +177,7 @@ impl Target {
                     .bind(i64::try_from(LIST_LIMIT).unwrap_or(i64::MAX))
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                    .map_err(|e| Error::Internal(Cause::with("the list query", e)))?;
                 drop(rows);
             }
             Op::AgentsJsonb => {
@@ -185,11 +186,11 @@ impl Target {
                         .bind(i64::try_from(LIST_LIMIT).unwrap_or(i64::MAX))
                         .fetch_all(&self.pool)
                         .await
-                        .map_err(|e| Error::Internal(e.to_string()))?;
+                        .map_err(|e| Error::Internal(Cause::with("the list query", e)))?;
                 for sqlx::types::Json(value) in rows {
                     drop(
                         Record::from_json(Kind::Agent, value)
-                            .map_err(|e| Error::Internal(e.to_string()))?,
+                            .map_err(|e| Error::Internal(Cause::with("decoding an agent", e)))?,
                     );
                 }
             }
@@ -285,7 +286,7 @@ impl Target {
                 _ => None,
             })
             .collect();
-        serde_json::to_vec(&out).map_err(|e| Error::Internal(format!("serialise: {e}")))
+        serde_json::to_vec(&out).map_err(|e| Error::Internal(Cause::with("serialise", e)))
     }
 }
 

@@ -57,7 +57,7 @@ pub async fn agents_of(catalog: &Catalog, industry: &str) -> Result<Vec<AgentCar
         .ok_or_else(|| format!("no industry named {industry:?}"))?;
     let query = ListQuery {
         industry_id: Some(industry.id()),
-        status: Some(Status::Active.as_str().into()),
+        status: Some(Status::Active.into()),
         ..ListQuery::of(Kind::Agent, 100)
     };
     let mut cards = Vec::new();

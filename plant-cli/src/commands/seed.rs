@@ -81,7 +81,7 @@ pub async fn run(args: SeedArgs, out: &mut (dyn Write + Send)) -> Result<Exit, C
     let mut counts = BTreeMap::new();
     for kind in Kind::CATALOG {
         let query = ListQuery {
-            status: Some("active".into()),
+            status: Some(plant_core::model::Status::Active.into()),
             ..ListQuery::of(*kind, 0)
         };
         let n = catalog

@@ -5,19 +5,22 @@ use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
 use crate::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::input::{
     AgentInput, IndustryInput, JobRoleInput, Meta, ParsedJobRole, Ref, SkillInput, TeamInput,
     merged_input,
 };
 use crate::model::{
     Agent, Alignment, Base, Body, Certification, CertificationState, Entity, Industry, JobRole,
-    Kind, Record, Skill, Status, Team,
+    JobStatus, Kind, Record, Skill, Status, Team, TrialStatus,
 };
 use crate::search::query_terms;
-use crate::store::{Change, FusedQuery, ListQuery, SearchFilter, SearchHit, SearchMode};
+use crate::store::{
+    Action, Change, FusedQuery, ListQuery, SearchFilter, SearchHit, SearchMode, StatusFilter,
+};
 use crate::validate::{
-    RULE_SET_VERSION, Violation, l0_compliance, rules, validate, validate_for_certification,
+    RULE_SET_VERSION, Violation, l0_compliance, l0_on_commit, rules, validate,
+    validate_for_certification,
 };
 
 /// The result of a certification: the entity as stored, and why it was rejected (if it was).
@@ -46,6 +49,8 @@ fn apply_meta(base: &mut Base, meta: Meta, default_governance: &str) {
             .unwrap_or_else(|| default_governance.to_owned()),
     );
     base.parent_id = meta.parent_id;
+    // Every catalog write records the L0 rules as they stand for the version it commits.
+    base.l0_compliance_status = l0_on_commit(base);
 }
 
 fn l1_only(violations: Vec<Violation>) -> Vec<Violation> {
@@ -153,7 +158,7 @@ impl Catalog {
             .await
             .and_then(|r| {
                 Entity::<K>::try_from(r)
-                    .map_err(|_| Error::Internal("store returned another kind".into()))
+                    .map_err(|_| Error::Internal(Cause::from("store returned another kind")))
             })
     }
 
@@ -175,6 +180,10 @@ impl Catalog {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
+        let parent = record.base().and_then(|b| b.parent_id);
+        let parent_changes = self
+            .parent_changes(record.id(), None, parent, actor)
+            .await?;
         if dry_run {
             if let Some(name) = record.name()
                 && self
@@ -194,10 +203,8 @@ impl Catalog {
             Some(text) => Some(self.embed_one(text).await?),
             None => None,
         };
-        let committed = self
-            .commit(Change::create(record, actor).with_embedding(embedding))
-            .await?;
-        Ok(committed.record)
+        let change = Change::create(record, actor).with_embedding(embedding);
+        self.commit_with(change, parent_changes).await
     }
 
     /// Creates a catalog record of `kind` from its JSON input (the body of a create request);
@@ -329,6 +336,14 @@ impl Catalog {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
+        let parent_changes = self
+            .parent_changes(
+                id,
+                current.base().and_then(|b| b.parent_id),
+                next.base().and_then(|b| b.parent_id),
+                actor,
+            )
+            .await?;
         if dry_run {
             if let Some(name) = next.name()
                 && self
@@ -350,8 +365,25 @@ impl Catalog {
             _ => None,
         };
         let change =
-            Change::update(next, expected_version, "update", actor).with_embedding(embedding);
-        Ok(self.commit(change).await?.record)
+            Change::update(next, expected_version, Action::Update, actor).with_embedding(embedding);
+        self.commit_with(change, parent_changes).await
+    }
+
+    /// Commits `change` and the parents' `child_ids` changes it brings, all or nothing;
+    /// returns the record of `change`.
+    async fn commit_with(&self, change: Change, parents: Vec<Change>) -> Result<Record> {
+        if parents.is_empty() {
+            return Ok(self.commit(change).await?.record);
+        }
+        let mut changes = vec![change];
+        changes.extend(parents);
+        self.store
+            .commit_all(changes)
+            .await?
+            .into_iter()
+            .next()
+            .map(|c| c.record)
+            .ok_or_else(|| Error::Internal(Cause::from("the store committed nothing")))
     }
 
     /// Archives an entity (status `archived`, audited). Refused with [`Error::Conflict`] while
@@ -385,20 +417,20 @@ impl Catalog {
                 ));
             }
         }
-        let change = Change::update(next, current.version(), "archive", actor);
+        let change = Change::update(next, current.version(), Action::Archive, actor);
         Ok(self.commit(change).await?.record)
     }
 
-    async fn active_dependents(&self, kind: Kind, id: Uuid) -> Result<u64> {
+    pub(super) async fn active_dependents(&self, kind: Kind, id: Uuid) -> Result<u64> {
         type Field = fn(&mut ListQuery, Uuid);
         let industry: Field = |q, id| q.industry_id = Some(id);
         let skill: Field = |q, id| q.skill_id = Some(id);
         let role: Field = |q, id| q.job_role_id = Some(id);
         let team: Field = |q, id| q.team_id = Some(id);
         let agent: Field = |q, id| q.agent_id = Some(id);
-        let active = Status::Active.as_str();
+        let active = StatusFilter::Catalog(Status::Active);
         // Who depends on a record of `kind`: (their kind, the status that counts, the field).
-        let dependents: &[(Kind, &str, Field)] = match kind {
+        let dependents: &[(Kind, StatusFilter, Field)] = match kind {
             Kind::Industry => &[
                 (Kind::Agent, active, industry),
                 (Kind::JobRole, active, industry),
@@ -408,16 +440,16 @@ impl Catalog {
             Kind::JobRole => &[(Kind::Agent, active, role), (Kind::Team, active, role)],
             Kind::Team => &[(Kind::Agent, active, team)],
             Kind::Agent => &[
-                (Kind::Trial, "active", agent),
-                (Kind::Job, "queued", agent),
-                (Kind::Job, "running", agent),
+                (Kind::Trial, StatusFilter::Trial(TrialStatus::Active), agent),
+                (Kind::Job, StatusFilter::Job(JobStatus::Queued), agent),
+                (Kind::Job, StatusFilter::Job(JobStatus::Running), agent),
             ],
             Kind::Trial | Kind::Job | Kind::PrecedentSeed => &[],
         };
         let queries = dependents.iter().map(|(k, status, set)| {
             let mut q = ListQuery {
                 kind: Some(*k),
-                status: Some((*status).to_owned()),
+                status: Some(*status),
                 ..ListQuery::default()
             };
             set(&mut q, id);
@@ -472,7 +504,11 @@ impl Catalog {
             }
             base.updated_at = at;
         }
-        let action = if passed { "certify" } else { "reject" };
+        let action = if passed {
+            Action::Certify
+        } else {
+            Action::Reject
+        };
         let committed = self
             .commit(Change::update(next, current.version(), action, actor))
             .await?;
@@ -516,10 +552,10 @@ impl Catalog {
         agent.body.team_id = team_id;
         agent.base.updated_at = now();
         let committed = self
-            .commit(Change::update(agent, version, "assign_team", actor))
+            .commit(Change::update(agent, version, Action::AssignTeam, actor))
             .await?;
         Entity::try_from(committed.record)
-            .map_err(|_| Error::Internal("store returned another kind".into()))
+            .map_err(|_| Error::Internal(Cause::from("store returned another kind")))
     }
 
     /// The `k` catalog entries closest in meaning to `text`.
@@ -533,7 +569,7 @@ impl Catalog {
             .embed(vec![text.to_owned()])
             .await?
             .pop()
-            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+            .ok_or_else(|| Error::Internal(Cause::from("the embedder returned no vector")))?;
         Ok(self.store.search(&query, filter, k).await?)
     }
 
@@ -554,7 +590,9 @@ impl Catalog {
                 self.embed(vec![text.to_owned()])
                     .await?
                     .pop()
-                    .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?,
+                    .ok_or_else(|| {
+                        Error::Internal(Cause::from("the embedder returned no vector"))
+                    })?,
             ),
         };
         let query = FusedQuery {

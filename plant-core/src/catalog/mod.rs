@@ -5,13 +5,16 @@
 //! Every operation parses its input once, checks the rules, and writes through
 //! [`Store::commit`], so every change appends its audit entry. Errors are [`Error`]s.
 
+mod deletion;
 mod entities;
+mod expiry;
 pub use entities::Certified;
 mod precedents;
 pub use precedents::{
     HASHING_CONFLICT_THRESHOLD, Lineage, MAX_APPLIED_PRECEDENTS, MINILM_CONFLICT_THRESHOLD,
     PossibleConflict, PrecedentHit, PrecedentInput, PrecedentOutcome, conflict_threshold,
 };
+mod relations;
 mod reports;
 mod transfer;
 mod trials;
@@ -22,17 +25,18 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use expiry::{ExpiryReport, spawn_trial_expiry};
 pub use reports::{AuditReport, BrokenLink, ReportViolation, TamperingReport};
 pub use transfer::{
     CatalogExport, EXPORT_FORMAT, ExportedCertification, ExportedEntity, ImportReport,
 };
-pub use trials::{DeliverableInput, JobPatch, TrialPatch};
+pub use trials::{DeliverableInput, JobPatch, SYSTEM_ACTOR, TrialPatch};
 pub use versions::{
     LINEAGE_DOMAIN, RevalidateReport, VersionInfo, VersionedRecord, lineage, lineage_hash,
 };
 
 use crate::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Kind, Record, Status};
 use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
 use crate::store::{Change, Committed, ListQuery, Store, StoredEmbedding};
@@ -88,7 +92,7 @@ impl Catalog {
         self.embedder
             .embed(texts)
             .await
-            .map_err(|e| Error::Unavailable(format!("the embedder failed: {e}")))
+            .map_err(|e| Error::Unavailable(Cause::from(format!("the embedder failed: {e}"))))
     }
 
     async fn embed_one(&self, text: String) -> Result<StoredEmbedding> {
@@ -96,7 +100,7 @@ impl Catalog {
             .embed(vec![text])
             .await?
             .pop()
-            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+            .ok_or_else(|| Error::Internal(Cause::from("the embedder returned no vector")))?;
         Ok(StoredEmbedding {
             model: self.embedder.model_id().to_owned(),
             vector,
@@ -126,11 +130,7 @@ impl Catalog {
     }
 
     async fn commit(&self, change: Change) -> Result<Committed> {
-        let kind = change.record.kind();
-        self.store
-            .commit(change)
-            .await
-            .map_err(|e| Error::from_store(kind, e))
+        Ok(self.store.commit(change).await?)
     }
 
     /// What validation needs beside the record: its chain, what it references, its members.
@@ -184,7 +184,7 @@ impl Catalog {
                 let q = ListQuery {
                     kind: Some(Kind::Agent),
                     team_id: Some(t.base.id),
-                    status: Some(Status::Active.as_str().into()),
+                    status: Some(Status::Active.into()),
                     ..ListQuery::default()
                 };
                 usize::try_from(self.store.count(&q).await?).unwrap_or(usize::MAX)

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Catalog, now};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Description, Kind, Name, PrecedentSeed, PrecedentStatus, Record, SeedId};
 use crate::search::named_text;
-use crate::store::{Change, ListQuery, SearchFilter, StoredEmbedding};
+use crate::store::{Action, Change, ListQuery, SearchFilter, StatusFilter, StoredEmbedding};
 use crate::validate::Violation;
 use crate::validate::rules;
 
@@ -188,7 +188,8 @@ fn parse_input(input: &PrecedentInput) -> Result<ParsedPrecedent> {
 }
 
 fn as_seed(r: Record) -> Result<PrecedentSeed> {
-    PrecedentSeed::try_from(r).map_err(|_| Error::Internal("store returned another kind".into()))
+    PrecedentSeed::try_from(r)
+        .map_err(|_| Error::Internal(Cause::from("store returned another kind")))
 }
 
 impl Catalog {
@@ -215,7 +216,9 @@ impl Catalog {
         let mut next = seed.supersedes.clone();
         while let Some(id) = next {
             if older.len() > 10_000 {
-                return Err(Error::Internal("precedent lineage does not end".into()));
+                return Err(Error::Internal(Cause::from(
+                    "precedent lineage does not end",
+                )));
             }
             let s = self.get_precedent(id.as_str()).await?;
             next = s.supersedes.clone();
@@ -226,7 +229,9 @@ impl Catalog {
         let mut next = seed.superseded_by.clone();
         while let Some(id) = next {
             if newer.len() > 10_000 {
-                return Err(Error::Internal("precedent lineage does not end".into()));
+                return Err(Error::Internal(Cause::from(
+                    "precedent lineage does not end",
+                )));
             }
             let s = self.get_precedent(id.as_str()).await?;
             next = s.superseded_by.clone();
@@ -244,7 +249,7 @@ impl Catalog {
     ) -> Result<Vec<PrecedentSeed>> {
         let q = ListQuery {
             kind: Some(Kind::PrecedentSeed),
-            status: status.map(|s| s.as_str().to_owned()),
+            status: status.map(StatusFilter::from),
             offset,
             limit,
             ..ListQuery::default()
@@ -266,7 +271,7 @@ impl Catalog {
     ) -> Result<Vec<PrecedentHit>> {
         let filter = SearchFilter {
             kinds: vec![Kind::PrecedentSeed],
-            status: status.map(|s| s.as_str().to_owned()),
+            status: status.map(StatusFilter::from),
             industry_id: None,
         };
         let hits = self.search(text, &filter, k).await?;
@@ -290,7 +295,7 @@ impl Catalog {
     ) -> Result<Vec<PossibleConflict>> {
         let filter = SearchFilter {
             kinds: vec![Kind::PrecedentSeed],
-            status: Some(PrecedentStatus::Active.as_str().to_owned()),
+            status: Some(PrecedentStatus::Active.into()),
             industry_id: None,
         };
         let threshold = conflict_threshold(self.embedder.model_id());
@@ -321,8 +326,8 @@ impl Catalog {
         let q = ListQuery::of(Kind::PrecedentSeed, 0);
         let mut n = self.store.count(&q).await? + 1;
         loop {
-            let candidate =
-                SeedId::parse(&format!("PS-{n:03}")).map_err(|e| Error::Internal(e.to_string()))?;
+            let candidate = SeedId::parse(&format!("PS-{n:03}"))
+                .map_err(|e| Error::Internal(Cause::from(e.to_string())))?;
             if self
                 .store
                 .get_by_name(Kind::PrecedentSeed, candidate.as_str())
@@ -433,16 +438,18 @@ impl Catalog {
         replaced.updated_at = seed.created_at;
         let changes = vec![
             Change::create(seed, actor).with_embedding(Some(embedding)),
-            Change::update(replaced, old.version, "supersede", actor),
+            Change::update(replaced, old.version, Action::Supersede, actor),
         ];
         let mut committed = self
             .store
             .commit_all(changes)
             .await
-            .map_err(|e| Error::from_store(Kind::PrecedentSeed, e))?
+            .map_err(Error::from)?
             .into_iter();
         let (Some(new), Some(replaced)) = (committed.next(), committed.next()) else {
-            return Err(Error::Internal("the store committed fewer changes".into()));
+            return Err(Error::Internal(Cause::from(
+                "the store committed fewer changes",
+            )));
         };
         Ok(PrecedentOutcome {
             seed: as_seed(new.record)?,
@@ -465,7 +472,12 @@ impl Catalog {
         next.approving_governor_id = Some(actor.to_owned());
         next.updated_at = now();
         let committed = self
-            .commit(Change::update(next, current.version, "approve", actor))
+            .commit(Change::update(
+                next,
+                current.version,
+                Action::Approve,
+                actor,
+            ))
             .await?;
         as_seed(committed.record)
     }
@@ -480,14 +492,14 @@ impl Catalog {
         };
         let filter = SearchFilter {
             kinds: vec![Kind::PrecedentSeed],
-            status: Some(PrecedentStatus::Active.as_str().to_owned()),
+            status: Some(PrecedentStatus::Active.into()),
             industry_id: None,
         };
         let total = self
             .store
             .count(&ListQuery {
                 kind: Some(Kind::PrecedentSeed),
-                status: filter.status.clone(),
+                status: Some(PrecedentStatus::Active.into()),
                 ..ListQuery::default()
             })
             .await?;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Catalog, now};
 use crate::Timestamp;
 use crate::audit::{Checkpoint, CheckpointSigner, VerifyReport};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{CertificationState, Kind, Record};
 use crate::store::ListQuery;
 use crate::validate::{rules, validate};
@@ -230,7 +230,7 @@ impl Catalog {
         if let Some(last) = entries.last() {
             let payload = record
                 .audit_payload()
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .map_err(|e| Error::Internal(Cause::from(e.to_string())))?;
             let index = entries.len() - 1;
             if payload != last.payload {
                 broken.push(BrokenLink {

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::{Catalog, VersionedRecord};
 use crate::audit::{AuditEntry, Head};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Certification, Kind, Record};
-use crate::store::{Change, ListQuery};
+use crate::store::{Action, Change, ListQuery};
 use crate::validate::RULE_SET_VERSION;
 
 /// The export document's format name.
@@ -146,10 +146,9 @@ impl Catalog {
         let mut versions = Vec::new();
         for info in self.versions(kind, id).await? {
             let v: VersionedRecord = self.version(kind, id, info.version).await?;
-            versions.push(
-                serde_json::to_value(&v)
-                    .map_err(|e| Error::Internal(format!("cannot encode a version: {e}")))?,
-            );
+            versions.push(serde_json::to_value(&v).map_err(|e| {
+                Error::Internal(Cause::from(format!("cannot encode a version: {e}")))
+            })?);
         }
         let certification = record.base().map(|b| ExportedCertification {
             entity_type: kind,
@@ -198,15 +197,20 @@ impl Catalog {
             let mut change = match entry.entity_version {
                 0 => return Err(bad("version 0".into())),
                 1 => Change::create(record, &entry.actor),
-                v => Change::update(record, v - 1, &entry.action, &entry.actor),
+                v => Change::update(
+                    record,
+                    v - 1,
+                    Action::Replayed(entry.action.clone()),
+                    &entry.actor,
+                ),
             };
-            change.action.clone_from(&entry.action);
+            change.action = Action::Replayed(entry.action.clone());
             let committed = self.commit(change).await?;
             if committed.entry.hash != entry.hash || committed.entry.seq != entry.seq {
-                return Err(Error::Internal(format!(
+                return Err(Error::Internal(Cause::from(format!(
                     "the entry at seq {} came out differently on import (hash {} instead of {})",
                     entry.seq, committed.entry.hash, entry.hash
-                )));
+                ))));
             }
         }
         Ok(ImportReport {

@@ -5,13 +5,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Catalog, check_version, now};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::input::{JobInput, TrialInput, has_float};
 use crate::model::{
     Deliverable, Description, Job, JobStatus, Kind, Name, Record, Status, TRIAL_DAYS, Trial,
     TrialStatus,
 };
-use crate::store::{Change, ListQuery};
+use crate::store::{Action, Change, ListQuery};
 use crate::validate::{Violation, rules};
 
 /// The actor recorded for changes the system makes by itself (a trial running out).
@@ -80,26 +80,11 @@ impl Catalog {
         as_trial(committed.record)
     }
 
-    /// A trial. An active trial past its end is moved to `expired` first (audited).
+    /// A trial, as the store holds it. Reading never changes it: a trial past its end stays
+    /// `active` until [`Catalog::expire_due_trials`] moves it (see [`super::spawn_trial_expiry`]),
+    /// so this and [`Catalog::list_trials`] always agree.
     pub async fn get_trial(&self, id: Uuid) -> Result<Trial> {
-        let trial = as_trial(self.get(Kind::Trial, id).await?)?;
-        if trial.status == TrialStatus::Active && trial.end_date <= now() {
-            let mut next = trial.clone();
-            next.status = TrialStatus::Expired;
-            next.updated_at = now();
-            return match self
-                .commit(Change::update(next, trial.version, "expire", SYSTEM_ACTOR))
-                .await
-            {
-                Ok(c) => as_trial(c.record),
-                // Someone else changed it meanwhile: read what they wrote.
-                Err(Error::Precondition { .. }) | Err(Error::Conflict(_)) => {
-                    as_trial(self.get(Kind::Trial, id).await?)
-                }
-                Err(e) => Err(e),
-            };
-        }
-        Ok(trial)
+        as_trial(self.get(Kind::Trial, id).await?)
     }
 
     /// Trials matching a query, and how many match in all.
@@ -127,8 +112,16 @@ impl Catalog {
         expected_version: Option<u64>,
         actor: &str,
     ) -> Result<Trial> {
-        let current = self.get_trial(id).await?;
+        let mut current = self.get_trial(id).await?;
         check_version(expected_version, current.version)?;
+        // A change to a trial past its end applies to the expired trial: expire it first (the
+        // same audited transition the background pass makes), then judge the change.
+        if current.status == TrialStatus::Active && current.end_date <= now() {
+            current = match self.try_expire(current).await? {
+                Some(expired) => expired,
+                None => self.get_trial(id).await?,
+            };
+        }
         let mut next = current.clone();
         let mut violations = Vec::new();
         if let Some(status) = &patch.status {
@@ -174,12 +167,12 @@ impl Catalog {
         }
         next.updated_at = now();
         let action = if next.status != current.status {
-            format!("trial_{}", next.status)
+            Action::Trial(next.status)
         } else {
-            "add_deliverables".into()
+            Action::AddDeliverables
         };
         let committed = self
-            .commit(Change::update(next, current.version, &action, actor))
+            .commit(Change::update(next, current.version, action, actor))
             .await?;
         as_trial(committed.record)
     }
@@ -289,18 +282,18 @@ impl Catalog {
             next.finished_at = Some(at);
         }
         next.updated_at = at;
-        let action = format!("job_{}", next.status);
+        let action = Action::Job(next.status);
         let committed = self
-            .commit(Change::update(next, current.version, &action, actor))
+            .commit(Change::update(next, current.version, action, actor))
             .await?;
         as_job(committed.record)
     }
 }
 
-fn as_trial(r: Record) -> Result<Trial> {
-    Trial::try_from(r).map_err(|_| Error::Internal("expected a trial".into()))
+pub(super) fn as_trial(r: Record) -> Result<Trial> {
+    Trial::try_from(r).map_err(|_| Error::Internal(Cause::from("expected a trial")))
 }
 
 fn as_job(r: Record) -> Result<Job> {
-    Job::try_from(r).map_err(|_| Error::Internal("expected a job".into()))
+    Job::try_from(r).map_err(|_| Error::Internal(Cause::from("expected a job")))
 }

@@ -27,10 +27,10 @@ use uuid::Uuid;
 use super::{Catalog, now};
 use crate::Timestamp;
 use crate::audit::{AuditEntry, Hash};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::model::{Alignment, CertificationState, Kind, Record};
-use crate::store::{Change, ListQuery};
-use crate::validate::{RULE_SET_VERSION, Violation, validate_for_certification};
+use crate::store::{Action, Change, ListQuery};
+use crate::validate::{RULE_SET_VERSION, Violation, l0_compliance, validate_for_certification};
 
 /// Domain-separation prefix of the per-entity lineage hash.
 pub const LINEAGE_DOMAIN: &[u8] = b"plant-lineage-v1\n";
@@ -157,10 +157,10 @@ impl Catalog {
                 id: format!("{id} version {n}"),
             })?;
         let mut value = entry.payload_json().map_err(|e| {
-            Error::Internal(format!(
+            Error::Internal(Cause::from(format!(
                 "audit payload at seq {} is not JSON: {e}",
                 entry.seq
-            ))
+            )))
         })?;
         // The payload leaves out what the chain itself derives; put it back as of that version.
         if let serde_json::Value::Object(map) = &mut value {
@@ -262,15 +262,36 @@ impl Catalog {
         if let Some(base) = next.base_mut() {
             base.certification.status = CertificationState::Pending;
             base.certification.violations = violations.clone();
-            base.amendment_alignment = Alignment::RequiresReview;
+            base.amendment_alignment = alignment_after(&violations);
+            base.l0_compliance_status = l0_compliance(&violations);
             base.updated_at = now();
         }
-        self.commit(Change::update(next, record.version(), "revalidate", actor))
-            .await?;
+        self.commit(Change::update(
+            next,
+            record.version(),
+            Action::Revalidate,
+            actor,
+        ))
+        .await?;
         report
             .sent_to_review
             .push((record.kind(), record.id(), violations));
         Ok(())
+    }
+}
+
+/// Where a certified entity that no longer passes stands: `drifted` when it only fails because
+/// something it was certified with is no longer certified (its own content still passes; the
+/// ground moved under it), `requires_review` when it breaks a rule itself.
+fn alignment_after(violations: &[Violation]) -> Alignment {
+    let prerequisite = |v: &Violation| {
+        v.rule == crate::validate::rules::L1_JOBROLE_06
+            || v.rule == crate::validate::rules::L1_AGENT_06
+    };
+    if !violations.is_empty() && violations.iter().all(prerequisite) {
+        Alignment::Drifted
+    } else {
+        Alignment::RequiresReview
     }
 }
 

@@ -85,6 +85,24 @@ impl Default for Certification {
 /// `version_hash`, `amendment_history` and `hash_chain_sha256` are derived from the audit chain
 /// (the store sets them when it commits the entity's entry) and are therefore left out of the
 /// audited payload; see [`Base::AUDIT_DERIVED`].
+///
+/// Every field, and the operation that writes it (all through `Store::commit`, audited; the
+/// conformance story in `store::conformance` covers each on both stores):
+///
+/// | field | written by |
+/// |---|---|
+/// | `id`, `entity_type`, `created_at` | create (`Catalog::create_*`, `create_json`, the seed loader); never change |
+/// | `external_id`, `tags`, `custom_attributes`, `governance_notes`, `governance_agent_id` | create and evolve (PATCH), from the input's metadata; the governance agent defaults to the catalog's |
+/// | `updated_at` | every write of the entity: evolve, certify, archive, delete, revalidate, assign team, a child added or removed |
+/// | `deleted_at` | `Catalog::delete` (an archived entity → `deleted`), with the same instant as `updated_at` |
+/// | `status` | create (`active`), `Catalog::archive` (`archived`), `Catalog::delete` (`deleted`, final) |
+/// | `version`, `version_hash`, `amendment_history`, `hash_chain_sha256` | the store, on every commit, from the entity's new audit entry ([`Base::apply_entry`]) |
+/// | `l0_compliance_status` | every catalog write: create and evolve record the L0 rules for the version committed (L0-02…05 hold by construction of the commit, L0-01 is checked); certify and revalidate record the result of the full L0 check |
+/// | `amendment_alignment` | create (`aligned`); certify (`aligned` when certified); evolve of a certified entity whose substance changed (`requires_review`); revalidate: `drifted` when the entity only fails because a prerequisite it was certified with is no longer certified, `requires_review` when it breaks a rule itself |
+/// | `certification` | create (`pending_certification`); certify (certified or rejected, when, by whom, violations, rule set, precedents applied); evolve of a certified entity whose substance changed and revalidate (back to `pending_certification`) |
+/// | `append_only`, `tamper_proof` | create; always true (the audit table refuses UPDATE, DELETE and TRUNCATE) |
+/// | `parent_id` | create and evolve, from the input |
+/// | `child_ids` | the same commit that sets or changes a child's `parent_id`: an audited `add_child` on the new parent, `remove_child` on the old one |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Base {
     // identity

@@ -21,5 +21,5 @@ pub use precedent::{PrecedentSeed, SeedId};
 pub use record::{Entity, Record};
 pub use trial::{Deliverable, TRIAL_DAYS, Trial};
 pub use types::{
-    Description, Email, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, Name, Phone, TextError,
+    Description, Email, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, Name, Phone, TextError, unique_key,
 };

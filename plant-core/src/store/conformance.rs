@@ -22,13 +22,15 @@ use std::sync::Arc;
 use serde_json::{Map, json};
 use uuid::Uuid;
 
-use super::{Change, ListQuery, SearchFilter, SearchMode, Store, StoreError};
+use super::{Action, Change, ListQuery, SearchFilter, SearchMode, Store, StoreError};
 use crate::audit::{CheckpointSigner, Head};
 use crate::catalog::{Catalog, JobPatch, TrialPatch};
 use crate::error::Error;
 use crate::feed::feed_streams_every_commit_once_in_order;
 use crate::input::{AgentInput, JobInput, JobRoleInput, SkillInput, TeamInput, TrialInput};
-use crate::model::{Alignment, CertificationState, Kind, Record, Status, TrialStatus};
+use crate::model::{
+    Alignment, Category, CertificationState, Kind, Record, Seniority, Status, TrialStatus,
+};
 use crate::search::HashingEmbedder;
 use crate::seed::{self, SeedCatalog};
 use crate::validate::validate;
@@ -47,13 +49,17 @@ scenarios!(
     feed_streams_every_commit_once_in_order,
     seeding_twice_gives_the_catalog_and_appends_nothing,
     duplicate_names_conflict_case_insensitively_and_write_nothing,
+    look_alike_names_conflict_and_write_nothing,
     missing_references_are_rule_violations_and_write_nothing,
     stale_versions_fail_and_change_nothing,
     evolving_a_certified_entity_sends_it_back_to_review,
     an_agents_industry_is_locked,
     archiving_waits_for_dependents,
+    deletion_follows_archiving_writes_deleted_at_and_is_final,
+    a_parent_lists_its_children_in_the_same_commit,
     certification_needs_its_prerequisites,
     trials_follow_their_status_machine,
+    due_trials_expire_in_the_background_once_and_reads_never_write,
     jobs_follow_their_status_machine,
     lists_filter_order_and_page_stably,
     commit_all_is_all_or_nothing,
@@ -188,6 +194,122 @@ async fn duplicate_names_conflict_case_insensitively_and_write_nothing(store: Ar
     .unwrap();
 }
 
+/// Names that look the same are the same name: a combining accent (NFD) and the precomposed
+/// letter (NFC), fullwidth letters, a joiner between letters, and (for agents) a Cyrillic letter
+/// that looks Latin all conflict with the name they imitate, on create and on rename. A
+/// zero-width space is refused outright.
+async fn look_alike_names_conflict_and_write_nothing(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let skill = |name: &str| SkillInput {
+        name: Some(name.into()),
+        description: Some("Looks like another.".into()),
+        category: Some("technical".into()),
+        ..Default::default()
+    };
+    let cafe = c
+        .create_skill(&skill("Caf\u{e9} Writing"), "t")
+        .await
+        .unwrap();
+    let before = head(&c).await;
+    let skills = count(&c, Kind::Skill).await;
+    for imitation in [
+        "Cafe\u{301} Writing",
+        "CAFE\u{301} WRITING",
+        "Content\u{200d} Marketing",
+        "\u{ff23}\u{ff4f}\u{ff4e}\u{ff54}\u{ff45}\u{ff4e}\u{ff54} Marketing",
+        "Content\u{a0}\u{a0}Marketing",
+    ] {
+        let e = c.create_skill(&skill(imitation), "t").await.unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{imitation:?}: {e:?}");
+        // The dry run answers as the write does.
+        let e = c
+            .create_json(
+                Kind::Skill,
+                json!({"name": imitation, "description": "x", "category": "technical"}),
+                "t",
+                true,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Conflict(_)),
+            "dry run {imitation:?}: {e:?}"
+        );
+        // The imitation finds the original.
+        let found = c.store().get_by_name(Kind::Skill, imitation).await.unwrap();
+        assert!(found.is_some(), "{imitation:?} names an existing skill");
+    }
+    // A zero-width space is not a way to make a name distinct: the name is refused.
+    let e = c
+        .create_skill(&skill("Content Marketing\u{200b}"), "t")
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Invalid(v) => assert!(
+            v.iter()
+                .any(|v| v.field == "name" && v.message.contains("U+200B")),
+            "{v:?}"
+        ),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(head(&c).await, before, "a refused name appended entries");
+    assert_eq!(count(&c, Kind::Skill).await, skills);
+
+    // Renaming into a look-alike conflicts too; renaming a name into its own look-alike is fine.
+    let social = c
+        .store()
+        .get_by_name(Kind::Skill, "Social Media")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut patch = Map::new();
+    for imitation in ["Cafe\u{301} writing", "\u{ff33}\u{ff25}\u{ff2f}"] {
+        patch.insert("name".into(), json!(imitation));
+        let e = c
+            .evolve(Kind::Skill, social.id(), &patch, social.version(), "t")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{imitation:?}: {e:?}");
+    }
+    patch.insert("name".into(), json!("CAFE\u{301} WRITING"));
+    c.evolve(Kind::Skill, cafe.base.id, &patch, 1, "t")
+        .await
+        .unwrap();
+
+    // An agent named with a Cyrillic А (U+0410) and а (U+0430) is the agent "Ava Flux".
+    let ava = c
+        .store()
+        .get_by_name(Kind::Agent, "Ava Flux")
+        .await
+        .unwrap()
+        .unwrap();
+    let Record::Agent(ava) = ava else {
+        panic!("Ava Flux is an agent")
+    };
+    let agents = count(&c, Kind::Agent).await;
+    let before = head(&c).await;
+    let agent = |name: &str| AgentInput {
+        name: Some(name.into()),
+        skill_id: Some(ava.body.skill_id.to_string()),
+        job_role_id: Some(ava.body.job_role_id.to_string()),
+        industry_id: Some(ava.body.industry_id.to_string()),
+        ..Default::default()
+    };
+    for imitation in ["\u{410}v\u{430} Flux", "Ava F\u{ff4c}ux", "AVA FLUX"] {
+        let e = c.create_agent(&agent(imitation), "t").await.unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)), "{imitation:?}: {e:?}");
+    }
+    assert_eq!(head(&c).await, before);
+    assert_eq!(count(&c, Kind::Agent).await, agents);
+    // Skills are not compared by skeleton: a Cyrillic look-alike skill name is another name
+    // there (skills are picked by operators, agents by customers).
+    c.create_skill(&skill("\u{421}af\u{e9} Writing"), "t")
+        .await
+        .unwrap();
+    // And an agent with a name that merely resembles one is welcome.
+    c.create_agent(&agent("Ava Flex"), "t").await.unwrap();
+}
+
 async fn missing_references_are_rule_violations_and_write_nothing(store: Arc<dyn Store>) {
     let c = seeded(store).await;
     let before = head(&c).await;
@@ -301,7 +423,7 @@ async fn an_agents_industry_is_locked(store: Arc<dyn Store>) {
     a.body.industry_id = other;
     let e = c
         .store()
-        .commit(Change::update(a, current.version(), "update", "x"))
+        .commit(Change::update(a, current.version(), Action::Update, "x"))
         .await
         .unwrap_err();
     assert!(
@@ -336,6 +458,110 @@ async fn archiving_waits_for_dependents(store: Arc<dyn Store>) {
         c.archive(Kind::Skill, unused, None, "g").await.unwrap_err(),
         Error::Conflict(_)
     ));
+}
+
+/// Every catalog write records the L0 map of the version it commits; deletion is the step after
+/// archiving, the one that writes `status: deleted` and `deleted_at`, refused while active
+/// things depend on the entity, and final. A deleted skill satisfies no reference.
+async fn deletion_follows_archiving_writes_deleted_at_and_is_final(store: Arc<dyn Store>) {
+    let c = seeded(store).await;
+    let skill = c
+        .create_skill(
+            &SkillInput {
+                name: Some("Telegraphy".into()),
+                description: Some("Sends messages by wire.".into()),
+                category: Some("technical".into()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap();
+    let l0 = &skill.base.l0_compliance_status;
+    assert_eq!(l0.len(), 5, "{l0:?}");
+    assert!(l0.values().all(|held| *held), "{l0:?}");
+    let id = skill.base.id;
+    let e = c.delete(Kind::Skill, id, None, "g").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "an active skill: {e:?}");
+    c.archive(Kind::Skill, id, None, "g").await.unwrap();
+    let before = head(&c).await;
+    let deleted = c.delete(Kind::Skill, id, Some(2), "g").await.unwrap();
+    let base = deleted.base().unwrap();
+    assert_eq!(base.status, Status::Deleted);
+    let deleted_at = base.deleted_at.expect("deleted_at is written");
+    assert_eq!(base.updated_at, deleted_at);
+    assert_eq!(head(&c).await.seq, before.seq + 1);
+    let stored = c.get(Kind::Skill, id).await.unwrap();
+    assert_eq!(stored.base().unwrap().deleted_at, Some(deleted_at));
+    let history = c.history(Kind::Skill, id).await.unwrap();
+    assert_eq!(history.last().unwrap().action, crate::store::Action::Delete);
+    let e = c.delete(Kind::Skill, id, None, "g").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "deleting twice: {e:?}");
+    // A deleted skill is not something an agent can have.
+    let role = id_of(&c, Kind::JobRole, "SEO Specialist").await;
+    let marketing = id_of(&c, Kind::Industry, "Marketing").await;
+    let e = c
+        .create_agent(
+            &AgentInput {
+                name: Some("Morse Key".into()),
+                skill_id: Some(id.to_string()),
+                job_role_id: Some(role.to_string()),
+                industry_id: Some(marketing.to_string()),
+                ..Default::default()
+            },
+            "g",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rules_of(&e), ["L1-AGENT-01"]);
+    assert!(c.verify(&[]).await.unwrap().ok);
+}
+
+/// `child_ids` is written with `parent_id`: creating a child appends it to its parent in the
+/// same commit (an audited `add_child`), moving it moves it, and a parent that does not exist
+/// is refused before anything is written.
+async fn a_parent_lists_its_children_in_the_same_commit(store: Arc<dyn Store>) {
+    let c = catalog(store);
+    let skill = |name: &str, parent: Option<Uuid>| {
+        json!({"name": name, "description": "Family.", "category": "technical",
+               "parent_id": parent.map(|p| p.to_string())})
+    };
+    let make = |name, parent| c.create_json(Kind::Skill, skill(name, parent), "g", false);
+    let writing = make("Writing", None).await.unwrap().id();
+    let other = make("Speaking", None).await.unwrap().id();
+    let before = head(&c).await;
+    let copy = make("Copywriting", Some(writing)).await.unwrap();
+    assert_eq!(copy.base().unwrap().parent_id, Some(writing));
+    assert_eq!(
+        head(&c).await.seq,
+        before.seq + 2,
+        "the child and its parent"
+    );
+    let parent = c.get(Kind::Skill, writing).await.unwrap();
+    assert_eq!(parent.base().unwrap().child_ids, [copy.id()]);
+    let history = c.history(Kind::Skill, writing).await.unwrap();
+    assert_eq!(
+        history.last().unwrap().action,
+        crate::store::Action::AddChild
+    );
+
+    // Moving the child moves it between the parents' lists.
+    let mut patch = Map::new();
+    patch.insert("parent_id".into(), json!(other.to_string()));
+    c.evolve(Kind::Skill, copy.id(), &patch, copy.version(), "g")
+        .await
+        .unwrap();
+    let old = c.get(Kind::Skill, writing).await.unwrap();
+    assert!(old.base().unwrap().child_ids.is_empty());
+    let new = c.get(Kind::Skill, other).await.unwrap();
+    assert_eq!(new.base().unwrap().child_ids, [copy.id()]);
+
+    // No parent, no write.
+    let before = head(&c).await;
+    let e = make("Orphan", Some(Uuid::now_v7())).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert_eq!(head(&c).await, before);
+    assert!(c.verify(&[]).await.unwrap().ok);
 }
 
 async fn certification_needs_its_prerequisites(store: Arc<dyn Store>) {
@@ -544,6 +770,109 @@ async fn trials_follow_their_status_machine(store: Arc<dyn Store>) {
     ));
 }
 
+/// Expiry is a background transition: reading a trial past its end changes nothing (a list and
+/// a single read report the same `active`), one pass expires it with one audited entry, a second
+/// pass does nothing, and two passes racing (two instances) write one expiry between them.
+async fn due_trials_expire_in_the_background_once_and_reads_never_write(store: Arc<dyn Store>) {
+    let c = seeded(store.clone()).await;
+    let agent = id_of(&c, Kind::Agent, "Pax Arden").await;
+    let book = |email: &str| TrialInput {
+        agent_id: Some(agent.to_string()),
+        customer_name: Some("Ana Lima".into()),
+        customer_email: Some(email.into()),
+        company: Some("Lima Tutoring".into()),
+        phone: None,
+    };
+    // Two trials whose end has passed (moved back 8 days, as if booked then), one still running.
+    let mut due = Vec::new();
+    for email in ["due1@example.com", "due2@example.com"] {
+        let mut t = c.book_trial(&book(email), "customer").await.unwrap();
+        let version = t.version;
+        t.start_date = t.start_date.plus_days(-8);
+        t.end_date = t.end_date.plus_days(-8);
+        store
+            .commit(Change::update(t.clone(), version, Action::Update, "t"))
+            .await
+            .unwrap();
+        due.push(t.id);
+    }
+    let running = c
+        .book_trial(&book("running@example.com"), "customer")
+        .await
+        .unwrap();
+
+    let before = head(&c).await;
+    let read = c.get_trial(due[0]).await.unwrap();
+    assert_eq!(read.status, TrialStatus::Active, "a read does not expire");
+    let (listed, _) = c
+        .list_trials(&ListQuery::of(Kind::Trial, 100))
+        .await
+        .unwrap();
+    let in_list = listed.iter().find(|t| t.id == due[0]).unwrap();
+    assert_eq!(in_list, &read, "list and get agree");
+    assert_eq!(head(&c).await, before, "reading appended entries");
+
+    // Two instances' passes at once: each due trial expires exactly once.
+    let other = catalog(store.clone());
+    let (a, b) = tokio::join!(c.expire_due_trials(), other.expire_due_trials());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.expired + b.expired, 2, "{a:?} {b:?}");
+    assert_eq!(head(&c).await.seq, before.seq + 2, "one entry per expiry");
+    for id in &due {
+        let t = c.get_trial(*id).await.unwrap();
+        assert_eq!(t.status, TrialStatus::Expired);
+        let entries = store.entity_entries(*id).await.unwrap();
+        let expiries: Vec<_> = entries
+            .iter()
+            .filter(|e| e.action == crate::store::Action::Expire)
+            .collect();
+        assert_eq!(expiries.len(), 1, "{id}: {entries:?}");
+        assert_eq!(expiries[0].actor, crate::catalog::SYSTEM_ACTOR);
+    }
+    let (listed, _) = c
+        .list_trials(&ListQuery::of(Kind::Trial, 100))
+        .await
+        .unwrap();
+    for t in &listed {
+        assert_eq!(t, &c.get_trial(t.id).await.unwrap(), "list and get agree");
+    }
+    assert_eq!(
+        c.get_trial(running.id).await.unwrap().status,
+        TrialStatus::Active
+    );
+
+    // Idempotent: nothing is due any more.
+    let again = c.expire_due_trials().await.unwrap();
+    assert_eq!(again, crate::catalog::ExpiryReport::default());
+    assert_eq!(head(&c).await.seq, before.seq + 2);
+
+    // A change to a trial past its end that no pass has expired yet meets the expired trial.
+    let mut late = c
+        .book_trial(&book("late@example.com"), "customer")
+        .await
+        .unwrap();
+    let version = late.version;
+    late.start_date = late.start_date.plus_days(-8);
+    late.end_date = late.end_date.plus_days(-8);
+    store
+        .commit(Change::update(late.clone(), version, Action::Update, "t"))
+        .await
+        .unwrap();
+    let convert = TrialPatch {
+        status: Some("converted".into()),
+        deliverables: None,
+    };
+    let e = c
+        .update_trial(late.id, &convert, None, "customer")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e:?}");
+    assert_eq!(
+        c.get_trial(late.id).await.unwrap().status,
+        TrialStatus::Expired
+    );
+}
+
 async fn jobs_follow_their_status_machine(store: Arc<dyn Store>) {
     let c = seeded(store).await;
     let agent = id_of(&c, Kind::Agent, "Ivy Loom").await;
@@ -638,12 +967,12 @@ async fn lists_filter_order_and_page_stably(store: Arc<dyn Store>) {
     assert_eq!(c.list(&q).await.unwrap().len(), 20);
     assert_eq!(c.store().count(&q).await.unwrap(), 20);
     let soft = ListQuery {
-        category: Some("soft_skill".into()),
+        category: Some(Category::SoftSkill),
         ..ListQuery::of(Kind::Skill, 100)
     };
     assert_eq!(c.list(&soft).await.unwrap().len(), 3);
     let senior = ListQuery {
-        seniority_level: Some("senior".into()),
+        seniority_level: Some(Seniority::Senior),
         ..ListQuery::of(Kind::JobRole, 100)
     };
     assert!(
@@ -677,11 +1006,11 @@ async fn commit_all_is_all_or_nothing(store: Arc<dyn Store>) {
     if let Some(base) = a2.base_mut() {
         base.tags = vec!["batch".into()];
     }
-    let stale = Change::update(b.clone(), b.version() + 5, "update", "x");
+    let stale = Change::update(b.clone(), b.version() + 5, Action::Update, "x");
     let e = c
         .store()
         .commit_all(vec![
-            Change::update(a2.clone(), a.version(), "update", "x"),
+            Change::update(a2.clone(), a.version(), Action::Update, "x"),
             stale,
         ])
         .await
@@ -692,8 +1021,8 @@ async fn commit_all_is_all_or_nothing(store: Arc<dyn Store>) {
     let done = c
         .store()
         .commit_all(vec![
-            Change::update(a2, a.version(), "update", "x"),
-            Change::update(b.clone(), b.version(), "update", "x"),
+            Change::update(a2, a.version(), Action::Update, "x"),
+            Change::update(b.clone(), b.version(), Action::Update, "x"),
         ])
         .await
         .unwrap();
@@ -721,7 +1050,7 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
         b.id = Uuid::now_v7();
     }
     assert!(matches!(
-        s.commit(Change::update(ghost.clone(), 1, "update", "x"))
+        s.commit(Change::update(ghost.clone(), 1, Action::Update, "x"))
             .await
             .unwrap_err(),
         StoreError::NotFound { .. }
@@ -748,22 +1077,35 @@ async fn store_enforces_its_invariants_below_the_catalog(store: Arc<dyn Store>) 
         .unwrap();
     let mut t = trial.clone();
     t.status = TrialStatus::Cancelled;
-    s.commit(Change::update(t.clone(), trial.version, "cancel", "x"))
-        .await
-        .unwrap();
+    s.commit(Change::update(
+        t.clone(),
+        trial.version,
+        Action::Update,
+        "x",
+    ))
+    .await
+    .unwrap();
     t.status = TrialStatus::Active;
     let e = s
-        .commit(Change::update(t, trial.version + 1, "revive", "x"))
+        .commit(Change::update(t, trial.version + 1, Action::Update, "x"))
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::InvalidTransition { .. }), "{e:?}");
+    // A trial cannot end before it starts (PostgreSQL: trial_dates_check).
+    let mut backwards = trial.clone();
+    backwards.id = Uuid::now_v7();
+    backwards.end_date = backwards.start_date.plus_days(-1);
+    let e = s.commit(Change::create(backwards, "x")).await.unwrap_err();
+    assert!(matches!(e, StoreError::InvalidChange(_)), "{e:?}");
     let Record::Agent(mut a) = s.get(Some(Kind::Agent), agent).await.unwrap().unwrap() else {
         panic!()
     };
     let v = a.base.version;
     a.body.team_id = Some(Uuid::now_v7());
     assert!(matches!(
-        s.commit(Change::update(a, v, "x", "x")).await.unwrap_err(),
+        s.commit(Change::update(a, v, Action::Update, "x"))
+            .await
+            .unwrap_err(),
         StoreError::MissingReference {
             field: "team_id",
             ..
@@ -861,7 +1203,7 @@ async fn hybrid_and_lexical_search_fuse_full_text_with_meaning(store: Arc<dyn St
             "{mode}"
         );
         let archived = SearchFilter {
-            status: Some("archived".into()),
+            status: Some(Status::Archived.into()),
             ..Default::default()
         };
         assert!(
@@ -1061,9 +1403,21 @@ async fn revalidation_sends_what_no_longer_passes_to_review(store: Arc<dyn Store
     let role = id_of(&c, Kind::JobRole, "SEO Specialist").await;
     let sent: Vec<Uuid> = report.sent_to_review.iter().map(|(_, id, _)| *id).collect();
     assert!(sent.contains(&role), "{sent:?}");
+    // The role's own content still passes; only its skill, evolved, is no longer certified:
+    // the role has drifted. The skill itself, changed in substance, requires review.
     let r = c.get(Kind::JobRole, role).await.unwrap();
+    assert_eq!(r.base().unwrap().amendment_alignment, Alignment::Drifted);
     assert_eq!(
-        r.base().unwrap().amendment_alignment,
+        r.base().unwrap().l0_compliance_status.get("l0_01"),
+        Some(&true)
+    );
+    assert_eq!(
+        c.get(Kind::Skill, seo)
+            .await
+            .unwrap()
+            .base()
+            .unwrap()
+            .amendment_alignment,
         Alignment::RequiresReview
     );
     assert_eq!(

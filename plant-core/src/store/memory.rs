@@ -13,7 +13,8 @@ use super::{
     StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Head, StoredTreeCheckpoint};
-use crate::model::{Kind, Record};
+use crate::error::Cause;
+use crate::model::{Kind, Name, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{self, FUSION_DEPTH, LexicalDoc};
 
@@ -68,11 +69,12 @@ impl MemoryStore {
     }
 }
 
-/// The unique key of a record within its kind: the name, or a precedent seed's `seed_id`.
+/// The unique key of a record within its kind: its name's [`crate::model::unique_key`] (the
+/// key PostgreSQL's `*_name_fold_key` indexes hold), or a precedent seed's `seed_id`.
 fn name_key(record: &Record) -> Option<(Kind, String)> {
     match record {
         Record::PrecedentSeed(p) => Some((Kind::PrecedentSeed, p.seed_id.as_str().to_owned())),
-        r => r.name().map(|n| (r.kind(), n.key())),
+        r => r.name().map(|n| (r.kind(), n.unique_key(r.kind()))),
     }
 }
 
@@ -184,12 +186,13 @@ impl Inner {
         ] {
             let Some(link) = link else { continue };
             if *link == seed.seed_id {
-                return Err(StoreError::InvalidChange(
-                    "a precedent seed cannot supersede itself".into(),
-                ));
+                return Err(StoreError::InvalidChange(Cause::from(
+                    "a precedent seed cannot supersede itself",
+                )));
             }
             if by_seed_id(link.as_str()).is_none() {
                 return Err(StoreError::MissingReference {
+                    kind: Kind::PrecedentSeed,
                     field,
                     target: Kind::PrecedentSeed,
                 });
@@ -201,9 +204,9 @@ impl Inner {
         let mut steps = 0usize;
         while let Some(current) = next {
             if current == seed.seed_id || steps > self.records.len() {
-                return Err(StoreError::InvalidChange(
-                    "a precedent seed's supersession would form a cycle".into(),
-                ));
+                return Err(StoreError::InvalidChange(Cause::from(
+                    "a precedent seed's supersession would form a cycle",
+                )));
             }
             next = by_seed_id(current.as_str()).and_then(|p| p.supersedes.clone());
             steps += 1;
@@ -239,6 +242,14 @@ impl Inner {
             (Some(old), Some(_)) => check_transition(old, &record)?,
             (None, None) => {}
         }
+        // The row checks PostgreSQL's CHECK constraints make.
+        if let Record::Trial(t) = &record
+            && t.end_date < t.start_date
+        {
+            return Err(StoreError::InvalidChange(Cause::from(
+                "trial_dates_check: a trial cannot end before it starts",
+            )));
+        }
         // Before uniqueness, as the database's row trigger runs before its unique index.
         self.check_lineage(&record)?;
         if let Some(key) = name_key(&record)
@@ -262,13 +273,17 @@ impl Inner {
         }
         for (field, target, ref_id) in references(&record) {
             if self.records.get(&ref_id).is_none_or(|r| r.kind() != target) {
-                return Err(StoreError::MissingReference { field, target });
+                return Err(StoreError::MissingReference {
+                    kind,
+                    field,
+                    target,
+                });
             }
         }
         let entry = self.head().append(super::next_entry(
             &mut record,
             expected_version,
-            action,
+            &action,
             actor,
         )?);
         record.apply_entry(&entry);
@@ -358,24 +373,20 @@ pub(crate) fn matches(r: &Record, q: &ListQuery) -> bool {
         Record::PrecedentSeed(p) => p.status.as_str(),
         other => other.base().map_or("", |b| b.status.as_str()),
     };
-    if q.status.as_deref().is_some_and(|s| s != status) {
+    if q.status.is_some_and(|s| s.as_str() != status) {
         return false;
     }
     let eq = |want: &Option<Uuid>, have: Option<Uuid>| want.is_none() || *want == have;
     match r {
         Record::Industry(_) => {}
         Record::Skill(e) => {
-            if q.category
-                .as_deref()
-                .is_some_and(|c| c != e.body.category.as_str())
-            {
+            if q.category.is_some_and(|c| c != e.body.category) {
                 return false;
             }
         }
         Record::JobRole(e) => {
             if q.seniority_level
-                .as_deref()
-                .is_some_and(|s| s != e.body.seniority_level.as_str())
+                .is_some_and(|s| s != e.body.seniority_level)
                 || !eq(&q.industry_id, e.body.industry_id)
                 || q.skill_id
                     .is_some_and(|s| !e.body.required_skills.contains(&s))
@@ -442,8 +453,7 @@ fn ranked(mut list: Vec<(f32, &Record)>, depth: usize) -> Vec<(f32, &Record)> {
 fn passes(r: &Record, filter: &SearchFilter) -> bool {
     filter
         .status
-        .as_deref()
-        .is_none_or(|s| status_of(r) == Some(s))
+        .is_none_or(|s| status_of(r) == Some(s.as_str()))
         && filter.industry_id.is_none_or(|ind| match r {
             Record::Industry(e) => e.base.id == ind,
             Record::JobRole(e) => e.body.industry_id == Some(ind),
@@ -531,7 +541,10 @@ impl Store for MemoryStore {
         let inner = self.lock();
         let key = match kind {
             Kind::PrecedentSeed => (kind, name.trim().to_ascii_uppercase()),
-            _ => (kind, name.trim().to_lowercase()),
+            _ => match Name::parse(name) {
+                Ok(name) => (kind, name.unique_key(kind)),
+                Err(_) => return Ok(None),
+            },
         };
         Ok(inner
             .names
@@ -761,9 +774,9 @@ impl Store for MemoryStore {
             return Err(StoreError::NotFound { kind, id });
         }
         if !EMBEDDED.contains(&kind) {
-            return Err(StoreError::InvalidChange(format!(
+            return Err(StoreError::InvalidChange(Cause::from(format!(
                 "a {kind} has no embedding"
-            )));
+            ))));
         }
         inner.embeddings.insert(id, embedding);
         Ok(())

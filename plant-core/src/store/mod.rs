@@ -21,9 +21,16 @@ use crate::Timestamp;
 use crate::audit::{
     AuditEntry, ChainVerifier, Checkpoint, Hash, Head, NewEntry, StoredTreeCheckpoint, VerifyReport,
 };
-use crate::model::{Kind, Record};
+pub use crate::error::Cause;
+use crate::model::{
+    Category, JobStatus, Kind, PrecedentStatus, Record, Seniority, Status, TrialStatus,
+    UnknownValue,
+};
 use crate::search::Embedding;
 
+mod action;
+
+pub use action::Action;
 pub use memory::MemoryStore;
 
 /// What went wrong in a store. Constraint failures are reported by what they protect, so that
@@ -49,6 +56,8 @@ pub enum StoreError {
     /// A referenced record does not exist (or is of another kind).
     #[error("{field} refers to a {target} that does not exist")]
     MissingReference {
+        /// The kind of the record that makes the reference.
+        kind: Kind,
         /// The referencing field.
         field: &'static str,
         /// The kind it must refer to.
@@ -84,20 +93,17 @@ pub enum StoreError {
     },
     /// The change itself is malformed (wrong kind for the id, a float in the payload, …).
     #[error("invalid change: {0}")]
-    InvalidChange(String),
+    InvalidChange(#[source] Cause),
     /// The store cannot be reached now; the same call may succeed later.
     #[error("store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// Anything else.
     #[error("store failure: {0}")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
 /// A result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// What the audit entry of a change says happened.
-pub type Action = String;
 
 /// A vector kept with a record, and the model that made it.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +135,7 @@ impl Change {
         Self {
             record: record.into(),
             expected_version: None,
-            action: "create".into(),
+            action: Action::Create,
             actor: actor.into(),
             embedding: None,
         }
@@ -139,13 +145,13 @@ impl Change {
     pub fn update(
         record: impl Into<Record>,
         expected_version: u64,
-        action: &str,
+        action: Action,
         actor: &str,
     ) -> Self {
         Self {
             record: record.into(),
             expected_version: Some(expected_version),
-            action: action.into(),
+            action,
             actor: actor.into(),
             embedding: None,
         }
@@ -164,24 +170,24 @@ impl Change {
 pub(crate) fn next_entry(
     record: &mut Record,
     expected_version: Option<u64>,
-    action: String,
+    action: &Action,
     actor: String,
 ) -> StoreResult<NewEntry> {
     let version = match expected_version {
         None => 1,
         Some(v) => v
             .checked_add(1)
-            .ok_or_else(|| StoreError::InvalidChange("version overflow".into()))?,
+            .ok_or_else(|| StoreError::InvalidChange(Cause::from("version overflow")))?,
     };
     record.set_version(version);
     let payload = record
         .audit_payload()
-        .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+        .map_err(|e| StoreError::InvalidChange(Cause::from(e.to_string())))?;
     Ok(NewEntry {
         entity_id: record.id(),
         entity_type: record.kind().as_str().to_owned(),
         entity_version: version,
-        action,
+        action: action.to_string(),
         actor,
         at: record.updated_at(),
         payload,
@@ -203,12 +209,12 @@ pub struct Committed {
 pub struct ListQuery {
     /// The kind to list.
     pub kind: Option<Kind>,
-    /// Catalog status (`active`, `archived`, …) or trial/job status, by wire name.
-    pub status: Option<String>,
-    /// Skills: category wire name.
-    pub category: Option<String>,
-    /// Job roles: seniority wire name.
-    pub seniority_level: Option<String>,
+    /// The status records must have (of the set their kind uses).
+    pub status: Option<StatusFilter>,
+    /// Skills: the category.
+    pub category: Option<Category>,
+    /// Job roles: the seniority.
+    pub seniority_level: Option<Seniority>,
     /// Agents, teams, job roles: industry.
     pub industry_id: Option<Uuid>,
     /// Agents, teams: job role.
@@ -231,6 +237,75 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+/// A status to filter a list by: each kind has its own set, so a filter is one of them. Parse it
+/// at the edge with [`StatusFilter::parse`] (the kind decides the set), or convert a status
+/// already parsed (`Status::Active.into()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusFilter {
+    /// A catalog entity's lifecycle status.
+    Catalog(Status),
+    /// A trial's status.
+    Trial(TrialStatus),
+    /// A job's status.
+    Job(JobStatus),
+    /// A precedent seed's status.
+    Precedent(PrecedentStatus),
+}
+
+impl StatusFilter {
+    /// Parses `text` (the wire spelling) in the status set of `kind`.
+    ///
+    /// ```
+    /// use plant_core::model::{Kind, Status, TrialStatus};
+    /// use plant_core::store::StatusFilter;
+    /// assert_eq!(StatusFilter::parse(Kind::Agent, "active"), Ok(Status::Active.into()));
+    /// assert_eq!(StatusFilter::parse(Kind::Trial, "expired"), Ok(TrialStatus::Expired.into()));
+    /// assert!(StatusFilter::parse(Kind::Agent, "expired").is_err());
+    /// ```
+    pub fn parse(kind: Kind, text: &str) -> Result<Self, UnknownValue> {
+        Ok(match kind {
+            Kind::Trial => Self::Trial(text.parse()?),
+            Kind::Job => Self::Job(text.parse()?),
+            Kind::PrecedentSeed => Self::Precedent(text.parse()?),
+            _ => Self::Catalog(text.parse()?),
+        })
+    }
+
+    /// The wire spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Catalog(s) => s.as_str(),
+            Self::Trial(s) => s.as_str(),
+            Self::Job(s) => s.as_str(),
+            Self::Precedent(s) => s.as_str(),
+        }
+    }
+}
+
+impl From<Status> for StatusFilter {
+    fn from(s: Status) -> Self {
+        Self::Catalog(s)
+    }
+}
+
+impl From<TrialStatus> for StatusFilter {
+    fn from(s: TrialStatus) -> Self {
+        Self::Trial(s)
+    }
+}
+
+impl From<JobStatus> for StatusFilter {
+    fn from(s: JobStatus) -> Self {
+        Self::Job(s)
+    }
+}
+
+impl From<PrecedentStatus> for StatusFilter {
+    fn from(s: PrecedentStatus) -> Self {
+        Self::Precedent(s)
+    }
+}
+
 impl ListQuery {
     /// All records of one kind, first page of `limit`.
     pub fn of(kind: Kind, limit: u64) -> Self {
@@ -248,7 +323,7 @@ pub struct SearchFilter {
     /// Only these kinds (empty: every searched kind: industries, skills, job roles, agents).
     pub kinds: Vec<Kind>,
     /// Only this status (default: any).
-    pub status: Option<String>,
+    pub status: Option<StatusFilter>,
     /// Only agents / job roles of this industry (and the industry itself).
     pub industry_id: Option<Uuid>,
 }
@@ -357,7 +432,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A record by id (of any kind when `kind` is `None`).
     async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>>;
 
-    /// A catalog record by its name, case-insensitively.
+    /// A catalog record by its name, compared by [`crate::model::unique_key`] (the key names are
+    /// unique by), or a precedent seed by its seed id.
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>>;
 
     /// The names of the catalog records of `kind` among `ids` that exist (others are left out),
@@ -510,7 +586,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
                 for row in &rows {
                     let payload = row
                         .audit_payload()
-                        .map_err(|e| StoreError::Internal(e.to_string()))?;
+                        .map_err(|e| StoreError::Internal(Cause::from(e.to_string())))?;
                     let hash = row.version_hash().unwrap_or(crate::audit::Hash::ZERO);
                     if let Err(b) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
                         verifier.record_break(b);

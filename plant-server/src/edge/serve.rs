@@ -23,6 +23,9 @@ use crate::state::AppState;
 const MAX_H2_STREAMS: u32 = 128;
 /// Interval of HTTP/2 keep-alive pings, which also find dead peers.
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// How often each process expires the trials past their end. Expiry is a conditional, audited
+/// write, so several processes running it at once append one entry per trial between them.
+const TRIAL_EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,10 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
         .max_concurrent_streams(MAX_H2_STREAMS)
         .keep_alive_interval(H2_PING_INTERVAL);
 
+    let expiry = plant_core::catalog::spawn_trial_expiry(
+        app.state.catalog().clone(),
+        TRIAL_EXPIRY_EVERY,
+    );
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -122,6 +129,7 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
     }
 
     drop(listener);
+    expiry.abort();
     // Live feed streams never finish by themselves: end them so the drain can complete.
     app.state.feeds().close_all();
     tracing::info!(

@@ -98,7 +98,7 @@ fn list_query(ctx: &RequestCtx, kind: Kind, paging: Paging) -> Result<ListQuery,
         .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
     let mut query = ListQuery {
         kind: Some(kind),
-        status: status.map(|s| s.as_str().to_owned()),
+        status: status.map(Into::into),
         industry_id: uuid("industry_id")?,
         job_role_id: uuid("job_role_id")?,
         skill_id: uuid("skill_id")?,
@@ -113,16 +113,14 @@ fn list_query(ctx: &RequestCtx, kind: Kind, paging: Paging) -> Result<ListQuery,
             .get("category")
             .map(|v| v.trim().to_ascii_lowercase().parse::<Category>())
             .transpose()
-            .map_err(|e| ApiError::invalid_field("category", e.to_string()))?
-            .map(|c| c.as_str().to_owned());
+            .map_err(|e| ApiError::invalid_field("category", e.to_string()))?;
     }
     if kind == Kind::JobRole {
         query.seniority_level = q
             .get("seniority_level")
             .map(|v| v.trim().to_ascii_lowercase().parse::<Seniority>())
             .transpose()
-            .map_err(|e| ApiError::invalid_field("seniority_level", e.to_string()))?
-            .map(|s| s.as_str().to_owned());
+            .map_err(|e| ApiError::invalid_field("seniority_level", e.to_string()))?;
     }
     Ok(query)
 }
@@ -178,7 +176,7 @@ async fn ranked_agents(
     let catalog = ctx.state.catalog();
     let filter = SearchFilter {
         kinds: vec![Kind::Agent],
-        status: query.status.clone(),
+        status: query.status,
         industry_id: query.industry_id,
     };
     let wanted = usize::try_from(query.limit + query.offset).unwrap_or(usize::MAX);

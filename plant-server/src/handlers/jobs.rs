@@ -98,7 +98,7 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
             .get("trial_id")
             .map(|v| parse_uuid("trial_id", v))
             .transpose()?,
-        status: status.map(|s| s.as_str().to_owned()),
+        status: status.map(Into::into),
         offset: paging.offset,
         limit: u64::from(paging.limit),
         ..ListQuery::default()

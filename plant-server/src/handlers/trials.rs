@@ -122,7 +122,7 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
     };
     let query = ListQuery {
         kind: Some(Kind::Trial),
-        status: status.map(|s| s.as_str().to_owned()),
+        status: status.map(Into::into),
         agent_id: q
             .get("agent_id")
             .map(|v| parse_uuid("agent_id", v))

@@ -60,15 +60,27 @@ pub struct Options {
 
 /// The suite runs against PostgreSQL when `PLANT_TEST_ADMIN_URL` names a server it may create
 /// databases on (`scripts/test-db.sh run -- cargo test -p plant-server`), and against the
-/// in-memory store otherwise, or when `PLANT_TEST_STORE=memory` (`scripts/test.sh` runs the
-/// suite both ways).
+/// in-memory store when `PLANT_TEST_STORE=memory` asks for it (`scripts/test.sh` runs the suite
+/// both ways) or, outside CI, when no database is configured. Under `CI=true` a missing
+/// database is a failure, never a quiet fall-back to memory.
 pub fn admin_url() -> Option<String> {
     if std::env::var("PLANT_TEST_STORE").is_ok_and(|v| v == "memory") {
         return None;
     }
-    std::env::var("PLANT_TEST_ADMIN_URL")
+    let url = std::env::var("PLANT_TEST_ADMIN_URL")
         .ok()
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty());
+    assert!(
+        url.is_some() || !in_ci(),
+        "PLANT_TEST_ADMIN_URL is not set and CI=true: run under scripts/test-db.sh run -- cargo \
+         test, or ask for the in-memory store with PLANT_TEST_STORE=memory"
+    );
+    url
+}
+
+/// Whether the tests run under CI (`CI=true`), where a missing dependency fails a test.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// A new, empty database on the admin URL's server; its URL.

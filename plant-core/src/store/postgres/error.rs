@@ -4,6 +4,7 @@
 use sqlx::error::DatabaseError;
 use sqlx::postgres::PgDatabaseError;
 
+use crate::error::Cause;
 use crate::model::Kind;
 use crate::store::StoreError;
 
@@ -17,59 +18,90 @@ pub(super) fn write_error(err: sqlx::Error, kind: Kind) -> StoreError {
     store_error(err)
 }
 
-/// Maps an error that no constraint explains: unavailability, bad input, or internal.
+/// What kind of failure a database error is, for [`store_error`].
+enum Class {
+    Unavailable,
+    Invalid,
+    Internal,
+}
+
+/// Maps an error that no constraint explains: unavailability, bad input, or internal. The
+/// database error itself stays the source of the result (logs show it), not its text.
 pub(super) fn store_error(err: sqlx::Error) -> StoreError {
-    match &err {
-        sqlx::Error::PoolTimedOut => {
-            StoreError::Unavailable("no database connection became free in time".into())
-        }
-        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
-        sqlx::Error::Io(e) => StoreError::Unavailable(format!("database connection failed: {e}")),
-        sqlx::Error::Tls(e) => StoreError::Unavailable(format!("database TLS failed: {e}")),
-        sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable("database connection worker crashed".into())
-        }
+    let (class, message) = match &err {
+        sqlx::Error::PoolTimedOut => (
+            Class::Unavailable,
+            "no database connection became free in time".to_owned(),
+        ),
+        sqlx::Error::PoolClosed => (Class::Unavailable, "the connection pool is closed".into()),
+        sqlx::Error::Io(_) => (Class::Unavailable, "database connection failed".into()),
+        sqlx::Error::Tls(_) => (Class::Unavailable, "database TLS failed".into()),
+        sqlx::Error::WorkerCrashed => (
+            Class::Unavailable,
+            "database connection worker crashed".into(),
+        ),
         sqlx::Error::Database(db) => by_sqlstate(db.as_ref()),
-        other => StoreError::Internal(format!("database: {other}")),
+        _ => (Class::Internal, "database call failed".into()),
+    };
+    let cause = Cause::with(message, err);
+    match class {
+        Class::Unavailable => StoreError::Unavailable(cause),
+        Class::Invalid => StoreError::InvalidChange(cause),
+        Class::Internal => StoreError::Internal(cause),
     }
 }
 
-fn by_sqlstate(db: &dyn DatabaseError) -> StoreError {
+fn by_sqlstate(db: &dyn DatabaseError) -> (Class, String) {
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-    let message = db.message();
     match code.as_str() {
         // serialization failure, deadlock: the same call may succeed when retried
-        "40001" | "40P01" => {
-            StoreError::Unavailable(format!("concurrent change, retry: {message}"))
-        }
+        "40001" | "40P01" => (Class::Unavailable, "concurrent change, retry".into()),
         // statement timeout or cancellation
-        "57014" => StoreError::Unavailable(format!("the database took too long: {message}")),
+        "57014" => (Class::Unavailable, "the database took too long".into()),
         // too many connections, out of memory/disk, shutting down, cannot connect now
         c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {
-            StoreError::Unavailable(format!("database unavailable: {message}"))
+            (Class::Unavailable, "database unavailable".into())
         }
-        // data exceptions: a NUL byte, a value out of range, text the type cannot hold
-        c if c.starts_with("22") => StoreError::InvalidChange(message.to_owned()),
-        _ => StoreError::Internal(format!(
-            "database error {code}{}: {message}",
-            db.constraint()
-                .map(|c| format!(" ({c})"))
-                .unwrap_or_default()
-        )),
+        // data exceptions (a NUL byte, a value out of range, text the type cannot hold): the
+        // caller's input, so the database's message is the message
+        c if c.starts_with("22") => (Class::Invalid, db.message().to_owned()),
+        _ => (
+            Class::Internal,
+            format!(
+                "database error {code}{}",
+                db.constraint()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ),
+        ),
     }
 }
 
 fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option<StoreError> {
     use StoreError::{Duplicate, Immutable, MissingReference};
-    let missing = |field, target| Some(MissingReference { field, target });
+    let missing = |field, target| {
+        Some(MissingReference {
+            kind,
+            field,
+            target,
+        })
+    };
     match constraint {
         "base_entity_pkey"
         | "trial_pkey"
         | "job_pkey"
         | "precedent_seed_pkey"
         | "audit_log_entity_version_key" => Some(Duplicate { kind, field: "id" }),
-        "industry_name_key" | "skill_name_key" | "job_role_name_key" | "team_name_key"
-        | "agent_name_key" => Some(Duplicate {
+        "industry_name_key"
+        | "skill_name_key"
+        | "job_role_name_key"
+        | "team_name_key"
+        | "agent_name_key"
+        | "industry_name_fold_key"
+        | "skill_name_fold_key"
+        | "job_role_name_fold_key"
+        | "team_name_fold_key"
+        | "agent_name_fold_key" => Some(Duplicate {
             kind,
             field: "name",
         }),
@@ -79,9 +111,9 @@ fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option
         }),
         "precedent_seed_supersedes_fk" => missing("supersedes", Kind::PrecedentSeed),
         "precedent_seed_superseded_by_fk" => missing("superseded_by", Kind::PrecedentSeed),
-        "precedent_seed_no_cycle" => Some(StoreError::InvalidChange(
-            "a precedent seed's supersession would form a cycle".into(),
-        )),
+        "precedent_seed_no_cycle" => Some(StoreError::InvalidChange(Cause::from(
+            "a precedent seed's supersession would form a cycle",
+        ))),
         "base_entity_external_id_key" => Some(Duplicate {
             kind,
             field: "external_id",
@@ -112,9 +144,28 @@ fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option
                 to: pg.and_then(PgDatabaseError::hint).unwrap_or("?").to_owned(),
             })
         }
-        c if c.ends_with("_check") => {
-            Some(StoreError::InvalidChange(format!("{c}: {}", db.message())))
-        }
+        c if c.ends_with("_check") => Some(StoreError::InvalidChange(Cause::from(format!(
+            "{c}: {}",
+            db.message()
+        )))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_keeps_the_io_error() {
+        let err = store_error(sqlx::Error::Io(std::io::Error::other("reset by peer")));
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        let cause = err.source().unwrap();
+        assert_eq!(cause.to_string(), "database connection failed");
+        let sqlx = cause.source().unwrap();
+        assert!(sqlx.to_string().contains("reset by peer"), "{sqlx}");
     }
 }

@@ -52,6 +52,7 @@ use super::{
     Store, StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint};
+use crate::error::Cause;
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 use error::store_error;
@@ -115,7 +116,7 @@ impl Store for PgStore {
     async fn commit(&self, change: Change) -> StoreResult<Committed> {
         let mut done = self.commit_changes(vec![change]).await?;
         done.pop()
-            .ok_or_else(|| StoreError::Internal("commit wrote nothing".into()))
+            .ok_or_else(|| StoreError::Internal(Cause::from("commit wrote nothing")))
     }
 
     #[instrument(skip_all, fields(changes = changes.len()))]

@@ -13,7 +13,8 @@ use super::sql::{self, KindSql};
 use super::write::{to_hash, to_i64, to_u64};
 use crate::Timestamp;
 use crate::audit::{AuditEntry, Checkpoint};
-use crate::model::{Kind, Record};
+use crate::error::Cause;
+use crate::model::{Kind, Name, Record};
 use crate::search::Embedding;
 use crate::search::lexical::{FUSION_DEPTH, tsquery};
 use crate::store::memory::SEARCHED;
@@ -40,8 +41,11 @@ fn decode(kind: Kind, value: Value) -> StoreResult<Record> {
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_owned();
-    Record::from_json(kind, value)
-        .map_err(|e| StoreError::Internal(format!("stored {kind} {id} does not read back: {e}")))
+    Record::from_json(kind, value).map_err(|e| {
+        StoreError::Internal(Cause::from(format!(
+            "stored {kind} {id} does not read back: {e}"
+        )))
+    })
 }
 
 pub(super) async fn kind_of(pool: &PgPool, id: Uuid) -> StoreResult<Option<Kind>> {
@@ -52,7 +56,7 @@ pub(super) async fn kind_of(pool: &PgPool, id: Uuid) -> StoreResult<Option<Kind>
         .map_err(store_error)?;
     kind.map(|k| {
         k.parse::<Kind>()
-            .map_err(|e| StoreError::Internal(format!("stored entity_type: {e}")))
+            .map_err(|e| StoreError::Internal(Cause::from(format!("stored entity_type: {e}"))))
     })
     .transpose()
 }
@@ -63,9 +67,11 @@ fn record_of(kind: Kind, row: &PgRow) -> StoreResult<Record> {
     if let Some(record) = rows::catalog_record(kind, row) {
         return record;
     }
-    let Json(value) = row
-        .try_get::<Json<Value>, _>(0)
-        .map_err(|e| StoreError::Internal(format!("stored {kind} row does not read back: {e}")))?;
+    let Json(value) = row.try_get::<Json<Value>, _>(0).map_err(|e| {
+        StoreError::Internal(Cause::from(format!(
+            "stored {kind} row does not read back: {e}"
+        )))
+    })?;
     decode(kind, value)
 }
 
@@ -86,8 +92,18 @@ pub(super) async fn get_by_name(
     let Some(sql) = kind_sql(kind).by_name else {
         return Ok(None);
     };
+    // Catalog kinds are found by the key their names are unique by; a text that is no name
+    // (blank, invisible characters) names nothing. A precedent seed by its seed id.
+    let key = if kind == Kind::PrecedentSeed {
+        name.trim().to_owned()
+    } else {
+        match Name::parse(name) {
+            Ok(name) => name.unique_key(kind),
+            Err(_) => return Ok(None),
+        }
+    };
     let row = sqlx::query(sql)
-        .bind(name.trim())
+        .bind(key)
         .fetch_optional(pool)
         .await
         .map_err(store_error)?;
@@ -125,12 +141,12 @@ type Plain<'q> = Query<'q, Postgres, PgArguments>;
 macro_rules! bind_filters {
     ($kind:expr, $q:expr, $query:expr) => {{
         let q = $q;
-        let query = $query.bind(q.status.as_deref());
+        let query = $query.bind(q.status.map(|s| s.as_str()));
         match $kind {
             Kind::Industry => query,
-            Kind::Skill => query.bind(q.category.as_deref()),
+            Kind::Skill => query.bind(q.category.map(|c| c.as_str())),
             Kind::JobRole => query
-                .bind(q.seniority_level.as_deref())
+                .bind(q.seniority_level.map(|s| s.as_str()))
                 .bind(q.industry_id)
                 .bind(q.skill_id),
             Kind::Team => query.bind(q.industry_id).bind(q.job_role_id),
@@ -204,7 +220,7 @@ pub(super) async fn count(pool: &PgPool, q: &ListQuery) -> StoreResult<u64> {
 }
 
 fn audit_entry(row: &PgRow) -> StoreResult<AuditEntry> {
-    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_log row: {e}"));
+    let get = |e: sqlx::Error| StoreError::Internal(Cause::from(format!("audit_log row: {e}")));
     let seq: i64 = row.try_get(0).map_err(get)?;
     Ok(AuditEntry {
         seq: to_u64(seq, "audit_log.seq")?,
@@ -252,7 +268,9 @@ pub(super) async fn add_checkpoint(pool: &PgPool, c: &Checkpoint) -> StoreResult
             .ok()
             .filter(|b| b.len() == len)
             .ok_or_else(|| {
-                StoreError::InvalidChange(format!("checkpoint {what} is not {len} bytes of hex"))
+                StoreError::InvalidChange(Cause::from(format!(
+                    "checkpoint {what} is not {len} bytes of hex"
+                )))
             })
     };
     sqlx::query(sql::INSERT_CHECKPOINT)
@@ -284,7 +302,8 @@ pub(super) async fn newest_checkpoint(pool: &PgPool) -> StoreResult<Option<Check
 }
 
 fn checkpoint_row(row: &PgRow) -> StoreResult<Checkpoint> {
-    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_checkpoint row: {e}"));
+    let get =
+        |e: sqlx::Error| StoreError::Internal(Cause::from(format!("audit_checkpoint row: {e}")));
     Ok(Checkpoint {
         seq: to_u64(row.try_get(0).map_err(get)?, "audit_checkpoint.seq")?,
         hash: to_hash(
@@ -322,7 +341,7 @@ pub(super) async fn search(
         };
         let rows: Vec<(Uuid, String, f32)> = sqlx::query_as(sql)
             .bind(&vector)
-            .bind(filter.status.as_deref())
+            .bind(filter.status.map(|s| s.as_str()))
             .bind(filter.industry_id)
             .bind(limit)
             .fetch_all(pool)
@@ -358,7 +377,7 @@ pub(super) async fn search_fused(
     let depth = i64::try_from(k.max(FUSION_DEPTH)).unwrap_or(i64::MAX);
     let rows: Vec<(String, Uuid, String, f64, Option<f32>)> = sqlx::query_as(sql::SEARCH_FUSED)
         .bind(vector)
-        .bind(filter.status.as_deref())
+        .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.industry_id)
         .bind(depth)
         .bind(&kinds)
@@ -371,7 +390,7 @@ pub(super) async fn search_fused(
         .map(|(kind, id, name, fused, rank)| {
             let kind = kind
                 .parse::<Kind>()
-                .map_err(|e| StoreError::Internal(format!("search kind: {e}")))?;
+                .map_err(|e| StoreError::Internal(Cause::from(format!("search kind: {e}"))))?;
             let score = match (&query.embedding, rank) {
                 (None, Some(rank)) => rank,
                 _ => fused as f32,
@@ -399,9 +418,9 @@ pub(super) async fn stale_embeddings(
         .map_err(store_error)?;
     rows.into_iter()
         .map(|(kind, id)| {
-            let kind = kind
-                .parse::<Kind>()
-                .map_err(|e| StoreError::Internal(format!("stored entity_type: {e}")))?;
+            let kind = kind.parse::<Kind>().map_err(|e| {
+                StoreError::Internal(Cause::from(format!("stored entity_type: {e}")))
+            })?;
             Ok(StaleEmbedding { kind, id })
         })
         .collect()

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::write::to_u64;
 use crate::Timestamp;
 use crate::audit::Hash;
+use crate::error::Cause;
 use crate::model::{
     Agent, Amendment, Base, Certification, Description, Entity, Industry, JobRole, Kind, Name,
     Record, Skill, Team,
@@ -53,9 +54,9 @@ struct BaseRow {
 }
 
 fn bad(id: Uuid, what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(format!(
+    StoreError::Internal(Cause::from(format!(
         "stored record {id} does not read back: {what}: {e}"
-    ))
+    )))
 }
 
 impl BaseRow {
@@ -156,7 +157,9 @@ struct AgentRow {
 }
 
 fn row_error(kind: Kind, e: sqlx::Error) -> StoreError {
-    StoreError::Internal(format!("stored {kind} row does not read back: {e}"))
+    StoreError::Internal(Cause::from(format!(
+        "stored {kind} row does not read back: {e}"
+    )))
 }
 
 /// A catalog kind's record from a row of its plain-column select; `None` for the kinds that are

@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use uuid::Uuid;
 
 use super::url::{UrlError, connect_options};
+use crate::model::{Kind, unique_key};
 
 /// The migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -100,6 +102,23 @@ pub enum ConnectError {
     /// A check query failed.
     #[error("database check failed: {0}")]
     Query(#[source] sqlx::Error),
+    /// Two names stored before names were unique by their folded key share one now.
+    #[error(
+        "the {kind} names {first:?} ({first_id}) and {second:?} ({second_id}) look alike and may \
+         not both exist: rename one (PATCH its name), then run `plant-cli migrate` again"
+    )]
+    NameCollision {
+        /// The kind.
+        kind: Kind,
+        /// The name that already holds the key.
+        first: String,
+        /// Its id.
+        first_id: Uuid,
+        /// The name that could not take it.
+        second: String,
+        /// Its id.
+        second_id: Uuid,
+    },
 }
 
 fn migrate_hint(err: &sqlx::migrate::MigrateError) -> &'static str {
@@ -183,6 +202,8 @@ pub struct MigrationReport {
     pub applied: Vec<i64>,
     /// The newest version now in the database.
     pub current: Option<i64>,
+    /// Rows whose name key (migration 0009) this run filled in.
+    pub names_keyed: u64,
 }
 
 /// The advisory lock key that serialises migration runs on one database ("plant" in ASCII).
@@ -225,6 +246,7 @@ async fn migrate_locked(session: &PgPool) -> Result<MigrationReport, ConnectErro
     drop(conn);
     MIGRATOR.run(session).await.map_err(ConnectError::Migrate)?;
     let mut conn = session.acquire().await.map_err(ConnectError::Unreachable)?;
+    let names_keyed = fill_name_keys(&mut conn).await?;
     let after = applied_versions(&mut conn).await?;
     Ok(MigrationReport {
         applied: after
@@ -233,7 +255,69 @@ async fn migrate_locked(session: &PgPool) -> Result<MigrationReport, ConnectErro
             .filter(|v| !before.contains(v))
             .collect(),
         current: after.last().copied(),
+        names_keyed,
     })
+}
+
+/// The catalog tables whose rows carry a `name_key`, and their kinds.
+const KEYED_TABLES: [(&str, Kind); 5] = [
+    ("industry", Kind::Industry),
+    ("skill", Kind::Skill),
+    ("job_role", Kind::JobRole),
+    ("team", Kind::Team),
+    ("agent", Kind::Agent),
+];
+
+/// Computes the name key of every row that has none: rows written before migration 0009 (or by
+/// a binary older than it). Idempotent; runs under the migration lock. Two rows whose names
+/// fold to one key stop the run with [`ConnectError::NameCollision`] naming both, and the
+/// unique index keeps the second row keyless (and the database consistent) until one is renamed.
+async fn fill_name_keys(conn: &mut PgConnection) -> Result<u64, ConnectError> {
+    let mut filled = 0;
+    for (table, kind) in KEYED_TABLES {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "select id, name from {table} where name_key is null order by id"
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(ConnectError::Query)?;
+        for (id, name) in rows {
+            let key = unique_key(kind, &name);
+            let written = sqlx::query(AssertSqlSafe(format!(
+                "update {table} set name_key = $2 where id = $1 and name_key is null"
+            )))
+            .bind(id)
+            .bind(&key)
+            .execute(&mut *conn)
+            .await;
+            match written {
+                Ok(done) => filled += done.rows_affected(),
+                Err(e) if is_unique_violation(&e) => {
+                    let (first_id, first): (Uuid, String) = sqlx::query_as(AssertSqlSafe(format!(
+                        "select id, name from {table} where name_key = $1"
+                    )))
+                    .bind(&key)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(ConnectError::Query)?;
+                    return Err(ConnectError::NameCollision {
+                        kind,
+                        first,
+                        first_id,
+                        second: name,
+                        second_id: id,
+                    });
+                }
+                Err(e) => return Err(ConnectError::Query(e)),
+            }
+        }
+    }
+    Ok(filled)
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("23505"))
 }
 
 async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, ConnectError> {

@@ -186,10 +186,7 @@ pub(super) struct KindSql {
 
 pub(super) const INDUSTRY: KindSql = KindSql {
     by_id: concat!(industry_select!(), " where k.id = $1"),
-    by_name: Some(concat!(
-        industry_select!(),
-        " where lower(k.name) = lower($1)"
-    )),
+    by_name: Some(concat!(industry_select!(), " where k.name_key = $1")),
     list: concat!(industry_select!(), industry_where!(), page!(1)),
     count: concat!(
         "select count(*) from industry k join base_entity b on b.id = k.id",
@@ -199,7 +196,7 @@ pub(super) const INDUSTRY: KindSql = KindSql {
 
 pub(super) const SKILL: KindSql = KindSql {
     by_id: concat!(skill_select!(), " where k.id = $1"),
-    by_name: Some(concat!(skill_select!(), " where lower(k.name) = lower($1)")),
+    by_name: Some(concat!(skill_select!(), " where k.name_key = $1")),
     list: concat!(skill_select!(), skill_where!(), page!(2)),
     count: concat!(
         "select count(*) from skill k join base_entity b on b.id = k.id",
@@ -209,10 +206,7 @@ pub(super) const SKILL: KindSql = KindSql {
 
 pub(super) const JOB_ROLE: KindSql = KindSql {
     by_id: concat!(job_role_select!(), " where k.id = $1"),
-    by_name: Some(concat!(
-        job_role_select!(),
-        " where lower(k.name) = lower($1)"
-    )),
+    by_name: Some(concat!(job_role_select!(), " where k.name_key = $1")),
     list: concat!(job_role_select!(), job_role_where!(), page!(4)),
     count: concat!(
         "select count(*) from job_role k join base_entity b on b.id = k.id",
@@ -222,7 +216,7 @@ pub(super) const JOB_ROLE: KindSql = KindSql {
 
 pub(super) const TEAM: KindSql = KindSql {
     by_id: concat!(team_select!(), " where k.id = $1"),
-    by_name: Some(concat!(team_select!(), " where lower(k.name) = lower($1)")),
+    by_name: Some(concat!(team_select!(), " where k.name_key = $1")),
     list: concat!(team_select!(), team_where!(), page!(3)),
     count: concat!(
         "select count(*) from team k join base_entity b on b.id = k.id",
@@ -232,7 +226,7 @@ pub(super) const TEAM: KindSql = KindSql {
 
 pub(super) const AGENT: KindSql = KindSql {
     by_id: concat!(agent_select!(), " where k.id = $1"),
-    by_name: Some(concat!(agent_select!(), " where lower(k.name) = lower($1)")),
+    by_name: Some(concat!(agent_select!(), " where k.name_key = $1")),
     list: concat!(agent_select!(), agent_where!(), page!(5)),
     count: concat!(
         "select count(*) from agent k join base_entity b on b.id = k.id",

@@ -6,6 +6,7 @@ use sqlx::{PgPool, Row};
 use super::error::store_error;
 use super::write::{to_hash, to_i64, to_u64};
 use crate::audit::{Hash, StoredTreeCheckpoint};
+use crate::error::Cause;
 use crate::store::{StoreError, StoreResult};
 use crate::time::Timestamp;
 
@@ -73,7 +74,7 @@ pub(super) async fn latest_tree_checkpoint(
 }
 
 fn tree_checkpoint(row: &sqlx::postgres::PgRow) -> StoreResult<StoredTreeCheckpoint> {
-    let get = |e: sqlx::Error| StoreError::Internal(format!("audit_tree_checkpoint row: {e}"));
+    let get = |e: sqlx::Error| StoreError::Internal(Cause::from(format!("audit_tree_checkpoint row: {e}")));
     Ok(StoredTreeCheckpoint {
         tree_size: to_u64(
             row.try_get(0).map_err(get)?,

@@ -18,6 +18,7 @@ use super::error::{store_error, write_error};
 use super::precedent;
 use super::sql;
 use crate::audit::{Hash, Head, NewEntry};
+use crate::error::Cause;
 use crate::model::{Base, Job, Kind, Record, Trial};
 use crate::store::{Change, Committed, StoreError, StoreResult, StoredEmbedding};
 
@@ -52,7 +53,7 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     } = change;
     let kind = record.kind();
     let id = record.id();
-    let entry = crate::store::next_entry(&mut record, expected_version, action, actor)?;
+    let entry = crate::store::next_entry(&mut record, expected_version, &action, actor)?;
     let written = match expected_version {
         None => insert_record(conn, &record).await?,
         Some(expected) => update_record(conn, &record, expected).await?,
@@ -97,8 +98,9 @@ pub(super) async fn append(
         .bind(entry.hash.0.as_slice());
     if let Some(base) = record.base() {
         let json = |v: Result<Value, serde_json::Error>| {
-            v.map(Json)
-                .map_err(|e| StoreError::Internal(format!("chain-derived fields: {e}")))
+            v.map(Json).map_err(|e| {
+                StoreError::Internal(Cause::from(format!("chain-derived fields: {e}")))
+            })
         };
         query = query
             .bind(json(serde_json::to_value(&base.amendment_history))?)
@@ -157,9 +159,9 @@ pub(super) async fn put_embedding(
         Kind::PrecedentSeed => precedent::PUT_EMBEDDING,
         _ if in_commit => return Ok(true),
         _ => {
-            return Err(StoreError::InvalidChange(format!(
+            return Err(StoreError::InvalidChange(Cause::from(format!(
                 "{kind} records are not searched"
-            )));
+            ))));
         }
     };
     let vector = pgvector::Vector::from(embedding.vector.as_slice().to_vec());
@@ -175,8 +177,8 @@ pub(super) async fn put_embedding(
 
 /// The record's JSON without the version hash, which is bound as bytes.
 fn record_json(record: &Record) -> StoreResult<Value> {
-    let mut value =
-        serde_json::to_value(record).map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+    let mut value = serde_json::to_value(record)
+        .map_err(|e| StoreError::InvalidChange(Cause::from(e.to_string())))?;
     if let Value::Object(map) = &mut value {
         map.remove("version_hash");
     }
@@ -229,7 +231,9 @@ async fn insert_record(conn: &mut PgConnection, record: &Record) -> StoreResult<
         Record::Trial(t) => write_trial(conn, t, None).await,
         Record::Job(j) => write_job(conn, j, None).await,
         Record::PrecedentSeed(p) => precedent::write_precedent(conn, p, None).await,
-        _ => Err(StoreError::Internal(format!("{kind} has no base"))),
+        _ => Err(StoreError::Internal(Cause::from(format!(
+            "{kind} has no base"
+        )))),
     }
 }
 
@@ -257,7 +261,9 @@ async fn update_record(
         Record::Trial(t) => write_trial(conn, t, Some(expected)).await,
         Record::Job(j) => write_job(conn, j, Some(expected)).await,
         Record::PrecedentSeed(p) => precedent::write_precedent(conn, p, Some(expected)).await,
-        _ => Err(StoreError::Internal(format!("{kind} has no base"))),
+        _ => Err(StoreError::Internal(Cause::from(format!(
+            "{kind} has no base"
+        )))),
     }
 }
 
@@ -274,40 +280,44 @@ async fn write_body(
     match record {
         Record::Industry(e) => {
             let sql = if create {
-                "insert into industry (id, name, description) values ($1, $2, $3)"
+                "insert into industry (id, name, description, name_key) values ($1, $2, $3, $4)"
             } else {
-                "update industry set name = $2, description = $3 where id = $1"
+                "update industry set name = $2, description = $3, name_key = $4 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
                 .bind(e.body.name.as_str())
                 .bind(e.body.description.as_str())
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
         }
         Record::Skill(e) => {
             let sql = if create {
-                "insert into skill (id, name, description, category) values ($1, $2, $3, $4)"
+                "insert into skill (id, name, description, category, name_key) \
+                 values ($1, $2, $3, $4, $5)"
             } else {
-                "update skill set name = $2, description = $3, category = $4 where id = $1"
+                "update skill set name = $2, description = $3, category = $4, name_key = $5 \
+                 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
                 .bind(e.body.name.as_str())
                 .bind(e.body.description.as_str())
                 .bind(e.body.category.as_str())
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
         }
         Record::JobRole(e) => {
             let sql = if create {
-                "insert into job_role (id, name, description, seniority_level, industry_id) \
-                 values ($1, $2, $3, $4, $5)"
+                "insert into job_role (id, name, description, seniority_level, industry_id, \
+                 name_key) values ($1, $2, $3, $4, $5, $6)"
             } else {
                 "update job_role set name = $2, description = $3, seniority_level = $4, \
-                 industry_id = $5 where id = $1"
+                 industry_id = $5, name_key = $6 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
@@ -315,6 +325,7 @@ async fn write_body(
                 .bind(e.body.description.as_str())
                 .bind(e.body.seniority_level.as_str())
                 .bind(e.body.industry_id)
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
@@ -338,11 +349,11 @@ async fn write_body(
         }
         Record::Team(e) => {
             let sql = if create {
-                "insert into team (id, name, description, job_role_id, industry_id) \
-                 values ($1, $2, $3, $4, $5)"
+                "insert into team (id, name, description, job_role_id, industry_id, name_key) \
+                 values ($1, $2, $3, $4, $5, $6)"
             } else {
                 "update team set name = $2, description = $3, job_role_id = $4, \
-                 industry_id = $5 where id = $1"
+                 industry_id = $5, name_key = $6 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
@@ -350,6 +361,7 @@ async fn write_body(
                 .bind(e.body.description.as_str())
                 .bind(e.body.job_role_id)
                 .bind(e.body.industry_id)
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
@@ -357,10 +369,10 @@ async fn write_body(
         Record::Agent(e) => {
             let sql = if create {
                 "insert into agent (id, name, description, skill_id, job_role_id, team_id, \
-                 industry_id) values ($1, $2, $3, $4, $5, $6, $7)"
+                 industry_id, name_key) values ($1, $2, $3, $4, $5, $6, $7, $8)"
             } else {
                 "update agent set name = $2, description = $3, skill_id = $4, job_role_id = $5, \
-                 team_id = $6, industry_id = $7 where id = $1"
+                 team_id = $6, industry_id = $7, name_key = $8 where id = $1"
             };
             sqlx::query(sql)
                 .bind(id)
@@ -370,6 +382,7 @@ async fn write_body(
                 .bind(e.body.job_role_id)
                 .bind(e.body.team_id)
                 .bind(e.body.industry_id)
+                .bind(e.body.name.unique_key(kind))
                 .execute(&mut *conn)
                 .await
                 .map_err(fail)?;
@@ -425,7 +438,7 @@ async fn write_trial(
     }
     if !t.deliverables.is_empty() {
         let deliverables = serde_json::to_value(&t.deliverables)
-            .map_err(|e| StoreError::InvalidChange(e.to_string()))?;
+            .map_err(|e| StoreError::InvalidChange(Cause::from(e.to_string())))?;
         sqlx::query(
             "insert into trial_deliverable (trial_id, position, id, title, description, url, \
                  created_at) \
@@ -479,16 +492,18 @@ async fn write_job(conn: &mut PgConnection, j: &Job, expected: Option<u64>) -> S
 }
 
 pub(super) fn to_i64(value: u64) -> StoreResult<i64> {
-    i64::try_from(value)
-        .map_err(|_| StoreError::InvalidChange(format!("{value} is too large to store")))
+    i64::try_from(value).map_err(|_| {
+        StoreError::InvalidChange(Cause::from(format!("{value} is too large to store")))
+    })
 }
 
 pub(super) fn to_u64(value: i64, what: &str) -> StoreResult<u64> {
-    u64::try_from(value).map_err(|_| StoreError::Internal(format!("{what} is negative: {value}")))
+    u64::try_from(value)
+        .map_err(|_| StoreError::Internal(Cause::from(format!("{what} is negative: {value}"))))
 }
 
 pub(super) fn to_hash(bytes: &[u8], what: &str) -> StoreResult<Hash> {
     <[u8; 32]>::try_from(bytes)
         .map(Hash)
-        .map_err(|_| StoreError::Internal(format!("{what} is not 32 bytes")))
+        .map_err(|_| StoreError::Internal(Cause::from(format!("{what} is not 32 bytes"))))
 }
