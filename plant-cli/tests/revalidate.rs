@@ -102,7 +102,9 @@ async fn revalidate_sends_what_no_longer_passes_to_review_and_dry_run_writes_not
     assert_eq!(c.store().head().await.unwrap().seq, head.seq + failing);
     let after = c.get(Kind::JobRole, role.id()).await.unwrap();
     let base = after.base().unwrap();
-    assert_eq!(base.amendment_alignment, Alignment::RequiresReview);
+    // Its own content still passes; only the ground moved under it (its skill left
+    // certification), which is what `drifted` means.
+    assert_eq!(base.amendment_alignment, Alignment::Drifted);
     assert_eq!(base.certification.status, CertificationState::Pending);
     let last = c.history(Kind::JobRole, role.id()).await.unwrap();
     let last = last.last().unwrap();
