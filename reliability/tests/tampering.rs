@@ -471,13 +471,21 @@ async fn the_application_role_cannot_rewrite_the_audit_log() {
         let report = verify_report(server.addr, &secret).await;
         assert_eq!(report["ok"], true, "{report}");
     }
-    // One checkpoint, so that the checkpoint table's row triggers have a row to guard.
+    // One C2SP checkpoint, so that the tree checkpoint table's row triggers have a row to guard,
+    // and one checkpoint of the earlier (seq, hash) format, as an older plant-cli stored them.
     let signer = CheckpointSigner::generate().expect("a signing key");
     cli::ok(
         &db.url,
         &["checkpoint"],
         &[("PLANT_SIGNING_KEY", &signer.secret_hex())],
     );
+    exec(
+        &mut admin,
+        "insert into audit_checkpoint (seq, hash, signed_at, public_key, signature) \
+         select seq, hash, now(), decode(repeat('11', 32), 'hex'), decode(repeat('22', 64), 'hex') \
+         from audit_log order by seq desc limit 1",
+    )
+    .await;
     let mut app = PgConnection::connect(&app_url)
         .await
         .expect("connect as the app role");
@@ -497,6 +505,9 @@ async fn the_application_role_cannot_rewrite_the_audit_log() {
         "update audit_checkpoint set seq = 0",
         "delete from audit_checkpoint",
         "truncate audit_checkpoint",
+        "update audit_tree_checkpoint set tree_size = 0",
+        "delete from audit_tree_checkpoint",
+        "truncate audit_tree_checkpoint",
     ] {
         let result = sqlx::query(sql).execute(&mut app).await;
         assert!(result.is_err(), "the app role could run: {sql}");

@@ -15,7 +15,7 @@ use super::hash::Hash;
 use super::merkle::{MerkleTree, TreeError, leaf_hash, verify_consistency, verify_inclusion};
 use super::note::{NoteSigner, NoteVerifier};
 use super::tree_head::{StoredTreeCheckpoint, TreeHead};
-use super::verify::{Break, VerifyReport};
+use super::verify::{Break, BreakReason, VerifyReport};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
@@ -332,13 +332,35 @@ impl TransparencyLog {
                 &stored
             }
         };
+        let mut record = |brk: Break| {
+            if report.first_break.as_ref().is_none_or(|b| brk.seq < b.seq) {
+                report.first_break = Some(brk);
+            }
+            report.ok = false;
+        };
         for note in notes {
             report.checkpoints_checked += 1;
-            if let Err(brk) = self.check_checkpoint(store, note, logs).await? {
-                if report.first_break.as_ref().is_none_or(|b| brk.seq < b.seq) {
-                    report.first_break = Some(brk);
+            match self.check_checkpoint(store, note, logs).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(brk)) => record(brk),
+                // A chain with a missing or repeated seq has no tree past that point, so no
+                // checkpoint beyond it can be checked: that is a break at the seq, not a failure
+                // to verify (the chain's own verification names the same seq).
+                Err(ProofError::Inconsistent { expected, found }) => {
+                    record(if found > expected {
+                        Break {
+                            seq: expected,
+                            reason: BreakReason::SeqGap { expected, found },
+                        }
+                    } else {
+                        Break {
+                            seq: found,
+                            reason: BreakReason::SeqRepeated { expected, found },
+                        }
+                    });
+                    break;
                 }
-                report.ok = false;
+                Err(other) => return Err(other),
             }
         }
         Ok(())
