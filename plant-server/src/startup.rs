@@ -236,3 +236,79 @@ async fn seed_memory(catalog: &Catalog, config: &Config) -> Result<(), StartupEr
     );
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::Authenticator;
+    use http::{HeaderMap, header};
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn zero_configuration_gets_a_secret_whose_tokens_carry_their_roles() {
+        let mut c = config(&[]);
+        let dev = development_credentials(&mut c).unwrap().unwrap();
+        assert!(
+            matches!(c.jwt, JwtConfig::Secret(ref s) if s.len() >= crate::config::MIN_SECRET_LEN)
+        );
+        let auth = Authenticator::new(&c.jwt).unwrap();
+        let genesis = auth.authenticate(&bearer(dev.genesis())).unwrap().unwrap();
+        assert_eq!(genesis.roles, vec![Role::Genesis]);
+        let operator = auth.authenticate(&bearer(dev.operator())).unwrap().unwrap();
+        assert_eq!(operator.roles, vec![Role::Operator]);
+        let text = dev.announcement();
+        assert!(text.contains("DEVELOPMENT ONLY"), "{text}");
+        assert!(
+            text.contains(&format!("export G={}", dev.genesis())),
+            "{text}"
+        );
+        assert!(!format!("{dev:?}").contains(dev.genesis()));
+
+        // Each start makes a new secret: yesterday's tokens do not work today.
+        let mut again = config(&[]);
+        let other = development_credentials(&mut again).unwrap().unwrap();
+        let auth_again = Authenticator::new(&again.jwt).unwrap();
+        assert!(auth_again.authenticate(&bearer(dev.genesis())).is_err());
+        assert!(auth_again.authenticate(&bearer(other.genesis())).is_ok());
+    }
+
+    #[test]
+    fn a_database_or_any_key_means_no_development_secret() {
+        let secret = "s".repeat(40);
+        for vars in [
+            vec![("DATABASE_URL", "postgres://plant@localhost/plant")],
+            vec![("PLANT_JWT_SECRET", secret.as_str())],
+            vec![
+                ("PLANT_JWT_JWKS_URL", "https://id.example/jwks.json"),
+                ("PLANT_JWT_AUDIENCE", "plant"),
+                ("PLANT_JWT_ISSUER", "https://id.example"),
+            ],
+        ] {
+            let mut c = config(&vars);
+            let before = format!("{:?}", c.jwt);
+            assert!(
+                development_credentials(&mut c).unwrap().is_none(),
+                "{vars:?}"
+            );
+            assert_eq!(format!("{:?}", c.jwt), before);
+        }
+    }
+}
