@@ -448,3 +448,25 @@ async fn a_providers_key_without_audience_or_issuer_stops_start_up_with_exit_2()
     );
     assert!(!text.contains("DEVELOPMENT ONLY"), "{text}");
 }
+
+#[tokio::test]
+async fn a_jwks_url_that_cannot_be_fetched_stops_start_up_with_exit_2() {
+    // A port nothing listens on: the provider is unreachable.
+    let url = format!("http://127.0.0.1:{}/.well-known/jwks.json", free_port());
+    let port = free_port().to_string();
+    let output = binary(&[
+        ("PORT", &port),
+        ("PLANT_JWT_JWKS_URL", &url),
+        ("PLANT_JWT_AUDIENCE", AUDIENCE),
+        ("PLANT_JWT_ISSUER", ISSUER),
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("cannot start") && text.contains("cannot be fetched"),
+        "{text}"
+    );
+}
