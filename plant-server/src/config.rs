@@ -10,6 +10,11 @@
 //! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
 //! | `PLANT_JWT_PUBLIC_KEY` | unset | PEM public key (the text, or a path to a file) for RS256/ES256 tokens |
 //! | `PLANT_JWT_ALG` | `RS256` | algorithm of `PLANT_JWT_PUBLIC_KEY`: `RS256` or `ES256` |
+//! | `PLANT_JWT_JWKS_FILE` | unset | a JWKS file of the identity provider (RS256 and P-256 ES256 keys), re-read on an unknown `kid` |
+//! | `PLANT_JWT_JWKS_URL` | unset | the identity provider's JWKS URL (`https://…/.well-known/jwks.json`), re-fetched on an unknown `kid` |
+//! | `PLANT_JWT_JWKS_MIN_REFRESH_MS` | `30000` | least time between two JWKS refreshes, so unknown `kid`s cannot hammer the provider |
+//! | `PLANT_JWT_AUDIENCE` | unset | the `aud` an identity provider's token must name; required with a public key or JWKS |
+//! | `PLANT_JWT_ISSUER` | unset | the `iss` an identity provider's token must carry; required with a public key or JWKS |
 //! | `CORS_ORIGINS` | the portals' dev origins | comma list or JSON array of allowed origins; `*` allows any |
 //! | `PLANT_BODY_LIMIT` | `1048576` | largest request body in bytes |
 //! | `PLANT_REQUEST_TIMEOUT_MS` | `15000` | per-request deadline; past it the answer is 503 |
@@ -25,8 +30,13 @@
 //! | `GOOGLE_CLOUD_PROJECT` | unset | project id used to build `logging.googleapis.com/trace` |
 //! | `RUST_LOG` | `info` | log filter |
 //!
-//! When neither JWT variable is set, no token can be verified: public reads work and every
-//! protected endpoint answers 401. Setting both is refused, since which key signs is then unclear.
+//! At most one of `PLANT_JWT_SECRET`, `PLANT_JWT_PUBLIC_KEY`, `PLANT_JWT_JWKS_FILE` and
+//! `PLANT_JWT_JWKS_URL` may be set, since which key signs is otherwise unclear. A token from an
+//! identity provider (public key or JWKS) is bound to plant by its audience and issuer, both
+//! required: the same provider issues tokens for other services too. When no key is set and there
+//! is no `DATABASE_URL`, the server is in its zero-configuration development mode and makes an
+//! ephemeral secret of its own (see `startup::development_credentials`); with a database and no
+//! key, no token can be verified: public reads work and every protected endpoint answers 401.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -109,8 +119,26 @@ pub enum JwtConfig {
     Disabled,
     /// HS256 with a shared secret.
     Secret(Vec<u8>),
-    /// RS256 or ES256 with a PEM public key.
-    PublicKey { alg: PublicKeyAlg, pem: Vec<u8> },
+    /// RS256 or ES256 with a PEM public key of an identity provider.
+    PublicKey {
+        alg: PublicKeyAlg,
+        pem: Vec<u8>,
+        binding: Binding,
+    },
+    /// The keys of an identity provider's JWKS, chosen by the token's `kid`.
+    KeySet {
+        source: KeySetSource,
+        binding: Binding,
+        /// Least time between two refreshes of the set.
+        min_refresh: Duration,
+    },
+}
+
+impl JwtConfig {
+    /// Whether a key is configured at all.
+    pub fn is_configured(&self) -> bool {
+        !matches!(self, Self::Disabled)
+    }
 }
 
 impl std::fmt::Debug for JwtConfig {
@@ -119,10 +147,53 @@ impl std::fmt::Debug for JwtConfig {
         match self {
             Self::Disabled => f.write_str("Disabled"),
             Self::Secret(_) => f.write_str("Secret(<redacted>)"),
-            Self::PublicKey { alg, .. } => f.debug_struct("PublicKey").field("alg", alg).finish(),
+            Self::PublicKey { alg, binding, .. } => f
+                .debug_struct("PublicKey")
+                .field("alg", alg)
+                .field("binding", binding)
+                .finish(),
+            Self::KeySet {
+                source,
+                binding,
+                min_refresh,
+            } => f
+                .debug_struct("KeySet")
+                .field("source", source)
+                .field("binding", binding)
+                .field("min_refresh", min_refresh)
+                .finish(),
         }
     }
 }
+
+/// What binds an identity provider's token to plant: the audience it was issued for and the
+/// issuer that signed it (`PLANT_JWT_AUDIENCE`, `PLANT_JWT_ISSUER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub audience: String,
+    pub issuer: String,
+}
+
+/// Where an identity provider publishes its JWKS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySetSource {
+    /// A file (`PLANT_JWT_JWKS_FILE`), re-read when a token names an unknown key.
+    File(PathBuf),
+    /// An http(s) URL (`PLANT_JWT_JWKS_URL`), re-fetched when a token names an unknown key.
+    Url(String),
+}
+
+impl std::fmt::Display for KeySetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "PLANT_JWT_JWKS_FILE {}", path.display()),
+            Self::Url(url) => write!(f, "PLANT_JWT_JWKS_URL {url}"),
+        }
+    }
+}
+
+/// Least time between two JWKS refreshes when `PLANT_JWT_JWKS_MIN_REFRESH_MS` is unset.
+pub const DEFAULT_JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
 
 /// Asymmetric algorithms accepted for a configured public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,8 +228,24 @@ pub enum ConfigError {
     },
     #[error("PLANT_JWT_SECRET must be at least {MIN_SECRET_LEN} bytes")]
     WeakSecret,
-    #[error("set PLANT_JWT_SECRET or PLANT_JWT_PUBLIC_KEY, not both")]
-    TwoJwtKeys,
+    #[error(
+        "{first} and {second} are both set; set one of PLANT_JWT_SECRET, PLANT_JWT_PUBLIC_KEY, PLANT_JWT_JWKS_FILE and PLANT_JWT_JWKS_URL"
+    )]
+    TwoJwtKeys {
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error(
+        "{key} is set but {missing} is not; a token from an identity provider must be bound to plant by PLANT_JWT_AUDIENCE (the aud it is issued for) and PLANT_JWT_ISSUER (the provider's iss)"
+    )]
+    UnboundKey {
+        key: &'static str,
+        missing: &'static str,
+    },
+    #[error(
+        "{var} is set with PLANT_JWT_SECRET; plant-cli's HS256 tokens carry no aud or iss, so it applies only with PLANT_JWT_PUBLIC_KEY, PLANT_JWT_JWKS_FILE or PLANT_JWT_JWKS_URL"
+    )]
+    BindingWithoutKey { var: &'static str },
     #[error("PLANT_JWT_PUBLIC_KEY names a file that cannot be read: {path}")]
     KeyFile {
         path: String,
@@ -191,11 +278,7 @@ impl Config {
             .map_err(|_| invalid("PLANT_DB_POOL_SIZE", "a positive integer", "too large"))?,
             ef_search: ef_search(get("PLANT_HNSW_EF_SEARCH"))?,
             seed_file: get("PLANT_SEED_FILE").map(PathBuf::from),
-            jwt: parse_jwt(
-                get("PLANT_JWT_SECRET"),
-                get("PLANT_JWT_PUBLIC_KEY"),
-                get("PLANT_JWT_ALG"),
-            )?,
+            jwt: parse_jwt(&get)?,
             cors: match get("CORS_ORIGINS") {
                 Some(v) => parse_cors(&v)?,
                 None => CorsOrigins::List(
@@ -319,33 +402,111 @@ fn millis(value: Option<String>, var: &'static str, default: u64) -> Result<Dura
     Ok(Duration::from_millis(u64::try_from(n).unwrap_or(u64::MAX)))
 }
 
-fn parse_jwt(
-    secret: Option<String>,
-    public_key: Option<String>,
-    alg: Option<String>,
-) -> Result<JwtConfig, ConfigError> {
-    match (secret, public_key) {
-        (Some(_), Some(_)) => Err(ConfigError::TwoJwtKeys),
-        (None, None) => Ok(JwtConfig::Disabled),
-        (Some(secret), None) => {
-            if secret.len() < MIN_SECRET_LEN {
-                return Err(ConfigError::WeakSecret);
-            }
-            Ok(JwtConfig::Secret(secret.into_bytes()))
+fn parse_jwt(get: &impl Fn(&str) -> Option<String>) -> Result<JwtConfig, ConfigError> {
+    const KEYS: [&str; 4] = [
+        "PLANT_JWT_SECRET",
+        "PLANT_JWT_PUBLIC_KEY",
+        "PLANT_JWT_JWKS_FILE",
+        "PLANT_JWT_JWKS_URL",
+    ];
+    let set: Vec<(&'static str, String)> = KEYS
+        .iter()
+        .filter_map(|var| get(var).map(|value| (*var, value)))
+        .collect();
+    let audience = get("PLANT_JWT_AUDIENCE");
+    let issuer = get("PLANT_JWT_ISSUER");
+    let (var, value) = match set.as_slice() {
+        [] => {
+            return match (&audience, &issuer) {
+                (Some(_), _) => Err(ConfigError::BindingWithoutKey {
+                    var: "PLANT_JWT_AUDIENCE",
+                }),
+                (None, Some(_)) => Err(ConfigError::BindingWithoutKey {
+                    var: "PLANT_JWT_ISSUER",
+                }),
+                (None, None) => Ok(JwtConfig::Disabled),
+            };
         }
-        (None, Some(key)) => {
-            let alg = match alg.map(|a| a.to_ascii_uppercase()).as_deref() {
+        [(var, value)] => (*var, value.clone()),
+        [(first, _), (second, _), ..] => {
+            return Err(ConfigError::TwoJwtKeys { first, second });
+        }
+    };
+    if var == "PLANT_JWT_SECRET" {
+        if audience.is_some() {
+            return Err(ConfigError::BindingWithoutKey {
+                var: "PLANT_JWT_AUDIENCE",
+            });
+        }
+        if issuer.is_some() {
+            return Err(ConfigError::BindingWithoutKey {
+                var: "PLANT_JWT_ISSUER",
+            });
+        }
+        if value.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::WeakSecret);
+        }
+        return Ok(JwtConfig::Secret(value.into_bytes()));
+    }
+    let binding = match (audience, issuer) {
+        (Some(audience), Some(issuer)) => Binding { audience, issuer },
+        (None, _) => {
+            return Err(ConfigError::UnboundKey {
+                key: var,
+                missing: "PLANT_JWT_AUDIENCE",
+            });
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::UnboundKey {
+                key: var,
+                missing: "PLANT_JWT_ISSUER",
+            });
+        }
+    };
+    match var {
+        "PLANT_JWT_PUBLIC_KEY" => {
+            let alg = match get("PLANT_JWT_ALG")
+                .map(|a| a.to_ascii_uppercase())
+                .as_deref()
+            {
                 None | Some("RS256") => PublicKeyAlg::Rs256,
                 Some("ES256") => PublicKeyAlg::Es256,
                 Some(other) => return Err(invalid("PLANT_JWT_ALG", "RS256 or ES256", other)),
             };
-            let pem = if key.contains("-----BEGIN") {
+            let pem = if value.contains("-----BEGIN") {
                 // Environment variables often carry PEM with literal "\n" sequences.
-                key.replace("\\n", "\n").into_bytes()
+                value.replace("\\n", "\n").into_bytes()
             } else {
-                std::fs::read(&key).map_err(|source| ConfigError::KeyFile { path: key, source })?
+                std::fs::read(&value).map_err(|source| ConfigError::KeyFile {
+                    path: value,
+                    source,
+                })?
             };
-            Ok(JwtConfig::PublicKey { alg, pem })
+            Ok(JwtConfig::PublicKey { alg, pem, binding })
+        }
+        _ => {
+            let source = if var == "PLANT_JWT_JWKS_URL" {
+                if !(value.starts_with("https://") || value.starts_with("http://")) {
+                    return Err(invalid(
+                        "PLANT_JWT_JWKS_URL",
+                        "an https:// (or http://) URL",
+                        &value,
+                    ));
+                }
+                KeySetSource::Url(value)
+            } else {
+                KeySetSource::File(PathBuf::from(value))
+            };
+            let min_refresh = millis(
+                get("PLANT_JWT_JWKS_MIN_REFRESH_MS"),
+                "PLANT_JWT_JWKS_MIN_REFRESH_MS",
+                u64::try_from(DEFAULT_JWKS_MIN_REFRESH.as_millis()).unwrap_or(u64::MAX),
+            )?;
+            Ok(JwtConfig::KeySet {
+                source,
+                binding,
+                min_refresh,
+            })
         }
     }
 }
@@ -457,7 +618,92 @@ mod tests {
                 ("PLANT_JWT_SECRET", &"s".repeat(40)),
                 ("PLANT_JWT_PUBLIC_KEY", "-----BEGIN")
             ]),
-            Err(ConfigError::TwoJwtKeys)
+            Err(ConfigError::TwoJwtKeys { .. })
+        ));
+    }
+
+    #[test]
+    fn an_identity_providers_key_needs_an_audience_and_an_issuer() {
+        for key in [
+            ("PLANT_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----"),
+            ("PLANT_JWT_JWKS_FILE", "/etc/plant/jwks.json"),
+            ("PLANT_JWT_JWKS_URL", "https://id.example/jwks.json"),
+        ] {
+            let err = config(&[key, ("PLANT_JWT_ISSUER", "https://id.example")]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::UnboundKey {
+                        missing: "PLANT_JWT_AUDIENCE",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(err.to_string().contains(key.0), "{err}");
+            let err = config(&[key, ("PLANT_JWT_AUDIENCE", "plant")]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::UnboundKey {
+                        missing: "PLANT_JWT_ISSUER",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let c = config(&[
+            ("PLANT_JWT_JWKS_URL", "https://id.example/jwks.json"),
+            ("PLANT_JWT_AUDIENCE", "plant"),
+            ("PLANT_JWT_ISSUER", "https://id.example"),
+            ("PLANT_JWT_JWKS_MIN_REFRESH_MS", "500"),
+        ])
+        .unwrap();
+        match c.jwt {
+            JwtConfig::KeySet {
+                source,
+                binding,
+                min_refresh,
+            } => {
+                assert_eq!(
+                    source,
+                    KeySetSource::Url("https://id.example/jwks.json".into())
+                );
+                assert_eq!(binding.audience, "plant");
+                assert_eq!(binding.issuer, "https://id.example");
+                assert_eq!(min_refresh, Duration::from_millis(500));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_key_source_at_most_and_no_binding_without_one() {
+        let err = config(&[
+            ("PLANT_JWT_JWKS_FILE", "/a"),
+            ("PLANT_JWT_JWKS_URL", "https://id.example/jwks.json"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::TwoJwtKeys { .. }), "{err}");
+        assert!(matches!(
+            config(&[("PLANT_JWT_AUDIENCE", "plant")]),
+            Err(ConfigError::BindingWithoutKey { .. })
+        ));
+        assert!(matches!(
+            config(&[
+                ("PLANT_JWT_SECRET", &"s".repeat(40)),
+                ("PLANT_JWT_ISSUER", "https://id.example")
+            ]),
+            Err(ConfigError::BindingWithoutKey { .. })
+        ));
+        assert!(matches!(
+            config(&[
+                ("PLANT_JWT_JWKS_URL", "ftp://id.example/jwks.json"),
+                ("PLANT_JWT_AUDIENCE", "plant"),
+                ("PLANT_JWT_ISSUER", "https://id.example"),
+            ]),
+            Err(ConfigError::Invalid { .. })
         ));
     }
 

@@ -24,8 +24,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
     logging::init(config.log_format, config.gcp_project.clone())?;
+    let development = startup::development_credentials(&mut config)?;
     let state = startup::build_state(&config).await?;
     if let Some(port) = config.metrics_port {
         let metrics = tokio::net::TcpListener::bind(("0.0.0.0", port))
@@ -44,6 +45,10 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
             port: config.port,
             source,
         })?;
+    if let Some(development) = development {
+        // On stderr, not in the log: tokens never reach a log line.
+        eprintln!("{}", development.announcement());
+    }
     run(listener, state, plant_server::shutdown_signal()).await?;
     Ok(())
 }

@@ -166,7 +166,7 @@ impl AppState {
         let auth = Authenticator::new(&config.jwt)?;
         if !auth.is_enabled() {
             tracing::warn!(
-                "neither PLANT_JWT_SECRET nor PLANT_JWT_PUBLIC_KEY is set: every protected endpoint answers 401"
+                "no token key is set (PLANT_JWT_SECRET, PLANT_JWT_PUBLIC_KEY, PLANT_JWT_JWKS_FILE or PLANT_JWT_JWKS_URL): every protected endpoint answers 401"
             );
         }
         let state = Self::new(

@@ -625,12 +625,17 @@ async fn a_configured_es256_public_key_verifies_tokens_and_refuses_algorithm_swa
     let s = server_with(vec![
         ("PLANT_JWT_PUBLIC_KEY", public.clone()),
         ("PLANT_JWT_ALG", "ES256".into()),
+        ("PLANT_JWT_AUDIENCE", "plant".into()),
+        ("PLANT_JWT_ISSUER", "https://id.example".into()),
     ])
     .await;
+    let mut bound = claims("genesis");
+    bound["aud"] = "plant".into();
+    bound["iss"] = "https://id.example".into();
     let sign = |pem: &str| {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
-            &claims("genesis"),
+            &bound,
             &jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
         )
         .unwrap()
@@ -648,7 +653,7 @@ async fn a_configured_es256_public_key_verifies_tokens_and_refuses_algorithm_swa
         .await
         .problem(401);
     // The public key used as an HMAC secret must not pass (algorithm confusion).
-    let confused = mint(&public, &claims("genesis"));
+    let confused = mint(&public, &bound);
     req("GET", "/t/genesis")
         .bearer(&confused)
         .send(&s)

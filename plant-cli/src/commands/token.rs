@@ -1,4 +1,8 @@
 //! `plant-cli token`: mint an HS256 bearer token for local use with plant-server.
+//!
+//! The secret is the server's `PLANT_JWT_SECRET`; a server started with nothing configured makes
+//! an ephemeral one and prints this command with it. Tokens of an identity provider (public key or
+//! JWKS, bound by audience and issuer) are not minted here: the provider issues them.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -67,7 +71,8 @@ pub struct TokenArgs {
         default_value_t = 3600
     )]
     ttl: u64,
-    /// The HS256 secret shared with plant-server, at least 32 bytes.
+    /// The HS256 secret shared with plant-server, at least 32 bytes (a server started with nothing
+    /// configured prints its ephemeral one).
     #[arg(
         long,
         env = "PLANT_JWT_SECRET",
@@ -157,7 +162,7 @@ pub fn claims(
 pub fn check_secret(secret: Option<&str>) -> Result<&[u8], CliError> {
     match secret {
         None | Some("") => Err(CliError::Usage(
-            "PLANT_JWT_SECRET is not set: set it to the secret plant-server uses (at least 32 bytes; `openssl rand -hex 32` makes one)".into(),
+            "PLANT_JWT_SECRET is not set: set it to the secret plant-server uses (at least 32 bytes; `openssl rand -hex 32` makes one). A plant-server started with nothing configured prints its development secret in this command at start-up".into(),
         )),
         Some(s) if s.len() < MIN_SECRET_LEN => Err(CliError::Usage(format!(
             "PLANT_JWT_SECRET is too short: {} bytes, at least {MIN_SECRET_LEN} are needed (`openssl rand -hex 32` makes one)",

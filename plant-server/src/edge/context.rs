@@ -54,6 +54,7 @@ impl RequestCtx {
             .map_err(|_| ApiError::invalid_field("path", "must be valid UTF-8"))?;
         let limit = state.limits().body_limit;
         let body = read_body(body, limit).await?;
+        state.auth().prepare(&parts.headers).await;
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -22,6 +22,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state.auth().prepare(&parts.headers).await;
         state.auth().authenticate(&parts.headers).map(Self)
     }
 }
@@ -55,6 +56,7 @@ impl<R: Roles + Send + Sync> FromRequestParts<AppState> for Authorized<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state.auth().prepare(&parts.headers).await;
         let who = state.auth().require(&parts.headers, R::ROLES)?;
         Ok(Self(who, PhantomData))
     }

@@ -110,7 +110,12 @@ pub async fn start_with(options: Options) -> TestServer {
     for (k, v) in options.vars {
         vars.insert(k.into(), v);
     }
-    if vars.contains_key("PLANT_JWT_PUBLIC_KEY") {
+    let provider_keys = [
+        "PLANT_JWT_PUBLIC_KEY",
+        "PLANT_JWT_JWKS_FILE",
+        "PLANT_JWT_JWKS_URL",
+    ];
+    if provider_keys.iter().any(|k| vars.contains_key(*k)) {
         vars.remove("PLANT_JWT_SECRET");
     }
     if let Some(admin) = admin_url() {
