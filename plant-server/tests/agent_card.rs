@@ -494,16 +494,26 @@ async fn the_official_sdk_parses_both_cards_strictly_and_verifies_the_signature(
     })
     .await;
     let agents = get(&s, "/api/v1/agents?limit=1000").await;
-    // Every agent's cards, in one run of the checker each.
-    for agent in agents.as_array().unwrap() {
+    let agents = agents.as_array().unwrap();
+    assert!(agents.len() >= 10);
+    // Every agent's cards, in one run of the checker.
+    let mut cards = Vec::new();
+    for agent in agents {
         let id = agent["id"].as_str().unwrap();
-        let input = json!({
-            "v1": card(&s, id, None).await,
-            "v03": card(&s, id, Some("0.3")).await,
-            "jwks": get(&s, "/.well-known/jwks.json").await,
-            "jku": "https://plant.example.com/.well-known/jwks.json",
-        });
-        let report = run_checker(&python, &input);
+        cards.push(
+            json!({ "v1": card(&s, id, None).await, "v03": card(&s, id, Some("0.3")).await }),
+        );
+    }
+    let input = json!({
+        "agents": cards,
+        "jwks": get(&s, "/.well-known/jwks.json").await,
+        "jku": "https://plant.example.com/.well-known/jwks.json",
+    });
+    let reports = run_checker(&python, &input);
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), agents.len());
+    for (agent, report) in agents.iter().zip(reports) {
+        let id = &agent["id"];
         for check in [
             "v1_strict",
             "v03_strict",

@@ -1,9 +1,9 @@
 """Parses plant's A2A agent cards strictly with the official A2A Python SDK (a2a-sdk) and checks
 the 1.0 card's signature with the SDK's own verifier.
 
-Reads {"v1": <1.0 card>, "v03": <0.3 card>, "jwks": <JWK Set>, "jku": <where the set is served>}
-on stdin and writes a JSON report on stdout: for every check, null when it passed or the error
-it raised. Checks that must fail (a card parsed as the other version, a changed card, another
+Reads {"agents": [{"v1": <1.0 card>, "v03": <0.3 card>}, ...], "jwks": <JWK Set>, "jku": <where
+the set is served>} on stdin and writes a JSON list on stdout, a report per agent in order: for
+every check, null when it passed or the error it raised. Checks that must fail (a card parsed as the other version, a changed card, another
 key) report the error they raised, or null when they wrongly passed; tests/agent_card.rs reads
 the report.
 
@@ -70,9 +70,7 @@ def verifier(jwks, jku):
     return signing.create_signature_verifier(key_provider, ["EdDSA"])
 
 
-def main():
-    given = json.load(sys.stdin)
-    v1, card03, jwks, jku = given["v1"], given["v03"], given["jwks"], given["jku"]
+def check(v1, card03, jwks, jku):
     verify = verifier(jwks, jku)
     report = {
         "v1_strict": error_of(lambda: parse_v1(v1)),
@@ -127,7 +125,15 @@ def main():
     forged["keys"][0]["x"] = base64url_encode(other).decode()
     report["other_key"] = error_of(lambda: verifier(forged, jku)(parse_v1(v1)))
     report["other_jku"] = error_of(lambda: verifier(jwks, jku + "?other")(parse_v1(v1)))
-    json.dump(report, sys.stdout)
+    return report
+
+
+def main():
+    given = json.load(sys.stdin)
+    reports = [
+        check(agent["v1"], agent["v03"], given["jwks"], given["jku"]) for agent in given["agents"]
+    ]
+    json.dump(reports, sys.stdout)
 
 
 if __name__ == "__main__":
