@@ -444,28 +444,30 @@ fn sdk_unavailable(why: &str) -> Option<PathBuf> {
     None
 }
 
-/// The virtualenv's python with the pinned SDK, installed on first use.
+/// The virtualenv's python with the pinned SDK, installed on first use. It is built beside its
+/// place and moved there when complete, so test runs in parallel never use a half-installed one.
 fn sdk_python() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let cache = std::env::var_os("PLANT_CACHE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(".cache"));
     let venv = cache.join("a2a-sdk");
+    let marker = format!(".installed-{}", SDK_PACKAGES.join("-"));
     let python = venv.join("bin").join("python");
-    let marker = venv.join(format!(".installed-{}", SDK_PACKAGES.join("-")));
-    if marker.exists() {
+    if venv.join(&marker).exists() {
         return Some(python);
     }
+    let building = cache.join(format!("a2a-sdk.building-{}", std::process::id()));
     std::fs::create_dir_all(&cache).unwrap();
     let made = Command::new("python3")
         .args(["-m", "venv", "--clear"])
-        .arg(&venv)
+        .arg(&building)
         .status()
         .is_ok_and(|s| s.success());
     if !made {
         return sdk_unavailable("python3 -m venv failed (is python3 with venv installed?)");
     }
-    let installed = Command::new(&python)
+    let installed = Command::new(building.join("bin").join("python"))
         .args([
             "-m",
             "pip",
@@ -477,9 +479,20 @@ fn sdk_python() -> Option<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !installed {
+        std::fs::remove_dir_all(&building).ok();
         return sdk_unavailable("pip could not install the pinned a2a-sdk from PyPI");
     }
-    std::fs::write(&marker, "").unwrap();
+    std::fs::write(building.join(&marker), "").unwrap();
+    if venv.join(&marker).exists() {
+        // Another run finished first.
+        std::fs::remove_dir_all(&building).unwrap();
+    } else {
+        // A virtualenv of other pins, if any, gives way.
+        if venv.exists() {
+            std::fs::remove_dir_all(&venv).unwrap();
+        }
+        std::fs::rename(&building, &venv).unwrap();
+    }
     Some(python)
 }
 
