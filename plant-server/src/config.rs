@@ -167,9 +167,15 @@ pub enum ConfigError {
     WeakSecret,
     #[error("set PLANT_JWT_SECRET or PLANT_JWT_PUBLIC_KEY, not both")]
     TwoJwtKeys,
+    #[error("PLANT_JWT_PUBLIC_KEY names a file that cannot be read: {path}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("set PLANT_CARD_SIGNING_KEY or PLANT_CARD_SIGNING_KEY_FILE, not both")]
     TwoCardKeys,
-    #[error("{var}: {source}")]
+    #[error("{var} is not a usable card signing key")]
     CardKey {
         var: &'static str,
         #[source]
@@ -177,12 +183,6 @@ pub enum ConfigError {
     },
     #[error("PLANT_CARD_SIGNING_KEY_FILE names a file that cannot be read: {path}")]
     CardKeyFile {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("PLANT_JWT_PUBLIC_KEY names a file that cannot be read: {path}")]
-    KeyFile {
         path: String,
         #[source]
         source: std::io::Error,
@@ -551,8 +551,15 @@ mod tests {
         ));
         let err = config(&[("PLANT_CARD_SIGNING_KEY", "not hex")]).unwrap_err();
         assert!(
-            err.to_string().starts_with("PLANT_CARD_SIGNING_KEY:"),
+            err.to_string().starts_with("PLANT_CARD_SIGNING_KEY "),
             "{err}"
         );
+        assert!(matches!(
+            err,
+            ConfigError::CardKey {
+                source: CardKeyError::Malformed,
+                ..
+            }
+        ));
     }
 }
