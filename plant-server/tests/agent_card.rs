@@ -517,13 +517,28 @@ async fn the_official_sdk_parses_both_cards_strictly_and_verifies_the_signature(
             json!({ "v1": card(&s, id, None).await, "v03": card(&s, id, Some("0.3")).await }),
         );
     }
+    let paths: Vec<String> = agents
+        .iter()
+        .take(3)
+        .map(|a| format!("/api/v1/agents/{}/agent-card", a["id"].as_str().unwrap()))
+        .collect();
     let input = json!({
         "agents": cards,
         "jwks": get(&s, "/.well-known/jwks.json").await,
         "jku": "https://plant.example.com/.well-known/jwks.json",
+        "base_url": format!("http://{}", s.addr),
+        "paths": paths,
     });
-    let reports = run_checker(&python, &input);
-    let reports = reports.as_array().unwrap();
+    let output = tokio::task::spawn_blocking(move || run_checker(&python, &input))
+        .await
+        .unwrap();
+    // The SDK's client fetched cards from the running server and verified them.
+    assert_eq!(
+        output["resolver"],
+        json!([null, null, null]),
+        "A2ACardResolver: {output:#}"
+    );
+    let reports = output["agents"].as_array().unwrap();
     assert_eq!(reports.len(), agents.len());
     for (agent, report) in agents.iter().zip(reports) {
         let id = &agent["id"];

@@ -2,7 +2,8 @@
 the 1.0 card's signature with the SDK's own verifier.
 
 Reads {"agents": [{"v1": <1.0 card>, "v03": <0.3 card>}, ...], "jwks": <JWK Set>, "jku": <where
-the set is served>} on stdin and writes a JSON list on stdout, a report per agent in order: for
+the set is served>, "base_url": <the running server>, "paths": [<card paths>]} on stdin and
+writes {"agents": [<report per agent, in order>], "resolver": <report per path>} on stdout: for
 every check, null when it passed or the error it raised. Checks that must fail (a card parsed as the other version, a changed card, another
 key) report the error they raised, or null when they wrongly passed; tests/agent_card.rs reads
 the report.
@@ -128,12 +129,37 @@ def check(v1, card03, jwks, jku):
     return report
 
 
+async def resolve(base_url, path, jku):
+    """The SDK's own client: A2ACardResolver fetches the card over HTTP and verifies its
+    signature with the key set it fetches from the server, as a marketplace client would."""
+    import httpx
+
+    from a2a.client.card_resolver import A2ACardResolver
+
+    async with httpx.AsyncClient() as http:
+        jwks = (await http.get(f"{base_url}/.well-known/jwks.json")).raise_for_status().json()
+        resolver = A2ACardResolver(http, base_url)
+        card = await resolver.get_agent_card(path, signature_verifier=verifier(jwks, jku))
+        if not card.supported_interfaces or not card.signatures:
+            raise ValueError(f"resolved without an interface or a signature: {card}")
+        # A 0.3 client's card, read through the SDK's compatibility path.
+        old = await resolver.get_agent_card(path, http_kwargs={"headers": {"A2A-Version": "0.3"}})
+        if old.supported_interfaces[0].url != card.supported_interfaces[0].url:
+            raise ValueError("the 0.3 card names another endpoint")
+
+
 def main():
+    import asyncio
+
     given = json.load(sys.stdin)
-    reports = [
+    agents = [
         check(agent["v1"], agent["v03"], given["jwks"], given["jku"]) for agent in given["agents"]
     ]
-    json.dump(reports, sys.stdout)
+    resolver = [
+        error_of(lambda: asyncio.run(resolve(given["base_url"], path, given["jku"])))
+        for path in given["paths"]
+    ]
+    json.dump({"agents": agents, "resolver": resolver}, sys.stdout)
 
 
 if __name__ == "__main__":
