@@ -27,6 +27,8 @@
 //! | `PLANT_EMBED_MODEL_DIR` | unset | directory with all-MiniLM-L6-v2; unset means the lexical hashing embedder |
 //! | `LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
 //! | `PLANT_PUBLIC_URL` | `http://localhost:$PORT` | the server's public base URL (`https://plant.example.com`), used in A2A agent cards |
+//! | `PLANT_CARD_SIGNING_KEY` | unset | ed25519 key (64 hex digits, e.g. `openssl rand -hex 32`) that signs A2A 1.0 agent cards; its public half is served at `/.well-known/jwks.json`. Unset (with no file either): a key generated for the process, said at start-up |
+//! | `PLANT_CARD_SIGNING_KEY_FILE` | unset | a file holding that key instead (set one of the two) |
 //! | `GOOGLE_CLOUD_PROJECT` | unset | project id used to build `logging.googleapis.com/trace` |
 //! | `RUST_LOG` | `info` | log filter |
 //!
@@ -40,6 +42,8 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::card_signing::{CardKey, CardKeyError};
 
 /// The origins allowed by default: the customer portal and platform portal on their usual dev ports.
 pub const DEFAULT_CORS_ORIGINS: &[&str] = &[
@@ -79,6 +83,9 @@ pub struct Config {
     pub gcp_project: Option<String>,
     /// The public base URL, without a trailing slash (`PLANT_PUBLIC_URL`).
     pub public_url: Option<String>,
+    /// The key that signs A2A agent cards (`PLANT_CARD_SIGNING_KEY` or `…_FILE`), generated for
+    /// the process when neither is set.
+    pub card_key: CardKey,
 }
 
 impl std::fmt::Debug for Config {
@@ -108,6 +115,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("gcp_project", &self.gcp_project)
             .field("public_url", &self.public_url)
+            .field("card_key", &self.card_key)
             .finish()
     }
 }
@@ -252,6 +260,20 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("set PLANT_CARD_SIGNING_KEY or PLANT_CARD_SIGNING_KEY_FILE, not both")]
+    TwoCardKeys,
+    #[error("{var} is not a usable card signing key")]
+    CardKey {
+        var: &'static str,
+        #[source]
+        source: CardKeyError,
+    },
+    #[error("PLANT_CARD_SIGNING_KEY_FILE names a file that cannot be read: {path}")]
+    CardKeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Config {
@@ -333,8 +355,32 @@ impl Config {
             public_url: get("PLANT_PUBLIC_URL")
                 .map(|v| parse_public_url(&v))
                 .transpose()?,
+            card_key: card_key(
+                get("PLANT_CARD_SIGNING_KEY"),
+                get("PLANT_CARD_SIGNING_KEY_FILE"),
+            )?,
         })
     }
+}
+
+/// The agent-card key: configured as hex or in a file, or generated for this process.
+fn card_key(hex: Option<String>, file: Option<String>) -> Result<CardKey, ConfigError> {
+    let (var, text) = match (hex, file) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoCardKeys),
+        (Some(text), None) => ("PLANT_CARD_SIGNING_KEY", text),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::CardKeyFile { path, source })?;
+            ("PLANT_CARD_SIGNING_KEY_FILE", text)
+        }
+        (None, None) => {
+            return CardKey::generate().map_err(|source| ConfigError::CardKey {
+                var: "PLANT_CARD_SIGNING_KEY",
+                source,
+            });
+        }
+    };
+    CardKey::from_hex(&text).map_err(|source| ConfigError::CardKey { var, source })
 }
 
 /// An absolute http(s) URL without query or fragment; the trailing slash is dropped.
@@ -719,5 +765,47 @@ mod tests {
             !text.contains("xxxx") && !text.contains("hunter2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_card_key_is_configured_once_or_generated() {
+        use crate::card_signing::CardKeyOrigin;
+        let hex = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+        assert_eq!(
+            config(&[]).unwrap().card_key.origin(),
+            CardKeyOrigin::Generated
+        );
+        let c = config(&[("PLANT_CARD_SIGNING_KEY", hex)]).unwrap();
+        assert_eq!(c.card_key.origin(), CardKeyOrigin::Configured);
+        assert!(!format!("{c:?}").contains("9d61"));
+        let file = std::env::temp_dir().join(format!("plant-card-key-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&file, format!("{hex}\n")).unwrap();
+        let path = file.to_str().unwrap();
+        let c = config(&[("PLANT_CARD_SIGNING_KEY_FILE", path)]).unwrap();
+        assert_eq!(c.card_key.origin(), CardKeyOrigin::Configured);
+        assert!(matches!(
+            config(&[
+                ("PLANT_CARD_SIGNING_KEY", hex),
+                ("PLANT_CARD_SIGNING_KEY_FILE", path)
+            ]),
+            Err(ConfigError::TwoCardKeys)
+        ));
+        std::fs::remove_file(&file).unwrap();
+        assert!(matches!(
+            config(&[("PLANT_CARD_SIGNING_KEY_FILE", path)]),
+            Err(ConfigError::CardKeyFile { .. })
+        ));
+        let err = config(&[("PLANT_CARD_SIGNING_KEY", "not hex")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("PLANT_CARD_SIGNING_KEY "),
+            "{err}"
+        );
+        assert!(matches!(
+            err,
+            ConfigError::CardKey {
+                source: CardKeyError::Malformed,
+                ..
+            }
+        ));
     }
 }

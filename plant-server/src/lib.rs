@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod card_signing;
 pub mod config;
 pub mod edge;
 pub mod feed_clients;

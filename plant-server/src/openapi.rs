@@ -37,7 +37,7 @@ use crate::router::HandlerResult;
     paths(
         ops::health, ops::ready, openapi,
         certify::by_body, certify::batch,
-        agents::me, agents::assign_team, agent_card::agent_card,
+        agents::me, agents::assign_team, agent_card::agent_card, agent_card::jwks,
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
         jobs::create, jobs::list, jobs::get, jobs::patch,
         audit::run, audit::tampering, audit::export, audit::verify, feed::feed,

@@ -4,6 +4,7 @@ use axum::extract::State;
 use http::{HeaderMap, Method};
 use plant_core::model::Kind;
 
+use crate::card_signing::JWKS_PATH;
 use crate::extract::{Authorized, Genesis, Id};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
@@ -27,7 +28,8 @@ pub fn builder() -> RouterBuilder {
         .handler(Method::GET, "/ready", ops::ready)
         .handler(Method::GET, "/api/v1/ready", ops::ready)
         .route(Method::GET, "/openapi.json", openapi::openapi)
-        .route(Method::GET, "/api/v1/openapi.json", openapi::openapi);
+        .route(Method::GET, "/api/v1/openapi.json", openapi::openapi)
+        .route(Method::GET, JWKS_PATH, agent_card::jwks);
     for &kind in CATALOG_KINDS {
         let (items, item, history) = kind_paths(kind);
         b = b

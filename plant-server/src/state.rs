@@ -10,6 +10,7 @@ use plant_core::audit::TransparencyLog;
 use plant_core::store::Store;
 
 use crate::auth::{Authenticator, KeyError};
+use crate::card_signing::{CardKeyOrigin, CardSigner};
 use crate::config::Config;
 use crate::cors::Cors;
 use crate::feed_clients::FeedClients;
@@ -94,6 +95,8 @@ pub struct AppState {
     inner: Arc<Inner>,
     /// The public base URL, without a trailing slash.
     public_url: Arc<str>,
+    /// Signs A2A agent cards.
+    card_signer: Arc<CardSigner>,
 }
 
 struct Inner {
@@ -127,6 +130,7 @@ impl AppState {
         limits: Limits,
         catalog: Catalog,
         readiness: Arc<dyn Readiness>,
+        card_signer: CardSigner,
     ) -> Self {
         let feeds = FeedClients::new(limits.feed_max_clients);
         Self {
@@ -142,6 +146,7 @@ impl AppState {
                 trial_limiter: RateLimiter::per_minute(TRIAL_BOOKINGS_PER_MINUTE),
             }),
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
+            card_signer: Arc::new(card_signer),
         }
     }
 
@@ -175,6 +180,7 @@ impl AppState {
             Limits::from_config(config),
             catalog,
             readiness,
+            card_signer(config),
         );
         Ok(match &config.public_url {
             Some(url) => state.with_public_url(url),
@@ -212,6 +218,11 @@ impl AppState {
         &self.public_url
     }
 
+    /// The signer of A2A agent cards.
+    pub fn card_signer(&self) -> &CardSigner {
+        &self.card_signer
+    }
+
     /// The live feed's client slots and shutdown signal.
     pub fn feeds(&self) -> &FeedClients {
         &self.inner.feeds
@@ -231,4 +242,19 @@ impl AppState {
     pub fn readiness(&self) -> &dyn Readiness {
         self.inner.readiness.as_ref()
     }
+}
+
+/// The card signer of `config`, saying at start-up when its key lives only as long as the process.
+fn card_signer(config: &Config) -> CardSigner {
+    let signer = CardSigner::new(&config.card_key);
+    if config.card_key.origin() == CardKeyOrigin::Generated {
+        tracing::warn!(
+            kid = signer.kid(),
+            "neither PLANT_CARD_SIGNING_KEY nor PLANT_CARD_SIGNING_KEY_FILE is set: agent cards are \
+             signed with a key generated for this process (published at {}); their signatures \
+             stop verifying after a restart and differ between instances",
+            crate::card_signing::JWKS_PATH
+        );
+    }
+    signer
 }
