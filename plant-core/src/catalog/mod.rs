@@ -39,7 +39,7 @@ use crate::Timestamp;
 use crate::error::{Cause, Error, Result};
 use crate::model::{Kind, Record, Status};
 use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
-use crate::store::{Change, Committed, ListQuery, Store, StoredEmbedding};
+use crate::store::{Change, ListQuery, Store, StoreError, StoredEmbedding, check_transition};
 use crate::validate::{Context, RefInfo};
 
 /// The catalog: a store, an embedder and the defaults its operations use.
@@ -48,6 +48,8 @@ pub struct Catalog {
     store: Arc<dyn Store>,
     embedder: Arc<EmbedQueue>,
     governance_agent_id: String,
+    /// Set on the copy [`Catalog::dry_run`] returns: commits check and write nothing.
+    dry_run: bool,
 }
 
 /// How many embedding requests may wait for the embedder before callers queue behind them.
@@ -63,7 +65,25 @@ impl Catalog {
             store,
             embedder: Arc::new(EmbedQueue::new(embedder, EMBED_QUEUE_DEPTH)),
             governance_agent_id: DEFAULT_GOVERNANCE_AGENT.to_owned(),
+            dry_run: false,
         }
+    }
+
+    /// The same catalog in validate-only mode: every operation runs as it does (parsing, rules,
+    /// references, versions, transitions, unique names) up to the commit, which only checks
+    /// what the store would refuse and returns the records as they would be (at the version
+    /// they were read, uncommitted). Nothing is written and nothing is appended, so an
+    /// operation answers what it would answer, or the error the real write would give.
+    pub fn dry_run(&self) -> Self {
+        Self {
+            dry_run: true,
+            ..self.clone()
+        }
+    }
+
+    /// True for a catalog from [`Catalog::dry_run`].
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// The same catalog, naming another governance agent on new entities.
@@ -129,8 +149,71 @@ impl Catalog {
         Ok(self.store.entity_entries(id).await?)
     }
 
-    async fn commit(&self, change: Change) -> Result<Committed> {
-        Ok(self.store.commit(change).await?)
+    /// Writes one change; in a dry run, checks it and answers the record as it would be.
+    async fn commit(&self, change: Change) -> Result<Written> {
+        let record = self
+            .commit_all(vec![change])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal(Cause::from("the store committed nothing")))?;
+        Ok(Written { record })
+    }
+
+    /// Writes changes in one transaction, all or nothing, and returns their records in order;
+    /// in a dry run, checks each against the store as it stands and returns them unwritten.
+    async fn commit_all(&self, changes: Vec<Change>) -> Result<Vec<Record>> {
+        if self.dry_run {
+            for change in &changes {
+                self.check_commit(change).await?;
+            }
+            return Ok(changes.into_iter().map(|c| c.record).collect());
+        }
+        let committed = match <[Change; 1]>::try_from(changes) {
+            Ok([change]) => vec![self.store.commit(change).await?],
+            Err(changes) => self.store.commit_all(changes).await?,
+        };
+        Ok(committed.into_iter().map(|c| c.record).collect())
+    }
+
+    /// What the store would refuse in `change`, as the same error: a create of a taken id, an
+    /// update of a missing record or at another version, a transition the kind does not make,
+    /// a name (or seed id) another record holds.
+    async fn check_commit(&self, change: &Change) -> Result<()> {
+        let record = &change.record;
+        let (kind, id) = (record.kind(), record.id());
+        let current = self.store.get(None, id).await?;
+        match (current, change.expected_version) {
+            (Some(_), None) => return Err(StoreError::Duplicate { kind, field: "id" }.into()),
+            (None, Some(_)) => return Err(StoreError::NotFound { kind, id }.into()),
+            (Some(old), Some(_)) if old.kind() != kind => {
+                return Err(StoreError::NotFound { kind, id }.into());
+            }
+            (Some(old), Some(expected)) if old.version() != expected => {
+                return Err(StoreError::VersionConflict {
+                    kind,
+                    id,
+                    expected,
+                    actual: old.version(),
+                }
+                .into());
+            }
+            (Some(old), Some(_)) => check_transition(&old, record)?,
+            (None, None) => {}
+        }
+        let (key, field) = match record {
+            Record::PrecedentSeed(p) => (Some(p.seed_id.as_str()), "seed_id"),
+            r => (r.name().map(|n| n.as_str()), "name"),
+        };
+        if let Some(key) = key
+            && self
+                .store
+                .get_by_name(kind, key)
+                .await?
+                .is_some_and(|owner| owner.id() != id)
+        {
+            return Err(StoreError::Duplicate { kind, field }.into());
+        }
+        Ok(())
     }
 
     /// What validation needs beside the record: its chain, what it references, its members.
@@ -263,6 +346,11 @@ impl Catalog {
         }
         Ok(done)
     }
+}
+
+/// What a commit answers: the record as stored (in a dry run, as it would be).
+struct Written {
+    record: Record,
 }
 
 /// [`Error::Precondition`] when the caller expected another version than the current one.
