@@ -364,3 +364,120 @@ fn check_version(expected: Option<u64>, actual: u64) -> Result<()> {
 fn now() -> Timestamp {
     Timestamp::now()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::input::TrialInput;
+    use crate::search::HashingEmbedder;
+    use crate::seed::{self, SeedCatalog};
+    use crate::store::MemoryStore;
+
+    async fn seeded() -> Catalog {
+        let c = Catalog::new(Arc::new(MemoryStore::new()), Arc::new(HashingEmbedder));
+        seed::load(&c, &SeedCatalog::builtin().unwrap(), &mut |_| {})
+            .await
+            .unwrap();
+        c
+    }
+
+    async fn any(c: &Catalog, kind: Kind) -> Record {
+        c.list(&ListQuery::of(kind, 1)).await.unwrap().remove(0)
+    }
+
+    /// Runs `op` on the dry-run catalog (the head must not move), then on the real one; both
+    /// answers, as text, must agree on success or failure and on the error.
+    async fn dry_then_real<T, F, Fut>(c: &Catalog, op: F) -> (Result<T>, Result<T>)
+    where
+        F: Fn(Catalog) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let before = c.store().head().await.unwrap();
+        let dry = op(c.dry_run()).await;
+        assert_eq!(c.store().head().await.unwrap(), before, "a dry run wrote");
+        let real = op(c.clone()).await;
+        match (&dry, &real) {
+            (Ok(_), Ok(_)) => {}
+            (Err(d), Err(r)) => assert_eq!(d.to_string(), r.to_string()),
+            _ => panic!("the dry run and the write disagree on success"),
+        }
+        (dry, real)
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_answers_what_the_write_answers_and_writes_nothing() {
+        let c = seeded().await;
+        assert!(c.dry_run().is_dry_run() && !c.is_dry_run());
+        let skill = any(&c, Kind::Skill).await;
+        let (kind, id) = (Kind::Skill, skill.id());
+        // Refused alike: active dependents, a stale version, deleting what is active.
+        let (_, real) =
+            dry_then_real(&c, |c| async move { c.archive(kind, id, None, "g").await }).await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
+        let (_, real) = dry_then_real(
+            &c,
+            |c| async move { c.archive(kind, id, Some(99), "g").await },
+        )
+        .await;
+        assert!(matches!(real, Err(Error::Precondition { .. })), "{real:?}");
+        let (_, real) =
+            dry_then_real(&c, |c| async move { c.delete(kind, id, None, "g").await }).await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
+        // Accepted alike: the dry run's record is the write's, before the store versions it.
+        let (dry, real) =
+            dry_then_real(&c, |c| async move { c.certify(kind, id, "g").await }).await;
+        let (dry, real) = (dry.unwrap(), real.unwrap());
+        assert_eq!(dry.passed(), real.passed());
+        assert_eq!(dry.record.version(), skill.version());
+        assert_eq!(real.record.version(), skill.version() + 1);
+
+        let agent = any(&c, Kind::Agent).await.id();
+        let input = TrialInput {
+            agent_id: Some(agent.to_string()),
+            customer_name: Some("Dry Run".into()),
+            customer_email: Some("dry@example.com".into()),
+            ..TrialInput::default()
+        };
+        let (dry, real) = dry_then_real(&c, |c| {
+            let input = input.clone();
+            async move { c.book_trial(&input, "customer").await }
+        })
+        .await;
+        let (dry, real) = (dry.unwrap(), real.unwrap());
+        assert_eq!((dry.status, dry.version), (real.status, 0));
+        assert!(
+            c.store()
+                .get(Some(Kind::Trial), dry.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let trial = real.id;
+        let (dry, _) =
+            dry_then_real(&c, |c| async move { c.cancel_trial(trial, "op").await }).await;
+        assert_eq!(dry.unwrap().status, crate::model::TrialStatus::Cancelled);
+        let patch = TrialPatch {
+            status: Some("converted".into()),
+            deliverables: None,
+        };
+        let (_, real) = dry_then_real(&c, |c| {
+            let patch = patch.clone();
+            async move { c.update_trial(trial, &patch, None, "op").await }
+        })
+        .await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
+    }
+
+    #[tokio::test]
+    async fn an_import_has_no_dry_run() {
+        let c = seeded().await;
+        let export = c.export().await.unwrap();
+        let empty = Catalog::new(Arc::new(MemoryStore::new()), Arc::new(HashingEmbedder));
+        assert!(matches!(
+            empty.dry_run().import(&export).await,
+            Err(Error::Invalid(_))
+        ));
+        assert_eq!(empty.store().head().await.unwrap().seq, 0);
+    }
+}
