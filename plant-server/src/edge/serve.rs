@@ -70,10 +70,8 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
         .max_concurrent_streams(MAX_H2_STREAMS)
         .keep_alive_interval(H2_PING_INTERVAL);
 
-    let expiry = plant_core::catalog::spawn_trial_expiry(
-        app.state.catalog().clone(),
-        TRIAL_EXPIRY_EVERY,
-    );
+    let expiry =
+        plant_core::catalog::spawn_trial_expiry(app.state.catalog().clone(), TRIAL_EXPIRY_EVERY);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);

@@ -74,7 +74,9 @@ pub(super) async fn latest_tree_checkpoint(
 }
 
 fn tree_checkpoint(row: &sqlx::postgres::PgRow) -> StoreResult<StoredTreeCheckpoint> {
-    let get = |e: sqlx::Error| StoreError::Internal(Cause::from(format!("audit_tree_checkpoint row: {e}")));
+    let get = |e: sqlx::Error| {
+        StoreError::Internal(Cause::from(format!("audit_tree_checkpoint row: {e}")))
+    };
     Ok(StoredTreeCheckpoint {
         tree_size: to_u64(
             row.try_get(0).map_err(get)?,
