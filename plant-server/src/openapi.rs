@@ -39,12 +39,13 @@ use crate::router::HandlerResult;
         certify::by_body, certify::batch,
         agents::me, agents::assign_team, agent_card::agent_card, agent_card::jwks,
         trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
-        jobs::create, jobs::list, jobs::get, jobs::patch,
+        trials::versions, trials::version,
+        jobs::create, jobs::list, jobs::get, jobs::patch, jobs::versions, jobs::version,
         audit::run, audit::tampering, audit::export, audit::verify, feed::feed,
         transparency::checkpoint, transparency::inclusion, transparency::consistency,
         search::search,
         precedents::create, precedents::list, precedents::get, precedents::supersede,
-        precedents::approve, precedents::query,
+        precedents::approve, precedents::query, precedents::versions, precedents::version,
         validate::validate,
     ),
     components(schemas(Problem, Violation, ops::Status, certify::CertifyRequest, certify::BatchResult,
@@ -308,12 +309,24 @@ impl Modify for CatalogPaths {
             let delete = OperationBuilder::new()
                 .tag("catalog")
                 .operation_id(Some(format!("archive_{}", name.replace(' ', "_"))))
-                .summary(Some(format!("Archive a {name} (genesis)")))
+                .summary(Some(format!(
+                    "Archive a {name}, or delete it when it is archived (genesis)"
+                )))
                 .parameter(id_param())
-                .response("200", json(&format!("the archived {name}")))
+                .parameter(query_param(
+                    "dry_run",
+                    "true: the entity as it would become; nothing is written",
+                ))
+                .response(
+                    "200",
+                    json(&format!(
+                        "the {name}, archived (or deleted, with `deleted_at`, when it was archived)"
+                    )),
+                )
+                .response("412", problem("If-Match names another version"))
                 .response(
                     "409",
-                    problem("active entities depend on it, or it is not active"),
+                    problem("active entities depend on it, or it is already deleted"),
                 )
                 .security(bearer())
                 .build();
@@ -400,6 +413,10 @@ impl Modify for CatalogPaths {
                     .operation_id(Some(format!("certify_{}", name.replace(' ', "_"))))
                     .summary(Some(format!("Certify a {name} (genesis)")))
                     .parameter(id_param())
+                    .parameter(query_param(
+                        "dry_run",
+                        "true: the answer the certification would give; nothing is recorded",
+                    ))
                     .response("200", json(&format!("the certified {name}")))
                     .response("422", problem("rejected (and recorded): `constitutional-violation` with every violation"))
                     .security(bearer())

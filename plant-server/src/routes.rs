@@ -6,6 +6,7 @@ use plant_core::model::Kind;
 
 use crate::card_signing::JWKS_PATH;
 use crate::extract::{Authorized, Genesis, Id};
+use crate::handlers::catalog::DryRun;
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
     trials, validate, versions,
@@ -47,8 +48,9 @@ pub fn builder() -> RouterBuilder {
                 move |State(s): State<AppState>,
                       Authorized(who, _): Authorized<Genesis>,
                       Id(id): Id,
+                      DryRun(dry): DryRun,
                       headers: HeaderMap| async move {
-                    catalog::archive(s, who, id, &headers, kind).await
+                    catalog::archive(s, who, id, &headers, kind, dry).await
                 },
             )
             .handler(
@@ -101,6 +103,18 @@ pub fn builder() -> RouterBuilder {
     .route(Method::GET, "/api/v1/jobs", jobs::list)
     .route(Method::GET, "/api/v1/jobs/{id}", jobs::get)
     .route(Method::PATCH, "/api/v1/jobs/{id}", jobs::patch)
+    .route(Method::GET, "/api/v1/jobs/{id}/versions", jobs::versions)
+    .route(Method::GET, "/api/v1/jobs/{id}/versions/{n}", jobs::version)
+    .route(
+        Method::GET,
+        "/api/v1/trials/{id}/versions",
+        trials::versions,
+    )
+    .route(
+        Method::GET,
+        "/api/v1/trials/{id}/versions/{n}",
+        trials::version,
+    )
     .route(Method::POST, "/api/v1/audit/run", audit::run)
     .route(
         Method::GET,
@@ -130,6 +144,16 @@ pub fn builder() -> RouterBuilder {
     .route(Method::GET, "/api/v1/precedents", precedents::list)
     .route(Method::POST, "/api/v1/precedents/query", precedents::query)
     .route(Method::GET, "/api/v1/precedents/{seed_id}", precedents::get)
+    .route(
+        Method::GET,
+        "/api/v1/precedents/{seed_id}/versions",
+        precedents::versions,
+    )
+    .route(
+        Method::GET,
+        "/api/v1/precedents/{seed_id}/versions/{n}",
+        precedents::version,
+    )
     .route(
         Method::POST,
         "/api/v1/precedents/{seed_id}/supersede",

@@ -9,6 +9,25 @@ use crate::model::{Kind, Record, Status};
 use crate::store::{Action, Change};
 
 impl Catalog {
+    /// The next step of an entity's end of life, what `DELETE` on it means: an active entity
+    /// is archived ([`Catalog::archive`]), an archived (or deleted) one goes to
+    /// [`Catalog::delete`], both at `expected_version` when given.
+    pub async fn retire(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        expected_version: Option<u64>,
+        actor: &str,
+    ) -> Result<Record> {
+        let current = self.get(kind, id).await?;
+        match current.base().map(|b| b.status) {
+            Some(Status::Archived | Status::Deleted) => {
+                self.delete(kind, id, expected_version, actor).await
+            }
+            _ => self.archive(kind, id, expected_version, actor).await,
+        }
+    }
+
     /// Deletes an archived entity: `status: deleted` and `deleted_at` set, audited (action
     /// `delete`). Nothing is physically removed — the record and its chain stay, verifiable —
     /// but a deleted entity satisfies no reference any more. Only an archived entity can be

@@ -154,7 +154,7 @@ impl Catalog {
         Record: From<Entity<K>>,
         Entity<K>: TryFrom<Record, Error = Record>,
     {
-        self.create_record(Record::from(Entity::new(body, now())), meta, actor, false)
+        self.create_record(Record::from(Entity::new(body, now())), meta, actor)
             .await
             .and_then(|r| {
                 Entity::<K>::try_from(r)
@@ -162,16 +162,10 @@ impl Catalog {
             })
     }
 
-    /// Creates (or with `dry_run`, only checks) a new catalog record: L1 rules, then the write.
-    /// A dry run also reports a taken name, and returns the record as it would be, uncommitted
-    /// (version 0), having written and appended nothing.
-    async fn create_record(
-        &self,
-        mut record: Record,
-        meta: Meta,
-        actor: &str,
-        dry_run: bool,
-    ) -> Result<Record> {
+    /// Creates a new catalog record: L1 rules, then the write. In a dry run (see
+    /// [`Catalog::dry_run`]) the record as it would be, uncommitted (version 0), or the error
+    /// the write would give, a taken name included.
+    async fn create_record(&self, mut record: Record, meta: Meta, actor: &str) -> Result<Record> {
         if let Some(base) = record.base_mut() {
             apply_meta(base, meta, &self.governance_agent_id);
         }
@@ -184,24 +178,9 @@ impl Catalog {
         let parent_changes = self
             .parent_changes(record.id(), None, parent, actor)
             .await?;
-        if dry_run {
-            if let Some(name) = record.name()
-                && self
-                    .store
-                    .get_by_name(record.kind(), name.as_str())
-                    .await?
-                    .is_some()
-            {
-                return Err(Error::Conflict(format!(
-                    "a {} with this name already exists",
-                    record.kind()
-                )));
-            }
-            return Ok(record);
-        }
         let embedding = match self.search_text(&record).await? {
-            Some(text) => Some(self.embed_one(text).await?),
-            None => None,
+            Some(text) if !self.dry_run => Some(self.embed_one(text).await?),
+            _ => None,
         };
         let change = Change::create(record, actor).with_embedding(embedding);
         self.commit_with(change, parent_changes).await
@@ -217,8 +196,13 @@ impl Catalog {
         actor: &str,
         dry_run: bool,
     ) -> Result<Record> {
-        let (record, meta) = self.parse_record(kind, input, now()).await?;
-        self.create_record(record, meta, actor, dry_run).await
+        let catalog = if dry_run {
+            self.dry_run()
+        } else {
+            self.clone()
+        };
+        let (record, meta) = catalog.parse_record(kind, input, now()).await?;
+        catalog.create_record(record, meta, actor).await
     }
 
     /// Creates an industry.
@@ -260,6 +244,20 @@ impl Catalog {
         self.create(body, meta, actor).await
     }
 
+    /// [`Catalog::evolve`] without the write: every check, and the record as it would be
+    /// (at its current version, uncommitted). Writes and appends nothing.
+    pub async fn evolve_dry_run(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        patch: &Map<String, Value>,
+        expected_version: u64,
+    ) -> Result<Record> {
+        self.dry_run()
+            .evolve(kind, id, patch, expected_version, "")
+            .await
+    }
+
     /// Evolves an entity with a JSON merge patch of its fields, at the version the caller read.
     /// A certified entity whose substance changed goes back to `pending_certification` with
     /// `amendment_alignment: requires_review`.
@@ -270,32 +268,6 @@ impl Catalog {
         patch: &Map<String, Value>,
         expected_version: u64,
         actor: &str,
-    ) -> Result<Record> {
-        self.evolve_inner(kind, id, patch, expected_version, actor, false)
-            .await
-    }
-
-    /// [`Catalog::evolve`] without the write: every check, and the record as it would be
-    /// (at its current version, uncommitted). Writes and appends nothing.
-    pub async fn evolve_dry_run(
-        &self,
-        kind: Kind,
-        id: Uuid,
-        patch: &Map<String, Value>,
-        expected_version: u64,
-    ) -> Result<Record> {
-        self.evolve_inner(kind, id, patch, expected_version, "", true)
-            .await
-    }
-
-    async fn evolve_inner(
-        &self,
-        kind: Kind,
-        id: Uuid,
-        patch: &Map<String, Value>,
-        expected_version: u64,
-        actor: &str,
-        dry_run: bool,
     ) -> Result<Record> {
         if !kind.is_catalog() {
             return Err(Error::input(
@@ -344,24 +316,12 @@ impl Catalog {
                 actor,
             )
             .await?;
-        if dry_run {
-            if let Some(name) = next.name()
-                && self
-                    .store
-                    .get_by_name(kind, name.as_str())
-                    .await?
-                    .is_some_and(|other| other.id() != id)
-            {
-                return Err(Error::Conflict(format!(
-                    "a {kind} with this name already exists"
-                )));
-            }
-            return Ok(next);
-        }
         let old_text = self.search_text(&current).await?;
         let new_text = self.search_text(&next).await?;
         let embedding = match new_text {
-            Some(text) if Some(&text) != old_text.as_ref() => Some(self.embed_one(text).await?),
+            Some(text) if Some(&text) != old_text.as_ref() && !self.dry_run => {
+                Some(self.embed_one(text).await?)
+            }
             _ => None,
         };
         let change =
@@ -372,17 +332,12 @@ impl Catalog {
     /// Commits `change` and the parents' `child_ids` changes it brings, all or nothing;
     /// returns the record of `change`.
     async fn commit_with(&self, change: Change, parents: Vec<Change>) -> Result<Record> {
-        if parents.is_empty() {
-            return Ok(self.commit(change).await?.record);
-        }
         let mut changes = vec![change];
         changes.extend(parents);
-        self.store
-            .commit_all(changes)
+        self.commit_all(changes)
             .await?
             .into_iter()
             .next()
-            .map(|c| c.record)
             .ok_or_else(|| Error::Internal(Cause::from("the store committed nothing")))
     }
 

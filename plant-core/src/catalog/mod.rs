@@ -39,7 +39,7 @@ use crate::Timestamp;
 use crate::error::{Cause, Error, Result};
 use crate::model::{Kind, Record, Status};
 use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
-use crate::store::{Change, Committed, ListQuery, Store, StoredEmbedding};
+use crate::store::{Change, ListQuery, Store, StoreError, StoredEmbedding, check_transition};
 use crate::validate::{Context, RefInfo};
 
 /// The catalog: a store, an embedder and the defaults its operations use.
@@ -48,6 +48,8 @@ pub struct Catalog {
     store: Arc<dyn Store>,
     embedder: Arc<EmbedQueue>,
     governance_agent_id: String,
+    /// Set on the copy [`Catalog::dry_run`] returns: commits check and write nothing.
+    dry_run: bool,
 }
 
 /// How many embedding requests may wait for the embedder before callers queue behind them.
@@ -63,7 +65,25 @@ impl Catalog {
             store,
             embedder: Arc::new(EmbedQueue::new(embedder, EMBED_QUEUE_DEPTH)),
             governance_agent_id: DEFAULT_GOVERNANCE_AGENT.to_owned(),
+            dry_run: false,
         }
+    }
+
+    /// The same catalog in validate-only mode: every operation runs as it does (parsing, rules,
+    /// references, versions, transitions, unique names) up to the commit, which only checks
+    /// what the store would refuse and returns the records as they would be (at the version
+    /// they were read, uncommitted). Nothing is written and nothing is appended, so an
+    /// operation answers what it would answer, or the error the real write would give.
+    pub fn dry_run(&self) -> Self {
+        Self {
+            dry_run: true,
+            ..self.clone()
+        }
+    }
+
+    /// True for a catalog from [`Catalog::dry_run`].
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// The same catalog, naming another governance agent on new entities.
@@ -129,8 +149,71 @@ impl Catalog {
         Ok(self.store.entity_entries(id).await?)
     }
 
-    async fn commit(&self, change: Change) -> Result<Committed> {
-        Ok(self.store.commit(change).await?)
+    /// Writes one change; in a dry run, checks it and answers the record as it would be.
+    async fn commit(&self, change: Change) -> Result<Written> {
+        let record = self
+            .commit_all(vec![change])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal(Cause::from("the store committed nothing")))?;
+        Ok(Written { record })
+    }
+
+    /// Writes changes in one transaction, all or nothing, and returns their records in order;
+    /// in a dry run, checks each against the store as it stands and returns them unwritten.
+    async fn commit_all(&self, changes: Vec<Change>) -> Result<Vec<Record>> {
+        if self.dry_run {
+            for change in &changes {
+                self.check_commit(change).await?;
+            }
+            return Ok(changes.into_iter().map(|c| c.record).collect());
+        }
+        let committed = match <[Change; 1]>::try_from(changes) {
+            Ok([change]) => vec![self.store.commit(change).await?],
+            Err(changes) => self.store.commit_all(changes).await?,
+        };
+        Ok(committed.into_iter().map(|c| c.record).collect())
+    }
+
+    /// What the store would refuse in `change`, as the same error: a create of a taken id, an
+    /// update of a missing record or at another version, a transition the kind does not make,
+    /// a name (or seed id) another record holds.
+    async fn check_commit(&self, change: &Change) -> Result<()> {
+        let record = &change.record;
+        let (kind, id) = (record.kind(), record.id());
+        let current = self.store.get(None, id).await?;
+        match (current, change.expected_version) {
+            (Some(_), None) => return Err(StoreError::Duplicate { kind, field: "id" }.into()),
+            (None, Some(_)) => return Err(StoreError::NotFound { kind, id }.into()),
+            (Some(old), Some(_)) if old.kind() != kind => {
+                return Err(StoreError::NotFound { kind, id }.into());
+            }
+            (Some(old), Some(expected)) if old.version() != expected => {
+                return Err(StoreError::VersionConflict {
+                    kind,
+                    id,
+                    expected,
+                    actual: old.version(),
+                }
+                .into());
+            }
+            (Some(old), Some(_)) => check_transition(&old, record)?,
+            (None, None) => {}
+        }
+        let (key, field) = match record {
+            Record::PrecedentSeed(p) => (Some(p.seed_id.as_str()), "seed_id"),
+            r => (r.name().map(|n| n.as_str()), "name"),
+        };
+        if let Some(key) = key
+            && self
+                .store
+                .get_by_name(kind, key)
+                .await?
+                .is_some_and(|owner| owner.id() != id)
+        {
+            return Err(StoreError::Duplicate { kind, field }.into());
+        }
+        Ok(())
     }
 
     /// What validation needs beside the record: its chain, what it references, its members.
@@ -265,6 +348,11 @@ impl Catalog {
     }
 }
 
+/// What a commit answers: the record as stored (in a dry run, as it would be).
+struct Written {
+    record: Record,
+}
+
 /// [`Error::Precondition`] when the caller expected another version than the current one.
 fn check_version(expected: Option<u64>, actual: u64) -> Result<()> {
     match expected {
@@ -275,4 +363,121 @@ fn check_version(expected: Option<u64>, actual: u64) -> Result<()> {
 
 fn now() -> Timestamp {
     Timestamp::now()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::input::TrialInput;
+    use crate::search::HashingEmbedder;
+    use crate::seed::{self, SeedCatalog};
+    use crate::store::MemoryStore;
+
+    async fn seeded() -> Catalog {
+        let c = Catalog::new(Arc::new(MemoryStore::new()), Arc::new(HashingEmbedder));
+        seed::load(&c, &SeedCatalog::builtin().unwrap(), &mut |_| {})
+            .await
+            .unwrap();
+        c
+    }
+
+    async fn any(c: &Catalog, kind: Kind) -> Record {
+        c.list(&ListQuery::of(kind, 1)).await.unwrap().remove(0)
+    }
+
+    /// Runs `op` on the dry-run catalog (the head must not move), then on the real one; both
+    /// answers, as text, must agree on success or failure and on the error.
+    async fn dry_then_real<T, F, Fut>(c: &Catalog, op: F) -> (Result<T>, Result<T>)
+    where
+        F: Fn(Catalog) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let before = c.store().head().await.unwrap();
+        let dry = op(c.dry_run()).await;
+        assert_eq!(c.store().head().await.unwrap(), before, "a dry run wrote");
+        let real = op(c.clone()).await;
+        match (&dry, &real) {
+            (Ok(_), Ok(_)) => {}
+            (Err(d), Err(r)) => assert_eq!(d.to_string(), r.to_string()),
+            _ => panic!("the dry run and the write disagree on success"),
+        }
+        (dry, real)
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_answers_what_the_write_answers_and_writes_nothing() {
+        let c = seeded().await;
+        assert!(c.dry_run().is_dry_run() && !c.is_dry_run());
+        let skill = any(&c, Kind::Skill).await;
+        let (kind, id) = (Kind::Skill, skill.id());
+        // Refused alike: active dependents, a stale version, deleting what is active.
+        let (_, real) =
+            dry_then_real(&c, |c| async move { c.archive(kind, id, None, "g").await }).await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
+        let (_, real) = dry_then_real(
+            &c,
+            |c| async move { c.archive(kind, id, Some(99), "g").await },
+        )
+        .await;
+        assert!(matches!(real, Err(Error::Precondition { .. })), "{real:?}");
+        let (_, real) =
+            dry_then_real(&c, |c| async move { c.delete(kind, id, None, "g").await }).await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
+        // Accepted alike: the dry run's record is the write's, before the store versions it.
+        let (dry, real) =
+            dry_then_real(&c, |c| async move { c.certify(kind, id, "g").await }).await;
+        let (dry, real) = (dry.unwrap(), real.unwrap());
+        assert_eq!(dry.passed(), real.passed());
+        assert_eq!(dry.record.version(), skill.version());
+        assert_eq!(real.record.version(), skill.version() + 1);
+
+        let agent = any(&c, Kind::Agent).await.id();
+        let input = TrialInput {
+            agent_id: Some(agent.to_string()),
+            customer_name: Some("Dry Run".into()),
+            customer_email: Some("dry@example.com".into()),
+            ..TrialInput::default()
+        };
+        let (dry, real) = dry_then_real(&c, |c| {
+            let input = input.clone();
+            async move { c.book_trial(&input, "customer").await }
+        })
+        .await;
+        let (dry, real) = (dry.unwrap(), real.unwrap());
+        assert_eq!((dry.status, dry.version), (real.status, 0));
+        assert!(
+            c.store()
+                .get(Some(Kind::Trial), dry.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let trial = real.id;
+        let (dry, _) =
+            dry_then_real(&c, |c| async move { c.cancel_trial(trial, "op").await }).await;
+        assert_eq!(dry.unwrap().status, crate::model::TrialStatus::Cancelled);
+        let patch = TrialPatch {
+            status: Some("converted".into()),
+            deliverables: None,
+        };
+        let (_, real) = dry_then_real(&c, |c| {
+            let patch = patch.clone();
+            async move { c.update_trial(trial, &patch, None, "op").await }
+        })
+        .await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
+    }
+
+    #[tokio::test]
+    async fn an_import_has_no_dry_run() {
+        let c = seeded().await;
+        let export = c.export().await.unwrap();
+        let empty = Catalog::new(Arc::new(MemoryStore::new()), Arc::new(HashingEmbedder));
+        assert!(matches!(
+            empty.dry_run().import(&export).await,
+            Err(Error::Invalid(_))
+        ));
+        assert_eq!(empty.store().head().await.unwrap().seq, 0);
+    }
 }

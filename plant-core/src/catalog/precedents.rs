@@ -440,20 +440,15 @@ impl Catalog {
             Change::create(seed, actor).with_embedding(Some(embedding)),
             Change::update(replaced, old.version, Action::Supersede, actor),
         ];
-        let mut committed = self
-            .store
-            .commit_all(changes)
-            .await
-            .map_err(Error::from)?
-            .into_iter();
+        let mut committed = self.commit_all(changes).await?.into_iter();
         let (Some(new), Some(replaced)) = (committed.next(), committed.next()) else {
             return Err(Error::Internal(Cause::from(
                 "the store committed fewer changes",
             )));
         };
         Ok(PrecedentOutcome {
-            seed: as_seed(new.record)?,
-            superseded: Some(as_seed(replaced.record)?),
+            seed: as_seed(new)?,
+            superseded: Some(as_seed(replaced)?),
             possible_conflicts,
         })
     }

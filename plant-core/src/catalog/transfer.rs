@@ -171,6 +171,12 @@ impl Catalog {
     /// checks that every entry comes out exactly as exported. Embeddings are not part of the
     /// document; `Catalog::reembed` computes them afterwards.
     pub async fn import(&self, export: &CatalogExport) -> Result<ImportReport> {
+        if self.dry_run {
+            return Err(Error::input(
+                "dry_run",
+                "an import replays entries as they were; it has no dry run",
+            ));
+        }
         if export.format != EXPORT_FORMAT {
             return Err(Error::input(
                 "format",
@@ -205,7 +211,7 @@ impl Catalog {
                 ),
             };
             change.action = Action::Replayed(entry.action.clone());
-            let committed = self.commit(change).await?;
+            let committed = self.store.commit(change).await?;
             if committed.entry.hash != entry.hash || committed.entry.seq != entry.seq {
                 return Err(Error::Internal(Cause::from(format!(
                     "the entry at seq {} came out differently on import (hash {} instead of {})",

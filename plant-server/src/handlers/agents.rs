@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Role;
 use crate::context::{RequestCtx, parse_uuid};
+use crate::handlers::catalog::{dry_run, would_be, writer};
 use crate::problem::ApiError;
 use crate::response::json_response;
 use crate::router::HandlerResult;
@@ -78,7 +79,8 @@ pub struct AssignTeam {
 /// `POST /agents/{id}/assign-team`: `team_id` from the query or the JSON body.
 #[utoipa::path(post, path = "/api/v1/agents/{id}/assign-team", tag = "agents",
     params(("id" = uuid::Uuid, Path, description = "the agent"),
-           ("team_id" = Option<uuid::Uuid>, Query, description = "the team (or send it in the body)")),
+           ("team_id" = Option<uuid::Uuid>, Query, description = "the team (or send it in the body)"),
+           ("dry_run" = Option<bool>, Query, description = "true: the agent as it would become; nothing is written")),
     request_body(content = Option<AssignTeam>, description = "`{\"team_id\": …}`; `null` takes the agent out of its team"),
     responses(
         (status = 200, description = "the agent, now in the team"),
@@ -109,7 +111,13 @@ pub async fn assign_team(ctx: RequestCtx) -> HandlerResult {
             }
         }
     };
+    let dry = dry_run(&ctx)?;
+    let agent = writer(&ctx.state, dry)
+        .assign_team(agent_id, team_id, &who.subject)
+        .await?;
     let catalog = ctx.state.catalog();
-    let agent = catalog.assign_team(agent_id, team_id, &who.subject).await?;
+    if dry {
+        return would_be(catalog, Record::Agent(agent)).await;
+    }
     entity_response(catalog, &Record::Agent(agent), StatusCode::OK).await
 }

@@ -1,5 +1,7 @@
 //! The five catalog kinds: create, list, read, evolve (PATCH), archive (DELETE), history.
 
+use axum::extract::FromRequestParts;
+use http::request::Parts;
 use http::{HeaderMap, StatusCode, header};
 use plant_core::Catalog;
 use plant_core::input::{AgentInput, IndustryInput, JobRoleInput, SkillInput, TeamInput};
@@ -12,7 +14,7 @@ use crate::auth::{Principal, Role};
 use crate::context::{RequestCtx, parse_uuid};
 use crate::headers::{IfMatch, next_link};
 use crate::problem::ApiError;
-use crate::query::Paging;
+use crate::query::{Paging, Query};
 use crate::response::json_response;
 use crate::router::HandlerResult;
 use crate::state::AppState;
@@ -32,18 +34,48 @@ pub fn collection(kind: Kind) -> &'static str {
     }
 }
 
-/// `?dry_run=true`: check everything, write nothing.
-fn dry_run(ctx: &RequestCtx) -> Result<bool, ApiError> {
-    match ctx
-        .query
-        .get("dry_run")
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+/// `?dry_run=true` (or `1`; `false`/`0`/absent for a real write): check everything, write
+/// nothing. Any other value is a 422.
+fn parse_dry_run(query: &Query) -> Result<bool, ApiError> {
+    match query.get("dry_run").map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0") => Ok(false),
         Some("true" | "1") => Ok(true),
         Some(_) => Err(ApiError::invalid_field("dry_run", "must be true or false")),
     }
+}
+
+/// Whether the request asks for a dry run (see [`parse_dry_run`]).
+pub(crate) fn dry_run(ctx: &RequestCtx) -> Result<bool, ApiError> {
+    parse_dry_run(&ctx.query)
+}
+
+/// `?dry_run=` for the handlers that take extractors.
+#[derive(Debug, Clone, Copy)]
+pub struct DryRun(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for DryRun {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_dry_run(&Query::parse(parts.uri.query())).map(Self)
+    }
+}
+
+/// The catalog a write goes through: under a dry run, the copy that checks and writes nothing
+/// ([`Catalog::dry_run`]), so the answer is the would-be result or the real write's problem.
+pub(crate) fn writer(state: &AppState, dry: bool) -> Catalog {
+    if dry {
+        state.catalog().dry_run()
+    } else {
+        state.catalog().clone()
+    }
+}
+
+/// The answer to a dry run: 200 with the record as it would be (no ETag, no Location: nothing
+/// was stored).
+pub(crate) async fn would_be(catalog: &Catalog, record: Record) -> HandlerResult {
+    let body = wire::records_json(catalog, &[record]).await?.pop();
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// `POST` on a kind's collection (genesis): 201 with the entity; with `?dry_run=true`, 200 with
@@ -54,10 +86,7 @@ pub async fn create(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     if dry_run(&ctx)? {
         let input: Value = ctx.json()?;
         let record = catalog.create_json(kind, input, &who.subject, true).await?;
-        return Ok(json_response(
-            StatusCode::OK,
-            &wire::records_json(catalog, &[record]).await?.pop(),
-        ));
+        return would_be(catalog, record).await;
     }
     let record: Record = match kind {
         Kind::Industry => catalog
@@ -245,8 +274,7 @@ pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let expected = expected_version(catalog, kind, id, &if_match).await?;
     if dry_run(&ctx)? {
         let record = catalog.evolve_dry_run(kind, id, &patch, expected).await?;
-        let body = wire::records_json(catalog, &[record]).await?.pop();
-        return Ok(json_response(StatusCode::OK, &body));
+        return would_be(catalog, record).await;
     }
     let record = catalog
         .evolve(kind, id, &patch, expected, &who.subject)
@@ -254,20 +282,27 @@ pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     entity_response(catalog, &record, StatusCode::OK).await
 }
 
-/// `DELETE` one entity (genesis): archives it; 409 while active entities depend on it.
+/// `DELETE` one entity (genesis): archives an active entity (409 while active entities depend
+/// on it); deletes an archived one (`status: deleted`, `deleted_at` set). `If-Match` pins the
+/// version either way; `?dry_run=true` answers the entity as it would become.
 pub async fn archive(
     state: AppState,
     who: Principal,
     id: Uuid,
     headers: &HeaderMap,
     kind: Kind,
+    dry: bool,
 ) -> HandlerResult {
     let catalog = state.catalog();
     let expected = match headers.get(header::IF_MATCH) {
         Some(_) => Some(expected_version(catalog, kind, id, &IfMatch::require(headers)?).await?),
         None => None,
     };
-    let record = catalog.archive(kind, id, expected, &who.subject).await?;
+    let writer = writer(&state, dry);
+    let record = writer.retire(kind, id, expected, &who.subject).await?;
+    if dry {
+        return would_be(catalog, record).await;
+    }
     entity_response(catalog, &record, StatusCode::OK).await
 }
 

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::context::{RequestCtx, parse_uuid};
+use crate::handlers::catalog::{dry_run, would_be, writer};
 use crate::problem::{ApiError, Violation};
 use crate::response::json_response;
 use crate::router::HandlerResult;
@@ -69,9 +70,12 @@ pub fn parse_kind(field: &str, raw: &str) -> Result<Kind, ApiError> {
 }
 
 async fn certify_one(ctx: &RequestCtx, kind: Kind, id: Uuid, actor: &str) -> HandlerResult {
+    let dry = dry_run(ctx)?;
+    let outcome = writer(&ctx.state, dry).certify(kind, id, actor).await?;
     let catalog = ctx.state.catalog();
-    let outcome = catalog.certify(kind, id, actor).await?;
-    if outcome.passed() {
+    if outcome.passed() && dry {
+        would_be(catalog, outcome.record).await
+    } else if outcome.passed() {
         entity_response(catalog, &outcome.record, StatusCode::OK).await
     } else {
         let violations: Vec<Violation> = outcome
@@ -96,8 +100,10 @@ pub async fn by_path(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     certify_one(&ctx, kind, id, &who.subject).await
 }
 
-/// `POST /genesis/certify` with `{entity_type, entity_id}`.
+/// `POST /genesis/certify` with `{entity_type, entity_id}`; `?dry_run=true` answers what the
+/// certification would (200 with the would-be entity, or the same 422) and records nothing.
 #[utoipa::path(post, path = "/api/v1/genesis/certify", tag = "certification",
+    params(("dry_run" = Option<bool>, Query, description = "true: check everything, record nothing")),
     request_body = CertifyRequest,
     responses(
         (status = 200, description = "certified; the entity"),
@@ -114,8 +120,10 @@ pub async fn by_body(ctx: RequestCtx) -> HandlerResult {
     certify_one(&ctx, kind, id, &who.subject).await
 }
 
-/// `POST /genesis/certify/batch`: up to 50 entities, a result each (200 overall).
+/// `POST /genesis/certify/batch`: up to 50 entities, a result each (200 overall);
+/// `?dry_run=true` answers the same results and records none of them.
 #[utoipa::path(post, path = "/api/v1/genesis/certify/batch", tag = "certification",
+    params(("dry_run" = Option<bool>, Query, description = "true: the results the batch would give; nothing is recorded")),
     request_body = Vec<CertifyRequest>,
     responses((status = 200, description = "one result per item, in order", body = Vec<BatchResult>)),
     security(("bearer" = [])))]
@@ -130,12 +138,13 @@ pub async fn batch(ctx: RequestCtx) -> HandlerResult {
             format!("a batch holds 1 to {MAX_BATCH} items"),
         ));
     }
+    let catalog = writer(&ctx.state, dry_run(&ctx)?);
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let outcome = async {
             let kind = parse_kind("entity_type", &item.entity_type)?;
             let id = parse_uuid("entity_id", &item.entity_id)?;
-            Ok::<_, ApiError>(ctx.state.catalog().certify(kind, id, &who.subject).await?)
+            Ok::<_, ApiError>(catalog.certify(kind, id, &who.subject).await?)
         }
         .await;
         let result = match outcome {

@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
 use crate::context::{RequestCtx, parse_uuid};
-use crate::handlers::catalog::collection;
+use crate::handlers::catalog::{collection, dry_run, writer};
 use crate::handlers::trials::optional_if_match;
+use crate::handlers::versions;
 use crate::headers::{etag, location};
 use crate::problem::ApiError;
 use crate::query::Paging;
@@ -48,8 +49,10 @@ async fn visible_job(ctx: &RequestCtx, who: &Principal) -> Result<Job, ApiError>
     }
 }
 
-/// `POST /jobs` (operator): queues a job for an active agent.
+/// `POST /jobs` (operator): queues a job for an active agent; `?dry_run=true`: 200 with the
+/// job it would queue, nothing written.
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
+    params(("dry_run" = Option<bool>, Query, description = "true: the job it would queue, 200; nothing is written")),
     request_body(content = Object, description = "`{agent_id, title, input?, trial_id?}`"),
     responses((status = 201, description = "the job, `queued`"),
               (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json")),
@@ -57,7 +60,13 @@ async fn visible_job(ctx: &RequestCtx, who: &Principal) -> Result<Job, ApiError>
 pub async fn create(ctx: RequestCtx) -> HandlerResult {
     let who = ctx.require(&[Role::Operator])?;
     let input: JobInput = ctx.json()?;
-    let job = ctx.state.catalog().create_job(&input, &who.subject).await?;
+    let dry = dry_run(&ctx)?;
+    let job = writer(&ctx.state, dry)
+        .create_job(&input, &who.subject)
+        .await?;
+    if dry {
+        return Ok(json_response(StatusCode::OK, &job));
+    }
     let mut response = job_response(&job, StatusCode::CREATED)?;
     if let Some(loc) = location(&format!("{}/{}", collection(Kind::Job), job.id)) {
         response.headers_mut().insert(header::LOCATION, loc);
@@ -124,7 +133,8 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
 
 /// `PATCH /jobs/{id}`: `queued → running → succeeded | failed`, or `cancelled`; 409 otherwise.
 #[utoipa::path(patch, path = "/api/v1/jobs/{id}", tag = "jobs",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path),
+           ("dry_run" = Option<bool>, Query, description = "true: the job as it would become; nothing is written")),
     request_body(content = Object, description = "`{status?, output?, error?}`"),
     responses((status = 200, description = "the job"),
               (status = 409, description = "a transition the job cannot make", body = crate::problem::Problem,
@@ -135,10 +145,43 @@ pub async fn patch(ctx: RequestCtx) -> HandlerResult {
     let job = visible_job(&ctx, &who).await?;
     let patch: JobPatch = ctx.json()?;
     let expected = optional_if_match(&ctx.headers, job.version)?;
-    let job = ctx
-        .state
-        .catalog()
+    let dry = dry_run(&ctx)?;
+    let job = writer(&ctx.state, dry)
         .update_job(job.id, &patch, expected, &who.subject)
         .await?;
+    if dry {
+        return Ok(json_response(StatusCode::OK, &job));
+    }
     job_response(&job, StatusCode::OK)
+}
+
+/// `GET /jobs/{id}/versions`: every version of a job with its lineage hash, for whoever may read
+/// the job.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/versions", tag = "jobs",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "`[{version, seq, hash, prev_hash, lineage_hash, hash_verified, action, actor, at}]`, oldest first"),
+              (status = 403, description = "another agent's job", body = crate::problem::Problem,
+                content_type = "application/problem+json"),
+              (status = 404, description = "no such job", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn versions(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Operator, Role::Agent])?;
+    let job = visible_job(&ctx, &who).await?;
+    versions::list_of(&ctx, Kind::Job, job.id).await
+}
+
+/// `GET /jobs/{id}/versions/{n}`: the job as it was at version `n`.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/versions/{n}", tag = "jobs",
+    params(("id" = uuid::Uuid, Path), ("n" = u64, Path, description = "a version, from 1")),
+    responses((status = 200, description = "the version's summary, the job under `entity`, and `inclusion_proof`"),
+              (status = 404, description = "no such job or version", body = crate::problem::Problem,
+                content_type = "application/problem+json"),
+              (status = 422, description = "`n` is not a positive integer", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn version(ctx: RequestCtx) -> HandlerResult {
+    let who = ctx.require(&[Role::Operator, Role::Agent])?;
+    let job = visible_job(&ctx, &who).await?;
+    versions::one_of(&ctx, Kind::Job, job.id).await
 }

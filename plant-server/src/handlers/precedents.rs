@@ -3,13 +3,15 @@
 
 use http::StatusCode;
 use plant_core::catalog::{PrecedentInput, PrecedentOutcome};
-use plant_core::model::{PrecedentSeed, PrecedentStatus};
+use plant_core::model::{Kind, PrecedentSeed, PrecedentStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::auth::Role;
 use crate::context::RequestCtx;
+use crate::handlers::catalog::{dry_run, writer};
+use crate::handlers::versions;
 use crate::problem::ApiError;
 use crate::response::json_response;
 use crate::router::HandlerResult;
@@ -72,6 +74,7 @@ fn parse_status(raw: &str) -> Result<PrecedentStatus, ApiError> {
 /// `POST /precedents`: 201 with the seed and `possible_conflicts`; the seed is
 /// `pending_review` when there are conflicts the request did not acknowledge.
 #[utoipa::path(post, path = "/api/v1/precedents", tag = "precedents",
+    params(("dry_run" = Option<bool>, Query, description = "true: 200 with the seed it would create; nothing is written")),
     request_body = PrecedentRequest,
     responses((status = 201, description = "the seed, with `possible_conflicts`"),
         (status = 409, description = "the seed id is taken", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -80,12 +83,11 @@ fn parse_status(raw: &str) -> Result<PrecedentStatus, ApiError> {
 pub async fn create(ctx: RequestCtx) -> HandlerResult {
     let who = ctx.require(&[Role::Genesis])?;
     let input: PrecedentInput = ctx.json()?;
-    let outcome = ctx
-        .state
-        .catalog()
+    let dry = dry_run(&ctx)?;
+    let outcome = writer(&ctx.state, dry)
         .create_precedent(&input, &who.subject)
         .await?;
-    Ok(json_response(StatusCode::CREATED, &outcome_json(&outcome)?))
+    Ok(json_response(written(dry), &outcome_json(&outcome)?))
 }
 
 /// `GET /precedents?status=&limit=&offset=`: seeds by creation.
@@ -140,7 +142,8 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
 /// `POST /precedents/{seed_id}/supersede`: creates the successor and marks the seed
 /// `superseded`, atomically; 201 with the new seed, `possible_conflicts` and `superseded`.
 #[utoipa::path(post, path = "/api/v1/precedents/{seed_id}/supersede", tag = "precedents",
-    params(("seed_id" = String, Path, description = "the seed to replace")),
+    params(("seed_id" = String, Path, description = "the seed to replace"),
+        ("dry_run" = Option<bool>, Query, description = "true: 200 with the would-be seeds; nothing is written")),
     request_body = PrecedentRequest,
     responses((status = 201, description = "the new seed"),
         (status = 409, description = "the seed is not the newest of its lineage, or the new id is taken", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -149,28 +152,65 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
 pub async fn supersede(ctx: RequestCtx) -> HandlerResult {
     let who = ctx.require(&[Role::Genesis])?;
     let input: PrecedentInput = ctx.json()?;
-    let outcome = ctx
-        .state
-        .catalog()
+    let dry = dry_run(&ctx)?;
+    let outcome = writer(&ctx.state, dry)
         .supersede_precedent(ctx.param("seed_id")?, &input, &who.subject)
         .await?;
-    Ok(json_response(StatusCode::CREATED, &outcome_json(&outcome)?))
+    Ok(json_response(written(dry), &outcome_json(&outcome)?))
 }
 
 /// `POST /precedents/{seed_id}/approve`: a seed pending review becomes active.
 #[utoipa::path(post, path = "/api/v1/precedents/{seed_id}/approve", tag = "precedents",
-    params(("seed_id" = String, Path, description = "the seed to approve")),
+    params(("seed_id" = String, Path, description = "the seed to approve"),
+        ("dry_run" = Option<bool>, Query, description = "true: the seed as it would become; nothing is written")),
     responses((status = 200, description = "the seed, active"),
         (status = 409, description = "the seed is not pending review", body = crate::problem::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn approve(ctx: RequestCtx) -> HandlerResult {
     let who = ctx.require(&[Role::Genesis])?;
-    let seed = ctx
-        .state
-        .catalog()
+    let seed = writer(&ctx.state, dry_run(&ctx)?)
         .approve_precedent(ctx.param("seed_id")?, &who.subject)
         .await?;
     Ok(json_response(StatusCode::OK, &seed_json(&seed)?))
+}
+
+/// `GET /precedents/{seed_id}/versions`: every version of a seed with its lineage hash
+/// (public, as reading the seed is).
+#[utoipa::path(get, path = "/api/v1/precedents/{seed_id}/versions", tag = "precedents",
+    params(("seed_id" = String, Path, description = "e.g. PS-001")),
+    responses((status = 200, description = "`[{version, seq, hash, prev_hash, lineage_hash, hash_verified, action, actor, at}]`, oldest first"),
+        (status = 404, description = "no such seed", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn versions(ctx: RequestCtx) -> HandlerResult {
+    let seed = ctx
+        .state
+        .catalog()
+        .get_precedent(ctx.param("seed_id")?)
+        .await?;
+    versions::list_of(&ctx, Kind::PrecedentSeed, seed.id).await
+}
+
+/// `GET /precedents/{seed_id}/versions/{n}`: the seed as it was at version `n`.
+#[utoipa::path(get, path = "/api/v1/precedents/{seed_id}/versions/{n}", tag = "precedents",
+    params(("seed_id" = String, Path, description = "e.g. PS-001"), ("n" = u64, Path, description = "a version, from 1")),
+    responses((status = 200, description = "the version's summary, the seed under `entity`, and `inclusion_proof`"),
+        (status = 404, description = "no such seed or version", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`n` is not a positive integer", body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn version(ctx: RequestCtx) -> HandlerResult {
+    let seed = ctx
+        .state
+        .catalog()
+        .get_precedent(ctx.param("seed_id")?)
+        .await?;
+    versions::one_of(&ctx, Kind::PrecedentSeed, seed.id).await
+}
+
+/// A seed write answers 201; its dry run 200 (nothing was created).
+fn written(dry: bool) -> StatusCode {
+    if dry {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
 }
 
 /// `POST /precedents/query {text, k, status?}`: seeds closest in meaning, with scores.

@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::auth::{Principal, Role};
 use crate::context::{RequestCtx, parse_uuid};
 use crate::extract::{Authorized, Id, Json, OperatorOrCustomer, Roles};
-use crate::handlers::catalog::collection;
+use crate::handlers::catalog::{DryRun, collection, dry_run, writer};
+use crate::handlers::versions;
 use crate::headers::{IfMatch, etag, location};
 use crate::problem::ApiError;
 use crate::query::Paging;
@@ -69,8 +70,11 @@ fn trial_response(trial: &Trial, status: StatusCode) -> HandlerResult {
     Ok(response)
 }
 
-/// `POST /trials`: books a seven-day trial (anyone; throttled per client).
+/// `POST /trials`: books a seven-day trial (anyone; throttled per client). `?dry_run=true`
+/// answers 200 with the trial it would book and books nothing (it counts against the throttle
+/// as a booking does, so it answers the 429 a booking would).
 #[utoipa::path(post, path = "/api/v1/trials", tag = "trials",
+    params(("dry_run" = Option<bool>, Query, description = "true: the trial it would book, 200; nothing is written")),
     request_body(content = Object, description = "`{agent_id, customer_name, customer_email, company, phone}` \
         (`customer_company` / `customer_phone` accepted too)"),
     responses(
@@ -87,7 +91,11 @@ pub async fn book(ctx: RequestCtx) -> HandlerResult {
     }
     let input: TrialInput = ctx.json()?;
     let actor = who.map_or_else(|| "anonymous".to_owned(), |p| p.subject);
-    let trial = ctx.state.catalog().book_trial(&input, &actor).await?;
+    let dry = dry_run(&ctx)?;
+    let trial = writer(&ctx.state, dry).book_trial(&input, &actor).await?;
+    if dry {
+        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+    }
     let mut response = trial_response(&trial, StatusCode::CREATED)?;
     if let Some(loc) = location(&format!("{}/{}", collection(Kind::Trial), trial.id)) {
         response.headers_mut().insert(header::LOCATION, loc);
@@ -166,7 +174,8 @@ pub async fn get(
 
 /// `PATCH /trials/{id}`: status (`converted`, `cancelled`, `expired`) and/or deliverables to add.
 #[utoipa::path(patch, path = "/api/v1/trials/{id}", tag = "trials",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path),
+           ("dry_run" = Option<bool>, Query, description = "true: the trial as it would become; nothing is written")),
     request_body(content = Object, description = "`{status?, deliverables?: [{title, description?, url?}]}`"),
     responses((status = 200, description = "the trial"),
               (status = 409, description = "a transition the trial cannot make", body = crate::problem::Problem,
@@ -176,22 +185,28 @@ pub async fn patch(
     State(state): State<AppState>,
     Authorized(who, _): Reader,
     Id(id): Id,
+    DryRun(dry): DryRun,
     headers: HeaderMap,
     Json(patch): Json<TrialPatch>,
 ) -> HandlerResult {
     let trial = visible_trial(&state, id, &who).await?;
     let expected = optional_if_match(&headers, trial.version)?;
-    let trial = state
-        .catalog()
+    let trial = writer(&state, dry)
         .update_trial(trial.id, &patch, expected, &who.subject)
         .await?;
+    if dry {
+        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+    }
     trial_response(&trial, StatusCode::OK)
 }
 
-/// `DELETE /trials/{id}`: cancels the trial; 204.
+/// `DELETE /trials/{id}`: cancels the trial; 204. `?dry_run=true`: 200 with the trial as it
+/// would be, cancelled, and nothing written.
 #[utoipa::path(delete, path = "/api/v1/trials/{id}", tag = "trials",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path),
+           ("dry_run" = Option<bool>, Query, description = "true: 200 with the would-be cancelled trial; nothing is written")),
     responses((status = 204, description = "cancelled"),
+              (status = 200, description = "dry run: the trial as it would be"),
               (status = 409, description = "the trial is no longer active", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -199,9 +214,15 @@ pub async fn cancel(
     State(state): State<AppState>,
     Authorized(who, _): Reader,
     Id(id): Id,
+    DryRun(dry): DryRun,
 ) -> HandlerResult {
     let trial = visible_trial(&state, id, &who).await?;
-    state.catalog().cancel_trial(trial.id, &who.subject).await?;
+    let trial = writer(&state, dry)
+        .cancel_trial(trial.id, &who.subject)
+        .await?;
+    if dry {
+        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -217,6 +238,37 @@ pub async fn deliverables(
 ) -> HandlerResult {
     let trial = visible_trial(&state, id, &who).await?;
     Ok(json_response(StatusCode::OK, &trial.deliverables))
+}
+
+/// `GET /trials/{id}/versions`: every version of a trial with its lineage hash, for whoever
+/// may read the trial.
+#[utoipa::path(get, path = "/api/v1/trials/{id}/versions", tag = "trials",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "`[{version, seq, hash, prev_hash, lineage_hash, hash_verified, action, actor, at}]`, oldest first"),
+              (status = 403, description = "another customer's trial", body = crate::problem::Problem,
+                content_type = "application/problem+json"),
+              (status = 404, description = "no such trial", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn versions(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let trial = visible_trial(&ctx.state, ctx.uuid_param("id")?, &who).await?;
+    versions::list_of(&ctx, Kind::Trial, trial.id).await
+}
+
+/// `GET /trials/{id}/versions/{n}`: the trial as it was at version `n`.
+#[utoipa::path(get, path = "/api/v1/trials/{id}/versions/{n}", tag = "trials",
+    params(("id" = uuid::Uuid, Path), ("n" = u64, Path, description = "a version, from 1")),
+    responses((status = 200, description = "the version's summary, the trial under `entity`, and `inclusion_proof`"),
+              (status = 404, description = "no such trial or version", body = crate::problem::Problem,
+                content_type = "application/problem+json"),
+              (status = 422, description = "`n` is not a positive integer", body = crate::problem::Problem,
+                content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn version(ctx: RequestCtx) -> HandlerResult {
+    let who = reader(&ctx)?;
+    let trial = visible_trial(&ctx.state, ctx.uuid_param("id")?, &who).await?;
+    versions::one_of(&ctx, Kind::Trial, trial.id).await
 }
 
 /// The version an optional `If-Match` pins (412 when stale).

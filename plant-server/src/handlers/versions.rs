@@ -1,11 +1,14 @@
-//! Addressable versions of the five catalog kinds: `GET …/{id}/versions` lists every version
-//! with its audit entry's seq, hash and per-entity lineage hash; `GET …/{id}/versions/{n}`
-//! returns the entity exactly as it was at version n, rebuilt from the entry that wrote it.
+//! Addressable versions of every kind: `GET …/versions` lists every version with its audit
+//! entry's seq, hash and per-entity lineage hash; `GET …/versions/{n}` returns the record
+//! exactly as it was at version n, rebuilt from the entry that wrote it. The five catalog kinds
+//! route here directly; trials, jobs and precedent seeds through their own handlers, which
+//! first check that the caller may read the record.
 
 use http::StatusCode;
 use plant_core::catalog::VersionedRecord;
 use plant_core::model::Kind;
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::context::RequestCtx;
 use crate::problem::ApiError;
@@ -16,14 +19,25 @@ use crate::router::HandlerResult;
 /// action, actor, at}]`, oldest first; 404 for an unknown id.
 pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    let versions = ctx.state.catalog().versions(kind, id).await?;
-    Ok(json_response(StatusCode::OK, &versions))
+    list_of(&ctx, kind, id).await
 }
 
 /// `GET …/{id}/versions/{n}`: the version's summary with the entity as it was under `entity`;
 /// 404 for an unknown id or version, 422 when `n` is not a positive integer.
 pub async fn get(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
+    one_of(&ctx, kind, id).await
+}
+
+/// The versions of record `id` of `kind` (whoever calls has been allowed to read it).
+pub async fn list_of(ctx: &RequestCtx, kind: Kind, id: Uuid) -> HandlerResult {
+    let versions = ctx.state.catalog().versions(kind, id).await?;
+    Ok(json_response(StatusCode::OK, &versions))
+}
+
+/// Version `{n}` of record `id` of `kind`, with the path of its inclusion proof (whoever calls
+/// has been allowed to read it).
+pub async fn one_of(ctx: &RequestCtx, kind: Kind, id: Uuid) -> HandlerResult {
     let n = parse_version(ctx.param("n")?)?;
     let version = ctx.state.catalog().version(kind, id, n).await?;
     let store = ctx.state.catalog().store();
