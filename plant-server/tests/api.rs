@@ -396,6 +396,76 @@ async fn agents_carry_description_and_lowercase_industry_and_filter_by_industry_
 }
 
 #[tokio::test]
+async fn an_agent_created_without_a_description_gets_one_from_its_role_industry_and_skill() {
+    let s = start().await;
+    let model = first(&s, "/api/v1/agents").await;
+    let name_of = |v: Value| v["name"].as_str().unwrap().to_owned();
+    let role = name_of(
+        get(
+            &s,
+            &format!(
+                "/api/v1/genesis/job-roles/{}",
+                model["job_role_id"].as_str().unwrap()
+            ),
+        )
+        .await,
+    );
+    let skill = name_of(
+        get(
+            &s,
+            &format!(
+                "/api/v1/genesis/skills/{}",
+                model["skill_id"].as_str().unwrap()
+            ),
+        )
+        .await,
+    );
+    let industry = name_of(
+        get(
+            &s,
+            &format!(
+                "/api/v1/industries/{}",
+                model["industry_id"].as_str().unwrap()
+            ),
+        )
+        .await,
+    );
+    // What the platform portal's client sends: no description.
+    let body = json!({
+        "name": "Described By Plant",
+        "job_role_id": model["job_role_id"],
+        "skill_id": model["skill_id"],
+        "industry_id": model["industry_id"],
+    });
+    let r = req("POST", "/api/v1/agents")
+        .bearer(&genesis(&s))
+        .json(&body)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created = r.json();
+    let expected = format!("{role} for {industry}, skilled in {skill}.");
+    assert_eq!(created["description"], expected.as_str());
+    let listed = get(
+        &s,
+        &format!("/api/v1/agents/{}", created["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(listed["description"], expected.as_str());
+    // A description that is given is kept as given.
+    let mut given = body.clone();
+    given["name"] = json!("Described By Its Maker");
+    given["description"] = json!("Writes landing pages.");
+    let r = req("POST", "/api/v1/agents")
+        .bearer(&genesis(&s))
+        .json(&given)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["description"], "Writes landing pages.");
+}
+
+#[tokio::test]
 async fn lists_have_a_stable_order_and_link_cursors_walk_every_item_once() {
     let s = start().await;
     let all = get(&s, "/api/v1/agents?limit=1000").await;

@@ -11,8 +11,8 @@ use crate::input::{
     merged_input,
 };
 use crate::model::{
-    Agent, Alignment, Base, Body, Certification, CertificationState, Entity, Industry, JobRole,
-    JobStatus, Kind, Record, Skill, Status, Team, TrialStatus,
+    Agent, Alignment, Base, Body, Certification, CertificationState, Description, Entity, Industry,
+    JobRole, JobStatus, Kind, Record, Skill, Status, Team, TrialStatus,
 };
 use crate::search::query_terms;
 use crate::store::{
@@ -174,6 +174,11 @@ impl Catalog {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
+        if let Record::Agent(agent) = &mut record
+            && agent.body.description.as_str().is_empty()
+        {
+            agent.body.description = self.composed_description(&agent.body).await?;
+        }
         let parent = record.base().and_then(|b| b.parent_id);
         let parent_changes = self
             .parent_changes(record.id(), None, parent, actor)
@@ -184,6 +189,30 @@ impl Catalog {
         };
         let change = Change::create(record, actor).with_embedding(embedding);
         self.commit_with(change, parent_changes).await
+    }
+
+    /// The description of an agent created without one (the platform portal's client sends
+    /// none): what it is, from its job role, industry and skill, so that a marketplace card
+    /// never shows an empty text. The references exist: the rules checked them first.
+    async fn composed_description(&self, agent: &Agent) -> Result<Description> {
+        let name = |record: Option<Record>| {
+            record
+                .and_then(|r| r.name().map(|n| n.as_str().to_owned()))
+                .unwrap_or_default()
+        };
+        let role = name(
+            self.store
+                .get(Some(Kind::JobRole), agent.job_role_id)
+                .await?,
+        );
+        let industry = name(
+            self.store
+                .get(Some(Kind::Industry), agent.industry_id)
+                .await?,
+        );
+        let skill = name(self.store.get(Some(Kind::Skill), agent.skill_id).await?);
+        let text = format!("{role} for {industry}, skilled in {skill}.");
+        Description::parse(&text).map_err(|e| Error::Internal(Cause::from(e.to_string())))
     }
 
     /// Creates a catalog record of `kind` from its JSON input (the body of a create request);
