@@ -36,11 +36,15 @@ pub struct AuditEntry {
     pub seq: u64,
     /// The entity (or trial, or job) the change is about.
     pub entity_id: Uuid,
-    /// Its kind.
+    /// Its kind, as the text the link hash covers. An entry is a record of what is stored, so
+    /// its text fields stay text: a verifier must hash and report whatever a tampered row holds
+    /// (an unknown kind or action is a broken entry found at its seq, not a row that fails to
+    /// load). The write path cannot produce a wrong one: stores build entries from a typed
+    /// [`crate::model::Kind`] and [`crate::store::Action`].
     pub entity_type: String,
     /// Its version after the change.
     pub entity_version: u64,
-    /// What happened.
+    /// What happened (text, for the reason given on `entity_type`).
     pub action: String,
     /// Who did it.
     pub actor: String,
