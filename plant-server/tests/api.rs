@@ -466,6 +466,41 @@ async fn an_agent_created_without_a_description_gets_one_from_its_role_industry_
 }
 
 #[tokio::test]
+async fn an_agent_may_name_its_industry_by_name_in_any_case_or_by_id_as_the_platform_portal_does() {
+    let s = start().await;
+    let model = first(&s, "/api/v1/agents").await;
+    let industry = model["industry"].as_str().unwrap().to_owned();
+    let create = |name: &str, industry: Value| {
+        json!({
+            "name": name,
+            "job_role_id": model["job_role_id"],
+            "skill_id": model["skill_id"],
+            "industry": industry,
+        })
+    };
+    for (name, given) in [
+        ("Industry By Name", json!(industry.to_uppercase())),
+        ("Industry By Id", model["industry_id"].clone()),
+    ] {
+        let r = req("POST", "/api/v1/agents")
+            .bearer(&genesis(&s))
+            .json(&create(name, given))
+            .send(&s)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(r.json()["industry_id"], model["industry_id"]);
+        assert_eq!(r.json()["industry"], industry.as_str());
+    }
+    let r = req("POST", "/api/v1/agents")
+        .bearer(&genesis(&s))
+        .json(&create("Industry Unknown", json!("No Such Industry")))
+        .send(&s)
+        .await;
+    let problem = r.problem(422);
+    assert_eq!(problem["errors"][0]["rule"], "L1-AGENT-03", "{problem}");
+}
+
+#[tokio::test]
 async fn lists_have_a_stable_order_and_link_cursors_walk_every_item_once() {
     let s = start().await;
     let all = get(&s, "/api/v1/agents?limit=1000").await;

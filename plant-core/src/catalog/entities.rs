@@ -103,7 +103,7 @@ impl Catalog {
                 at,
             ),
             Kind::Agent => fresh(
-                parse_as::<AgentInput>(input)?
+                parse_as::<AgentInput>(self.industry_named(input).await?)?
                     .parse()
                     .map_err(Error::Invalid)?,
                 at,
@@ -115,6 +115,48 @@ impl Catalog {
                 ));
             }
         })
+    }
+
+    /// The platform portal's client names an agent's industry as `industry` (its name in any
+    /// case, or its id) where plant's field is `industry_id`: the name becomes the id here.
+    /// `industry_id`, when given, wins.
+    async fn industry_named(&self, mut input: Value) -> Result<Value> {
+        let Some(fields) = input.as_object_mut() else {
+            return Ok(input);
+        };
+        let given = fields.remove("industry");
+        if fields.get("industry_id").is_some_and(|v| !v.is_null()) {
+            return Ok(input);
+        }
+        let given = match given {
+            None | Some(Value::Null) => return Ok(input),
+            Some(Value::String(text)) => text,
+            Some(_) => {
+                return Err(Error::input(
+                    "industry",
+                    "must be a string: an industry's name or id",
+                ));
+            }
+        };
+        let given = given.trim();
+        let id = match Uuid::parse_str(given) {
+            Ok(id) => id,
+            Err(_) => match self.store.get_by_name(Kind::Industry, given).await? {
+                Some(industry) => industry.id(),
+                None => {
+                    return Err(Error::Invalid(vec![Violation::new(
+                        rules::L1_AGENT_03,
+                        "industry",
+                        format!(
+                            "no industry is named '{}'",
+                            given.chars().take(100).collect::<String>()
+                        ),
+                    )]));
+                }
+            },
+        };
+        fields.insert("industry_id".into(), Value::String(id.to_string()));
+        Ok(input)
     }
 
     async fn resolve_skills(&self, parsed: ParsedJobRole) -> Result<JobRole> {

@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::{HeaderMap, StatusCode, header};
 use plant_core::Catalog;
-use plant_core::input::{AgentInput, IndustryInput, JobRoleInput, SkillInput, TeamInput};
+use plant_core::input::{IndustryInput, JobRoleInput, SkillInput, TeamInput};
 use plant_core::model::{Category, Kind, Record, Seniority, Status};
 use plant_core::store::{ListQuery, SearchFilter, SearchMode};
 use serde_json::{Map, Value};
@@ -105,10 +105,13 @@ pub async fn create(ctx: RequestCtx, kind: Kind) -> HandlerResult {
             .create_team(&ctx.json::<TeamInput>()?, &who.subject)
             .await?
             .into(),
-        Kind::Agent => catalog
-            .create_agent(&ctx.json::<AgentInput>()?, &who.subject)
-            .await?
-            .into(),
+        // Through the JSON path, which also takes the platform portal's `industry` (a name or
+        // an id) for `industry_id`.
+        Kind::Agent => {
+            catalog
+                .create_json(kind, ctx.json::<Value>()?, &who.subject, false)
+                .await?
+        }
         Kind::Trial | Kind::Job | Kind::PrecedentSeed => {
             return Err(ApiError::NotFound("no such collection".into()));
         }
