@@ -8,6 +8,8 @@
 //! These helpers panic on failure: they run inside tests, where a panic is the report.
 #![allow(clippy::panic, clippy::expect_used)]
 
+pub mod python;
+
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 
 use crate::store::postgres::connect_options;

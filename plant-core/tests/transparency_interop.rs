@@ -9,9 +9,8 @@
 //! under `CI=true`, where it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use plant_core::audit::{MerkleTree, Note, NoteSigner, SigType, TransparencyLog, open_checkpoint};
@@ -139,26 +138,7 @@ async fn an_independent_c2sp_implementation_agrees_in_both_directions() {
     });
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/aics_check.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "aics_check.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = plant_core::testing::python::run_json_script(&python, script, &input);
     assert_eq!(
         result["failures"],
         serde_json::json!([]),

@@ -166,26 +166,7 @@ async fn python_recomputes_the_chain_the_tree_and_the_checkpoint_from_the_spec()
     let input = serde_json::json!({ "entries": entries, "checkpoint": checkpoint.note });
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spec/recompute.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "recompute.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = plant_core::testing::python::run_json_script(python, script, &input);
 
     let hashes: Vec<String> = entries.iter().map(|e| e.hash.to_hex()).collect();
     assert_eq!(result["hashes"], serde_json::json!(hashes));

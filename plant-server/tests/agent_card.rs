@@ -11,9 +11,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{Options, TestServer, random_secret, req, start, start_with, token};
 use serde_json::{Value, json};
@@ -582,26 +581,7 @@ async fn the_official_sdk_parses_both_cards_strictly_and_verifies_the_signature(
 
 fn run_checker(python: &PathBuf, input: &Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/a2a/sdk_check.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "sdk_check.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    plant_core::testing::python::run_json_script(python, script, input)
 }
 
 #[test]
