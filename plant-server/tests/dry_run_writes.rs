@@ -518,3 +518,31 @@ async fn precedent_create_supersede_and_approve_dry_runs_write_nothing() {
         .same_problem(&s, 404)
         .await;
 }
+
+#[tokio::test]
+async fn a_dry_run_create_with_a_taken_external_id_is_the_same_409() {
+    let s = start().await;
+    let genesis = token(&s, "genesis");
+    let skill = |name: &str| json!({"name": name, "description": "d", "category": "technical", "external_id": "ext-held"});
+    let r = req("POST", "/api/v1/genesis/skills")
+        .bearer(&genesis)
+        .json(&skill("Holds The External Id"))
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let before = head(&s).await;
+    let dry = req("POST", "/api/v1/genesis/skills?dry_run=true")
+        .bearer(&genesis)
+        .json(&skill("Wants The External Id"))
+        .send(&s)
+        .await;
+    let dry = dry.problem(409);
+    assert_eq!(head(&s).await, before, "a dry run wrote");
+    let real = req("POST", "/api/v1/genesis/skills")
+        .bearer(&genesis)
+        .json(&skill("Wants The External Id"))
+        .send(&s)
+        .await;
+    let real = real.problem(409);
+    assert_eq!(dry["detail"], real["detail"]);
+}

@@ -177,7 +177,7 @@ impl Catalog {
 
     /// What the store would refuse in `change`, as the same error: a create of a taken id, an
     /// update of a missing record or at another version, a transition the kind does not make,
-    /// a name (or seed id) another record holds.
+    /// a name (or seed id) or an external id another record holds.
     async fn check_commit(&self, change: &Change) -> Result<()> {
         let record = &change.record;
         let (kind, id) = (record.kind(), record.id());
@@ -212,6 +212,19 @@ impl Catalog {
                 .is_some_and(|owner| owner.id() != id)
         {
             return Err(StoreError::Duplicate { kind, field }.into());
+        }
+        if let Some(external_id) = record.base().and_then(|b| b.external_id.as_deref())
+            && self
+                .store
+                .external_id_owner(external_id)
+                .await?
+                .is_some_and(|owner| owner != id)
+        {
+            return Err(StoreError::Duplicate {
+                kind,
+                field: "external_id",
+            }
+            .into());
         }
         Ok(())
     }
@@ -403,6 +416,26 @@ mod tests {
             _ => panic!("the dry run and the write disagree on success"),
         }
         (dry, real)
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_refuses_a_taken_external_id_as_the_write_does() {
+        let c = seeded().await;
+        let skill = |name: &str| {
+            serde_json::json!({
+                "name": name, "description": "d", "category": "technical",
+                "external_id": "ext-taken",
+            })
+        };
+        c.create_json(Kind::Skill, skill("Holds The Id"), "g", false)
+            .await
+            .unwrap();
+        let (_, real) = dry_then_real(&c, |c| async move {
+            c.create_json(Kind::Skill, skill("Wants The Id"), "g", c.is_dry_run())
+                .await
+        })
+        .await;
+        assert!(matches!(real, Err(Error::Conflict(_))), "{real:?}");
     }
 
     #[tokio::test]

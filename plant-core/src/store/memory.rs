@@ -537,6 +537,10 @@ impl Store for MemoryStore {
             .cloned())
     }
 
+    async fn external_id_owner(&self, external_id: &str) -> StoreResult<Option<Uuid>> {
+        Ok(self.lock().external_ids.get(external_id).copied())
+    }
+
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
         let inner = self.lock();
         let key = match kind {

@@ -437,6 +437,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// unique by), or a precedent seed by its seed id.
     async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>>;
 
+    /// The id of the catalog record holding `external_id` (unique across every kind), if any.
+    async fn external_id_owner(&self, external_id: &str) -> StoreResult<Option<Uuid>>;
+
     /// The names of the catalog records of `kind` among `ids` that exist (others are left out),
     /// in one call: what a list response needs to name the records it references.
     async fn names(

@@ -141,6 +141,11 @@ impl Store for PgStore {
         read::get_by_name(&self.pool, kind, name).await
     }
 
+    #[instrument(skip(self))]
+    async fn external_id_owner(&self, external_id: &str) -> StoreResult<Option<Uuid>> {
+        read::external_id_owner(&self.pool, external_id).await
+    }
+
     #[instrument(skip(self, ids), fields(ids = ids.len()))]
     async fn names(
         &self,

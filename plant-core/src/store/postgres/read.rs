@@ -84,6 +84,17 @@ pub(super) async fn get(pool: &PgPool, kind: Kind, id: Uuid) -> StoreResult<Opti
     row.map(|row| record_of(kind, &row)).transpose()
 }
 
+pub(super) async fn external_id_owner(
+    pool: &PgPool,
+    external_id: &str,
+) -> StoreResult<Option<Uuid>> {
+    sqlx::query_scalar(sql::EXTERNAL_ID_OWNER)
+        .bind(external_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(store_error)
+}
+
 pub(super) async fn get_by_name(
     pool: &PgPool,
     kind: Kind,

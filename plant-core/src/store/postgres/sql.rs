@@ -249,6 +249,8 @@ pub(super) const JOB: KindSql = KindSql {
 };
 
 /// The kind of whatever record has this id.
+pub(super) const EXTERNAL_ID_OWNER: &str = "select id from base_entity where external_id = $1";
+
 pub(super) const KIND_OF: &str = "select coalesce(\
     (select entity_type from base_entity where id = $1), \
     (select 'Trial' from trial where id = $1), \
