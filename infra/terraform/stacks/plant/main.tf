@@ -69,6 +69,31 @@ resource "google_secret_manager_secret_version" "jwt" {
   secret_data_wo_version = var.jwt_secret_version
 }
 
+# The ed25519 seed that signs A2A 1.0 agent cards (PLANT_CARD_SIGNING_KEY, 64 hex digits: the
+# SHA-256 of an ephemeral random value), written only through `secret_data_wo` like the JWT key.
+# Every instance signs with this one key, so the key set at /.well-known/jwks.json verifies a card
+# whichever instance served either. Raise card_key_version to rotate it (cards signed before stop
+# verifying once clients fetch the new key set).
+ephemeral "random_password" "card_key" {
+  length  = 64
+  special = false
+}
+
+resource "google_secret_manager_secret" "card_key" {
+  secret_id = "${var.env}-plant-card-signing-key"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+}
+
+resource "google_secret_manager_secret_version" "card_key" {
+  secret                 = google_secret_manager_secret.card_key.id
+  secret_data_wo         = sha256(ephemeral.random_password.card_key.result)
+  secret_data_wo_version = var.card_key_version
+}
+
 module "service" {
   source = "../../modules/cloud-run"
 
@@ -109,6 +134,10 @@ module "service" {
     PLANT_JWT_SECRET = {
       secret  = google_secret_manager_secret.jwt.id
       version = google_secret_manager_secret_version.jwt.version
+    }
+    PLANT_CARD_SIGNING_KEY = {
+      secret  = google_secret_manager_secret.card_key.id
+      version = google_secret_manager_secret_version.card_key.version
     }
   }
 }

@@ -59,6 +59,12 @@ variable "jwt_secret_version" {
   default     = 1
 }
 
+variable "card_key_version" {
+  description = "Version of the generated agent-card signing key (write-only, never in state); raise it to rotate the key."
+  type        = number
+  default     = 1
+}
+
 variable "db_password_version" {
   description = "Version of the generated database password (write-only, never in state); raise it to rotate the password and DATABASE_URL together."
   type        = number
