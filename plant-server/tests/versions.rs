@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::{TestServer, admin_url, req, start, token};
+use common::{TestServer, admin_url, lineage, req, start, token};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const COLLECTIONS: [&str; 5] = [
     "/api/v1/industries",
@@ -55,22 +54,6 @@ async fn patch(s: &TestServer, path: &str, body: &Value) -> Value {
         .await;
     assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
     r.json()
-}
-
-/// The lineage hashes recomputed here from the entry hashes, as the README defines them.
-fn lineage(entry_hashes: &[&str]) -> Vec<String> {
-    let mut previous = [0u8; 32];
-    entry_hashes
-        .iter()
-        .map(|h| {
-            let mut d = Sha256::new();
-            d.update(b"plant-lineage-v1\n");
-            d.update(previous);
-            d.update(hex::decode(h).unwrap());
-            previous = d.finalize().into();
-            hex::encode(previous)
-        })
-        .collect()
 }
 
 /// The entity's own JSON: a read without the additions computed from other entities.

@@ -7,26 +7,8 @@
 
 mod common;
 
-use common::{TestServer, claims, mint, req, start, token};
+use common::{TestServer, claims, lineage, mint, req, start, token};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-/// The lineage hashes of an entity's versions from its entry hashes:
-/// `SHA-256("plant-lineage-v1\n" || previous || entry)`, previous = 32 zero bytes for v1.
-fn lineage(entry_hashes: &[&str]) -> Vec<String> {
-    let mut previous = [0u8; 32];
-    entry_hashes
-        .iter()
-        .map(|h| {
-            let mut d = Sha256::new();
-            d.update(b"plant-lineage-v1\n");
-            d.update(previous);
-            d.update(hex::decode(h).unwrap());
-            previous = d.finalize().into();
-            hex::encode(previous)
-        })
-        .collect()
-}
 
 async fn get(s: &TestServer, path: &str, bearer: Option<&str>) -> Value {
     let mut r = req("GET", path);

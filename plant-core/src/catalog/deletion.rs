@@ -22,9 +22,9 @@ impl Catalog {
         let current = self.get(kind, id).await?;
         match current.base().map(|b| b.status) {
             Some(Status::Archived | Status::Deleted) => {
-                self.delete(kind, id, expected_version, actor).await
+                self.delete_read(current, expected_version, actor).await
             }
-            _ => self.archive(kind, id, expected_version, actor).await,
+            _ => self.archive_read(current, expected_version, actor).await,
         }
     }
 
@@ -41,6 +41,17 @@ impl Catalog {
         actor: &str,
     ) -> Result<Record> {
         let current = self.get(kind, id).await?;
+        self.delete_read(current, expected_version, actor).await
+    }
+
+    /// [`Catalog::delete`] of a record already read.
+    async fn delete_read(
+        &self,
+        current: Record,
+        expected_version: Option<u64>,
+        actor: &str,
+    ) -> Result<Record> {
+        let (kind, id) = (current.kind(), current.id());
         check_version(expected_version, current.version())?;
         match current.base().map(|b| b.status) {
             Some(Status::Archived) => {}

@@ -422,6 +422,17 @@ impl Catalog {
         actor: &str,
     ) -> Result<Record> {
         let current = self.get(kind, id).await?;
+        self.archive_read(current, expected_version, actor).await
+    }
+
+    /// [`Catalog::archive`] of a record already read.
+    pub(super) async fn archive_read(
+        &self,
+        current: Record,
+        expected_version: Option<u64>,
+        actor: &str,
+    ) -> Result<Record> {
+        let (kind, id) = (current.kind(), current.id());
         check_version(expected_version, current.version())?;
         let dependents = self.active_dependents(kind, id).await?;
         if dependents > 0 {

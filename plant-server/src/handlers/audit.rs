@@ -100,11 +100,6 @@ pub async fn verify(ctx: RequestCtx) -> HandlerResult {
         .transparency()
         .fold_checkpoints(store.as_ref(), None, &[], &mut report)
         .await
-        .map_err(|e| match e {
-            plant_core::audit::ProofError::Store(source) => {
-                crate::problem::ApiError::from(plant_core::Error::from(source))
-            }
-            other => crate::problem::ApiError::Internal(Box::new(other)),
-        })?;
+        .map_err(crate::handlers::transparency::proof_error)?;
     Ok(json_response(StatusCode::OK, &report))
 }

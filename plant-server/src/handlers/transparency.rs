@@ -97,7 +97,7 @@ fn immutable(mut response: Response) -> Response {
 /// A proof that cannot be given, as the API's errors: a pair that can never have a proof is
 /// input the client must change (422); a size the log has not reached yet is 404 (it may exist
 /// later); a store that cannot be read is 503.
-fn proof_error(err: ProofError) -> ApiError {
+pub(crate) fn proof_error(err: ProofError) -> ApiError {
     match err {
         ProofError::BadRequest(why) => ApiError::Invalid {
             detail: why,

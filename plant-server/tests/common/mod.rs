@@ -14,6 +14,7 @@ use plant_server::router::RouterBuilder;
 use plant_server::service::App;
 use plant_server::state::{AppState, Readiness};
 use serde_json::Value;
+use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -355,4 +356,22 @@ pub fn b64url(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The lineage hashes of an entity's versions recomputed from its entry hashes, as the README
+/// defines them:
+/// `SHA-256("plant-lineage-v1\n" || previous || entry)`, previous = 32 zero bytes for v1.
+pub fn lineage(entry_hashes: &[&str]) -> Vec<String> {
+    let mut previous = [0u8; 32];
+    entry_hashes
+        .iter()
+        .map(|h| {
+            let mut d = sha2::Sha256::new();
+            d.update(b"plant-lineage-v1\n");
+            d.update(previous);
+            d.update(hex::decode(h).unwrap());
+            previous = d.finalize().into();
+            hex::encode(previous)
+        })
+        .collect()
 }
