@@ -23,12 +23,7 @@ async fn the_read_model_over_postgres_passes_the_conformance_story() {
         let Some(db) = TestDb::new(&format!("rm_{name}")).await else {
             return;
         };
-        let inner: Arc<dyn Store> = Arc::new(db.store().await);
-        let model: Arc<dyn Store> = Arc::new(
-            ReadModelStore::start(inner, ReadModelOptions::default())
-                .await
-                .unwrap(),
-        );
+        let model = story::model_over(Arc::new(db.store().await)).await;
         eprintln!("scenario: {name}");
         scenario(model).await;
         db.drop_db().await;
@@ -45,12 +40,7 @@ fn random_operations_leave_the_model_equal_to_postgres() {
         .run(
             &(any::<bool>(), read_model_support::steps(16)),
             |(seed_first, steps)| {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
+                read_model_support::block_on(async {
                     let Some(db) = TestDb::new("rm_props").await else {
                         return;
                     };

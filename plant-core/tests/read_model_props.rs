@@ -18,12 +18,7 @@ proptest! {
         seed_first in any::<bool>(),
         steps in read_model_support::steps(24),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        read_model_support::block_on(async {
             let inner: Arc<dyn Store> = Arc::new(MemoryStore::new());
             story::run(inner, seed_first, &steps).await;
         });
@@ -32,15 +27,9 @@ proptest! {
 
 #[tokio::test]
 async fn the_read_model_passes_the_store_conformance_story() {
-    use plant_core::read_model::{ReadModelOptions, ReadModelStore};
     use plant_core::store::conformance;
     for (name, scenario) in conformance::SCENARIOS {
-        let inner: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let model: Arc<dyn Store> = Arc::new(
-            ReadModelStore::start(inner, ReadModelOptions::default())
-                .await
-                .unwrap(),
-        );
+        let model = story::model_over(Arc::new(MemoryStore::new())).await;
         eprintln!("scenario: {name}");
         scenario(model).await;
     }

@@ -42,6 +42,22 @@ async fn first_visible(addr: SocketAddr, path: &str, since: Instant) -> Duration
     }
 }
 
+/// Creates a skill through `addr`: its path, the answer's `X-Plant-Seq`, and when it answered.
+async fn write_skill(addr: SocketAddr, genesis: &str, name: &str) -> (String, u64, Instant) {
+    let r = req("POST", "/api/v1/genesis/skills")
+        .bearer(genesis)
+        .json(&skill_body(name))
+        .ok(addr)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let answered = Instant::now();
+    let path = format!(
+        "/api/v1/genesis/skills/{}",
+        r.json()["id"].as_str().unwrap()
+    );
+    (path, seq(&r), answered)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -65,18 +81,8 @@ async fn a_write_through_one_process_is_read_through_the_others_within_the_bound
     let mut others = Vec::new();
     for i in 0..WRITES {
         let writer = servers[i % servers.len()].addr;
-        let r = req("POST", "/api/v1/genesis/skills")
-            .bearer(&genesis)
-            .json(&skill_body(&format!("Read across processes {i}")))
-            .ok(writer)
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text());
-        let written = Instant::now();
-        let token_seq = seq(&r);
-        let path = format!(
-            "/api/v1/genesis/skills/{}",
-            r.json()["id"].as_str().unwrap()
-        );
+        let (path, token_seq, written) =
+            write_skill(writer, &genesis, &format!("Read across processes {i}")).await;
         // The writer answers from its own model: the write is there at once.
         own.push(first_visible(writer, &path, written).await);
         for (j, other) in servers.iter().enumerate() {
@@ -93,17 +99,8 @@ async fn a_write_through_one_process_is_read_through_the_others_within_the_bound
         }
         // Without it, the next write's staleness is measured from its answer.
         let other = servers[(i + 1) % servers.len()].addr;
-        let r2 = req("POST", "/api/v1/genesis/skills")
-            .bearer(&genesis)
-            .json(&skill_body(&format!("Read across processes {i} bis")))
-            .ok(writer)
-            .await;
-        assert_eq!(r2.status, 201, "{}", r2.text());
-        let written = Instant::now();
-        let path = format!(
-            "/api/v1/genesis/skills/{}",
-            r2.json()["id"].as_str().unwrap()
-        );
+        let (path, _, written) =
+            write_skill(writer, &genesis, &format!("Read across processes {i} bis")).await;
         others.push(first_visible(other, &path, written).await);
     }
     own.sort();

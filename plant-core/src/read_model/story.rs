@@ -446,6 +446,16 @@ fn queries(kind: Kind, all: &[Record]) -> Vec<ListQuery> {
     out
 }
 
+/// A read model with the default options over `inner`, as a store (what the conformance story
+/// runs against).
+pub async fn model_over(inner: Arc<dyn Store>) -> Arc<dyn Store> {
+    Arc::new(
+        ReadModelStore::start(inner, super::ReadModelOptions::default())
+            .await
+            .unwrap(),
+    )
+}
+
 /// Seeds a store with the built-in catalog.
 pub async fn seed(store: Arc<dyn Store>) {
     let catalog = Catalog::new(store, Arc::new(HashingEmbedder));

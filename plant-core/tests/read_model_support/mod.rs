@@ -35,3 +35,14 @@ fn op() -> impl Strategy<Value = Op> {
 pub fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec((op(), any::<bool>()), 1..max)
 }
+
+/// Runs one case on a runtime of its own (two workers: the model's follower runs beside the
+/// operations).
+pub fn block_on<F: std::future::Future>(case: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(case)
+}
