@@ -136,6 +136,25 @@ async fn if_none_match_answers_304_for_lists_and_entities_until_they_change() {
         .send(&s)
         .await;
     assert_eq!(unchanged.status, 304);
+
+    // The audit export too, after its operator check.
+    let operator = token(&s, "operator");
+    let export = req("GET", "/api/v1/audit/export?limit=10")
+        .bearer(&operator)
+        .send(&s)
+        .await;
+    let export_tag = export.header("etag").unwrap().to_owned();
+    let cached = req("GET", "/api/v1/audit/export?limit=10")
+        .bearer(&operator)
+        .header("If-None-Match", &export_tag)
+        .send(&s)
+        .await;
+    assert_eq!(cached.status, 304);
+    let anonymous = req("GET", "/api/v1/audit/export?limit=10")
+        .header("If-None-Match", &export_tag)
+        .send(&s)
+        .await;
+    assert_eq!(anonymous.status, 401);
 }
 
 #[tokio::test]

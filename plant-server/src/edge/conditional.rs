@@ -250,6 +250,19 @@ pub async fn list_tag_or_304(
     Err(response)
 }
 
+/// `response` with the list tag and seq [`list_tag_or_304`] gave.
+pub fn tagged(
+    mut response: crate::response::Response,
+    tag: Option<(u64, HeaderValue)>,
+) -> crate::response::Response {
+    if let Some((seq, tag)) = tag {
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, tag);
+        headers.insert(SEQ_HEADER.clone(), HeaderValue::from(seq));
+    }
+    response
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

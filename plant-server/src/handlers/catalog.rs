@@ -2,7 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderMap, StatusCode, Uri, header};
 use plant_core::Catalog;
 use plant_core::input::{IndustryInput, JobRoleInput, SkillInput, TeamInput};
 use plant_core::model::{Category, Kind, Record, Seniority, Status};
@@ -17,7 +17,7 @@ use crate::context::{RequestCtx, parse_uuid};
 use crate::headers::{IfMatch, etag, next_link};
 use crate::problem::ApiError;
 use crate::query::{Paging, Query};
-use crate::response::{Response, json_bytes_response, json_response};
+use crate::response::{json_bytes_response, json_response};
 use crate::router::HandlerResult;
 use crate::state::AppState;
 use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
@@ -183,7 +183,7 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
         {
             Some(industry) => query.industry_id = Some(industry.id()),
             None => {
-                return Ok(tagged(
+                return Ok(conditional::tagged(
                     json_response(StatusCode::OK, &Vec::<Value>::new()),
                     tag,
                 ));
@@ -209,17 +209,7 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     {
         response.headers_mut().insert(header::LINK, link);
     }
-    Ok(tagged(response, tag))
-}
-
-/// The response with its list tag (`(seq, tag)` from [`conditional::list_tag_or_304`]).
-fn tagged(mut response: Response, tag: Option<(u64, HeaderValue)>) -> Response {
-    if let Some((seq, tag)) = tag {
-        let headers = response.headers_mut();
-        headers.insert(header::ETAG, tag);
-        headers.insert(conditional::SEQ_HEADER.clone(), HeaderValue::from(seq));
-    }
-    response
+    Ok(conditional::tagged(response, tag))
 }
 
 /// Agents best matching `text` in `mode`, best first, each with its `score`; the other filters
@@ -355,5 +345,8 @@ pub async fn history(
     };
     let entries = state.catalog().history(kind, id).await?;
     let body: Vec<Value> = entries.iter().map(history_json).collect();
-    Ok(tagged(json_response(StatusCode::OK, &body), tag))
+    Ok(conditional::tagged(
+        json_response(StatusCode::OK, &body),
+        tag,
+    ))
 }
