@@ -14,8 +14,9 @@
 #   BENCH_SECONDS [15]          duration of each -c32 run of the server
 #   BENCH_RUNS [3]              runs per measurement; the table shows the median (start-up: five)
 #   BENCH_C1_SECONDS [1]        duration of each -c1 run
-#   BENCH_CEILING_SECONDS [2]   duration of each HTTP-ceiling run (-c32)
-#   BENCH_DB_SECONDS [2]        duration of each database-ceiling loop
+#   BENCH_CEILING_SECONDS [BENCH_SECONDS]  duration of each HTTP-ceiling run (-c32); the same as
+#                               the server's runs, so that a ratio compares like with like
+#   BENCH_DB_SECONDS [BENCH_SECONDS]       duration of each database-ceiling loop
 #   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
@@ -36,8 +37,8 @@ cd "$REPO"
 SECONDS_PER_RUN=${BENCH_SECONDS:-15}
 RUNS=${BENCH_RUNS:-3}
 C1_SECONDS=${BENCH_C1_SECONDS:-1}
-CEILING_SECONDS=${BENCH_CEILING_SECONDS:-2}
-DB_SECONDS=${BENCH_DB_SECONDS:-2}
+CEILING_SECONDS=${BENCH_CEILING_SECONDS:-$SECONDS_PER_RUN}
+DB_SECONDS=${BENCH_DB_SECONDS:-$SECONDS_PER_RUN}
 SCALE_SECONDS=${BENCH_SCALE_SECONDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
 POOL=${BENCH_POOL:-10}
@@ -216,7 +217,10 @@ endpoint_table() {
   PATHS=(
     [health]="/health"
     [agents]="/api/v1/agents"
+    [agents-50]="/api/v1/agents?limit=50"
+    [agents-304]="/api/v1/agents?limit=50"
     [agent]="/api/v1/agents/$AGENT_ID"
+    [agent-304]="/api/v1/agents/$AGENT_ID"
     [skills]="/api/v1/genesis/skills"
     [job-roles]="/api/v1/genesis/job-roles"
     [audit-export]="/api/v1/audit/export"
@@ -226,6 +230,8 @@ endpoint_table() {
   )
   ARGS=(
     [audit-export]="-H|Authorization: Bearer $OPERATOR_TOKEN"
+    [agents-304]="-H|If-None-Match: ${AGENTS_ETAG:-}"
+    [agent-304]="-H|If-None-Match: ${AGENT_ETAG:-}"
     [post-skill]="-s|$REPO/bench/lua/post-skill.lua"
     [post-trial]="-s|$REPO/bench/lua/post-trial.lua"
   )
@@ -303,21 +309,31 @@ sleep 1
 meta rss_idle_kib "$(rss_kib "$MAIN_PID" VmRSS)"
 AGENT_ID=$(curl -s "$BASE/api/v1/agents?limit=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 export BENCH_TOKEN=$GENESIS_TOKEN BENCH_AGENT_ID=$AGENT_ID
+# The tags the 304 rows send back: nothing is written until the reads are measured, so they
+# stay current.
+etag_of() { curl -s -o /dev/null -D - "$1" | awk 'tolower($1) == "etag:" { sub(/\r$/, ""); sub(/^[^:]*: */, ""); print }'; }
+AGENTS_ETAG=$(etag_of "$BASE/api/v1/agents?limit=50")
+AGENT_ETAG=$(etag_of "$BASE/api/v1/agents/$AGENT_ID")
+[ -n "$AGENTS_ETAG" ] && [ -n "$AGENT_ETAG" ] || die "the server sent no ETag for the 304 rows"
 endpoint_table
 
-READS=(health agents agent skills job-roles audit-export search)
+READS=(health agents agents-50 agents-304 agent agent-304 skills job-roles audit-export search)
 for key in "${READS[@]}"; do
   load_endpoint "$BASE" "$key"
 done
 
 # -- HTTP ceiling: the same bytes from a bare hyper handler -------------------------------------
 note "HTTP ceiling"
+# Each endpoint's bytes (sent with the same headers, so a 304 row's ceiling answers its empty
+# body) under a path of its own: several rows share a server path.
 routes=()
 for key in "${READS[@]}"; do
   headers=()
-  [ "$key" = audit-export ] && headers=(-H "Authorization: Bearer $OPERATOR_TOKEN")
+  if [ -n "${ARGS[$key]:-}" ] && [[ "${ARGS[$key]}" == -H\|* ]]; then
+    headers=(-H "${ARGS[$key]#-H|}")
+  fi
   curl -s "${headers[@]}" -o "$WORK/body-$key" "$BASE${PATHS[$key]}"
-  routes+=(--route "${PATHS[$key]%%\?*}=$WORK/body-$key")
+  routes+=(--route "/ceiling/$key=$WORK/body-$key")
 done
 CEILING_PORT=$(free_port)
 "$DRIVER" serve --port "$CEILING_PORT" --max-seconds 3600 "${routes[@]}" &
@@ -325,7 +341,7 @@ CEILING_PID=$!
 PIDS+=("$CEILING_PID")
 wait_200 "http://127.0.0.1:$CEILING_PORT/health"
 for key in "${READS[@]}"; do
-  url="http://127.0.0.1:$CEILING_PORT${PATHS[$key]}"
+  url="http://127.0.0.1:$CEILING_PORT/ceiling/$key"
   for run in $(seq 1 "$RUNS"); do
     measure http "$key" 2 32 "$CEILING_SECONDS" "$url"
   done
@@ -334,7 +350,7 @@ stop_pid "$CEILING_PID"
 
 # -- database ceiling for the reads -------------------------------------------------------------
 note "database ceiling (reads)"
-for op in agents agent skills job-roles audit-export search; do
+for op in agents agents-50 agent skills job-roles audit-export search; do
   db_ceiling "$op"
 done
 # What the "where the time goes" tables add: one run each.

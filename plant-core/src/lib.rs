@@ -10,6 +10,7 @@ pub mod feed;
 pub mod input;
 pub mod json;
 pub mod model;
+pub mod read_model;
 pub mod search;
 pub mod seed;
 pub mod store;

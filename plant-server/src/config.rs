@@ -24,6 +24,7 @@
 //! | `PLANT_METRICS_PORT` | unset | port of the Prometheus `/metrics` listener (all interfaces); unset means no metrics listener. Never served on `PORT` |
 //! | `PLANT_FEED_MAX_CLIENTS` | `256` | live SSE feed clients served at once; more get 503 with `Retry-After` |
 //! | `PLANT_FEED_HEARTBEAT_MS` | `15000` | interval of the SSE heartbeat comment |
+//! | `PLANT_MIN_SEQ_WAIT_MS` | `2000` | how long a read with `?min_seq=N` (or `X-Plant-Min-Seq`) waits for the read model to reach seq N before answering 503 with `Retry-After` |
 //! | `PLANT_EMBED_MODEL_DIR` | unset | directory with all-MiniLM-L6-v2; unset means the lexical hashing embedder |
 //! | `LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise) |
 //! | `PLANT_PUBLIC_URL` | `http://localhost:$PORT` | the server's public base URL (`https://plant.example.com`), used in A2A agent cards |
@@ -78,6 +79,8 @@ pub struct Config {
     pub metrics_port: Option<u16>,
     pub feed_max_clients: usize,
     pub feed_heartbeat: Duration,
+    /// The longest a read waits for the read model to reach its `min_seq`.
+    pub min_seq_wait: Duration,
     pub embed_model_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     pub gcp_project: Option<String>,
@@ -111,6 +114,7 @@ impl std::fmt::Debug for Config {
             .field("metrics_port", &self.metrics_port)
             .field("feed_max_clients", &self.feed_max_clients)
             .field("feed_heartbeat", &self.feed_heartbeat)
+            .field("min_seq_wait", &self.min_seq_wait)
             .field("embed_model_dir", &self.embed_model_dir)
             .field("log_format", &self.log_format)
             .field("gcp_project", &self.gcp_project)
@@ -344,6 +348,7 @@ impl Config {
                 "PLANT_FEED_HEARTBEAT_MS",
                 15_000,
             )?,
+            min_seq_wait: millis(get("PLANT_MIN_SEQ_WAIT_MS"), "PLANT_MIN_SEQ_WAIT_MS", 2_000)?,
             embed_model_dir: get("PLANT_EMBED_MODEL_DIR").map(PathBuf::from),
             log_format: match get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()).as_deref() {
                 None | Some("auto") => LogFormat::Auto,

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bodies;
 pub mod card_signing;
 pub mod config;
 pub mod edge;
@@ -29,8 +30,8 @@ pub mod wire;
 
 // The adapters keep their top-level paths (`plant_server::context::RequestCtx`, …).
 pub use edge::{
-    body, context, correlation, cors, extract, headers, problem, query, ratelimit, response,
-    router, serve, service,
+    body, conditional, context, correlation, cors, extract, headers, problem, query, ratelimit,
+    response, router, serve, service,
 };
 
 pub use config::Config;

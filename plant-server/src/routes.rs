@@ -1,7 +1,7 @@
 //! The routing table: every endpoint and its handler.
 
 use axum::extract::State;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, Uri};
 use plant_core::model::Kind;
 
 use crate::card_signing::JWKS_PATH;
@@ -56,7 +56,9 @@ pub fn builder() -> RouterBuilder {
             .handler(
                 Method::GET,
                 history,
-                move |State(s): State<AppState>, Id(id): Id| catalog::history(s, id, kind),
+                move |State(s): State<AppState>, Id(id): Id, uri: Uri, headers: HeaderMap| {
+                    catalog::history(s, id, kind, uri, headers)
+                },
             );
         let (all, one) = version_paths(kind);
         b = b

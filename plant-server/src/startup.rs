@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use plant_core::Catalog;
+use plant_core::read_model::{ReadModelOptions, ReadModelStore};
 use plant_core::search::{Embedder, default_embedder};
 use plant_core::seed::{self, SeedCatalog};
 use plant_core::store::postgres::{PgConfig, PgStore, redact};
@@ -200,7 +201,12 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
                 .await
                 .map_err(|e| StartupError::Database(Box::new(e)))?;
             tracing::info!(database = %redact(url), pool = config.db_pool_size, "serving the PostgreSQL catalog");
-            Ok(Arc::new(store))
+            // Catalog reads come from the read model, folded from the audit chain; the
+            // in-memory store needs none (its reads are memory already).
+            let model = ReadModelStore::start(Arc::new(store), ReadModelOptions::default())
+                .await
+                .map_err(|e| StartupError::Database(Box::new(e)))?;
+            Ok(Arc::new(model))
         }
         None => Ok(Arc::new(MemoryStore::new())),
     }

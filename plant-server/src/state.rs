@@ -10,7 +10,9 @@ use plant_core::audit::TransparencyLog;
 use plant_core::store::Store;
 
 use crate::auth::{Authenticator, KeyError};
+use crate::bodies::Bodies;
 use crate::card_signing::{CardKeyOrigin, CardSigner};
+use crate::conditional::ModelSeq;
 use crate::config::Config;
 use crate::cors::Cors;
 use crate::feed_clients::FeedClients;
@@ -34,6 +36,8 @@ pub struct Limits {
     pub feed_max_clients: usize,
     /// Interval of the SSE heartbeat comment.
     pub feed_heartbeat: Duration,
+    /// The longest a read waits for the read model to reach its `min_seq`.
+    pub min_seq_wait: Duration,
 }
 
 impl Limits {
@@ -48,6 +52,7 @@ impl Limits {
             forwarded_hops: config.forwarded_hops,
             feed_max_clients: config.feed_max_clients,
             feed_heartbeat: config.feed_heartbeat,
+            min_seq_wait: config.min_seq_wait,
         }
     }
 }
@@ -110,6 +115,10 @@ struct Inner {
     metrics: Metrics,
     /// The audit log's Merkle tree, filled from the store on the first proof asked for.
     transparency: TransparencyLog,
+    /// The read model's seq, for consistency tokens and list tags.
+    model_seq: ModelSeq,
+    /// List items serialised once per version.
+    bodies: Bodies,
 }
 
 impl std::fmt::Debug for AppState {
@@ -138,6 +147,8 @@ impl AppState {
                 feeds,
                 metrics: Metrics::default(),
                 transparency: TransparencyLog::new(),
+                model_seq: ModelSeq::new(catalog.store().clone()),
+                bodies: Bodies::default(),
                 auth,
                 cors,
                 limits,
@@ -236,6 +247,16 @@ impl AppState {
     /// Request counters and latency histograms.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The read model's seq.
+    pub fn model_seq(&self) -> &ModelSeq {
+        &self.inner.model_seq
+    }
+
+    /// List items serialised once per version.
+    pub fn bodies(&self) -> &Bodies {
+        &self.inner.bodies
     }
 
     /// The readiness check.

@@ -24,8 +24,10 @@ async fn get(s: &TestServer, path: &str) -> Value {
     r.json()
 }
 
+/// The first entity of a list, as its own GET shows it (list items are lean).
 async fn first(s: &TestServer, path: &str) -> Value {
-    get(s, path).await.as_array().unwrap()[0].clone()
+    let item = get(s, path).await.as_array().unwrap()[0].clone();
+    get(s, &format!("{path}/{}", id(&item))).await
 }
 
 fn id(v: &Value) -> &str {

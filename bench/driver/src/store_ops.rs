@@ -1,5 +1,7 @@
-//! The database ceiling: each read's SQL and the audited writes, through plant-core's PostgreSQL
-//! store with the server's pool size, without HTTP.
+//! The database ceiling: the store calls each endpoint's handler makes, without HTTP. The
+//! catalog reads go through the read model over PostgreSQL, as the server's do; search, the
+//! audit export and the audited writes go to plant-core's PostgreSQL store with the server's
+//! pool size.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -7,9 +9,10 @@ use std::sync::Arc;
 use plant_core::error::Cause;
 use plant_core::input::{SkillInput, TrialInput};
 use plant_core::model::{Kind, Record};
-use plant_core::search::{Embedder, Embedding};
+use plant_core::read_model::{ReadModelOptions, ReadModelStore};
+use plant_core::search::Embedder;
 use plant_core::store::postgres::{PgConfig, PgStore};
-use plant_core::store::{ListQuery, SearchFilter};
+use plant_core::store::{ListQuery, SearchFilter, SearchMode, Store};
 use plant_core::{Catalog, Error};
 use uuid::Uuid;
 
@@ -54,9 +57,11 @@ pub const AGENTS_JSONB: &str = "select jsonb_build_object(\
 /// One operation of the database ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// `GET /agents`: the handler's SQL: the list query, then one query for the names of the
-    /// industries it references.
+    /// `GET /agents` (100 per page, the default): the handler's store calls (on the read
+    /// model): the list, then the names of the industries it references.
     Agents,
+    /// `GET /agents?limit=50`: the same, 50 per page.
+    Agents50,
     /// `GET /agents` as the handler does it: the list query, one query for the industries'
     /// names, and the JSON body.
     AgentsServed,
@@ -76,10 +81,10 @@ pub enum Op {
     AuditExport,
     /// `GET /audit/export` as the handler does it: the page, then its JSON bytes.
     AuditExportServed,
-    /// `GET /search`: the vector query (the text embedded once, up front).
+    /// `GET /search` as the handler does it (hybrid, the default mode): the text embedded on
+    /// every call with the process's embedder, its full-text terms, then the fused query.
     Search,
-    /// `GET /search` as the handler does it: the text embedded on every call with the process's
-    /// embedder (MiniLM when `--embed-model-dir` names it), then the vector query.
+    /// The same with the embedder `--embed-model-dir` names (MiniLM).
     SearchEmbedded,
     /// `POST /genesis/skills`: validate, embed, commit under the chain head.
     InsertSkill,
@@ -92,6 +97,7 @@ impl FromStr for Op {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "agents" => Op::Agents,
+            "agents-50" => Op::Agents50,
             "agents-served" => Op::AgentsServed,
             "agents-columns" => Op::AgentsColumns,
             "agents-jsonb" => Op::AgentsJsonb,
@@ -113,16 +119,17 @@ impl FromStr for Op {
 #[derive(Debug, Clone)]
 pub struct Target {
     catalog: Catalog,
+    /// The read model over the same store: what the server's catalog reads go to.
+    reads: Arc<dyn Store>,
     pool: sqlx::PgPool,
     agent_id: Uuid,
-    query_vector: Arc<Embedding>,
     search_text: Arc<str>,
     run_tag: String,
 }
 
 impl Target {
-    /// Connects with a pool of `pool_size` (the server's), picks the first agent, and embeds
-    /// `search_text` once with `embedder`.
+    /// Connects with a pool of `pool_size` (the server's), builds the read model over it, and
+    /// picks the first agent; searches embed `search_text` with `embedder` on every call.
     pub async fn connect(
         url: &str,
         pool_size: u32,
@@ -136,18 +143,16 @@ impl Target {
             .await
             .map_err(|e| Error::Internal(Cause::with("connecting the store", e)))?;
         let pool = store.pool().clone();
-        let catalog = Catalog::new(Arc::new(store), embedder);
+        let store: Arc<dyn Store> = Arc::new(store);
+        let reads: Arc<dyn Store> =
+            Arc::new(ReadModelStore::start(store.clone(), ReadModelOptions::default()).await?);
+        let catalog = Catalog::new(store, embedder);
         let agent_id = catalog
             .list(&ListQuery::of(Kind::Agent, 1))
             .await?
             .first()
             .map(Record::id)
             .ok_or_else(|| Error::Internal("the catalog has no agent: seed it first".into()))?;
-        let query_vector = catalog
-            .embed(vec![search_text.to_owned()])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
         let run_tag = format!(
             "{}-{}",
             std::process::id(),
@@ -155,9 +160,9 @@ impl Target {
         );
         Ok(Self {
             catalog,
+            reads,
             pool,
             agent_id,
-            query_vector: Arc::new(query_vector),
             search_text: search_text.into(),
             run_tag,
         })
@@ -166,9 +171,11 @@ impl Target {
     /// Runs operation number `n` of `op`.
     pub async fn run(&self, op: Op, n: u64) -> Result<(), Error> {
         let store = self.catalog.store();
+        let reads = &self.reads;
         match op {
-            Op::Agents => {
-                let records = store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?;
+            Op::Agents | Op::Agents50 => {
+                let limit = if op == Op::Agents50 { 50 } else { LIST_LIMIT };
+                let records = reads.list(&ListQuery::of(Kind::Agent, limit)).await?;
                 drop(self.industry_names(&records).await?);
             }
             Op::AgentsServed => drop(self.agents_served().await?),
@@ -195,15 +202,15 @@ impl Target {
                 }
             }
             Op::Agent => {
-                let record = store
+                let record = reads
                     .get(Some(Kind::Agent), self.agent_id)
                     .await?
                     .ok_or_else(|| Error::Internal("the agent is gone".into()))?;
                 drop(self.industry_names(std::slice::from_ref(&record)).await?);
             }
-            Op::Skills => drop(store.list(&ListQuery::of(Kind::Skill, LIST_LIMIT)).await?),
+            Op::Skills => drop(reads.list(&ListQuery::of(Kind::Skill, LIST_LIMIT)).await?),
             Op::JobRoles => drop(
-                store
+                reads
                     .list(&ListQuery::of(Kind::JobRole, LIST_LIMIT))
                     .await?,
             ),
@@ -212,24 +219,16 @@ impl Target {
                 let entries = store.audit_entries(0, EXPORT_LIMIT).await?;
                 drop(plant_core::audit::AuditEntry::list_json(&entries));
             }
-            Op::Search => drop(
-                store
-                    .search(&self.query_vector, &SearchFilter::default(), SEARCH_K)
+            Op::Search | Op::SearchEmbedded => drop(
+                self.catalog
+                    .search_mode(
+                        &self.search_text,
+                        SearchMode::Hybrid,
+                        &SearchFilter::default(),
+                        SEARCH_K,
+                    )
                     .await?,
             ),
-            Op::SearchEmbedded => {
-                let vector = self
-                    .catalog
-                    .embed(vec![self.search_text.to_string()])
-                    .await?
-                    .pop()
-                    .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
-                drop(
-                    store
-                        .search(&vector, &SearchFilter::default(), SEARCH_K)
-                        .await?,
-                );
-            }
             Op::InsertSkill => {
                 // The same text as bench/lua/post-skill.lua sends, so that the vectors (and
                 // the HNSW insertions they cost) are alike.
@@ -261,7 +260,7 @@ impl Target {
         records: &[Record],
     ) -> Result<std::collections::HashMap<Uuid, String>, Error> {
         let ids = Record::agent_industry_ids(records);
-        Ok(self.catalog.store().names(Kind::Industry, &ids).await?)
+        Ok(self.reads.names(Kind::Industry, &ids).await?)
     }
 
     /// The agents list as the server's handler builds it: the page, the names of the industries
@@ -273,8 +272,10 @@ impl Target {
             agent: &'a plant_core::model::Entity<plant_core::model::Agent>,
             industry: Option<String>,
         }
-        let store = self.catalog.store();
-        let records = store.list(&ListQuery::of(Kind::Agent, LIST_LIMIT)).await?;
+        let records = self
+            .reads
+            .list(&ListQuery::of(Kind::Agent, LIST_LIMIT))
+            .await?;
         let names = self.industry_names(&records).await?;
         let out: Vec<AgentOut<'_>> = records
             .iter()
@@ -298,6 +299,7 @@ mod tests {
     fn every_operation_name_parses() {
         for name in [
             "agents",
+            "agents-50",
             "agents-served",
             "agents-columns",
             "agents-jsonb",

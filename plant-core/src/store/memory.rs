@@ -71,7 +71,7 @@ impl MemoryStore {
 
 /// The unique key of a record within its kind: its name's [`crate::model::unique_key`] (the
 /// key PostgreSQL's `*_name_fold_key` indexes hold), or a precedent seed's `seed_id`.
-fn name_key(record: &Record) -> Option<(Kind, String)> {
+pub(crate) fn name_key(record: &Record) -> Option<(Kind, String)> {
     match record {
         Record::PrecedentSeed(p) => Some((Kind::PrecedentSeed, p.seed_id.as_str().to_owned())),
         r => r.name().map(|n| (r.kind(), n.unique_key(r.kind()))),

@@ -32,7 +32,7 @@ mod action;
 
 pub use action::Action;
 pub use memory::MemoryStore;
-pub(crate) use memory::check_transition;
+pub(crate) use memory::{check_transition, matches, name_key};
 
 /// What went wrong in a store. Constraint failures are reported by what they protect, so that
 /// callers never need a racy pre-check.

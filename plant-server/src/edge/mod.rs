@@ -5,6 +5,7 @@
 //! receives, [`problem`] renders every error as RFC 9457 problem+json.
 
 pub mod body;
+pub mod conditional;
 pub mod context;
 pub mod correlation;
 pub mod cors;

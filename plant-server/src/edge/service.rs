@@ -75,7 +75,8 @@ impl App {
                     .on_failure(()),
             )
             .layer(CompressionLayer::new().gzip(true).br(true))
-            .layer(from_fn_with_state(state, edge))
+            .layer(from_fn_with_state(state.clone(), edge))
+            .layer(from_fn_with_state(state, crate::conditional::consistency))
             .layer(RequestBodyLimitLayer::new(limits.body_limit))
             .layer(CatchPanicLayer::custom(panicked))
             .layer(TimeoutLayer::with_status_code(

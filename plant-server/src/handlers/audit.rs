@@ -51,6 +51,14 @@ pub async fn tampering(ctx: RequestCtx) -> HandlerResult {
     security(("bearer" = [])))]
 pub async fn export(ctx: RequestCtx) -> HandlerResult {
     ctx.require(&[Role::Operator])?;
+    // Tagged like a list (the model's seq and the query): If-None-Match answers 304 at once.
+    let tag =
+        match crate::conditional::list_tag_or_304(&ctx.state, &ctx.path, &ctx.query, &ctx.headers)
+            .await
+        {
+            Ok(tag) => tag,
+            Err(not_modified) => return Ok(not_modified),
+        };
     let after = ctx
         .query
         .parse_opt::<u64>("after", "a non-negative integer (a seq)")?
@@ -83,7 +91,7 @@ pub async fn export(ctx: RequestCtx) -> HandlerResult {
     {
         response.headers_mut().insert(header::LINK, link);
     }
-    Ok(response)
+    Ok(crate::conditional::tagged(response, tag))
 }
 
 /// `GET /audit/verify`: recomputes every link, checks every record against its latest entry and

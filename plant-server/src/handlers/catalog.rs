@@ -2,7 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode, Uri, header};
 use plant_core::Catalog;
 use plant_core::input::{IndustryInput, JobRoleInput, SkillInput, TeamInput};
 use plant_core::model::{Category, Kind, Record, Seniority, Status};
@@ -11,11 +11,13 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
+use crate::bodies::Form;
+use crate::conditional;
 use crate::context::{RequestCtx, parse_uuid};
-use crate::headers::{IfMatch, next_link};
+use crate::headers::{IfMatch, etag, next_link};
 use crate::problem::ApiError;
 use crate::query::{Paging, Query};
-use crate::response::json_response;
+use crate::response::{json_bytes_response, json_response};
 use crate::router::HandlerResult;
 use crate::state::AppState;
 use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
@@ -158,10 +160,18 @@ fn list_query(ctx: &RequestCtx, kind: Kind, paging: Paging) -> Result<ListQuery,
 }
 
 /// `GET` on a kind's collection: a JSON array in `(created_at, id)` order, with `Link: rel=next`
-/// when the page is full.
+/// when the page is full. Items are lean unless `?full=true` (see [`crate::bodies`]); the
+/// answer carries a weak ETag of the model's seq and the query, and `If-None-Match` with it
+/// answers 304 before anything is read.
 pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     let paging = Paging::from_query(&ctx.query)?;
     let mut query = list_query(&ctx, kind, paging)?;
+    let form = Form::of_list(&ctx.query)?;
+    let tag =
+        match conditional::list_tag_or_304(&ctx.state, &ctx.path, &ctx.query, &ctx.headers).await {
+            Ok(tag) => tag,
+            Err(not_modified) => return Ok(not_modified),
+        };
     let catalog = ctx.state.catalog();
     if let Some(name) = ctx.query.get("industry") {
         // The customer portal filters by industry name, in any case.
@@ -172,7 +182,12 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
             .map_err(plant_core::Error::from)?
         {
             Some(industry) => query.industry_id = Some(industry.id()),
-            None => return Ok(json_response(StatusCode::OK, &Vec::<Value>::new())),
+            None => {
+                return Ok(conditional::tagged(
+                    json_response(StatusCode::OK, &Vec::<Value>::new()),
+                    tag,
+                ));
+            }
         }
     }
     if kind == Kind::Agent
@@ -182,8 +197,8 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
         return ranked_agents(&ctx, text, mode, &query).await;
     }
     let records = catalog.list(&query).await?;
-    let body = wire::records_out(catalog, &records).await?;
-    let mut response = json_response(StatusCode::OK, &body);
+    let body = ctx.state.bodies().list(catalog, &records, form).await?;
+    let mut response = json_bytes_response(StatusCode::OK, body);
     if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
         && let Some(last) = records.last()
         && let Some(link) = next_link(
@@ -194,7 +209,7 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
     {
         response.headers_mut().insert(header::LINK, link);
     }
-    Ok(response)
+    Ok(conditional::tagged(response, tag))
 }
 
 /// Agents best matching `text` in `mode`, best first, each with its `score`; the other filters
@@ -247,11 +262,17 @@ async fn ranked_agents(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// `GET` one entity, with its ETag.
+/// `GET` one entity, with its ETag (`"v<version>"`, the one `If-Match` takes): its full form,
+/// serialised once per version.
 pub async fn get(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
     let catalog = state.catalog();
     let record = catalog.get(kind, id).await?;
-    entity_response(catalog, &record, StatusCode::OK).await
+    let body = state.bodies().item(catalog, &record, Form::Full).await?;
+    let mut response = json_bytes_response(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(record.version()));
+    Ok(response)
 }
 
 /// The version an `If-Match` names, resolving `*` to the current one.
@@ -309,9 +330,23 @@ pub async fn archive(
     entity_response(catalog, &record, StatusCode::OK).await
 }
 
-/// `GET …/{id}/history`: the entity's audit entries, oldest first.
-pub async fn history(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
+/// `GET …/{id}/history`: the entity's audit entries, oldest first, tagged like a list.
+pub async fn history(
+    state: AppState,
+    id: Uuid,
+    kind: Kind,
+    uri: Uri,
+    headers: HeaderMap,
+) -> HandlerResult {
+    let query = Query::parse(uri.query());
+    let tag = match conditional::list_tag_or_304(&state, uri.path(), &query, &headers).await {
+        Ok(tag) => tag,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let entries = state.catalog().history(kind, id).await?;
     let body: Vec<Value> = entries.iter().map(history_json).collect();
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(conditional::tagged(
+        json_response(StatusCode::OK, &body),
+        tag,
+    ))
 }

@@ -1,0 +1,498 @@
+//! The read model: the catalog projected from the audit chain, in memory, per process.
+//!
+//! [`ReadModelStore`] wraps a [`Store`] (PostgreSQL, in practice) and answers the catalog's
+//! reads — lists with their filters, paging and cursors, gets by id and by name, names, external
+//! ids — for industries, skills, job roles, teams, agents and precedent seeds from memory. It is
+//! built at start from the store (a snapshot of the records, then every entry committed after
+//! the snapshot's head) and then advanced by folding audit entries in seq order: an entry's
+//! payload is the record after the change, and the fields the chain derives (version hash,
+//! amendment history, hash chain) follow from the entry. The store's
+//! [`Store::audit_signal`] (on PostgreSQL, `NOTIFY plant_audit` from every writer) says when to
+//! read again; a poll every [`ReadModelOptions::poll_interval`] covers a lost notification or
+//! a dropped LISTEN connection.
+//!
+//! Everything else passes through: trials and jobs (customer data, read per customer), the
+//! chain, checkpoints, search and verification (which must read the store's rows, not the
+//! model's). Writes pass through and answer only once the model has folded their entry, so a
+//! process reads its own writes. Other processes see them once the notification arrives;
+//! [`ReadModelStore::seq`] names how far the model is, and [`ReadModelStore::wait_for`] waits
+//! (bounded) for a given seq — what the server's consistency tokens are made of.
+//!
+//! The store stays the source of truth: the model is a cache that can always be rebuilt from it.
+//! The in-memory store needs no read model (its reads are already memory).
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use plant_core::Catalog;
+//! use plant_core::read_model::{ReadModelOptions, ReadModelStore};
+//! use plant_core::search::HashingEmbedder;
+//! use plant_core::store::{MemoryStore, Store};
+//!
+//! let model = Arc::new(ReadModelStore::start(Arc::new(MemoryStore::new()), ReadModelOptions::default()).await?);
+//! let catalog = Catalog::new(model.clone(), Arc::new(HashingEmbedder));
+//! let input = plant_core::input::IndustryInput { name: Some("Retail".into()), ..Default::default() };
+//! let industry = catalog.create_industry(&input, "genesis").await?;
+//! // The write answered after the model folded its entry: the model has it.
+//! assert_eq!(model.seq(), 1);
+//! assert!(model.get(None, industry.id()).await?.is_some());
+//! # Ok(())
+//! # }
+//! ```
+
+mod projection;
+#[cfg(any(test, feature = "testing"))]
+pub mod story;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, watch};
+use uuid::Uuid;
+
+use projection::Projection;
+pub use projection::{PROJECTED, is_projected};
+
+use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint, VerifyReport};
+use crate::model::{Kind, Record};
+use crate::search::Embedding;
+use crate::store::{
+    Change, Committed, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding,
+    Store, StoreResult, StoredEmbedding,
+};
+
+/// How the model follows the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadModelOptions {
+    /// Entries read from the store at a time.
+    pub batch: u64,
+    /// Reads again after this long without a signal: the most a lost notification delays the
+    /// model. Also the pause after a failed read.
+    pub poll_interval: Duration,
+    /// How long a write waits for the model to fold its entry before it answers anyway (the
+    /// write is committed either way; a model that cannot keep up is logged).
+    pub write_wait: Duration,
+}
+
+impl Default for ReadModelOptions {
+    fn default() -> Self {
+        Self {
+            batch: 1000,
+            poll_interval: Duration::from_secs(1),
+            write_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the folding task and the readers share.
+#[derive(Default)]
+struct Shared {
+    projection: RwLock<Projection>,
+    /// The seq the model has folded up to, published after each page.
+    seq: watch::Sender<u64>,
+    /// A write of this process committed: read the chain now, not at the next notification.
+    poke: Notify,
+}
+
+impl Shared {
+    fn read(&self) -> RwLockReadGuard<'_, Projection> {
+        // Folding never panics half-way through a record (it builds the record, then puts it),
+        // so a poisoned lock still guards a consistent projection.
+        self.projection
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Projection> {
+        self.projection
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A [`Store`] whose catalog reads come from an in-memory projection of the audit chain (see
+/// the [module documentation](self)).
+pub struct ReadModelStore {
+    inner: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    options: ReadModelOptions,
+    follower: tokio::task::AbortHandle,
+}
+
+impl std::fmt::Debug for ReadModelStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModelStore")
+            .field("inner", &self.inner)
+            .field("seq", &self.seq())
+            .field("records", &self.shared.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ReadModelStore {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
+}
+
+impl ReadModelStore {
+    /// Builds the model from `inner` (its records, then the entries committed while they were
+    /// read) and starts following the chain. Must run inside a Tokio runtime.
+    pub async fn start(inner: Arc<dyn Store>, options: ReadModelOptions) -> StoreResult<Self> {
+        let options = ReadModelOptions {
+            batch: options.batch.max(1),
+            ..options
+        };
+        // Subscribe before the snapshot: a commit after it then changes the signal.
+        let signal = inner.audit_signal().await?;
+        let projection = snapshot(inner.as_ref()).await?;
+        let shared = Arc::new(Shared {
+            seq: watch::Sender::new(projection.seq),
+            projection: RwLock::new(projection),
+            poke: Notify::new(),
+        });
+        loop {
+            let after = *shared.seq.borrow();
+            let page = inner.audit_entries(after, options.batch).await?;
+            if page.is_empty() {
+                break;
+            }
+            fold_page(inner.as_ref(), &shared, &page).await?;
+        }
+        tracing::info!(
+            seq = shared.read().seq,
+            records = shared.read().len(),
+            "read model built"
+        );
+        let follower = tokio::spawn(follow(inner.clone(), shared.clone(), signal, options));
+        Ok(Self {
+            inner,
+            shared,
+            options,
+            follower: follower.abort_handle(),
+        })
+    }
+
+    /// The seq the model has folded up to: every answer it gives includes every entry up to it.
+    pub fn seq(&self) -> u64 {
+        *self.shared.seq.borrow()
+    }
+
+    /// A receiver of [`ReadModelStore::seq`], changing as the model advances.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.seq.subscribe()
+    }
+
+    /// Waits until the model has folded `seq`, at most `timeout`; true when it has.
+    pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
+        if self.seq() >= seq {
+            return true;
+        }
+        // The entry may be committed already (by another process, or a write of this one):
+        // read the chain now rather than at the next notification.
+        self.shared.poke.notify_one();
+        let mut receiver = self.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, receiver.wait_for(|s| *s >= seq)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// How many records the model holds.
+    pub fn len(&self) -> usize {
+        self.shared.read().len()
+    }
+
+    /// True when the model holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The store underneath.
+    pub fn inner(&self) -> &Arc<dyn Store> {
+        &self.inner
+    }
+
+    async fn folded(&self, seq: u64) {
+        if !self.wait_for(seq, self.options.write_wait).await {
+            tracing::warn!(
+                seq,
+                model_seq = self.seq(),
+                "the read model did not fold a write of this process in time; answering anyway"
+            );
+        }
+    }
+}
+
+/// Every record of the projected kinds, as the store holds them now, and the head read before
+/// them (so every entry after it is folded afterwards; an entry for a version the snapshot
+/// already holds is skipped).
+async fn snapshot(store: &dyn Store) -> StoreResult<Projection> {
+    const PAGE: u64 = 1000;
+    let mut projection = Projection::default();
+    projection.seq = store.head().await?.seq;
+    for kind in PROJECTED {
+        let mut query = ListQuery::of(*kind, PAGE);
+        loop {
+            let rows = store.list(&query).await?;
+            let full = rows.len() as u64 == PAGE;
+            let last = rows.last().map(|r| (r.created_at(), r.id()));
+            for row in rows {
+                projection.put(row);
+            }
+            match last {
+                Some(after) if full => query.after = Some(after),
+                _ => break,
+            }
+        }
+    }
+    Ok(projection)
+}
+
+/// Follows the chain until the model is dropped: reads every entry after the model's seq, folds
+/// them, publishes the new seq; then waits for a signal, a poke or the poll interval.
+async fn follow(
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    mut signal: Option<watch::Receiver<u64>>,
+    options: ReadModelOptions,
+) {
+    loop {
+        if let Some(signal) = &mut signal {
+            signal.borrow_and_update();
+        }
+        let after = *shared.seq.borrow();
+        match store.audit_entries(after, options.batch).await {
+            Ok(page) if !page.is_empty() => match fold_page(store.as_ref(), &shared, &page).await {
+                Ok(()) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, "read model cannot fold; retrying");
+                }
+            },
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "read model cannot read the chain; retrying");
+                tokio::time::sleep(options.poll_interval).await;
+                continue;
+            }
+        }
+        let lost = match &mut signal {
+            Some(receiver) => tokio::select! {
+                changed = receiver.changed() => changed.is_err(),
+                () = shared.poke.notified() => false,
+                () = tokio::time::sleep(options.poll_interval) => false,
+            },
+            None => tokio::select! {
+                () = shared.poke.notified() => false,
+                () = tokio::time::sleep(options.poll_interval) => false,
+            },
+        };
+        if lost {
+            // The store's notifier stopped: subscribe again; poll meanwhile.
+            signal = store.audit_signal().await.ok().flatten();
+        }
+    }
+}
+
+/// Folds a page of entries (which follow the model's seq without a gap) and publishes the seq.
+async fn fold_page(store: &dyn Store, shared: &Shared, page: &[AuditEntry]) -> StoreResult<()> {
+    let result = fold_entries(store, shared, page).await;
+    shared.seq.send_replace(shared.read().seq);
+    result
+}
+
+async fn fold_entries(store: &dyn Store, shared: &Shared, page: &[AuditEntry]) -> StoreResult<()> {
+    for entry in page {
+        let folded = {
+            let mut projection = shared.write();
+            let folded = projection.fold(entry);
+            if folded.is_ok() {
+                projection.seq = entry.seq;
+            }
+            folded
+        };
+        if let Err(err) = folded {
+            // Read the record from the store instead: the model then still holds what the
+            // store holds.
+            tracing::error!(seq = entry.seq, error = %err, "an audit entry's payload does not read as its record; reading the record from the store");
+            let kind = entry.entity_type.parse::<Kind>().ok();
+            let record = store.get(kind, entry.entity_id).await?;
+            let mut projection = shared.write();
+            if let Some(record) = record {
+                projection.put(record);
+            }
+            projection.seq = entry.seq;
+        }
+    }
+    Ok(())
+}
+
+fn cloned(records: Vec<Arc<Record>>) -> Vec<Record> {
+    records.into_iter().map(Arc::unwrap_or_clone).collect()
+}
+
+#[async_trait]
+impl Store for ReadModelStore {
+    async fn commit(&self, change: Change) -> StoreResult<Committed> {
+        let committed = self.inner.commit(change).await?;
+        self.folded(committed.entry.seq).await;
+        Ok(committed)
+    }
+
+    async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
+        let committed = self.inner.commit_all(changes).await?;
+        if let Some(last) = committed.last() {
+            self.folded(last.entry.seq).await;
+        }
+        Ok(committed)
+    }
+
+    async fn get(&self, kind: Option<Kind>, id: Uuid) -> StoreResult<Option<Record>> {
+        if kind.is_some_and(|k| !is_projected(k)) {
+            return self.inner.get(kind, id).await;
+        }
+        if let Some(record) = self.shared.read().get(kind, id) {
+            return Ok(Some(Record::clone(record)));
+        }
+        match kind {
+            Some(_) => Ok(None),
+            // Not in the model: a trial or a job, or nothing.
+            None => Ok(self
+                .inner
+                .get(None, id)
+                .await?
+                .filter(|r| !is_projected(r.kind()))),
+        }
+    }
+
+    async fn get_by_name(&self, kind: Kind, name: &str) -> StoreResult<Option<Record>> {
+        if !is_projected(kind) {
+            return self.inner.get_by_name(kind, name).await;
+        }
+        Ok(self
+            .shared
+            .read()
+            .get_by_name(kind, name)
+            .map(|r| Record::clone(r)))
+    }
+
+    async fn external_id_owner(&self, external_id: &str) -> StoreResult<Option<Uuid>> {
+        Ok(self.shared.read().external_id_owner(external_id))
+    }
+
+    async fn names(&self, kind: Kind, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, String>> {
+        if !is_projected(kind) {
+            return self.inner.names(kind, ids).await;
+        }
+        Ok(self.shared.read().names(kind, ids))
+    }
+
+    async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        match query.kind.filter(|k| is_projected(*k)) {
+            Some(kind) => Ok(cloned(self.shared.read().list(kind, query))),
+            None => self.inner.list(query).await,
+        }
+    }
+
+    async fn count(&self, query: &ListQuery) -> StoreResult<u64> {
+        match query.kind.filter(|k| is_projected(*k)) {
+            Some(kind) => Ok(self.shared.read().count(kind, query)),
+            None => self.inner.count(query).await,
+        }
+    }
+
+    async fn entity_entries(&self, id: Uuid) -> StoreResult<Vec<AuditEntry>> {
+        self.inner.entity_entries(id).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
+        self.inner.audit_entries(after, limit).await
+    }
+
+    async fn head(&self) -> StoreResult<Head> {
+        self.inner.head().await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()> {
+        self.inner.add_checkpoint(checkpoint).await
+    }
+
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        self.inner.checkpoints().await
+    }
+
+    async fn audit_hashes(&self, after: u64, limit: u64) -> StoreResult<Vec<(u64, Hash)>> {
+        self.inner.audit_hashes(after, limit).await
+    }
+
+    async fn add_tree_checkpoint(&self, checkpoint: StoredTreeCheckpoint) -> StoreResult<()> {
+        self.inner.add_tree_checkpoint(checkpoint).await
+    }
+
+    async fn tree_checkpoints(&self) -> StoreResult<Vec<StoredTreeCheckpoint>> {
+        self.inner.tree_checkpoints().await
+    }
+
+    async fn latest_tree_checkpoint(&self) -> StoreResult<Option<StoredTreeCheckpoint>> {
+        self.inner.latest_tree_checkpoint().await
+    }
+
+    async fn newest_checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
+        self.inner.newest_checkpoint().await
+    }
+
+    async fn search(
+        &self,
+        query: &Embedding,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
+        self.inner.search(query, filter, k).await
+    }
+
+    async fn search_fused(
+        &self,
+        query: &FusedQuery,
+        filter: &SearchFilter,
+        k: usize,
+    ) -> StoreResult<Vec<SearchHit>> {
+        self.inner.search_fused(query, filter, k).await
+    }
+
+    async fn stale_embeddings(&self, model: &str, limit: u64) -> StoreResult<Vec<StaleEmbedding>> {
+        self.inner.stale_embeddings(model, limit).await
+    }
+
+    async fn put_embedding(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<()> {
+        self.inner.put_embedding(kind, id, embedding).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    /// The model's seq: it changes once the model has folded new entries, so a feed woken by
+    /// it reads entries the model already answers for.
+    async fn audit_signal(&self) -> StoreResult<Option<watch::Receiver<u64>>> {
+        Ok(Some(self.subscribe()))
+    }
+
+    fn pool_stats(&self) -> Option<PoolStats> {
+        self.inner.pool_stats()
+    }
+
+    /// The store's own verification: it must read the stored rows, not the model's copies.
+    async fn verify(&self, trusted_keys: &[String]) -> StoreResult<VerifyReport> {
+        self.inner.verify(trusted_keys).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

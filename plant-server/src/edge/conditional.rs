@@ -1,0 +1,295 @@
+//! Consistency tokens and conditional GETs, for every route at once.
+//!
+//! - Every response carries `X-Plant-Seq`: the seq of the audit chain the read model had folded
+//!   when the request was read (for a write: once it was answered, so the token covers the
+//!   write). With PostgreSQL the model is [`plant_core::read_model::ReadModelStore`]; with the
+//!   in-memory store, the store itself.
+//! - A request with `?min_seq=N` (or the header `X-Plant-Min-Seq: N`) is answered from a model
+//!   at or past N: it waits up to `PLANT_MIN_SEQ_WAIT_MS` for the model to get there, else 503
+//!   with `Retry-After` — never an older answer. A portal that wrote through one instance reads
+//!   its write through any other by sending the write's `X-Plant-Seq`.
+//! - `If-None-Match` on a GET whose 200 carries an `ETag` answers 304 with no body. Entities keep
+//!   their strong `"v<version>"` tag (the one `If-Match` takes); lists and exports carry a weak
+//!   tag made of the model's seq and the request's path and query ([`list_tag`]), which a
+//!   handler can check before doing any work ([`not_modified`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use plant_core::store::Store;
+use sha2::{Digest, Sha256};
+use tokio::sync::{OnceCell, watch};
+
+use crate::problem::ApiError;
+use crate::query::Query;
+use crate::state::AppState;
+
+/// The read model's seq on every response.
+pub static SEQ_HEADER: HeaderName = HeaderName::from_static("x-plant-seq");
+/// The seq a client needs the answer to include (as `?min_seq=`).
+pub static MIN_SEQ_HEADER: HeaderName = HeaderName::from_static("x-plant-min-seq");
+
+/// The read model's seq as this process sees it: the store's audit signal, which for the read
+/// model is the seq it has folded, and for the in-memory store the head after each commit.
+pub struct ModelSeq {
+    store: Arc<dyn Store>,
+    signal: OnceCell<Option<watch::Receiver<u64>>>,
+}
+
+impl std::fmt::Debug for ModelSeq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelSeq").finish_non_exhaustive()
+    }
+}
+
+/// The model did not reach the seq a request asked for in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the read model is at seq {at}, behind the min_seq {wanted} asked for")]
+pub struct Behind {
+    /// Where it is.
+    pub at: u64,
+    /// What was asked for.
+    pub wanted: u64,
+}
+
+impl ModelSeq {
+    /// The seq of `store`'s model.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            signal: OnceCell::new(),
+        }
+    }
+
+    async fn receiver(&self) -> Option<watch::Receiver<u64>> {
+        self.signal
+            .get_or_init(|| async {
+                match self.store.audit_signal().await {
+                    Ok(signal) => signal,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "no read-model seq: responses carry no X-Plant-Seq");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// The seq now; `None` for a store that cannot say.
+    pub async fn now(&self) -> Option<u64> {
+        self.receiver().await.map(|r| *r.borrow())
+    }
+
+    /// Waits up to `wait` for the model to reach `wanted`; the seq it is at then.
+    pub async fn reach(&self, wanted: u64, wait: Duration) -> Result<u64, Behind> {
+        let Some(mut receiver) = self.receiver().await else {
+            return Err(Behind { at: 0, wanted });
+        };
+        let reached = tokio::time::timeout(wait, receiver.wait_for(|s| *s >= wanted))
+            .await
+            .ok()
+            .and_then(|r| r.ok().map(|at| *at));
+        match reached {
+            Some(at) => Ok(at),
+            None => Err(Behind {
+                at: *receiver.borrow(),
+                wanted,
+            }),
+        }
+    }
+}
+
+/// The `min_seq` a request asks for (query first, then header); 422 when it is not a number.
+fn min_seq(request: &Request) -> Result<Option<u64>, ApiError> {
+    let query = Query::parse(request.uri().query());
+    let text = match query.get("min_seq") {
+        Some(v) => Some(v.to_owned()),
+        None => request
+            .headers()
+            .get(&MIN_SEQ_HEADER)
+            .map(|v| v.to_str().unwrap_or("").to_owned()),
+    };
+    text.map(|t| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::invalid_field("min_seq", "must be a seq (a whole number)"))
+    })
+    .transpose()
+}
+
+/// The layer: `min_seq`, `X-Plant-Seq`, and 304 for a GET whose tag the client holds.
+pub async fn consistency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let wanted = match min_seq(&request) {
+        Ok(wanted) => wanted,
+        Err(err) => return err.into_response(),
+    };
+    let model = state.model_seq();
+    let before = match wanted {
+        Some(wanted) => match model.reach(wanted, state.limits().min_seq_wait).await {
+            Ok(at) => Some(at),
+            Err(behind) => {
+                tracing::info!(
+                    at = behind.at,
+                    wanted = behind.wanted,
+                    "min_seq not reached in time"
+                );
+                return ApiError::Unavailable(Some(Box::new(behind))).into_response();
+            }
+        },
+        None => model.now().await,
+    };
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let mut response = next.run(request).await;
+    let seq = if read { before } else { model.now().await };
+    if let Some(seq) = seq {
+        response
+            .headers_mut()
+            .entry(&SEQ_HEADER)
+            .or_insert(HeaderValue::from(seq));
+    }
+    if !read || response.status() != StatusCode::OK {
+        return response;
+    }
+    let Some(tag) = response.headers().get(header::ETAG).cloned() else {
+        return response;
+    };
+    // A tagged answer may be kept and revalidated (the edge's default is `no-store`).
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    match if_none_match {
+        Some(held) if matches_any(&held, &tag) => without_body(response.headers()),
+        _ => response,
+    }
+}
+
+/// Whether an `If-None-Match` value names `tag` (weak comparison, as RFC 9110 asks for it).
+pub fn matches_any(if_none_match: &HeaderValue, tag: &HeaderValue) -> bool {
+    let (Ok(held), Ok(tag)) = (if_none_match.to_str(), tag.to_str()) else {
+        return false;
+    };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let tag = opaque(tag);
+    held.trim() == "*" || held.split(',').any(|h| opaque(h) == tag)
+}
+
+/// Whether the request holds `tag` already.
+pub fn fresh(headers: &HeaderMap, tag: &HeaderValue) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|held| matches_any(held, tag))
+}
+
+/// 304 with the headers of the 200 it stands for that a cache needs, and no body.
+fn without_body(headers: &HeaderMap) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    for name in [
+        header::ETAG,
+        header::CACHE_CONTROL,
+        header::VARY,
+        header::LINK,
+        SEQ_HEADER.clone(),
+    ] {
+        if let Some(value) = headers.get(&name) {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response
+}
+
+/// The weak tag of a list or export answered by the model at `seq` for `path?query`: the same
+/// request at the same seq gives the same body, on every instance.
+pub fn list_tag(seq: u64, path: &str, query: &Query) -> HeaderValue {
+    let mut hash = Sha256::new();
+    hash.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hash.update([0]);
+    hash.update(path.as_bytes());
+    for (k, v) in query.pairs() {
+        // The consistency token does not change the body.
+        if k == "min_seq" {
+            continue;
+        }
+        hash.update([0]);
+        hash.update(k.as_bytes());
+        hash.update([1]);
+        hash.update(v.as_bytes());
+    }
+    let digest = hash.finalize();
+    let short = hex::encode(digest.get(..8).unwrap_or_default());
+    HeaderValue::from_str(&format!("W/\"s{seq}-{short}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("W/\"s0\""))
+}
+
+/// A list's tag at the model's current seq (read before the list is), or the 304 to answer at
+/// once when the client holds that tag already. `Ok(None)`: no seq to tag with.
+pub async fn list_tag_or_304(
+    state: &AppState,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Option<(u64, HeaderValue)>, crate::response::Response> {
+    let Some(seq) = state.model_seq().now().await else {
+        return Ok(None);
+    };
+    let tag = list_tag(seq, path, query);
+    if !fresh(headers, &tag) {
+        return Ok(Some((seq, tag)));
+    }
+    let mut response = crate::response::empty(StatusCode::NOT_MODIFIED);
+    let out = response.headers_mut();
+    out.insert(header::ETAG, tag);
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    out.insert(SEQ_HEADER.clone(), HeaderValue::from(seq));
+    Err(response)
+}
+
+/// `response` with the list tag and seq [`list_tag_or_304`] gave.
+pub fn tagged(
+    mut response: crate::response::Response,
+    tag: Option<(u64, HeaderValue)>,
+) -> crate::response::Response {
+    if let Some((seq, tag)) = tag {
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, tag);
+        headers.insert(SEQ_HEADER.clone(), HeaderValue::from(seq));
+    }
+    response
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_lists_and_star() {
+        let tag = HeaderValue::from_static("\"v3\"");
+        for held in ["\"v3\"", "W/\"v3\"", "\"v1\", \"v3\"", "*"] {
+            assert!(matches_any(&HeaderValue::from_static(held), &tag), "{held}");
+        }
+        for held in ["\"v2\"", "\"v33\"", ""] {
+            assert!(
+                !matches_any(&HeaderValue::from_static(held), &tag),
+                "{held}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_tags_change_with_the_seq_and_the_query_but_not_the_token() {
+        let q = |raw: &str| Query::parse(Some(raw));
+        let a = list_tag(7, "/api/v1/agents", &q("limit=50"));
+        assert_eq!(a, list_tag(7, "/api/v1/agents", &q("limit=50&min_seq=7")));
+        assert_ne!(a, list_tag(8, "/api/v1/agents", &q("limit=50")));
+        assert_ne!(a, list_tag(7, "/api/v1/agents", &q("limit=100")));
+        assert_ne!(a, list_tag(7, "/api/v1/genesis/skills", &q("limit=50")));
+        assert!(a.to_str().unwrap().starts_with("W/\"s7-"));
+    }
+}
