@@ -34,6 +34,8 @@ pub struct Limits {
     pub feed_max_clients: usize,
     /// Interval of the SSE heartbeat comment.
     pub feed_heartbeat: Duration,
+    /// Webhook targets and delivery.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Limits {
@@ -48,6 +50,7 @@ impl Limits {
             forwarded_hops: config.forwarded_hops,
             feed_max_clients: config.feed_max_clients,
             feed_heartbeat: config.feed_heartbeat,
+            webhooks: config.webhooks.clone(),
         }
     }
 }

@@ -178,6 +178,16 @@ impl WebhookStore for MemoryStore {
         Ok(true)
     }
 
+    async fn release(&self, id: Uuid, owner: Uuid) -> WebhookResult<()> {
+        let mut tables = self.webhooks.lock();
+        if let Some(row) = tables.subscriptions.get_mut(&id)
+            && row.lease.is_some_and(|(o, _)| o == owner)
+        {
+            row.lease = None;
+        }
+        Ok(())
+    }
+
     async fn log_delivery(&self, attempt: &DeliveryAttempt) -> WebhookResult<()> {
         let mut tables = self.webhooks.lock();
         if !tables.subscriptions.contains_key(&attempt.subscription_id) {

@@ -377,6 +377,10 @@ pub trait WebhookStore: Send + Sync {
         progress: Progress,
     ) -> WebhookResult<bool>;
 
+    /// Gives up `owner`'s lease on a subscription (whatever its version); nothing when another
+    /// owner holds it.
+    async fn release(&self, id: Uuid, owner: Uuid) -> WebhookResult<()>;
+
     /// Adds a row to the delivery log, dropping the subscription's rows beyond
     /// [`DELIVERY_LOG_RETENTION`].
     async fn log_delivery(&self, attempt: &DeliveryAttempt) -> WebhookResult<()>;

@@ -288,6 +288,19 @@ impl WebhookStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn release(&self, id: Uuid, owner: Uuid) -> WebhookResult<()> {
+        sqlx::query(
+            "update webhook_subscription set lease_owner = null, lease_until = null \
+             where id = $1 and lease_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
     async fn log_delivery(&self, attempt: &DeliveryAttempt) -> WebhookResult<()> {
         // The insert, then the trim of the rows past the retention, in one round trip; a
         // subscription deleted meanwhile inserts nothing.

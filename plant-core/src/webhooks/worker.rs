@@ -154,7 +154,6 @@ pub fn spawn_worker(
 }
 
 async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: WorkerOptions) {
-    let owner = Uuid::new_v4();
     let mut signal = store.audit_signal().await.ok().flatten();
     let mut running = JoinSet::new();
     loop {
@@ -164,6 +163,9 @@ async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: Work
         if free > 0
             && let Some(webhooks) = store.webhooks()
         {
+            // A fresh owner for every lease taken: a task that ends releases only its own
+            // lease, never a later one of the same subscription taken by this process.
+            let owner = Uuid::new_v4();
             let now = Timestamp::now();
             match webhooks
                 .claim_due(owner, now, later(now, options.lease), free)
@@ -181,6 +183,14 @@ async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: Work
                             let id = sub.id;
                             if let Err(err) = job.deliver(sub).await {
                                 tracing::warn!(subscription = %id, error = %err, "webhook delivery stopped");
+                            }
+                            // Whatever stopped it (caught up, a failure to retry later, the
+                            // subscription changed, an error), the lease goes, so that the
+                            // next due moment finds it free.
+                            if let Ok(hooks) = job.webhooks()
+                                && let Err(err) = hooks.release(id, job.owner).await
+                            {
+                                tracing::warn!(subscription = %id, error = %err, "cannot release a webhook lease");
                             }
                         });
                     }
@@ -334,24 +344,17 @@ impl Job {
                     .await?;
             }
             None => {
-                // The schedule ran out: stop delivering until an operator resumes it.
-                if webhooks
-                    .record_progress(
-                        sub.id,
-                        self.owner,
-                        sub.version,
-                        self.progress(sub, now, None),
-                    )
-                    .await?
-                {
-                    sub.state = SubscriptionState::Failing;
-                    sub.version += 1;
-                    sub.updated_at = now;
-                    webhooks
-                        .update_subscription(sub, "fail", WORKER_ACTOR)
-                        .await?;
-                    tracing::warn!(subscription = %sub.id, seq = entry.seq, "webhook subscription marked failing");
-                }
+                // The schedule ran out: stop delivering until an operator resumes it. One
+                // audited write, under the lease still held, so no other worker can pick the
+                // subscription up between the last attempt and the state change.
+                sub.state = SubscriptionState::Failing;
+                sub.version += 1;
+                sub.updated_at = now;
+                sub.next_attempt_at = now;
+                webhooks
+                    .update_subscription(sub, "fail", WORKER_ACTOR)
+                    .await?;
+                tracing::warn!(subscription = %sub.id, seq = entry.seq, "webhook subscription marked failing");
             }
         }
         Ok(false)
