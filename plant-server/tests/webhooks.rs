@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 /// One request a receiver got.
 #[derive(Debug, Clone)]
 struct Received {
+    arrived: chrono::DateTime<chrono::Utc>,
     id: String,
     timestamp: String,
     signature: String,
@@ -58,7 +59,12 @@ impl Inbox {
     }
 
     async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..1000 {
+        self.wait_within(n, 1000).await
+    }
+
+    /// [`Self::wait_for`], polling up to `polls` times 20 ms.
+    async fn wait_within(&self, n: usize, polls: usize) -> Vec<Received> {
+        for _ in 0..polls {
             let got = self.got();
             if got.len() >= n {
                 return got;
@@ -78,6 +84,7 @@ async fn receive(State(inbox): State<Inbox>, headers: HeaderMap, body: Bytes) ->
             .to_owned()
     };
     inbox.got.lock().unwrap().push(Received {
+        arrived: chrono::Utc::now(),
         id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),
@@ -660,4 +667,106 @@ async fn signatures_verify_with_the_standardwebhooks_package_across_a_secret_rot
         ],
     );
     assert_eq!(results, vec![true, true, true, false, false]);
+}
+
+/// The percentile `p` (0–100) of sorted `values`.
+fn percentile(sorted: &[f64], p: usize) -> f64 {
+    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
+    sorted[i]
+}
+
+/// A measurement, not a check: run with
+/// `cargo test -p plant-server --test webhooks figures -- --ignored --nocapture`
+/// (on PostgreSQL under `scripts/test-db.sh run --`, in memory with `PLANT_TEST_STORE=memory`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; prints figures"]
+async fn figures_delivery_latency_from_commit_to_receiver_at_100_writes_per_second() {
+    let s = dev_server().await;
+    let receiver = Receiver::start().await;
+    subscribe(
+        &s,
+        json!({ "url": receiver.url(), "filter": industries_only() }),
+    )
+    .await;
+    let writes: usize = std::env::var("PLANT_WEBHOOK_FIGURES_WRITES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let started = std::time::Instant::now();
+    for i in 0..writes {
+        tick.tick().await;
+        create_industry(&s, &format!("Latency {i}")).await;
+    }
+    let rate = writes as f64 / started.elapsed().as_secs_f64();
+    let got = receiver.inbox.wait_within(writes, 3000).await;
+    let mut latencies: Vec<f64> = got
+        .iter()
+        .map(|g| {
+            let at: chrono::DateTime<chrono::Utc> =
+                g.json()["data"]["at"].as_str().unwrap().parse().unwrap();
+            (g.arrived - at).num_microseconds().unwrap() as f64 / 1000.0
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    eprintln!(
+        "webhook latency, commit to receiver ({} store, {writes} writes at {rate:.0}/s): \
+         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        if s.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "memory"
+        },
+        percentile(&latencies, 50),
+        percentile(&latencies, 99),
+        latencies.last().copied().unwrap_or_default()
+    );
+}
+
+/// A measurement: one subscription catching up `PLANT_WEBHOOK_FIGURES_ENTRIES` (100 000)
+/// entries already on the chain. Run as the test above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; prints figures"]
+async fn figures_one_subscription_catching_up_100k_entries() {
+    let entries: usize = std::env::var("PLANT_WEBHOOK_FIGURES_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let s = dev_server().await;
+    let catalog = s.state.catalog().clone();
+    let store = catalog.store().clone();
+    let start = store.head().await.unwrap().seq;
+    let writing = std::time::Instant::now();
+    for i in 0..entries {
+        let input = plant_core::input::IndustryInput {
+            name: Some(format!("Catch-up {i}")),
+            ..Default::default()
+        };
+        catalog.create_industry(&input, "figures").await.unwrap();
+    }
+    eprintln!(
+        "wrote {entries} entries in {:.1} s",
+        writing.elapsed().as_secs_f64()
+    );
+    let receiver = Receiver::start().await;
+    let catching_up = std::time::Instant::now();
+    subscribe(
+        &s,
+        json!({ "url": receiver.url(), "filter": industries_only(), "after": start }),
+    )
+    .await;
+    let got = receiver.inbox.wait_within(entries, 50 * 60 * 30).await;
+    let secs = catching_up.elapsed().as_secs_f64();
+    let seqs: Vec<u64> = got.iter().map(Received::seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    eprintln!(
+        "webhook catch-up ({} store): {entries} entries delivered in order in {secs:.1} s, \
+         {:.0} entries/s",
+        if s.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "memory"
+        },
+        entries as f64 / secs
+    );
 }
