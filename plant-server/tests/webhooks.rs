@@ -65,9 +65,8 @@ impl Inbox {
     /// [`Self::wait_for`], polling up to `polls` times 20 ms.
     async fn wait_within(&self, n: usize, polls: usize) -> Vec<Received> {
         for _ in 0..polls {
-            let got = self.got();
-            if got.len() >= n {
-                return got;
+            if self.got.lock().unwrap().len() >= n {
+                return self.got();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -692,11 +691,20 @@ async fn figures_delivery_latency_from_commit_to_receiver_at_100_writes_per_seco
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    // Open loop: a write starts every 10 ms whether or not the ones before have finished.
+    let s = Arc::new(s);
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let started = std::time::Instant::now();
+    let mut writers = Vec::with_capacity(writes);
     for i in 0..writes {
         tick.tick().await;
-        create_industry(&s, &format!("Latency {i}")).await;
+        let s = s.clone();
+        writers.push(tokio::spawn(async move {
+            create_industry(&s, &format!("Latency {i}")).await;
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
     }
     let rate = writes as f64 / started.elapsed().as_secs_f64();
     let got = receiver.inbox.wait_within(writes, 3000).await;

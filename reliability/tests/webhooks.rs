@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use plant_core::Timestamp;
 use plant_reliability::client::req;
 use plant_reliability::db::TestDb;
 use plant_reliability::server::{Options, Server};
@@ -35,6 +36,8 @@ struct Inbox {
     max_in_flight: Arc<AtomicUsize>,
     /// How long each answer takes (widens the window for a second deliverer to overlap).
     delay: Duration,
+    /// Milliseconds from each entry's commit time (`data.at`) to its arrival here.
+    latencies: Arc<Mutex<Vec<f64>>>,
 }
 
 impl Inbox {
@@ -69,10 +72,15 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let seq = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["data"]["seq"].as_u64())
-        .unwrap_or(0);
+    let event = serde_json::from_slice::<Value>(&body).unwrap_or_default();
+    let seq = event["data"]["seq"].as_u64().unwrap_or(0);
+    if let Some(at) = event["data"]["at"]
+        .as_str()
+        .and_then(|t| t.parse::<Timestamp>().ok())
+    {
+        let micros = Timestamp::now().micros() - at.micros();
+        inbox.latencies.lock().unwrap().push(micros as f64 / 1000.0);
+    }
     tokio::time::sleep(inbox.delay).await;
     let status = inbox.script.lock().unwrap().pop_front().unwrap_or(200);
     inbox.got.lock().unwrap().push((id, seq, status));
@@ -259,5 +267,63 @@ async fn sigkill_of_the_delivering_process_mid_retry_loses_nothing() {
     assert_eq!(acked[0], first);
     assert!(acked.windows(2).all(|w| w[0] < w[1]), "{acked:?}");
     drop(b);
+    db.drop_db().await;
+}
+
+/// A measurement, not a check (speed is for benchmarks): delivery latency from commit to a
+/// receiver on 127.0.0.1 while one plant-server process on PostgreSQL takes 100 writes/s.
+/// `scripts/test-db.sh run -- cargo test -p plant-reliability --test webhooks figures -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; prints figures"]
+async fn figures_delivery_latency_at_100_writes_per_second_on_postgresql() {
+    let Some(db) = TestDb::migrated("webhooks_latency").await else {
+        return;
+    };
+    cli::seed(&db.url);
+    let secret = plant_reliability::random_secret();
+    // A pool with room for the writes in flight at 100/s on a busy machine.
+    let server = Arc::new(Server::start(
+        options(&db, &secret).var("PLANT_DB_POOL_SIZE", "32"),
+    ));
+    let inbox = Inbox::default();
+    let addr = receiver(inbox.clone()).await;
+    subscribe(&server, &secret, addr).await;
+    const WRITES: usize = 1000;
+    let per_second: u64 = std::env::var("PLANT_WEBHOOK_FIGURES_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(100);
+    // Open loop: a write starts every 1/rate s whether or not the ones before have finished.
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
+    let started = std::time::Instant::now();
+    let mut writers = Vec::with_capacity(WRITES);
+    for i in 0..WRITES {
+        tick.tick().await;
+        let (server, secret) = (server.clone(), secret.clone());
+        writers.push(tokio::spawn(async move {
+            create_industry(&server, &secret, &format!("Latency {i}")).await;
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let rate = WRITES as f64 / started.elapsed().as_secs_f64();
+    let done = eventually(Duration::from_secs(120), || async {
+        (inbox.acknowledged().len() >= WRITES).then_some(())
+    })
+    .await;
+    assert!(done.is_some());
+    let mut latencies = inbox.latencies.lock().unwrap().clone();
+    latencies.sort_by(f64::total_cmp);
+    let at = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    eprintln!(
+        "webhook latency, commit to receiver (PostgreSQL, one debug plant-server, {WRITES} writes at {rate:.0}/s): \
+         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        at(50),
+        at(99),
+        latencies.last().copied().unwrap_or_default()
+    );
+    drop(server);
     db.drop_db().await;
 }

@@ -42,7 +42,8 @@ pub use worker::{Delivery, Transport, WorkerOptions, spawn_worker};
 /// The `entity_type` of the audit entries that record changes to subscriptions.
 pub const SUBSCRIPTION_TYPE: &str = "WebhookSubscription";
 
-/// Delivery log rows kept per subscription (older ones are dropped).
+/// Delivery log rows kept per subscription (older ones are dropped; PostgreSQL trims every
+/// hundred rows, so it may hold up to a hundred more for a while).
 pub const DELIVERY_LOG_RETENTION: u32 = 1000;
 
 /// Which entries a subscription receives. An empty list does not filter.
@@ -376,6 +377,21 @@ pub trait WebhookStore: Send + Sync {
         version: u64,
         progress: Progress,
     ) -> WebhookResult<bool>;
+
+    /// [`Self::log_delivery`] and [`Self::record_progress`] together: what the worker writes
+    /// after each attempt (PostgreSQL does both in one round trip). The row is logged even when
+    /// the lease was lost, since the attempt was made.
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        owner: Uuid,
+        version: u64,
+        progress: Progress,
+    ) -> WebhookResult<bool> {
+        self.log_delivery(attempt).await?;
+        self.record_progress(attempt.subscription_id, owner, version, progress)
+            .await
+    }
 
     /// Gives up `owner`'s lease on a subscription (whatever its version); nothing when another
     /// owner holds it.

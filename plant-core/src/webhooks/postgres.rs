@@ -62,6 +62,54 @@ const UPDATE: &str = "update webhook_subscription set url = $2, kinds = $3, acti
     state = $5, delivered_seq = $6, attempt = $7, next_attempt_at = $8, signing_keys = $9, \
     version = $10, updated_at = $12 where id = $1 and version = $10 - 1";
 
+/// Inserts a delivery log row ($1 … $9) and, on every hundredth row, trims the subscription's log
+/// to the retention ($10). A subscription deleted meanwhile inserts nothing. The trim walks up to
+/// the retention's worth of index entries, hence only every hundred rows: the log holds at most a
+/// hundred rows more than the retention.
+macro_rules! log_delivery {
+    () => {
+        "added as (insert into webhook_delivery (subscription_id, seq, webhook_id, attempt, at, \
+             status_code, latency_ms, error, next_retry_at) \
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+             where exists (select 1 from webhook_subscription where id = $1) returning id), \
+         trimmed as (delete from webhook_delivery where subscription_id = $1 \
+             and exists (select 1 from added where added.id % 100 = 0) \
+             and id <= (select id from webhook_delivery where subscription_id = $1 \
+                 order by id desc offset $10 limit 1)) "
+    };
+}
+
+const LOG_DELIVERY: &str = concat!("with ", log_delivery!(), "select 1");
+
+/// [`LOG_DELIVERY`] and the worker's progress ($11 …: owner, version, cursor, attempt, next
+/// attempt, lease), in one statement; selects whether the progress was stored.
+const RECORD_ATTEMPT: &str = concat!(
+    "with ",
+    log_delivery!(),
+    ", moved as (update webhook_subscription set delivered_seq = $13, attempt = $14, \
+         next_attempt_at = $15, lease_until = $16, \
+         lease_owner = case when $16::timestamptz is null then null else lease_owner end \
+         where id = $1 and lease_owner = $11 and version = $12 returning id) \
+     select count(*) from moved"
+);
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds a delivery log row's $1 … $10.
+fn bind_attempt<'q>(query: PgQuery<'q>, attempt: &'q DeliveryAttempt) -> StoreResult<PgQuery<'q>> {
+    Ok(query
+        .bind(attempt.subscription_id)
+        .bind(to_i64(attempt.seq)?)
+        .bind(&attempt.webhook_id)
+        .bind(i32::try_from(attempt.attempt).unwrap_or(i32::MAX))
+        .bind(attempt.at.as_datetime())
+        .bind(attempt.status_code.map(i32::from))
+        .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+        .bind(&attempt.error)
+        .bind(attempt.next_retry_at.map(|t| t.as_datetime()))
+        .bind(i64::from(DELIVERY_LOG_RETENTION) - 1))
+}
+
 const LOCK_HEAD: &str = "select seq, hash from audit_head where id for update";
 
 const APPEND: &str = "with appended as (insert into audit_log (seq, entity_id, entity_type, \
@@ -302,31 +350,32 @@ impl WebhookStore for PgStore {
     }
 
     async fn log_delivery(&self, attempt: &DeliveryAttempt) -> WebhookResult<()> {
-        // The insert, then the trim of the rows past the retention, in one round trip; a
-        // subscription deleted meanwhile inserts nothing.
-        sqlx::query(
-            "with added as (insert into webhook_delivery (subscription_id, seq, webhook_id, \
-                 attempt, at, status_code, latency_ms, error, next_retry_at) \
-                 select $1, $2, $3, $4, $5, $6, $7, $8, $9 \
-                 where exists (select 1 from webhook_subscription where id = $1) returning id) \
-             delete from webhook_delivery where subscription_id = $1 and id <= \
-                 (select id from webhook_delivery where subscription_id = $1 \
-                  order by id desc offset $10 limit 1)",
-        )
-        .bind(attempt.subscription_id)
-        .bind(to_i64(attempt.seq)?)
-        .bind(&attempt.webhook_id)
-        .bind(i32::try_from(attempt.attempt).unwrap_or(i32::MAX))
-        .bind(attempt.at.as_datetime())
-        .bind(attempt.status_code.map(i32::from))
-        .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
-        .bind(&attempt.error)
-        .bind(attempt.next_retry_at.map(|t| t.as_datetime()))
-        .bind(i64::from(DELIVERY_LOG_RETENTION) - 1)
-        .execute(self.pool())
-        .await
-        .map_err(store_error)?;
+        bind_attempt(sqlx::query(LOG_DELIVERY), attempt)?
+            .execute(self.pool())
+            .await
+            .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        owner: Uuid,
+        version: u64,
+        progress: Progress,
+    ) -> WebhookResult<bool> {
+        let row = bind_attempt(sqlx::query(RECORD_ATTEMPT), attempt)?
+            .bind(owner)
+            .bind(to_i64(version)?)
+            .bind(to_i64(progress.cursor)?)
+            .bind(i32::try_from(progress.attempt).unwrap_or(i32::MAX))
+            .bind(progress.next_attempt_at.as_datetime())
+            .bind(progress.lease_until.map(|t| t.as_datetime()))
+            .fetch_one(self.pool())
+            .await
+            .map_err(store_error)?;
+        let moved: i64 = row.try_get(0).map_err(store_error)?;
+        Ok(moved == 1)
     }
 
     async fn deliveries(&self, id: Uuid, limit: u32) -> WebhookResult<Vec<DeliveryAttempt>> {

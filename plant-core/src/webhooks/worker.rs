@@ -318,16 +318,13 @@ impl Job {
             error: error.clone(),
             next_retry_at: next_retry,
         };
-        if let Err(err) = webhooks.log_delivery(&row).await {
-            tracing::warn!(subscription = %sub.id, error = %err, "cannot log a webhook delivery");
-        }
         if error.is_none() {
             sub.cursor = entry.seq;
             sub.attempt = 0;
             let renewed = later(now, self.options.lease);
             return webhooks
-                .record_progress(
-                    sub.id,
+                .record_attempt(
+                    &row,
                     self.owner,
                     sub.version,
                     self.progress(sub, now, Some(renewed)),
@@ -340,10 +337,13 @@ impl Job {
                 let mut progress = self.progress(sub, now, None);
                 progress.next_attempt_at = at;
                 webhooks
-                    .record_progress(sub.id, self.owner, sub.version, progress)
+                    .record_attempt(&row, self.owner, sub.version, progress)
                     .await?;
             }
             None => {
+                if let Err(err) = webhooks.log_delivery(&row).await {
+                    tracing::warn!(subscription = %sub.id, error = %err, "cannot log a webhook delivery");
+                }
                 // The schedule ran out: stop delivering until an operator resumes it. One
                 // audited write, under the lease still held, so no other worker can pick the
                 // subscription up between the last attempt and the state change.
