@@ -778,3 +778,126 @@ async fn figures_one_subscription_catching_up_100k_entries() {
         entries as f64 / secs
     );
 }
+
+/// The store alone (PostgreSQL when the suite runs on it, else memory), without a server and
+/// so without a worker taking leases of its own.
+async fn bare_store() -> Arc<dyn plant_core::store::Store> {
+    use plant_core::store::postgres::{PgConfig, PgStore, migrate};
+    match common::admin_url() {
+        Some(admin) => {
+            let url = common::fresh_database(&admin).await;
+            migrate(&url).await.unwrap();
+            Arc::new(PgStore::connect(&PgConfig::new(url)).await.unwrap())
+        }
+        None => Arc::new(plant_core::store::MemoryStore::new()),
+    }
+}
+
+#[tokio::test]
+async fn a_lease_has_one_owner_until_released_or_expired_and_stale_versions_are_refused() {
+    use plant_core::webhooks::{Progress, WebhookError};
+    let store = bare_store().await;
+    let hooks = store.webhooks().unwrap();
+    let now = Timestamp::now();
+    let at =
+        |secs: i64| Timestamp::from_datetime(now.as_datetime() + chrono::Duration::seconds(secs));
+    let sub =
+        Subscription::new("https://example.com/hook".into(), Filter::default(), 0, now).unwrap();
+    hooks.create_subscription(&sub, "test").await.unwrap();
+
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (got_a, got_b) = tokio::join!(
+        hooks.claim_due(a, now, at(60), 10),
+        hooks.claim_due(b, now, at(60), 10)
+    );
+    let (got_a, got_b) = (got_a.unwrap(), got_b.unwrap());
+    assert_eq!(got_a.len() + got_b.len(), 1, "one owner leases it");
+    let (winner, loser) = if got_a.is_empty() { (b, a) } else { (a, b) };
+    let progress = Progress {
+        cursor: 1,
+        attempt: 0,
+        next_attempt_at: now,
+        lease_until: Some(at(60)),
+    };
+    assert!(
+        !hooks
+            .record_progress(sub.id, loser, 1, progress)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !hooks
+            .record_progress(sub.id, winner, 7, progress)
+            .await
+            .unwrap()
+    );
+    // Progress leaves the subscription caught up (cursor = head), so put it back behind.
+    let behind = Progress {
+        cursor: 0,
+        ..progress
+    };
+    assert!(
+        hooks
+            .record_progress(sub.id, winner, 1, behind)
+            .await
+            .unwrap()
+    );
+    hooks.release(sub.id, loser).await.unwrap();
+    assert!(
+        hooks
+            .claim_due(loser, now, at(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    hooks.release(sub.id, winner).await.unwrap();
+    assert_eq!(
+        hooks.claim_due(loser, now, at(60), 10).await.unwrap().len(),
+        1
+    );
+    // A lease past its time is taken over (a crashed owner).
+    assert!(
+        hooks
+            .claim_due(winner, at(30), at(90), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        hooks
+            .claim_due(winner, at(61), at(120), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Audited changes are optimistic.
+    let mut changed = hooks.subscription(sub.id).await.unwrap().unwrap();
+    changed.version += 1;
+    changed.url = "https://example.com/other".into();
+    hooks
+        .update_subscription(&changed, "update", "test")
+        .await
+        .unwrap();
+    let stale = hooks.update_subscription(&changed, "update", "test").await;
+    assert!(
+        matches!(stale, Err(WebhookError::VersionConflict { actual: 2, .. })),
+        "{stale:?}"
+    );
+    hooks.delete_subscription(sub.id, "test").await.unwrap();
+    assert!(hooks.subscription(sub.id).await.unwrap().is_none());
+    assert!(matches!(
+        hooks.delete_subscription(sub.id, "test").await,
+        Err(WebhookError::NotFound(_))
+    ));
+    let actions: Vec<String> = store
+        .entity_entries(sub.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, vec!["create", "update", "delete"]);
+    assert!(store.verify(&[]).await.unwrap().ok);
+}
