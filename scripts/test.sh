@@ -33,6 +33,24 @@ step "embedding model (all-MiniLM-L6-v2, pinned and hash-checked)"
 PLANT_EMBED_MODEL_DIR=$(scripts/fetch-model.sh | tail -n 1)
 export PLANT_EMBED_MODEL_DIR
 
+step "Standard Webhooks reference verifier (standardwebhooks from PyPI, in a venv under .cache)"
+# plant-server/tests/webhooks.rs checks delivery signatures with this independent implementation.
+webhooks_venv="${PLANT_CACHE_DIR:-$PWD/.cache}/standardwebhooks-venv"
+if ! "$webhooks_venv/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+  if ! python3 -m venv "$webhooks_venv"; then
+    # Debian and Ubuntu ship venv separately.
+    if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+      apt-get install -y --no-install-recommends python3-venv >&2
+      python3 -m venv "$webhooks_venv"
+    else
+      echo "python3 -m venv failed: install python3-venv" >&2
+      exit 1
+    fi
+  fi
+  "$webhooks_venv/bin/python" -m pip install --quiet 'standardwebhooks==1.1.0' >&2
+fi
+export PLANT_STANDARDWEBHOOKS_PYTHON="$webhooks_venv/bin/python"
+
 # plant-server's HTTP tests run on PostgreSQL when the database is there, so they run a second
 # time with PLANT_TEST_STORE=memory: both stores answer the same over the wire.
 server_tests=()

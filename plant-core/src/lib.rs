@@ -18,6 +18,7 @@ pub mod store;
 pub mod testing;
 pub mod time;
 pub mod validate;
+pub mod webhooks;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};

@@ -89,6 +89,8 @@ pub struct Config {
     /// The key that signs A2A agent cards (`PLANT_CARD_SIGNING_KEY` or `…_FILE`), generated for
     /// the process when neither is set.
     pub card_key: CardKey,
+    /// Webhook delivery (`PLANT_WEBHOOK_*`).
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -120,6 +122,7 @@ impl std::fmt::Debug for Config {
             .field("gcp_project", &self.gcp_project)
             .field("public_url", &self.public_url)
             .field("card_key", &self.card_key)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -364,6 +367,7 @@ impl Config {
                 get("PLANT_CARD_SIGNING_KEY"),
                 get("PLANT_CARD_SIGNING_KEY_FILE"),
             )?,
+            webhooks: crate::webhooks::WebhookSettings::from_lookup(&get)?,
         })
     }
 }
@@ -405,7 +409,7 @@ fn parse_public_url(value: &str) -> Result<String, ConfigError> {
     Ok(value.trim_end_matches('/').to_owned())
 }
 
-fn invalid(var: &'static str, expected: &'static str, value: &str) -> ConfigError {
+pub(crate) fn invalid(var: &'static str, expected: &'static str, value: &str) -> ConfigError {
     ConfigError::Invalid {
         var,
         expected,
@@ -448,7 +452,11 @@ fn ef_search(value: Option<String>) -> Result<u32, ConfigError> {
     Ok(n)
 }
 
-fn millis(value: Option<String>, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+pub(crate) fn millis(
+    value: Option<String>,
+    var: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
     let n = positive(value, var, usize::try_from(default).unwrap_or(usize::MAX))?;
     Ok(Duration::from_millis(u64::try_from(n).unwrap_or(u64::MAX)))
 }

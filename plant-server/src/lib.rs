@@ -26,6 +26,7 @@ pub mod paths;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod webhooks;
 pub mod wire;
 
 // The adapters keep their top-level paths (`plant_server::context::RequestCtx`, …).

@@ -9,7 +9,7 @@ use crate::extract::{Authorized, Genesis, Id};
 use crate::handlers::catalog::DryRun;
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
-    trials, validate, versions,
+    trials, validate, versions, webhooks,
 };
 use crate::openapi;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
@@ -165,5 +165,30 @@ pub fn builder() -> RouterBuilder {
         Method::POST,
         "/api/v1/precedents/{seed_id}/approve",
         precedents::approve,
+    )
+    .handler(Method::POST, "/api/v1/webhooks", webhooks::create)
+    .handler(Method::GET, "/api/v1/webhooks", webhooks::list)
+    .handler(Method::GET, "/api/v1/webhooks/{id}", webhooks::get)
+    .handler(Method::PATCH, "/api/v1/webhooks/{id}", webhooks::patch)
+    .handler(Method::DELETE, "/api/v1/webhooks/{id}", webhooks::delete)
+    .handler(
+        Method::POST,
+        "/api/v1/webhooks/{id}/rotate-secret",
+        webhooks::rotate_secret,
+    )
+    .handler(
+        Method::POST,
+        "/api/v1/webhooks/{id}/resume",
+        webhooks::resume,
+    )
+    .handler(
+        Method::POST,
+        "/api/v1/webhooks/{id}/replay",
+        webhooks::replay,
+    )
+    .handler(
+        Method::GET,
+        "/api/v1/webhooks/{id}/deliveries",
+        webhooks::deliveries,
     )
 }

@@ -38,6 +38,8 @@ pub struct Limits {
     pub feed_heartbeat: Duration,
     /// The longest a read waits for the read model to reach its `min_seq`.
     pub min_seq_wait: Duration,
+    /// Webhook targets and delivery.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Limits {
@@ -53,6 +55,7 @@ impl Limits {
             feed_max_clients: config.feed_max_clients,
             feed_heartbeat: config.feed_heartbeat,
             min_seq_wait: config.min_seq_wait,
+            webhooks: config.webhooks.clone(),
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// The head seq after each commit: wakes change feeds.
     signal: watch::Sender<u64>,
+    /// Webhook subscriptions and their delivery log (`crate::webhooks`).
+    pub(crate) webhooks: crate::webhooks::WebhookTables,
 }
 
 impl Default for MemoryStore {
@@ -31,6 +33,7 @@ impl Default for MemoryStore {
         Self {
             inner: Mutex::default(),
             signal: watch::Sender::new(0),
+            webhooks: crate::webhooks::WebhookTables::default(),
         }
     }
 }
@@ -58,6 +61,25 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Appends an entry that records no catalog row (a webhook subscription's change) after
+    /// the head, and wakes change feeds.
+    pub(crate) fn append_entry(&self, entry: crate::audit::NewEntry) -> AuditEntry {
+        let appended = {
+            let mut inner = self.lock();
+            let appended = inner.head().append(entry);
+            let at = inner.entries.len();
+            inner
+                .by_entity
+                .entry(appended.entity_id)
+                .or_default()
+                .push(at);
+            inner.entries.push(appended.clone());
+            appended
+        };
+        self.signal.send_replace(appended.seq);
+        appended
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -598,6 +620,10 @@ impl Store for MemoryStore {
 
     async fn head(&self) -> StoreResult<Head> {
         Ok(self.lock().head())
+    }
+
+    fn webhooks(&self) -> Option<&dyn crate::webhooks::WebhookStore> {
+        Some(self)
     }
 
     async fn audit_signal(&self) -> StoreResult<Option<watch::Receiver<u64>>> {

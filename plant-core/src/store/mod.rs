@@ -559,6 +559,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
+    /// The store's webhook subscriptions and delivery log ([`crate::webhooks`]); `None` when it
+    /// keeps none.
+    fn webhooks(&self) -> Option<&dyn crate::webhooks::WebhookStore> {
+        None
+    }
+
     /// Connection pool usage, for metrics; `None` for a store without a pool.
     fn pool_stats(&self) -> Option<PoolStats> {
         None

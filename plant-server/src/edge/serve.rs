@@ -72,6 +72,7 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
 
     let expiry =
         plant_core::catalog::spawn_trial_expiry(app.state.catalog().clone(), TRIAL_EXPIRY_EVERY);
+    let webhooks = crate::webhooks::spawn_worker(&app.state);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -128,6 +129,9 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
 
     drop(listener);
     expiry.abort();
+    if let Some(webhooks) = webhooks {
+        webhooks.abort();
+    }
     // Live feed streams never finish by themselves: end them so the drain can complete.
     app.state.feeds().close_all();
     tracing::info!(

@@ -14,3 +14,4 @@ pub mod transparency;
 pub mod trials;
 pub mod validate;
 pub mod versions;
+pub mod webhooks;

@@ -27,7 +27,7 @@ enum Class {
 
 /// Maps an error that no constraint explains: unavailability, bad input, or internal. The
 /// database error itself stays the source of the result (logs show it), not its text.
-pub(super) fn store_error(err: sqlx::Error) -> StoreError {
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     let (class, message) = match &err {
         sqlx::Error::PoolTimedOut => (
             Class::Unavailable,

@@ -55,7 +55,7 @@ use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint};
 use crate::error::Cause;
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
-use error::store_error;
+pub(crate) use error::store_error;
 
 /// The PostgreSQL implementation of [`Store`]. Cloning shares the pool.
 #[derive(Debug, Clone)]
@@ -268,6 +268,10 @@ impl Store for PgStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    fn webhooks(&self) -> Option<&dyn crate::webhooks::WebhookStore> {
+        Some(self)
     }
 
     async fn audit_signal(&self) -> StoreResult<Option<tokio::sync::watch::Receiver<u64>>> {

@@ -1,0 +1,362 @@
+//! The delivery worker: leases due subscriptions, posts each one's matching entries in seq
+//! order through a [`Transport`], one in flight per subscription, and records the outcome.
+//!
+//! Each leased subscription gets its own task, so a slow or failing consumer holds up nothing
+//! but itself; writes never wait for deliveries (the worker only reads the chain). The cursor
+//! moves only after a 2xx, so a crash (of the receiver or of this process) repeats at most the
+//! entry in flight: delivery is at least once. The worker wakes on the store's audit signal
+//! (`NOTIFY plant_audit` on PostgreSQL) and polls as a fall-back and for retries that come due.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::task::{JoinHandle, JoinSet};
+use uuid::Uuid;
+
+use super::{
+    DeliveryAttempt, Progress, RetrySchedule, Subscription, SubscriptionState, WebhookResult,
+    WebhookStore, signature_header,
+};
+use crate::Timestamp;
+use crate::audit::{AuditEntry, Hash};
+use crate::store::Store;
+
+/// The actor of the audit entries the worker writes (marking a subscription failing).
+pub const WORKER_ACTOR: &str = "webhook-worker";
+
+/// One signed request for the transport to post.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The subscription's target URL.
+    pub url: String,
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` and `content-type`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+/// Sends deliveries over HTTP (the server's implementation checks the target's addresses).
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Posts `delivery`: the receiver's status code, or why no answer came.
+    async fn send(&self, delivery: &Delivery) -> Result<u16, String>;
+}
+
+/// How the worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// When failed deliveries are retried.
+    pub schedule: RetrySchedule,
+    /// How long a lease lasts without renewal; a crashed worker's subscriptions are taken over
+    /// after this. Must exceed the transport's request timeout.
+    pub lease: Duration,
+    /// How often the worker looks for due subscriptions without a signal.
+    pub poll: Duration,
+    /// Entries read from the chain at a time.
+    pub batch: u64,
+    /// Subscriptions delivered to at once by this process.
+    pub concurrency: u32,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            batch: 256,
+            concurrency: 32,
+        }
+    }
+}
+
+/// The body of a delivery (Standard Webhooks' `type`, `timestamp`, `data`).
+#[derive(Debug, Serialize)]
+struct Event<'a> {
+    /// `<entity_type>.<action>`, e.g. `Skill.certify`.
+    r#type: String,
+    timestamp: Timestamp,
+    data: EventData<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct EventData<'a> {
+    seq: u64,
+    entity_id: Uuid,
+    entity_type: &'a str,
+    entity_version: u64,
+    action: &'a str,
+    actor: &'a str,
+    at: Timestamp,
+    hash: Hash,
+    prev_hash: Hash,
+    /// The record after the change (the entry's payload).
+    record: serde_json::Value,
+}
+
+/// The `webhook-id` of an entry: the same on every attempt, to every subscriber.
+pub fn webhook_id(seq: u64) -> String {
+    format!("plant-audit-{seq}")
+}
+
+/// The signed request that delivers `entry` to `sub` at `now`.
+pub fn sign_delivery(sub: &Subscription, entry: &AuditEntry, now: Timestamp) -> Delivery {
+    let record = entry.payload_json().unwrap_or(serde_json::Value::Null);
+    let event = Event {
+        r#type: format!("{}.{}", entry.entity_type, entry.action),
+        timestamp: entry.at,
+        data: EventData {
+            seq: entry.seq,
+            entity_id: entry.entity_id,
+            entity_type: &entry.entity_type,
+            entity_version: entry.entity_version,
+            action: &entry.action,
+            actor: &entry.actor,
+            at: entry.at,
+            hash: entry.hash,
+            prev_hash: entry.prev_hash,
+            record,
+        },
+    };
+    // Serialising plain structs and a parsed JSON value cannot fail.
+    let body = serde_json::to_vec(&event).unwrap_or_default();
+    let id = webhook_id(entry.seq);
+    let timestamp = now.as_datetime().timestamp();
+    let signature = signature_header(&sub.signing_secrets(now), &id, timestamp, &body);
+    Delivery {
+        url: sub.url.clone(),
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", id),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ],
+        body,
+    }
+}
+
+fn later(t: Timestamp, d: Duration) -> Timestamp {
+    let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    Timestamp::from_datetime(t.as_datetime() + d)
+}
+
+/// Starts the worker on the store's webhook tables. Returns `None` when the store keeps none.
+/// Abort the handle to stop it (a delivery cut short is repeated by the next lease holder).
+pub fn spawn_worker(
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    options: WorkerOptions,
+) -> Option<JoinHandle<()>> {
+    store.webhooks()?;
+    Some(tokio::spawn(run(store, transport, options)))
+}
+
+async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: WorkerOptions) {
+    let mut signal = store.audit_signal().await.ok().flatten();
+    let mut running = JoinSet::new();
+    loop {
+        let free = options
+            .concurrency
+            .saturating_sub(u32::try_from(running.len()).unwrap_or(u32::MAX));
+        if free > 0
+            && let Some(webhooks) = store.webhooks()
+        {
+            // A fresh owner for every lease taken: a task that ends releases only its own
+            // lease, never a later one of the same subscription taken by this process.
+            let owner = Uuid::new_v4();
+            let now = Timestamp::now();
+            match webhooks
+                .claim_due(owner, now, later(now, options.lease), free)
+                .await
+            {
+                Ok(subs) => {
+                    for sub in subs {
+                        let job = Job {
+                            store: store.clone(),
+                            transport: transport.clone(),
+                            options,
+                            owner,
+                        };
+                        running.spawn(async move {
+                            let id = sub.id;
+                            if let Err(err) = job.deliver(sub).await {
+                                tracing::warn!(subscription = %id, error = %err, "webhook delivery stopped");
+                            }
+                            // Whatever stopped it (caught up, a failure to retry later, the
+                            // subscription changed, an error), the lease goes, so that the
+                            // next due moment finds it free.
+                            if let Ok(hooks) = job.webhooks()
+                                && let Err(err) = hooks.release(id, job.owner).await
+                            {
+                                tracing::warn!(subscription = %id, error = %err, "cannot release a webhook lease");
+                            }
+                        });
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot lease webhook subscriptions"),
+            }
+        }
+        let poll = tokio::time::sleep(options.poll);
+        tokio::select! {
+            changed = async { match &mut signal { Some(s) => s.changed().await.is_ok(), None => std::future::pending().await } } => {
+                if !changed {
+                    signal = None;
+                }
+            }
+            () = poll => {}
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+}
+
+/// One leased subscription being delivered to.
+struct Job {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    options: WorkerOptions,
+    owner: Uuid,
+}
+
+impl Job {
+    fn webhooks(&self) -> WebhookResult<&dyn WebhookStore> {
+        self.store.webhooks().ok_or_else(|| {
+            crate::store::StoreError::Internal(crate::error::Cause::from(
+                "the store keeps no webhooks",
+            ))
+            .into()
+        })
+    }
+
+    /// Delivers until the subscription is caught up, a delivery fails, or the lease is lost.
+    async fn deliver(&self, mut sub: Subscription) -> WebhookResult<()> {
+        let webhooks = self.webhooks()?;
+        loop {
+            let entries = self
+                .store
+                .audit_entries(sub.cursor, self.options.batch)
+                .await?;
+            let Some(last) = entries.last().map(|e| e.seq) else {
+                let now = Timestamp::now();
+                webhooks
+                    .record_progress(
+                        sub.id,
+                        self.owner,
+                        sub.version,
+                        self.progress(&sub, now, None),
+                    )
+                    .await?;
+                return Ok(());
+            };
+            for entry in &entries {
+                if !sub.filter.matches(entry) {
+                    sub.cursor = entry.seq;
+                    continue;
+                }
+                if !self.attempt(&mut sub, entry).await? {
+                    return Ok(());
+                }
+            }
+            sub.cursor = last;
+            let now = Timestamp::now();
+            let renewed = later(now, self.options.lease);
+            if !webhooks
+                .record_progress(
+                    sub.id,
+                    self.owner,
+                    sub.version,
+                    self.progress(&sub, now, Some(renewed)),
+                )
+                .await?
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn progress(&self, sub: &Subscription, now: Timestamp, lease: Option<Timestamp>) -> Progress {
+        Progress {
+            cursor: sub.cursor,
+            attempt: sub.attempt,
+            next_attempt_at: now,
+            lease_until: lease,
+        }
+    }
+
+    /// One attempt at `entry`. `true` when it was delivered and the lease is still held.
+    async fn attempt(&self, sub: &mut Subscription, entry: &AuditEntry) -> WebhookResult<bool> {
+        let webhooks = self.webhooks()?;
+        let sent_at = Timestamp::now();
+        let delivery = sign_delivery(sub, entry, sent_at);
+        let started = Instant::now();
+        let result = self.transport.send(&delivery).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let attempt = sub.attempt.saturating_add(1);
+        let (status_code, error) = match result {
+            Ok(code) if (200..300).contains(&code) => (Some(code), None),
+            Ok(code) => (Some(code), Some(format!("the receiver answered {code}"))),
+            Err(why) => (None, Some(why)),
+        };
+        let now = Timestamp::now();
+        let next_retry = match &error {
+            None => None,
+            Some(_) => self
+                .options
+                .schedule
+                .delay_with_jitter(attempt, getrandom::u32().unwrap_or(u32::MAX / 2))
+                .map(|d| later(now, d)),
+        };
+        let row = DeliveryAttempt {
+            subscription_id: sub.id,
+            seq: entry.seq,
+            webhook_id: webhook_id(entry.seq),
+            attempt,
+            at: sent_at,
+            status_code,
+            latency_ms,
+            error: error.clone(),
+            next_retry_at: next_retry,
+        };
+        if error.is_none() {
+            sub.cursor = entry.seq;
+            sub.attempt = 0;
+            let renewed = later(now, self.options.lease);
+            return webhooks
+                .record_attempt(
+                    &row,
+                    self.owner,
+                    sub.version,
+                    self.progress(sub, now, Some(renewed)),
+                )
+                .await;
+        }
+        sub.attempt = attempt;
+        match next_retry {
+            Some(at) => {
+                let mut progress = self.progress(sub, now, None);
+                progress.next_attempt_at = at;
+                webhooks
+                    .record_attempt(&row, self.owner, sub.version, progress)
+                    .await?;
+            }
+            None => {
+                if let Err(err) = webhooks.log_delivery(&row).await {
+                    tracing::warn!(subscription = %sub.id, error = %err, "cannot log a webhook delivery");
+                }
+                // The schedule ran out: stop delivering until an operator resumes it. One
+                // audited write, under the lease still held, so no other worker can pick the
+                // subscription up between the last attempt and the state change.
+                sub.state = SubscriptionState::Failing;
+                sub.version += 1;
+                sub.updated_at = now;
+                sub.next_attempt_at = now;
+                webhooks
+                    .update_subscription(sub, "fail", WORKER_ACTOR)
+                    .await?;
+                tracing::warn!(subscription = %sub.id, seq = entry.seq, "webhook subscription marked failing");
+            }
+        }
+        Ok(false)
+    }
+}
