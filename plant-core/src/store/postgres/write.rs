@@ -3,11 +3,11 @@
 //! A transaction first writes the records (`stage`): the inserts and the optimistic updates
 //! (`… where id = $1 and version = $2`; a row that no longer matches is a version conflict),
 //! which take the records' row locks and meet every constraint. Only then does it take
-//! `audit_head` `for update` and, for each record, append its entry, move the head and set the
-//! record's chain-derived columns in one statement (`append`). Commits from any number of
-//! processes are thus serialised on the head row for as short a time as possible and append one
-//! gap-free chain; a refused change never waits for the head. Every refusal comes from a named
-//! constraint or trigger and is mapped in `error.rs`.
+//! `audit_head` `for update` (`lock_head`), link each record's entry after it (`Staged::link`)
+//! and append them all (`group.rs`). Commits from any number of processes are thus serialised on
+//! the head row for as short a time as possible and append one gap-free chain; a refused change
+//! never waits for the head. Every refusal comes from a named constraint or trigger and is mapped
+//! in `error.rs`.
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -67,50 +67,15 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     Ok(Staged { record, entry })
 }
 
-/// Appends a staged record's entry after `head` (which the transaction holds), moves the head
-/// to it and stores the record's version hash (and, for catalog kinds, its history and hash
-/// chain), all in one statement.
-pub(super) async fn append(
-    conn: &mut PgConnection,
-    head: Head,
-    staged: Staged,
-) -> StoreResult<Committed> {
-    let Staged { mut record, entry } = staged;
-    let kind = record.kind();
-    let entry = head.append(entry);
-    record.apply_entry(&entry);
-    let sql = match kind {
-        Kind::Trial => sql::APPEND_TRIAL,
-        Kind::Job => sql::APPEND_JOB,
-        Kind::PrecedentSeed => sql::APPEND_PRECEDENT,
-        _ => sql::APPEND_CATALOG,
-    };
-    let mut query = sqlx::query(sql)
-        .bind(to_i64(entry.seq)?)
-        .bind(entry.entity_id)
-        .bind(&entry.entity_type)
-        .bind(to_i64(entry.entity_version)?)
-        .bind(&entry.action)
-        .bind(&entry.actor)
-        .bind(entry.at.as_datetime())
-        .bind(&entry.payload)
-        .bind(entry.prev_hash.0.as_slice())
-        .bind(entry.hash.0.as_slice());
-    if let Some(base) = record.base() {
-        let json = |v: Result<Value, serde_json::Error>| {
-            v.map(Json).map_err(|e| {
-                StoreError::Internal(Cause::from(format!("chain-derived fields: {e}")))
-            })
-        };
-        query = query
-            .bind(json(serde_json::to_value(&base.amendment_history))?)
-            .bind(json(serde_json::to_value(&base.hash_chain_sha256))?);
+impl Staged {
+    /// Links the record's entry after `head` and applies it to the record (its new version
+    /// hash, and for catalog kinds its history and hash chain).
+    pub(super) fn link(self, head: Head) -> Committed {
+        let Staged { mut record, entry } = self;
+        let entry = head.append(entry);
+        record.apply_entry(&entry);
+        Committed { record, entry }
     }
-    query
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| write_error(e, kind))?;
-    Ok(Committed { record, entry })
 }
 
 /// After an update matched no row: the record is gone (or of another kind), or at another version.
