@@ -33,7 +33,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::error::store_error;
+use super::error::{is_retryable, store_error};
 use super::sql;
 use super::write::{self, Staged, to_i64};
 use crate::audit::Head;
@@ -167,8 +167,16 @@ async fn next_batch(
     Some(batch)
 }
 
-/// Commits a batch and answers every unit in it.
-async fn commit_batch(pool: &PgPool, batch: Vec<Unit>) {
+/// How often a unit refused by a deadlock or a serialization failure is tried again.
+const RETRIES: usize = 3;
+
+/// Commits a batch and answers every unit in it. A unit refused because it deadlocked anyway
+/// (an atomic unit of several records, a unique name two batches insert crosswise) is retried
+/// alone once this batch committed and released its locks.
+async fn commit_batch(pool: &PgPool, mut batch: Vec<Unit>) {
+    // Every batch writes its records in the order of their ids, so that two batches (of this
+    // process or another) touching the same records wait for each other instead of deadlocking.
+    batch.sort_by_key(|unit| unit.changes.iter().map(|c| c.record.id()).min());
     let mut replies = Vec::with_capacity(batch.len());
     let mut units = Vec::with_capacity(batch.len());
     for unit in batch {
@@ -179,27 +187,53 @@ async fn commit_batch(pool: &PgPool, batch: Vec<Unit>) {
         Ok(outcomes) => outcomes,
         Err(err) => {
             let mut outcomes = Vec::with_capacity(replies.len());
-            outcomes.push(Err(err));
+            outcomes.push(Done::Answer(Err(err)));
             while outcomes.len() < replies.len() {
                 let shared = shared_failure(outcomes.first());
-                outcomes.push(Err(shared));
+                outcomes.push(Done::Answer(Err(shared)));
             }
             outcomes
         }
     };
     for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let answer = match outcome {
+            Done::Answer(answer) => answer,
+            Done::Retry(changes, err) => retry_alone(pool, changes, err).await,
+        };
         // A caller that stopped waiting (its request was cancelled) is not there to answer.
-        let _ = reply.send(outcome);
+        let _ = reply.send(answer);
     }
 }
 
+/// Commits a unit in a transaction of its own, up to [`RETRIES`] times while it deadlocks.
+async fn retry_alone(
+    pool: &PgPool,
+    mut changes: Vec<Change>,
+    mut last: StoreError,
+) -> StoreResult<Vec<Committed>> {
+    for _ in 0..RETRIES {
+        let mut outcome = commit_units(pool, vec![changes]).await?;
+        match outcome.pop() {
+            Some(Done::Answer(answer)) => return answer,
+            Some(Done::Retry(again, err)) => {
+                changes = again;
+                last = err;
+            }
+            None => break,
+        }
+    }
+    Err(last)
+}
+
 /// The error the other units of a batch get when the batch's transaction failed as a whole.
-fn shared_failure(first: Option<&StoreResult<Vec<Committed>>>) -> StoreError {
+fn shared_failure(first: Option<&Done>) -> StoreError {
     match first {
-        Some(Err(err @ StoreError::Unavailable(_))) => StoreError::Unavailable(Cause::from(
-            format!("the commit this change was grouped into failed: {err}"),
-        )),
-        Some(Err(err)) => StoreError::Internal(Cause::from(format!(
+        Some(Done::Answer(Err(err @ StoreError::Unavailable(_)))) => {
+            StoreError::Unavailable(Cause::from(format!(
+                "the commit this change was grouped into failed: {err}"
+            )))
+        }
+        Some(Done::Answer(Err(err))) => StoreError::Internal(Cause::from(format!(
             "the commit this change was grouped into failed: {err}"
         ))),
         _ => StoreError::Internal(Cause::from("the group commit failed")),
@@ -210,26 +244,32 @@ fn shared_failure(first: Option<&StoreResult<Vec<Committed>>>) -> StoreError {
 enum Outcome {
     Staged(Vec<Staged>),
     Refused(StoreError),
+    /// Refused by a deadlock or a serialization failure: worth another try.
+    Retry(Vec<Change>, StoreError),
+}
+
+/// A unit's answer after its batch, or the unit back for another try.
+enum Done {
+    Answer(StoreResult<Vec<Committed>>),
+    Retry(Vec<Change>, StoreError),
 }
 
 impl Outcome {
-    /// The answer of a unit when nothing of the batch is appended.
-    fn refused(self) -> StoreResult<Vec<Committed>> {
+    /// What a unit gets when nothing of the batch is appended.
+    fn unappended(self) -> Done {
         match self {
-            Outcome::Staged(_) => Err(StoreError::Internal(Cause::from(
+            Outcome::Staged(_) => Done::Answer(Err(StoreError::Internal(Cause::from(
                 "a staged change was not appended",
-            ))),
-            Outcome::Refused(err) => Err(err),
+            )))),
+            Outcome::Refused(err) => Done::Answer(Err(err)),
+            Outcome::Retry(changes, err) => Done::Retry(changes, err),
         }
     }
 }
 
 /// One transaction for the whole batch; `Err` when the transaction itself failed (then nothing
-/// of the batch committed), otherwise one result per unit, in order.
-async fn commit_units(
-    pool: &PgPool,
-    units: Vec<Vec<Change>>,
-) -> StoreResult<Vec<StoreResult<Vec<Committed>>>> {
+/// of the batch committed), otherwise one outcome per unit, in order.
+async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec<Done>> {
     let mut tx = pool.begin().await.map_err(store_error)?;
     // A batch of one unit needs no savepoint: its failure is the transaction's.
     let alone = units.len() == 1;
@@ -239,6 +279,8 @@ async fn commit_units(
         if !alone && i == 0 {
             savepoint(&mut tx, "savepoint unit").await?;
         }
+        // Kept for another try should the unit deadlock with another batch.
+        let copy = changes.clone();
         match stage_unit(&mut tx, changes).await {
             Ok(staged) => {
                 // The next unit gets a fresh savepoint, so that its failure keeps this one.
@@ -247,10 +289,18 @@ async fn commit_units(
                 }
                 outcomes.push(Outcome::Staged(staged));
             }
-            Err(err) if alone => return Ok(vec![Err(err)]),
             Err(err) => {
+                let outcome = if is_retryable(&err) {
+                    Outcome::Retry(copy, err)
+                } else {
+                    Outcome::Refused(err)
+                };
+                if alone {
+                    let _ = tx.rollback().await;
+                    return Ok(vec![outcome.unappended()]);
+                }
                 savepoint(&mut tx, "rollback to savepoint unit").await?;
-                outcomes.push(Outcome::Refused(err));
+                outcomes.push(outcome);
             }
         }
     }
@@ -258,7 +308,7 @@ async fn commit_units(
         // Every unit was refused: nothing to append or flush. A failed rollback only costs
         // the connection, which the pool then replaces.
         let _ = tx.rollback().await;
-        return Ok(outcomes.into_iter().map(Outcome::refused).collect());
+        return Ok(outcomes.into_iter().map(Outcome::unappended).collect());
     }
     let head = write::lock_head(&mut tx).await?;
     let mut appended = Appended::after(head);
@@ -272,9 +322,9 @@ async fn commit_units(
                     // fails the whole transaction.
                     committed.push(appended.push(s)?);
                 }
-                Ok(committed)
+                Done::Answer(Ok(committed))
             }
-            Outcome::Refused(err) => Err(err),
+            other => other.unappended(),
         });
     }
     appended.execute(&mut tx).await?;
