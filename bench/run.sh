@@ -4,10 +4,13 @@
 #   bench/run.sh
 #
 # Installs wrk when missing (apt-get), builds the binaries (profile bench-release), starts a throwaway PostgreSQL
-# (scripts/test-db.sh), migrates and seeds it (plant-cli), then measures every endpoint with
+# (scripts/test-db.sh with PLANT_TEST_DB_DURABLE=1: PostgreSQL's durable defaults, fsync,
+# synchronous_commit and full_page_writes on, so every write counted is flushed; the tests' fast
+# settings are not used here), migrates and seeds it (plant-cli), then measures every endpoint with
 # `wrk -t2 -c32 --latency` and `-t1 -c1`, the HTTP ceiling (a bare hyper handler answering the
 # same bytes), the database ceiling (the same store calls without HTTP, same pool size), RSS,
-# start-up time, and the audited-write load over 1, 2 and 3 server processes. Writes
+# start-up time, the SQL ceilings of the chain append (pgbench, bench/pgbench/: one and ten
+# entries per transaction), and the audited-write load over 1, 2 and 3 server processes. Writes
 # bench/results/<date>-<commit>.{md,svg,tsv} and bench/results/latest.{md,svg}.
 #
 # Environment (defaults in brackets):
@@ -17,6 +20,7 @@
 #   BENCH_CEILING_SECONDS [2]   duration of each HTTP-ceiling run (-c32)
 #   BENCH_DB_SECONDS [2]        duration of each database-ceiling loop
 #   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
+#   BENCH_PGBENCH_SECONDS [30]  duration of each pgbench ceiling run
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
 #   BENCH_MINILM [auto]         auto: measure MiniLM search when the model is already on disk

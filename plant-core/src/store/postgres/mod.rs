@@ -265,6 +265,18 @@ impl Store for PgStore {
         }
     }
 
+    #[instrument(skip(self, embedding), fields(model = %embedding.model))]
+    async fn put_embedding_at(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        version: u64,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        write::put_embedding_at(&mut conn, kind, id, version, &embedding).await
+    }
+
     #[instrument(skip(self))]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("select 1")

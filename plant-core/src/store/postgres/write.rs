@@ -50,6 +50,7 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
         action,
         actor,
         embedding,
+        clear_embedding,
     } = change;
     let kind = record.kind();
     let id = record.id();
@@ -63,6 +64,8 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     }
     if let Some(embedding) = &embedding {
         put_embedding(conn, kind, id, embedding, true).await?;
+    } else if clear_embedding {
+        clear_embedding_of(conn, kind, id).await?;
     }
     Ok(Staged { record, entry })
 }
@@ -134,6 +137,71 @@ pub(super) async fn put_embedding(
         .bind(id)
         .bind(vector)
         .bind(&embedding.model)
+        .execute(conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Drops a searched record's embedding (its text changed); other kinds have none.
+async fn clear_embedding_of(conn: &mut PgConnection, kind: Kind, id: Uuid) -> StoreResult<()> {
+    let sql = match kind {
+        Kind::Industry => {
+            "update industry set embedding = null, embedding_model = null where id = $1"
+        }
+        Kind::Skill => "update skill set embedding = null, embedding_model = null where id = $1",
+        Kind::JobRole => {
+            "update job_role set embedding = null, embedding_model = null where id = $1"
+        }
+        Kind::Agent => "update agent set embedding = null, embedding_model = null where id = $1",
+        _ => return Ok(()),
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    Ok(())
+}
+
+/// Stores an embedding computed from the text of `version`, only while the record is at that
+/// version; false otherwise (a later change, whose own vector follows, or none).
+pub(super) async fn put_embedding_at(
+    conn: &mut PgConnection,
+    kind: Kind,
+    id: Uuid,
+    version: u64,
+    embedding: &StoredEmbedding,
+) -> StoreResult<bool> {
+    let sql = match kind {
+        Kind::Industry => {
+            "update industry k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        Kind::Skill => {
+            "update skill k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        Kind::JobRole => {
+            "update job_role k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        Kind::Agent => {
+            "update agent k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        _ => {
+            return Err(StoreError::InvalidChange(Cause::from(format!(
+                "{kind} records are not embedded after their commit"
+            ))));
+        }
+    };
+    let vector = pgvector::Vector::from(embedding.vector.as_slice().to_vec());
+    let done = sqlx::query(sql)
+        .bind(id)
+        .bind(vector)
+        .bind(&embedding.model)
+        .bind(to_i64(version)?)
         .execute(conn)
         .await
         .map_err(|e| write_error(e, kind))?;
