@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use plant_reliability::client::req;
 use plant_reliability::db::{TestDb, assert_consistent};
-use plant_reliability::fixtures::{agent_ids, skill_body};
+use plant_reliability::fixtures::agent_ids;
 use plant_reliability::load::Load;
 use plant_reliability::server::{Options, Server};
-use plant_reliability::{cli, eventually, token};
+use plant_reliability::{cli, restart_and_write};
 
 fn grouped(url: &str, secret: &str) -> Options {
     Options::database(url)
@@ -70,25 +69,12 @@ async fn sigkill_with_a_batch_in_flight_loses_nothing_acknowledged() {
         acked.extend(report.acked);
         let entries = assert_consistent(&db, &acked).await;
 
-        let server = Server::start(grouped(&db.url, &secret));
-        let ready = eventually(Duration::from_secs(10), || async {
-            let r = req("GET", "/ready").send(server.addr).await.ok()?;
-            (r.status == 200).then_some(())
-        })
+        restart_and_write(
+            grouped(&db.url, &secret),
+            &secret,
+            &format!("grouped crash {cycle}"),
+        )
         .await;
-        assert!(
-            ready.is_some(),
-            "cycle {cycle}: the restarted server is not ready"
-        );
-        let r = req("POST", "/api/v1/genesis/skills")
-            .bearer(&token::role(&secret, "genesis"))
-            .json(&skill_body(&format!(
-                "After grouped crash {cycle} {}",
-                uuid::Uuid::new_v4().simple()
-            )))
-            .ok(server.addr)
-            .await;
-        assert_eq!(r.status, 201, "cycle {cycle}: {}", r.text());
         eprintln!(
             "group commit crash cycle {cycle}: {} ops, {} acknowledged so far, {cut} cut by the kill, chain {entries} entries",
             report.ops,
