@@ -4,10 +4,13 @@
 #   bench/run.sh
 #
 # Installs wrk when missing (apt-get), builds the binaries (profile bench-release), starts a throwaway PostgreSQL
-# (scripts/test-db.sh), migrates and seeds it (plant-cli), then measures every endpoint with
+# (scripts/test-db.sh with PLANT_TEST_DB_DURABLE=1: PostgreSQL's durable defaults, fsync,
+# synchronous_commit and full_page_writes on, so every write counted is flushed; the tests' fast
+# settings are not used here), migrates and seeds it (plant-cli), then measures every endpoint with
 # `wrk -t2 -c32 --latency` and `-t1 -c1`, the HTTP ceiling (a bare hyper handler answering the
 # same bytes), the database ceiling (the same store calls without HTTP, same pool size), RSS,
-# start-up time, and the audited-write load over 1, 2 and 3 server processes. Writes
+# start-up time, the SQL ceilings of the chain append (pgbench, bench/pgbench/: one and ten
+# entries per transaction), and the audited-write load over 1, 2 and 3 server processes. Writes
 # bench/results/<date>-<commit>.{md,svg,tsv} and bench/results/latest.{md,svg}.
 #
 # Environment (defaults in brackets):
@@ -18,6 +21,7 @@
 #                               the server's runs, so that a ratio compares like with like
 #   BENCH_DB_SECONDS [BENCH_SECONDS]       duration of each database-ceiling loop
 #   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
+#   BENCH_PGBENCH_SECONDS [30]  duration of each pgbench ceiling run
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
 #   BENCH_MINILM [auto]         auto: measure MiniLM search when the model is already on disk
@@ -115,6 +119,8 @@ if [ -z "${PLANT_BENCH_INNER:-}" ]; then
   rm -f "$model_log"
   export BENCH_STARTED=$build_started
   export PLANT_BENCH_INNER=1
+  # PostgreSQL's durable defaults: a write is counted only once its commit is flushed.
+  export PLANT_TEST_DB_DURABLE=1
   exec scripts/test-db.sh run -- bash "$REPO/bench/run.sh"
 fi
 
@@ -273,7 +279,7 @@ meta nproc "$(nproc)"
 meta cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 meta kernel "$(uname -sr)"
 meta mem_mib "$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
-meta postgres "16 with pgvector"
+meta postgres "16 with pgvector, durable defaults (fsync, synchronous_commit, full_page_writes on)"
 meta seconds "$SECONDS_PER_RUN"
 meta runs "$RUNS"
 meta c1_seconds "$C1_SECONDS"
@@ -374,6 +380,35 @@ if [ -n "${BENCH_MODEL_DIR:-}" ]; then
   db_ceiling search-embedded "$RUNS" search-minilm --embed-model-dir "$BENCH_MODEL_DIR"
 fi
 
+# -- SQL ceilings of the chain append (pgbench) -------------------------------------------------
+# pgbench_ceiling ENTRIES: 32 clients run bench/pgbench/append-ENTRIES.sql (the head row taken
+# `for update`, ENTRIES ~600-byte entries appended, one commit) for PGBENCH_SECONDS; recorded as
+# transactions/s with the p50 and p99 of the per-transaction latencies pgbench logged.
+PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-30}
+pgbench_ceiling() {
+  local entries=$1 out logs="$WORK/pgbench-$1" tps failed lat
+  mkdir -p "$logs"
+  out=$( (cd "$logs" && "$PLANT_PG_BIN/pgbench" -n -M prepared -c 32 -j 2 -T "$PGBENCH_SECONDS" -l \
+    -f "$REPO/bench/pgbench/append-$entries.sql" "$DATABASE_URL") 2>&1) || {
+    note "pgbench append-$entries failed: $out"
+    return 0
+  }
+  tps=$(awk '/^tps = / { print $3; exit }' <<<"$out")
+  failed=$(awk '/^number of failed transactions/ { print $5; exit }' <<<"$out")
+  # Per-transaction log: client, transaction, latency in microseconds, ...
+  lat=$(cat "$logs"/pgbench_log.* | awk '{ print $3 / 1000 }' | sort -g |
+    awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; if (NR) printf "%.3f\t%.3f\t%d", v[int((NR + 1) / 2)], v[i], NR }')
+  printf 'run\tpgbench\tappend-%s\t%s\t%s\t%s\n' "$entries" "$tps" "$lat" "${failed:-0}" >>"$RECORDED"
+  note "pgbench append-$entries: $tps transactions/s ($entries entries each)"
+}
+note "SQL ceilings of the chain append (pgbench)"
+[ -x "${PLANT_PG_BIN:-}/pgbench" ] || die "pgbench is missing from PostgreSQL's folder (${PLANT_PG_BIN:-PLANT_PG_BIN unset})"
+meta pgbench_seconds "$PGBENCH_SECONDS"
+"$PLANT_PG_BIN/psql" --no-psqlrc --quiet -v ON_ERROR_STOP=1 "$DATABASE_URL" -f "$REPO/bench/pgbench/setup.sql" >/dev/null 2>&1
+pgbench_ceiling 1
+pgbench_ceiling 10
+"$PLANT_PG_BIN/psql" --no-psqlrc --quiet "$DATABASE_URL" -c "drop schema pgbench_chain cascade" >/dev/null 2>&1
+
 # -- audited writes -----------------------------------------------------------------------------
 note "audited writes"
 for key in post-skill post-trial; do
@@ -417,6 +452,10 @@ for n in 1 2 3; do
       note "scale$n: $(cut -f1 <<<"$summary") req/s"
     fi
   done
+  # Requests wrk cut when it stopped are still committed (a queued change commits with its
+  # batch whether or not its caller waits), and verify reads the chain and then the rows, not
+  # one snapshot: let those last commits land first.
+  sleep 1
   if "$CLI" verify >"$WORK/verify-$n.txt" 2>/dev/null; then
     printf 'verify\tscale%s\tok: %s\n' "$n" "$(tail -n 1 "$WORK/verify-$n.txt" | cut -c1-60)" >>"$RECORDED"
   else

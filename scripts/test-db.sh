@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 16 + pgvector for tests, installed from the PyPI package `pgserver`.
 #
-#   scripts/test-db.sh run -- CMD ARGS...   start a cluster, export DATABASE_URL and
-#                                           PLANT_TEST_ADMIN_URL, run CMD, stop and delete the
+#   scripts/test-db.sh run -- CMD ARGS...   start a cluster, export DATABASE_URL,
+#                                           PLANT_TEST_ADMIN_URL and PLANT_PG_BIN (the folder of
+#                                           psql, pgbench, …), run CMD, stop and delete the
 #                                           cluster (also on failure or Ctrl-C); exit with CMD's status
 #   scripts/test-db.sh start                start a cluster in the background and print its exports
 #   scripts/test-db.sh env                  print the exports of the running cluster
@@ -15,6 +16,11 @@
 #                     (a clone under /root, say), /var/tmp/plant-cache/pgserver is used instead.
 #   PLANT_PG_USER     the unprivileged user that runs the server when this script runs as root
 #                     (default: postgres). PostgreSQL refuses to run as root.
+#   PLANT_TEST_DB_DURABLE
+#                     1: keep PostgreSQL's durable defaults (fsync, synchronous_commit and
+#                     full_page_writes on), so that a commit is acknowledged only once its WAL is
+#                     flushed. For benchmarks. Unset or 0: those three are off, which is right for
+#                     a cluster that is thrown away after the tests and several times faster.
 #
 # Why this shape: the pgserver wheel ships relocatable PostgreSQL 16 binaries with pgvector built
 # in, so a clean machine needs only Python's pip; nothing is fetched from anywhere but PyPI.
@@ -132,8 +138,22 @@ free_port() {
   fi
 }
 
+# The server options on durability. Tests: fsync and friends off, the cluster is thrown away and
+# speed matters more than durability. Benchmarks (PLANT_TEST_DB_DURABLE=1): PostgreSQL's
+# defaults, so that what is measured is what a crash would keep.
+durability_settings() {
+  case "${PLANT_TEST_DB_DURABLE:-0}" in
+  1) ;;
+  *) echo "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" ;;
+  esac
+}
+
 # Sets DATA_DIR, PORT, DATABASE_URL, PLANT_TEST_ADMIN_URL with a running, ready cluster.
 start_cluster() {
+  case "${PLANT_TEST_DB_DURABLE:-0}" in
+  0 | 1) ;;
+  *) die "PLANT_TEST_DB_DURABLE must be 0 or 1, not '$PLANT_TEST_DB_DURABLE'" ;;
+  esac
   install_pg
   DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/plant-pg.XXXXXX")
   chmod 700 "$DATA_DIR"
@@ -150,11 +170,9 @@ start_cluster() {
   local attempt
   for attempt in 1 2 3; do
     PORT=$(free_port) || die "found no free TCP port on 127.0.0.1"
-    # fsync and friends off: the cluster is thrown away, speed matters more than durability.
     if as_pg "$BIN/pg_ctl" --pgdata="$DATA_DIR/data" --log="$DATA_DIR/data/server.log" --wait \
       --timeout=60 --silent start -o "-h 127.0.0.1 -p $PORT -k $DATA_DIR/data \
-        -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-        -c max_connections=400 -c shared_buffers=128MB" >/dev/null 2>&1; then
+        $(durability_settings) -c max_connections=400 -c shared_buffers=128MB" >/dev/null 2>&1; then
       break
     fi
     # Another process may have taken the port between our probe and the bind: try another.
@@ -189,6 +207,14 @@ print_exports() {
   echo "export PLANT_TEST_ADMIN_URL='$PLANT_TEST_ADMIN_URL'"
 }
 
+durability_note() {
+  if [ "${PLANT_TEST_DB_DURABLE:-0}" = 1 ]; then
+    echo "durable: fsync, synchronous_commit, full_page_writes on"
+  else
+    echo "not durable: fsync, synchronous_commit, full_page_writes off"
+  fi
+}
+
 cmd_run() {
   [ "${1:-}" = "--" ] && shift
   [ $# -gt 0 ] || die "usage: $0 run -- CMD ARGS..."
@@ -196,8 +222,9 @@ cmd_run() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   start_cluster
-  export DATABASE_URL PLANT_TEST_ADMIN_URL
-  note "PostgreSQL 16 ready at $DATABASE_URL"
+  PLANT_PG_BIN=$BIN
+  export DATABASE_URL PLANT_TEST_ADMIN_URL PLANT_PG_BIN
+  note "PostgreSQL 16 ready at $DATABASE_URL ($(durability_note))"
   local status=0
   "$@" || status=$?
   exit "$status"
@@ -259,7 +286,7 @@ install)
   note "installed in $INSTALL_DIR"
   ;;
 *)
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac

@@ -438,5 +438,8 @@ pub async fn load(
         seed.teams.iter().map(|x| x.name.clone()).collect(),
     )
     .await?;
+    // Vectors computed after the commits (model embedders) are stored before the seed counts
+    // as loaded, so that semantic search sees the whole seed.
+    catalog.vectors_settled().await;
     Ok(l.report)
 }

@@ -5,6 +5,9 @@
 //! | `PORT` | `8000` | TCP port to listen on (all interfaces) |
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
 //! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
+//! | `PLANT_GROUP_COMMIT_MAX` | `32` | most changes one PostgreSQL transaction commits together (group commit) |
+//! | `PLANT_GROUP_COMMIT_WAIT_US` | `0` | how long a batch waits for more changes after its first, in µs; 0 takes what queued meanwhile |
+//! | `PLANT_GROUP_COMMIT_APPENDERS` | `2` | batches in flight at once (each holds a pool connection while it commits) |
 //! | `PLANT_HNSW_EF_SEARCH` | `800` | pgvector `hnsw.ef_search` (1 to 1000): HNSW search breadth, recall against latency |
 //! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
 //! | `PLANT_JWT_SECRET` | unset | HS256 secret for bearer tokens (at least 32 bytes) |
@@ -67,6 +70,7 @@ pub struct Config {
     pub port: u16,
     pub database_url: Option<String>,
     pub db_pool_size: u32,
+    pub group_commit: plant_core::store::postgres::GroupCommit,
     pub ef_search: u32,
     pub seed_file: Option<PathBuf>,
     pub jwt: JwtConfig,
@@ -105,6 +109,7 @@ impl std::fmt::Debug for Config {
                     .map(plant_core::store::postgres::redact),
             )
             .field("db_pool_size", &self.db_pool_size)
+            .field("group_commit", &self.group_commit)
             .field("ef_search", &self.ef_search)
             .field("seed_file", &self.seed_file)
             .field("jwt", &self.jwt)
@@ -305,6 +310,7 @@ impl Config {
                 10,
             )?)
             .map_err(|_| invalid("PLANT_DB_POOL_SIZE", "a positive integer", "too large"))?,
+            group_commit: group_commit(&get)?,
             ef_search: ef_search(get("PLANT_HNSW_EF_SEARCH"))?,
             seed_file: get("PLANT_SEED_FILE").map(PathBuf::from),
             jwt: parse_jwt(&get)?,
@@ -439,6 +445,32 @@ fn positive(
         return Err(invalid(var, "a positive integer", "0"));
     }
     Ok(n)
+}
+
+/// How the PostgreSQL store groups commits.
+fn group_commit(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<plant_core::store::postgres::GroupCommit, ConfigError> {
+    let default = plant_core::store::postgres::GroupCommit::default();
+    let wait_us: u64 = parse_num(
+        get("PLANT_GROUP_COMMIT_WAIT_US"),
+        "PLANT_GROUP_COMMIT_WAIT_US",
+        u64::try_from(default.max_wait.as_micros()).unwrap_or(0),
+        "a number of microseconds",
+    )?;
+    Ok(plant_core::store::postgres::GroupCommit {
+        max_changes: positive(
+            get("PLANT_GROUP_COMMIT_MAX"),
+            "PLANT_GROUP_COMMIT_MAX",
+            default.max_changes,
+        )?,
+        max_wait: Duration::from_micros(wait_us),
+        appenders: positive(
+            get("PLANT_GROUP_COMMIT_APPENDERS"),
+            "PLANT_GROUP_COMMIT_APPENDERS",
+            default.appenders,
+        )?,
+    })
 }
 
 /// `hnsw.ef_search`: pgvector accepts 1 to 1000.

@@ -197,6 +197,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
             let mut pg = PgConfig::new(url.as_str());
             pg.max_connections = config.db_pool_size;
             pg.ef_search = config.ef_search;
+            pg.group_commit = config.group_commit;
             let store = PgStore::connect(&pg)
                 .await
                 .map_err(|e| StartupError::Database(Box::new(e)))?;

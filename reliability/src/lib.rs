@@ -76,3 +76,29 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// After a crash: starts a new `plant-server` with `options`, waits until it is ready and
+/// creates a skill through it (a genesis token from `secret`), asserting the 201; returns it.
+pub async fn restart_and_write(
+    options: server::Options,
+    secret: &str,
+    what: &str,
+) -> server::Server {
+    let server = server::Server::start(options);
+    let ready = eventually(Duration::from_secs(10), || async {
+        let r = client::req("GET", "/ready").send(server.addr).await.ok()?;
+        (r.status == 200).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "{what}: the restarted server is not ready");
+    let r = client::req("POST", "/api/v1/genesis/skills")
+        .bearer(&token::role(secret, "genesis"))
+        .json(&fixtures::skill_body(&format!(
+            "After {what} {}",
+            uuid::Uuid::new_v4().simple()
+        )))
+        .ok(server.addr)
+        .await;
+    assert_eq!(r.status, 201, "{what}: {}", r.text());
+    server
+}

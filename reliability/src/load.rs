@@ -43,6 +43,15 @@ impl LoadReport {
         self.slowest = self.slowest.max(other.slowest);
     }
 
+    /// Requests a kill cut: sent on an open connection and never answered (connections refused
+    /// after the kill do not count).
+    pub fn cut_by_kill(&self) -> usize {
+        self.transport_errors
+            .iter()
+            .filter(|e| !e.starts_with("connect:"))
+            .count()
+    }
+
     /// Answers with a 5xx status.
     pub fn count_5xx(&self) -> usize {
         self.statuses

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use plant_reliability::client::req;
 use plant_reliability::db::{TestDb, assert_consistent};
-use plant_reliability::fixtures::{agent_ids, skill_body};
+use plant_reliability::fixtures::agent_ids;
 use plant_reliability::load::Load;
 use plant_reliability::server::{Options, Server};
-use plant_reliability::{cli, eventually, soak, token};
+use plant_reliability::{cli, restart_and_write, soak};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_write_load_loses_nothing_acknowledged_and_leaves_no_orphan() {
@@ -68,11 +67,7 @@ async fn sigkill_mid_write_load_loses_nothing_acknowledged_and_leaves_no_orphan(
             "cycle {cycle}: the load wrote nothing"
         );
         // Connections refused after the kill do not count; requests the kill cut do.
-        let cut_now = report
-            .transport_errors
-            .iter()
-            .filter(|e| !e.starts_with("connect:"))
-            .count();
+        let cut_now = report.cut_by_kill();
         assert!(
             cut_now > 0,
             "cycle {cycle}: the kill cut no request in flight (transport errors: {:?})",
@@ -86,25 +81,12 @@ async fn sigkill_mid_write_load_loses_nothing_acknowledged_and_leaves_no_orphan(
         let entries = assert_consistent(&db, &acked).await;
 
         // A new process serves and writes again on the same database.
-        let server = Server::start(Options::database(&db.url).secret(&secret));
-        let ready = eventually(Duration::from_secs(10), || async {
-            let r = req("GET", "/ready").send(server.addr).await.ok()?;
-            (r.status == 200).then_some(())
-        })
+        restart_and_write(
+            Options::database(&db.url).secret(&secret),
+            &secret,
+            &format!("crash {cycle}"),
+        )
         .await;
-        assert!(
-            ready.is_some(),
-            "cycle {cycle}: the restarted server is not ready"
-        );
-        let r = req("POST", "/api/v1/genesis/skills")
-            .bearer(&token::role(&secret, "genesis"))
-            .json(&skill_body(&format!(
-                "After crash {cycle} {}",
-                uuid::Uuid::new_v4().simple()
-            )))
-            .ok(server.addr)
-            .await;
-        assert_eq!(r.status, 201, "cycle {cycle}: {}", r.text());
         eprintln!(
             "crash cycle {cycle}: {} ops, {} acknowledged, {cut_now} cut by the kill, {} refused after it, chain {entries} entries",
             report.ops,

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Scenarios: `c32` and `c1` (the server under wrk), `http` (the bare handler under wrk), `db`
-//! (the store loop), `scale1`..`scale3` (the POST load over that many server processes).
+//! (the store loop), `scale1`..`scale3` (the POST load over that many server processes),
+//! `pgbench` (the SQL ceilings of the chain append: `append-1`, `append-10`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -315,6 +316,27 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         }
     }
 
+    md.push_str(
+        "\n## SQL ceilings of the chain append (pgbench, 32 clients)\n\n\
+         The audited write's shape without the application (`bench/pgbench/`): the one head row \
+         taken `for update`, ~600-byte entries appended, one commit (one WAL flush) per \
+         transaction. One entry per transaction is the ceiling of a write path that commits each \
+         change alone; ten is what group commit can reach.\n\n\
+         | entries per transaction | transactions/s | entries/s | p50 ms | p99 ms |\n|---:|---:|---:|---:|---:|\n",
+    );
+    for entries in [1u32, 10] {
+        if let Some(s) = rec.medians("pgbench", &format!("append-{entries}")) {
+            let _ = writeln!(
+                md,
+                "| {entries} | {} | {} | {:.2} | {:.2} |",
+                rate(Some(s.rps)),
+                rate(Some(s.rps * f64::from(entries))),
+                s.p50_ms,
+                s.p99_ms
+            );
+        }
+    }
+
     md.push_str("\n## Where the agents list spends its time\n\n| measure | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
     for (scenario, key, label) in [
         (
@@ -389,6 +411,7 @@ mod tests {
         run\tdb\tagents\t2000\t1\t1\t1\t0\n\
         run\tc32\thealth\t5000\t1\t1\t1\t0\n\
         run\tscale2\tpost-skill\t300\t1\t2\t3\t0\n\
+        run\tpgbench\tappend-10\t983\t30\t60\t9830\t0\n\
         verify\tscale2\tok: audit chain intact\n\
         garbage line\n";
 
@@ -412,6 +435,7 @@ mod tests {
         assert!(md.contains("| 50% |"));
         assert!(md.contains("| 2 | 300 |"));
         assert!(md.contains("| ok: audit chain intact |"));
+        assert!(md.contains("| 10 | 983 | 9\u{202f}830 | 30.00 | 60.00 |"));
         assert!(!md.contains("POST /api/v1/trials"));
     }
 

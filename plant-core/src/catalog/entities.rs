@@ -225,12 +225,12 @@ impl Catalog {
         let parent_changes = self
             .parent_changes(record.id(), None, parent, actor)
             .await?;
-        let embedding = match self.search_text(&record).await? {
-            Some(text) if !self.dry_run => Some(self.embed_one(text).await?),
-            _ => None,
-        };
+        let text = self.search_text(&record).await?;
+        let embedding = self.inline_embedding(text.as_ref()).await?;
         let change = Change::create(record, actor).with_embedding(embedding);
-        self.commit_with(change, parent_changes).await
+        let written = self.commit_with(change, parent_changes).await?;
+        self.index_after_commit(&written, text).await;
+        Ok(written)
     }
 
     /// The description of an agent created without one (the platform portal's client sends
@@ -389,15 +389,17 @@ impl Catalog {
             .await?;
         let old_text = self.search_text(&current).await?;
         let new_text = self.search_text(&next).await?;
-        let embedding = match new_text {
-            Some(text) if Some(&text) != old_text.as_ref() && !self.dry_run => {
-                Some(self.embed_one(text).await?)
-            }
-            _ => None,
-        };
-        let change =
+        let changed_text = new_text.filter(|text| Some(text) != old_text.as_ref());
+        let embedding = self.inline_embedding(changed_text.as_ref()).await?;
+        let mut change =
             Change::update(next, expected_version, Action::Update, actor).with_embedding(embedding);
-        self.commit_with(change, parent_changes).await
+        if changed_text.is_some() && !self.embeds_inline() {
+            // Its vector follows the commit; the old text's vector must not outlive it.
+            change = change.clearing_embedding();
+        }
+        let written = self.commit_with(change, parent_changes).await?;
+        self.index_after_commit(&written, changed_text).await;
+        Ok(written)
     }
 
     /// Commits `change` and the parents' `child_ids` changes it brings, all or nothing;

@@ -18,10 +18,11 @@ mod relations;
 mod reports;
 mod transfer;
 mod trials;
+mod vectors;
 mod versions;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use uuid::Uuid;
 
@@ -38,7 +39,7 @@ pub use versions::{
 use crate::Timestamp;
 use crate::error::{Cause, Error, Result};
 use crate::model::{Kind, Record, Status};
-use crate::search::{EmbedQueue, Embedder, Embedding, agent_text, named_text};
+use crate::search::{EmbedQueue, Embedder, Embedding, VectorIndexer, agent_text, named_text};
 use crate::store::{Change, ListQuery, Store, StoreError, StoredEmbedding, check_transition};
 use crate::validate::{Context, RefInfo};
 
@@ -50,6 +51,8 @@ pub struct Catalog {
     governance_agent_id: String,
     /// Set on the copy [`Catalog::dry_run`] returns: commits check and write nothing.
     dry_run: bool,
+    /// Computes vectors after commits when the embedder is not cheap (started on first use).
+    vectors: Arc<OnceLock<VectorIndexer>>,
 }
 
 /// How many embedding requests may wait for the embedder before callers queue behind them.
@@ -66,6 +69,7 @@ impl Catalog {
             embedder: Arc::new(EmbedQueue::new(embedder, EMBED_QUEUE_DEPTH)),
             governance_agent_id: DEFAULT_GOVERNANCE_AGENT.to_owned(),
             dry_run: false,
+            vectors: Arc::default(),
         }
     }
 

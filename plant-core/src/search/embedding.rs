@@ -122,6 +122,14 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
     /// Embeds each text; the result has one embedding per input, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError>;
 
+    /// True when embedding a text costs about as little as writing it (microseconds, no model):
+    /// the catalog then stores the vector in the write's own commit. Otherwise (a model, tens of
+    /// milliseconds of CPU per text) the write commits without it and
+    /// [`VectorIndexer`](super::VectorIndexer) computes it right after, in batches.
+    fn is_cheap(&self) -> bool {
+        false
+    }
+
     /// Embeds a single text.
     fn embed_one(&self, text: &str) -> Result<Embedding, EmbedError> {
         self.embed(&[text])?

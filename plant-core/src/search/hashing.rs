@@ -82,6 +82,10 @@ impl Embedder for HashingEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError> {
         texts.iter().map(|t| Self::embed_text(t)).collect()
     }
+
+    fn is_cheap(&self) -> bool {
+        true
+    }
 }
 
 /// Adds `weight` with a hashed sign to the bucket of the feature `kind:bytes`.

@@ -13,6 +13,7 @@
 
 mod embedding;
 mod hashing;
+mod indexer;
 pub mod lexical;
 #[cfg(feature = "minilm")]
 mod minilm;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 pub use embedding::{BoxError, DIM, EmbedError, Embedder, Embedding};
 pub use hashing::HashingEmbedder;
+pub use indexer::{INDEX_BACKLOG, INDEX_BATCH, IndexJob, IndexSink, VectorIndexer, VectorLag};
 pub use lexical::{LexicalDoc, query_terms};
 #[cfg(feature = "minilm")]
 pub use minilm::{MAX_TOKENS, MiniLm};

@@ -243,6 +243,7 @@ impl Inner {
             action,
             actor,
             embedding,
+            clear_embedding,
         } = change;
         let id = record.id();
         let kind = record.kind();
@@ -325,6 +326,7 @@ impl Inner {
         // Only the embedded kinds keep a vector (PostgreSQL has no column for the others).
         let previous_embedding = match embedding.filter(|_| EMBEDDED.contains(&kind)) {
             Some(e) => self.embeddings.insert(id, e),
+            None if clear_embedding => self.embeddings.remove(&id),
             None => self.embeddings.get(&id).cloned(),
         };
         self.by_entity
@@ -810,6 +812,24 @@ impl Store for MemoryStore {
         }
         inner.embeddings.insert(id, embedding);
         Ok(())
+    }
+
+    async fn put_embedding_at(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        version: u64,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        let current = inner
+            .records
+            .get(&id)
+            .is_some_and(|r| r.kind() == kind && r.version() == version);
+        if current && EMBEDDED.contains(&kind) {
+            inner.embeddings.insert(id, embedding);
+        }
+        Ok(current && EMBEDDED.contains(&kind))
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -128,6 +128,9 @@ pub struct Change {
     pub actor: String,
     /// The record's new embedding, for the kinds that are searched. `None` keeps the old one.
     pub embedding: Option<StoredEmbedding>,
+    /// Drop the record's embedding in the same commit (its text changed and its vector will be
+    /// computed after the commit): search never ranks a record by a vector of another text.
+    pub clear_embedding: bool,
 }
 
 impl Change {
@@ -139,6 +142,7 @@ impl Change {
             action: Action::Create,
             actor: actor.into(),
             embedding: None,
+            clear_embedding: false,
         }
     }
 
@@ -155,12 +159,19 @@ impl Change {
             action,
             actor: actor.into(),
             embedding: None,
+            clear_embedding: false,
         }
     }
 
     /// The same change, with an embedding to store.
     pub fn with_embedding(mut self, embedding: Option<StoredEmbedding>) -> Self {
         self.embedding = embedding;
+        self
+    }
+
+    /// The same change, dropping the record's embedding (see [`Change::clear_embedding`]).
+    pub fn clearing_embedding(mut self) -> Self {
+        self.clear_embedding = true;
         self
     }
 }
@@ -548,6 +559,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: Uuid,
         embedding: StoredEmbedding,
     ) -> StoreResult<()>;
+
+    /// Stores a record's embedding only if the record is still at `version` (whose text the
+    /// vector was computed from); false when it moved on or is gone. The default reads, then
+    /// writes; stores override it with one atomic step.
+    async fn put_embedding_at(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        version: u64,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<bool> {
+        match self.get(Some(kind), id).await? {
+            Some(record) if record.version() == version => {
+                self.put_embedding(kind, id, embedding).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> StoreResult<()>;

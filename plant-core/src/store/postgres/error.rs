@@ -18,6 +18,18 @@ pub(super) fn write_error(err: sqlx::Error, kind: Kind) -> StoreError {
     store_error(err)
 }
 
+/// True for a deadlock or a serialization failure: the same change may succeed when tried again.
+pub(super) fn is_retryable(err: &StoreError) -> bool {
+    let StoreError::Unavailable(cause) = err else {
+        return false;
+    };
+    std::error::Error::source(cause)
+        .and_then(|source| source.downcast_ref::<sqlx::Error>())
+        .and_then(|e| e.as_database_error())
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}
+
 /// What kind of failure a database error is, for [`store_error`].
 enum Class {
     Unavailable,

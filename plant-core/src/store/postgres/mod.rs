@@ -5,7 +5,9 @@
 //! per kind holds the kind's columns, `trial`/`job` stand alone, and `audit_log` holds the chain
 //! behind a trigger that refuses UPDATE, DELETE and TRUNCATE. Every write goes through
 //! [`Store::commit`], which takes the chain's head row `for update` inside the transaction
-//! that writes the record, so any number of processes append one gap-free chain.
+//! that writes the record, so any number of processes append one gap-free chain. The changes
+//! that are ready at once in a process share that transaction ([group commit](GroupCommit)):
+//! one head lock and one WAL flush for the batch, each change failing alone.
 //!
 //! Queries are checked at run time (no offline query cache): the store's tests run every query
 //! against a real server.
@@ -24,6 +26,7 @@
 //! ```
 
 mod error;
+mod group;
 mod listen;
 mod precedent;
 mod read;
@@ -34,13 +37,14 @@ mod tlog;
 mod url;
 mod write;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use sqlx::PgPool;
 use tracing::instrument;
 use uuid::Uuid;
 
+pub use self::group::GroupCommit;
 pub use self::listen::CHANNEL as FEED_CHANNEL;
 pub use self::setup::{
     ConnectError, DEFAULT_EF_SEARCH, MIGRATOR, MIN_SERVER_VERSION_NUM, MigrationReport, PgConfig,
@@ -62,21 +66,34 @@ pub(crate) use error::store_error;
 pub struct PgStore {
     pool: PgPool,
     notifier: Arc<listen::Notifier>,
+    group_commit: GroupCommit,
+    /// Started on the first commit, on the runtime that makes it.
+    appender: Arc<OnceLock<group::Appender>>,
 }
 
 impl PgStore {
     /// Opens a bounded pool and checks the server: PostgreSQL 14 or newer with the `vector`
     /// extension installed (run [`migrate`] first on a new database). Does not migrate.
     pub async fn connect(config: &PgConfig) -> Result<Self, ConnectError> {
-        Ok(Self::from_pool(setup::open_pool(config).await?))
+        Ok(Self::from_pool(setup::open_pool(config).await?).with_group_commit(config.group_commit))
     }
 
-    /// Wraps a pool the caller configured (tests, tools); no checks.
+    /// Wraps a pool the caller configured (tests, tools); no checks. Commits are grouped with
+    /// [`GroupCommit::default`].
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool,
             notifier: Arc::default(),
+            group_commit: GroupCommit::default(),
+            appender: Arc::default(),
         }
+    }
+
+    /// The same store with another grouping of commits (before its first commit).
+    pub fn with_group_commit(mut self, group_commit: GroupCommit) -> Self {
+        self.group_commit = group_commit;
+        self.appender = Arc::default();
+        self
     }
 
     /// The pool, for health checks and tools.
@@ -90,23 +107,10 @@ impl PgStore {
     }
 
     async fn commit_changes(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let mut staged = Vec::with_capacity(changes.len());
-        for change in changes {
-            staged.push(write::stage(&mut tx, change).await?);
-        }
-        if staged.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut head = write::lock_head(&mut tx).await?;
-        let mut done = Vec::with_capacity(staged.len());
-        for staged in staged {
-            let committed = write::append(&mut tx, head, staged).await?;
-            head = committed.entry.head();
-            done.push(committed);
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(done)
+        self.appender
+            .get_or_init(|| group::Appender::start(self.pool.clone(), self.group_commit))
+            .commit(changes)
+            .await
     }
 }
 
@@ -259,6 +263,18 @@ impl Store for PgStore {
         } else {
             Err(StoreError::NotFound { kind, id })
         }
+    }
+
+    #[instrument(skip(self, embedding), fields(model = %embedding.model))]
+    async fn put_embedding_at(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        version: u64,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        write::put_embedding_at(&mut conn, kind, id, version, &embedding).await
     }
 
     #[instrument(skip(self))]

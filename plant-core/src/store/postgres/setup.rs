@@ -6,6 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::group::GroupCommit;
 use super::url::{UrlError, connect_options};
 use crate::model::{Kind, unique_key};
 
@@ -37,6 +38,8 @@ pub struct PgConfig {
     pub ef_search: u32,
     /// The name the connections show in `pg_stat_activity` (default `plant`).
     pub application_name: String,
+    /// How the process groups its commits (default [`GroupCommit::default`]).
+    pub group_commit: GroupCommit,
 }
 
 impl PgConfig {
@@ -49,6 +52,7 @@ impl PgConfig {
             statement_timeout: Duration::from_secs(30),
             ef_search: DEFAULT_EF_SEARCH,
             application_name: "plant".into(),
+            group_commit: GroupCommit::default(),
         }
     }
 

@@ -382,29 +382,27 @@ pub(super) const AUDIT_ENTRIES: &str = concat!(
 pub(super) const HEAD: &str = "select seq, hash from audit_head";
 pub(super) const LOCK_HEAD: &str = "select seq, hash from audit_head where id for update";
 
-/// Appends an entry ($1 … $10 in `audit_columns` order), moves the head to it, and sets the
-/// record's version hash; catalog kinds also get their history ($11) and hash chain ($12).
-macro_rules! append {
-    ($record_update:literal) => {
-        concat!(
-            "with appended as (insert into audit_log (",
-            audit_columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning seq, hash), \
-             moved as (update audit_head set seq = appended.seq, hash = appended.hash \
-                from appended where audit_head.id) ",
-            $record_update
-        )
-    };
-}
-
-pub(super) const APPEND_CATALOG: &str = append!(
-    "update base_entity set version_hash = $10, amendment_history = $11, \
-        hash_chain_sha256 = $12 where id = $2"
+/// Appends a batch of entries ($1 … $10: arrays in `audit_columns` order, in seq order), moves
+/// the head to the last ($11 seq, $12 hash) and sets each record's version hash; catalog kinds
+/// also get their history ($13) and hash chain ($14). A record with several entries in the batch
+/// gets the columns of its last one. Ids are UUIDs, unique across the tables, so each table
+/// takes the rows whose id it holds.
+pub(super) const APPEND_BATCH: &str = concat!(
+    "with appended as (insert into audit_log (",
+    audit_columns!(),
+    ") select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+        $6::text[], $7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[])), \
+     moved as (update audit_head set seq = $11, hash = $12 where audit_head.id), \
+     latest as (select distinct on (u.id) u.id, u.hash, u.history, u.chain \
+        from unnest($2::uuid[], $10::bytea[], $13::jsonb[], $14::jsonb[]) \
+            with ordinality as u(id, hash, history, chain, ord) \
+        order by u.id, u.ord desc), \
+     catalog as (update base_entity b set version_hash = l.hash, amendment_history = l.history, \
+        hash_chain_sha256 = l.chain from latest l where b.id = l.id), \
+     trials as (update trial t set version_hash = l.hash from latest l where t.id = l.id), \
+     jobs as (update job j set version_hash = l.hash from latest l where j.id = l.id) \
+     update precedent_seed p set version_hash = l.hash from latest l where p.id = l.id"
 );
-pub(super) const APPEND_TRIAL: &str = append!("update trial set version_hash = $10 where id = $2");
-pub(super) const APPEND_JOB: &str = append!("update job set version_hash = $10 where id = $2");
-pub(super) const APPEND_PRECEDENT: &str =
-    append!("update precedent_seed set version_hash = $10 where id = $2");
 
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \

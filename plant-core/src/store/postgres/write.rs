@@ -3,11 +3,11 @@
 //! A transaction first writes the records (`stage`): the inserts and the optimistic updates
 //! (`… where id = $1 and version = $2`; a row that no longer matches is a version conflict),
 //! which take the records' row locks and meet every constraint. Only then does it take
-//! `audit_head` `for update` and, for each record, append its entry, move the head and set the
-//! record's chain-derived columns in one statement (`append`). Commits from any number of
-//! processes are thus serialised on the head row for as short a time as possible and append one
-//! gap-free chain; a refused change never waits for the head. Every refusal comes from a named
-//! constraint or trigger and is mapped in `error.rs`.
+//! `audit_head` `for update` (`lock_head`), link each record's entry after it (`Staged::link`)
+//! and append them all (`group.rs`). Commits from any number of processes are thus serialised on
+//! the head row for as short a time as possible and append one gap-free chain; a refused change
+//! never waits for the head. Every refusal comes from a named constraint or trigger and is mapped
+//! in `error.rs`.
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -50,6 +50,7 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
         action,
         actor,
         embedding,
+        clear_embedding,
     } = change;
     let kind = record.kind();
     let id = record.id();
@@ -63,54 +64,21 @@ pub(super) async fn stage(conn: &mut PgConnection, change: Change) -> StoreResul
     }
     if let Some(embedding) = &embedding {
         put_embedding(conn, kind, id, embedding, true).await?;
+    } else if clear_embedding {
+        clear_embedding_of(conn, kind, id).await?;
     }
     Ok(Staged { record, entry })
 }
 
-/// Appends a staged record's entry after `head` (which the transaction holds), moves the head
-/// to it and stores the record's version hash (and, for catalog kinds, its history and hash
-/// chain), all in one statement.
-pub(super) async fn append(
-    conn: &mut PgConnection,
-    head: Head,
-    staged: Staged,
-) -> StoreResult<Committed> {
-    let Staged { mut record, entry } = staged;
-    let kind = record.kind();
-    let entry = head.append(entry);
-    record.apply_entry(&entry);
-    let sql = match kind {
-        Kind::Trial => sql::APPEND_TRIAL,
-        Kind::Job => sql::APPEND_JOB,
-        Kind::PrecedentSeed => sql::APPEND_PRECEDENT,
-        _ => sql::APPEND_CATALOG,
-    };
-    let mut query = sqlx::query(sql)
-        .bind(to_i64(entry.seq)?)
-        .bind(entry.entity_id)
-        .bind(&entry.entity_type)
-        .bind(to_i64(entry.entity_version)?)
-        .bind(&entry.action)
-        .bind(&entry.actor)
-        .bind(entry.at.as_datetime())
-        .bind(&entry.payload)
-        .bind(entry.prev_hash.0.as_slice())
-        .bind(entry.hash.0.as_slice());
-    if let Some(base) = record.base() {
-        let json = |v: Result<Value, serde_json::Error>| {
-            v.map(Json).map_err(|e| {
-                StoreError::Internal(Cause::from(format!("chain-derived fields: {e}")))
-            })
-        };
-        query = query
-            .bind(json(serde_json::to_value(&base.amendment_history))?)
-            .bind(json(serde_json::to_value(&base.hash_chain_sha256))?);
+impl Staged {
+    /// Links the record's entry after `head` and applies it to the record (its new version
+    /// hash, and for catalog kinds its history and hash chain).
+    pub(super) fn link(self, head: Head) -> Committed {
+        let Staged { mut record, entry } = self;
+        let entry = head.append(entry);
+        record.apply_entry(&entry);
+        Committed { record, entry }
     }
-    query
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| write_error(e, kind))?;
-    Ok(Committed { record, entry })
 }
 
 /// After an update matched no row: the record is gone (or of another kind), or at another version.
@@ -169,6 +137,71 @@ pub(super) async fn put_embedding(
         .bind(id)
         .bind(vector)
         .bind(&embedding.model)
+        .execute(conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Drops a searched record's embedding (its text changed); other kinds have none.
+async fn clear_embedding_of(conn: &mut PgConnection, kind: Kind, id: Uuid) -> StoreResult<()> {
+    let sql = match kind {
+        Kind::Industry => {
+            "update industry set embedding = null, embedding_model = null where id = $1"
+        }
+        Kind::Skill => "update skill set embedding = null, embedding_model = null where id = $1",
+        Kind::JobRole => {
+            "update job_role set embedding = null, embedding_model = null where id = $1"
+        }
+        Kind::Agent => "update agent set embedding = null, embedding_model = null where id = $1",
+        _ => return Ok(()),
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    Ok(())
+}
+
+/// Stores an embedding computed from the text of `version`, only while the record is at that
+/// version; false otherwise (a later change, whose own vector follows, or none).
+pub(super) async fn put_embedding_at(
+    conn: &mut PgConnection,
+    kind: Kind,
+    id: Uuid,
+    version: u64,
+    embedding: &StoredEmbedding,
+) -> StoreResult<bool> {
+    let sql = match kind {
+        Kind::Industry => {
+            "update industry k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        Kind::Skill => {
+            "update skill k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        Kind::JobRole => {
+            "update job_role k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        Kind::Agent => {
+            "update agent k set embedding = $2, embedding_model = $3 from base_entity b \
+             where k.id = $1 and b.id = $1 and b.version = $4"
+        }
+        _ => {
+            return Err(StoreError::InvalidChange(Cause::from(format!(
+                "{kind} records are not embedded after their commit"
+            ))));
+        }
+    };
+    let vector = pgvector::Vector::from(embedding.vector.as_slice().to_vec());
+    let done = sqlx::query(sql)
+        .bind(id)
+        .bind(vector)
+        .bind(&embedding.model)
+        .bind(to_i64(version)?)
         .execute(conn)
         .await
         .map_err(|e| write_error(e, kind))?;

@@ -1,0 +1,332 @@
+//! Vectors off the write path: a write commits its record and audit entry, and its vector is
+//! computed and stored right after, in batches.
+//!
+//! A model embedder costs tens of milliseconds of CPU per text; inside the write it bounded the
+//! write rate and held the caller. Now the catalog commits first — a create with no vector, a
+//! change of text with the old vector dropped in the same commit, so search never ranks a record
+//! by a vector of another text — and hands the record's text to the [`VectorIndexer`]. One task
+//! takes what is pending (up to [`INDEX_BATCH`] texts), keeps the newest text per record
+//! (coalescing), embeds them in one call (one forward pass of the model over the batch, far cheaper
+//! than one by one) through the [`EmbedQueue`], and stores each vector only if the record is still
+//! at the version it was computed for ([`Store::put_embedding_at`](crate::store::Store::put_embedding_at));
+//! when a later change kept the text (a certification), the vector is stored at that version.
+//!
+//! Between the commit and the vector, semantic ranking does not see the record (it has no
+//! vector); full-text ranking does, so hybrid search finds it by its words. The backlog is
+//! bounded by [`INDEX_BACKLOG`]: past it, a write waits after its commit (before it is
+//! answered) for room in the queue — backpressure on writers rather than an unbounded lag.
+//! Vectors that fail (the embedder fails) stay missing until `plant-cli embed` backfills them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use super::embedding::BoxError;
+use super::queue::EmbedQueue;
+use crate::model::Kind;
+use crate::store::StoredEmbedding;
+
+/// The most texts waiting for their vector; past it, writers wait for room.
+pub const INDEX_BACKLOG: usize = 1024;
+/// The most texts embedded in one call.
+pub const INDEX_BATCH: usize = 32;
+/// How many recent lags [`VectorIndexer::lag`] summarises.
+const LAG_SAMPLES: usize = 10_000;
+
+/// A committed record whose vector is to be computed.
+#[derive(Debug, Clone)]
+pub struct IndexJob {
+    /// Its kind (a searched kind).
+    pub kind: Kind,
+    /// Its id.
+    pub id: Uuid,
+    /// The version whose text this is.
+    pub version: u64,
+    /// The text to embed.
+    pub text: String,
+    /// When its commit returned.
+    pub committed_at: Instant,
+}
+
+/// Where vectors go, and how to read a record's current text (the catalog implements it).
+#[async_trait]
+pub trait IndexSink: Send + Sync + std::fmt::Debug {
+    /// Stores the vector if the record is still at `version`; false when it is not.
+    async fn put(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        version: u64,
+        embedding: StoredEmbedding,
+    ) -> Result<bool, BoxError>;
+
+    /// The record's current version and text; `None` when it is gone.
+    async fn current_text(&self, kind: Kind, id: Uuid) -> Result<Option<(u64, String)>, BoxError>;
+}
+
+/// The time from commit to stored vector over the recent jobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VectorLag {
+    /// How many lags were measured.
+    pub count: usize,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Largest.
+    pub max: Duration,
+}
+
+/// The background task that computes and stores vectors after commits. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct VectorIndexer {
+    jobs: mpsc::Sender<IndexJob>,
+    backlog: watch::Sender<usize>,
+    lags: Arc<Mutex<VecDeque<Duration>>>,
+}
+
+impl VectorIndexer {
+    /// Starts the task on the current tokio runtime.
+    pub fn start(queue: EmbedQueue, sink: Arc<dyn IndexSink>) -> Self {
+        let (jobs, receiver) = mpsc::channel(INDEX_BACKLOG);
+        let indexer = Self {
+            jobs,
+            backlog: watch::Sender::new(0),
+            lags: Arc::default(),
+        };
+        tokio::spawn(run(indexer.clone(), receiver, queue, sink));
+        indexer
+    }
+
+    /// Queues a record's text; waits while [`INDEX_BACKLOG`] texts are pending.
+    pub async fn submit(&self, job: IndexJob) {
+        self.backlog.send_modify(|n| *n += 1);
+        if self.jobs.send(job).await.is_err() {
+            // The task is gone (the runtime is shutting down): the vector stays missing and
+            // `plant-cli embed` backfills it.
+            self.backlog.send_modify(|n| *n = n.saturating_sub(1));
+        }
+    }
+
+    /// How many texts wait for their vector (queued or being embedded).
+    pub fn backlog(&self) -> usize {
+        *self.backlog.borrow()
+    }
+
+    /// Waits until every text queued so far has its vector stored (or failed).
+    pub async fn settled(&self) {
+        let mut backlog = self.backlog.subscribe();
+        let _ = backlog.wait_for(|n| *n == 0).await;
+    }
+
+    /// Commit-to-vector lag over the recent jobs; `None` before the first.
+    pub fn lag(&self) -> Option<VectorLag> {
+        let lags = self.lags.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sorted: Vec<Duration> = lags.iter().copied().collect();
+        drop(lags);
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
+            sorted[i - 1]
+        };
+        let max = *sorted.last()?;
+        Some(VectorLag {
+            count: sorted.len(),
+            p50: at(0.5),
+            p99: at(0.99),
+            max,
+        })
+    }
+
+    fn record_lag(&self, lag: Duration) {
+        let mut lags = self.lags.lock().unwrap_or_else(PoisonError::into_inner);
+        if lags.len() == LAG_SAMPLES {
+            lags.pop_front();
+        }
+        lags.push_back(lag);
+    }
+}
+
+async fn run(
+    indexer: VectorIndexer,
+    mut receiver: mpsc::Receiver<IndexJob>,
+    queue: EmbedQueue,
+    sink: Arc<dyn IndexSink>,
+) {
+    while let Some(first) = receiver.recv().await {
+        let mut taken = vec![first];
+        while taken.len() < INDEX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => taken.push(job),
+                Err(_) => break,
+            }
+        }
+        let count = taken.len();
+        let jobs = coalesce(taken);
+        let texts = jobs.iter().map(|j| j.text.clone()).collect();
+        match queue.embed(texts).await {
+            Ok(vectors) => {
+                for (job, vector) in jobs.iter().zip(vectors) {
+                    let embedding = StoredEmbedding {
+                        model: queue.model_id().to_owned(),
+                        vector,
+                    };
+                    match store(sink.as_ref(), job, embedding).await {
+                        Ok(true) => indexer.record_lag(job.committed_at.elapsed()),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(
+                            kind = %job.kind, id = %job.id, error = %e,
+                            "storing a vector failed; `plant-cli embed` backfills it"
+                        ),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                texts = jobs.len(), error = %e,
+                "embedding failed; the vectors stay missing until `plant-cli embed` backfills them"
+            ),
+        }
+        indexer
+            .backlog
+            .send_modify(|n| *n = n.saturating_sub(count));
+    }
+}
+
+/// The newest job per record, in the order the records first appeared.
+fn coalesce(jobs: Vec<IndexJob>) -> Vec<IndexJob> {
+    let mut at: HashMap<Uuid, usize> = HashMap::new();
+    let mut out: Vec<IndexJob> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match at.get(&job.id) {
+            Some(&i) if out[i].version <= job.version => out[i] = job,
+            Some(_) => {}
+            None => {
+                at.insert(job.id, out.len());
+                out.push(job);
+            }
+        }
+    }
+    out
+}
+
+/// Stores a vector at its version, or at a later version whose text is the same; false when the
+/// text changed since (that change queued its own job) or the record is gone.
+async fn store(
+    sink: &dyn IndexSink,
+    job: &IndexJob,
+    embedding: StoredEmbedding,
+) -> Result<bool, BoxError> {
+    let mut version = job.version;
+    // A few tries: each failed one means another change landed in between.
+    for _ in 0..3 {
+        if sink
+            .put(job.kind, job.id, version, embedding.clone())
+            .await?
+        {
+            return Ok(true);
+        }
+        match sink.current_text(job.kind, job.id).await? {
+            Some((current, text)) if current > version && text == job.text => version = current,
+            _ => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::search::{Embedder, HashingEmbedder};
+    use tokio::sync::Mutex as AsyncMutex;
+
+    /// Records as (version, text), and the vectors stored.
+    #[derive(Debug, Default)]
+    struct Records {
+        current: AsyncMutex<HashMap<Uuid, (u64, String)>>,
+        stored: AsyncMutex<HashMap<Uuid, (u64, StoredEmbedding)>>,
+    }
+
+    #[async_trait]
+    impl IndexSink for Records {
+        async fn put(
+            &self,
+            _: Kind,
+            id: Uuid,
+            version: u64,
+            embedding: StoredEmbedding,
+        ) -> Result<bool, BoxError> {
+            let current = self.current.lock().await;
+            if current.get(&id).map(|c| c.0) != Some(version) {
+                return Ok(false);
+            }
+            self.stored.lock().await.insert(id, (version, embedding));
+            Ok(true)
+        }
+
+        async fn current_text(&self, _: Kind, id: Uuid) -> Result<Option<(u64, String)>, BoxError> {
+            Ok(self.current.lock().await.get(&id).cloned())
+        }
+    }
+
+    fn job(id: Uuid, version: u64, text: &str) -> IndexJob {
+        IndexJob {
+            kind: Kind::Skill,
+            id,
+            version,
+            text: text.into(),
+            committed_at: Instant::now(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn vectors_follow_the_current_text_and_never_an_older_one() {
+        let records = Arc::new(Records::default());
+        let (fresh, renamed, certified) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        {
+            let mut current = records.current.lock().await;
+            current.insert(fresh, (1, "seo audit".into()));
+            // Renamed after its first text was queued: only the new text may be stored.
+            current.insert(renamed, (2, "cold calling".into()));
+            // Certified (same text, version 2) before its vector was stored.
+            current.insert(certified, (2, "data pipelines".into()));
+        }
+        let indexer = VectorIndexer::start(
+            EmbedQueue::new(Arc::new(HashingEmbedder), 2),
+            records.clone(),
+        );
+        indexer.submit(job(fresh, 1, "seo audit")).await;
+        indexer.submit(job(renamed, 1, "old name")).await;
+        indexer.submit(job(certified, 1, "data pipelines")).await;
+        indexer.settled().await;
+        indexer.submit(job(renamed, 2, "cold calling")).await;
+        indexer.settled().await;
+        assert_eq!(indexer.backlog(), 0);
+
+        let stored = records.stored.lock().await;
+        let vector = |text: &str| HashingEmbedder.embed_one(text).unwrap();
+        assert_eq!(stored[&fresh].1.vector, vector("seo audit"));
+        assert_eq!(stored[&renamed], (2, stored[&renamed].1.clone()));
+        assert_eq!(stored[&renamed].1.vector, vector("cold calling"));
+        assert_eq!(stored[&certified].0, 2);
+        assert_eq!(stored[&certified].1.vector, vector("data pipelines"));
+        assert_eq!(indexer.lag().unwrap().count, 3);
+    }
+
+    #[test]
+    fn coalescing_keeps_the_newest_text_of_each_record() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let kept = coalesce(vec![
+            job(a, 1, "a1"),
+            job(b, 1, "b1"),
+            job(a, 3, "a3"),
+            job(a, 2, "a2"),
+        ]);
+        let texts: Vec<_> = kept.iter().map(|j| j.text.as_str()).collect();
+        assert_eq!(texts, ["a3", "b1"]);
+    }
+}

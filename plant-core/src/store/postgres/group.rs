@@ -1,0 +1,444 @@
+//! Group commit: the changes that are ready in a process commit together, one transaction, one
+//! lock of the chain's head and one WAL flush for a batch.
+//!
+//! Every [`Store::commit`](crate::store::Store::commit) and `commit_all` becomes a *unit* (one
+//! change, or an atomic list of them) sent to a queue. A few appender tasks (see
+//! [`GroupCommit::appenders`]) take what is waiting — up to [`GroupCommit::max_changes`] changes,
+//! waiting at most [`GroupCommit::max_wait`] for more after the first — and commit it as one
+//! transaction:
+//!
+//! 1. each unit's records are written (`write::stage`) under a savepoint: a unit that fails (a
+//!    name taken, a stale version, a trigger refusing a status move) is rolled back to the
+//!    savepoint and answered with its error, alone; the other units go on;
+//! 2. the head row is taken `for update`, the entries of every staged unit are linked after it in
+//!    queue order, and one statement appends them all, moves the head and sets each record's
+//!    chain-derived columns;
+//! 3. one commit — one WAL flush — and every unit of the batch is answered with its own entries.
+//!
+//! A unit is thus answered only after the commit that holds it returned: an acknowledged write is
+//! flushed. When the transaction as a whole fails (the connection is lost, the commit fails),
+//! every unit still waiting in it gets an error, and nothing of the batch is in the chain. The head
+//! is held only for step 2 and the commit, as before, so the chain stays one gap-free sequence
+//! across any number of processes; what changes is that one flush now covers many changes.
+//!
+//! With more than one appender, one batch can write its records while another holds the head
+//! and waits for its flush.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::error::{is_retryable, store_error};
+use super::sql;
+use super::write::{self, Staged, to_i64};
+use crate::audit::Head;
+use crate::error::Cause;
+use crate::store::{Change, Committed, StoreError, StoreResult};
+
+/// How changes are grouped into commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommit {
+    /// The most changes one transaction commits (at least 1). An atomic `commit_all` counts as
+    /// its length and is never split; it may exceed this bound alone. Each unit in a batch is a
+    /// savepoint, and PostgreSQL tracks up to 64 of them per transaction cheaply, hence the
+    /// default of 32.
+    pub max_changes: usize,
+    /// How long an appender waits for more changes after the first one of a batch arrived
+    /// (default zero: a batch is whatever queued while the previous one committed, which is
+    /// what grouping needs under load and costs nothing when idle).
+    pub max_wait: Duration,
+    /// How many batches may be in flight at once per process (default 2: one writes its
+    /// records while the other holds the head and waits for its flush). Each holds a pool
+    /// connection while it commits.
+    pub appenders: usize,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        Self {
+            max_changes: 32,
+            max_wait: Duration::ZERO,
+            appenders: 2,
+        }
+    }
+}
+
+/// A unit of the queue: changes that commit atomically, and where its answer goes.
+struct Unit {
+    changes: Vec<Change>,
+    reply: oneshot::Sender<StoreResult<Vec<Committed>>>,
+}
+
+/// The queue in front of a process's appenders. Cloning shares it; the appenders stop once
+/// every clone is gone.
+#[derive(Debug, Clone)]
+pub(super) struct Appender {
+    queue: mpsc::Sender<Unit>,
+}
+
+impl std::fmt::Debug for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unit")
+            .field("changes", &self.changes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Appender {
+    /// Starts `config.appenders` appender tasks on the current tokio runtime.
+    pub(super) fn start(pool: PgPool, config: GroupCommit) -> Self {
+        let config = GroupCommit {
+            max_changes: config.max_changes.max(1),
+            appenders: config.appenders.max(1),
+            ..config
+        };
+        // The queue's bound makes callers wait (asynchronously) when the database cannot keep
+        // up, instead of growing without limit.
+        let (queue, receiver) = mpsc::channel(config.max_changes * config.appenders * 4);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..config.appenders {
+            tokio::spawn(run(pool.clone(), Arc::clone(&receiver), config));
+        }
+        Self { queue }
+    }
+
+    /// Queues `changes` as one atomic unit and waits until the batch holding it committed.
+    pub(super) async fn commit(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Unit { changes, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable(Cause::from("the group commit stopped"))
+}
+
+/// One appender: takes a batch from the queue, commits it, answers it; until the queue closes.
+async fn run(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Unit>>>, config: GroupCommit) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            match next_batch(&mut receiver, &config).await {
+                Some(batch) => batch,
+                None => return,
+            }
+        };
+        commit_batch(&pool, batch).await;
+    }
+}
+
+/// The first unit to arrive, then whatever else is waiting (up to `max_wait` for more) until
+/// the batch holds `max_changes` changes. `None` once the queue is closed and empty.
+async fn next_batch(
+    receiver: &mut mpsc::Receiver<Unit>,
+    config: &GroupCommit,
+) -> Option<Vec<Unit>> {
+    let first = receiver.recv().await?;
+    let mut size = first.changes.len();
+    let mut batch = vec![first];
+    let deadline = Instant::now() + config.max_wait;
+    while size < config.max_changes {
+        let next = match receiver.try_recv() {
+            Ok(unit) => unit,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) if config.max_wait.is_zero() => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                    Ok(Some(unit)) => unit,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        };
+        size += next.changes.len();
+        batch.push(next);
+    }
+    Some(batch)
+}
+
+/// How often a unit refused by a deadlock or a serialization failure is tried again.
+const RETRIES: usize = 3;
+
+/// Commits a batch and answers every unit in it. A unit refused because it deadlocked anyway
+/// (an atomic unit of several records, a unique name two batches insert crosswise) is retried
+/// alone once this batch committed and released its locks.
+async fn commit_batch(pool: &PgPool, mut batch: Vec<Unit>) {
+    // Every batch writes its records in the order of their ids, so that two batches (of this
+    // process or another) touching the same records wait for each other instead of deadlocking.
+    batch.sort_by_key(|unit| unit.changes.iter().map(|c| c.record.id()).min());
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut units = Vec::with_capacity(batch.len());
+    for unit in batch {
+        replies.push(unit.reply);
+        units.push(unit.changes);
+    }
+    let outcomes = match commit_units(pool, units).await {
+        Ok(outcomes) => outcomes,
+        Err(err) => {
+            let mut outcomes = Vec::with_capacity(replies.len());
+            outcomes.push(Done::Answer(Err(err)));
+            while outcomes.len() < replies.len() {
+                let shared = shared_failure(outcomes.first());
+                outcomes.push(Done::Answer(Err(shared)));
+            }
+            outcomes
+        }
+    };
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let answer = match outcome {
+            Done::Answer(answer) => answer,
+            Done::Retry(changes, err) => retry_alone(pool, changes, err).await,
+        };
+        // A caller that stopped waiting (its request was cancelled) is not there to answer.
+        let _ = reply.send(answer);
+    }
+}
+
+/// Commits a unit in a transaction of its own, up to [`RETRIES`] times while it deadlocks.
+async fn retry_alone(
+    pool: &PgPool,
+    mut changes: Vec<Change>,
+    mut last: StoreError,
+) -> StoreResult<Vec<Committed>> {
+    for _ in 0..RETRIES {
+        let mut outcome = commit_units(pool, vec![changes]).await?;
+        match outcome.pop() {
+            Some(Done::Answer(answer)) => return answer,
+            Some(Done::Retry(again, err)) => {
+                changes = again;
+                last = err;
+            }
+            None => break,
+        }
+    }
+    Err(last)
+}
+
+/// The error the other units of a batch get when the batch's transaction failed as a whole.
+fn shared_failure(first: Option<&Done>) -> StoreError {
+    match first {
+        Some(Done::Answer(Err(err @ StoreError::Unavailable(_)))) => {
+            StoreError::Unavailable(Cause::from(format!(
+                "the commit this change was grouped into failed: {err}"
+            )))
+        }
+        Some(Done::Answer(Err(err))) => StoreError::Internal(Cause::from(format!(
+            "the commit this change was grouped into failed: {err}"
+        ))),
+        _ => StoreError::Internal(Cause::from("the group commit failed")),
+    }
+}
+
+/// What became of one unit while its records were written.
+enum Outcome {
+    Staged(Vec<Staged>),
+    Refused(StoreError),
+    /// Refused by a deadlock or a serialization failure: worth another try.
+    Retry(Vec<Change>, StoreError),
+}
+
+/// A unit's answer after its batch, or the unit back for another try.
+enum Done {
+    Answer(StoreResult<Vec<Committed>>),
+    Retry(Vec<Change>, StoreError),
+}
+
+impl Outcome {
+    /// What a unit gets when nothing of the batch is appended.
+    fn unappended(self) -> Done {
+        match self {
+            Outcome::Staged(_) => Done::Answer(Err(StoreError::Internal(Cause::from(
+                "a staged change was not appended",
+            )))),
+            Outcome::Refused(err) => Done::Answer(Err(err)),
+            Outcome::Retry(changes, err) => Done::Retry(changes, err),
+        }
+    }
+}
+
+/// One transaction for the whole batch; `Err` when the transaction itself failed (then nothing
+/// of the batch committed), otherwise one outcome per unit, in order.
+async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec<Done>> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    // A batch of one unit needs no savepoint: its failure is the transaction's.
+    let alone = units.len() == 1;
+    let last = units.len().saturating_sub(1);
+    let mut outcomes = Vec::with_capacity(units.len());
+    for (i, changes) in units.into_iter().enumerate() {
+        if !alone && i == 0 {
+            savepoint(&mut tx, "savepoint unit").await?;
+        }
+        // Kept for another try should the unit deadlock with another batch.
+        let copy = changes.clone();
+        match stage_unit(&mut tx, changes).await {
+            Ok(staged) => {
+                // The next unit gets a fresh savepoint, so that its failure keeps this one.
+                if !alone && i < last {
+                    savepoint(&mut tx, "release savepoint unit; savepoint unit").await?;
+                }
+                outcomes.push(Outcome::Staged(staged));
+            }
+            Err(err) => {
+                let outcome = if is_retryable(&err) {
+                    Outcome::Retry(copy, err)
+                } else {
+                    Outcome::Refused(err)
+                };
+                if alone {
+                    let _ = tx.rollback().await;
+                    return Ok(vec![outcome.unappended()]);
+                }
+                savepoint(&mut tx, "rollback to savepoint unit").await?;
+                outcomes.push(outcome);
+            }
+        }
+    }
+    if !outcomes.iter().any(|o| matches!(o, Outcome::Staged(_))) {
+        // Every unit was refused: nothing to append or flush. A failed rollback only costs
+        // the connection, which the pool then replaces.
+        let _ = tx.rollback().await;
+        return Ok(outcomes.into_iter().map(Outcome::unappended).collect());
+    }
+    let head = write::lock_head(&mut tx).await?;
+    let mut appended = Appended::after(head);
+    let mut results = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        results.push(match outcome {
+            Outcome::Staged(staged) => {
+                let mut committed = Vec::with_capacity(staged.len());
+                for s in staged {
+                    // A record written without its entry must not commit: any failure here
+                    // fails the whole transaction.
+                    committed.push(appended.push(s)?);
+                }
+                Done::Answer(Ok(committed))
+            }
+            other => other.unappended(),
+        });
+    }
+    appended.execute(&mut tx).await?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(results)
+}
+
+/// Runs a savepoint command (one round trip, even for two statements).
+async fn savepoint(conn: &mut PgConnection, command: &'static str) -> StoreResult<()> {
+    sqlx::raw_sql(command)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Writes one unit's records, in order.
+async fn stage_unit(conn: &mut PgConnection, changes: Vec<Change>) -> StoreResult<Vec<Staged>> {
+    let mut staged = Vec::with_capacity(changes.len());
+    for change in changes {
+        staged.push(write::stage(conn, change).await?);
+    }
+    Ok(staged)
+}
+
+/// The entries of a batch linked after the head, as the columns of one append statement.
+struct Appended {
+    head: Head,
+    seq: Vec<i64>,
+    entity_id: Vec<uuid::Uuid>,
+    entity_type: Vec<String>,
+    entity_version: Vec<i64>,
+    action: Vec<String>,
+    actor: Vec<String>,
+    at: Vec<chrono::DateTime<chrono::Utc>>,
+    payload: Vec<String>,
+    prev_hash: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+    history: Vec<Json<Value>>,
+    chain: Vec<Json<Value>>,
+}
+
+impl Appended {
+    fn after(head: Head) -> Self {
+        Self {
+            head,
+            seq: Vec::new(),
+            entity_id: Vec::new(),
+            entity_type: Vec::new(),
+            entity_version: Vec::new(),
+            action: Vec::new(),
+            actor: Vec::new(),
+            at: Vec::new(),
+            payload: Vec::new(),
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+            history: Vec::new(),
+            chain: Vec::new(),
+        }
+    }
+
+    /// Links a staged record's entry after the last one and returns the record as committed.
+    fn push(&mut self, staged: Staged) -> StoreResult<Committed> {
+        let committed = staged.link(self.head);
+        let entry = &committed.entry;
+        let json = |v: Result<Value, serde_json::Error>| {
+            v.map(Json).map_err(|e| {
+                StoreError::Internal(Cause::from(format!("chain-derived fields: {e}")))
+            })
+        };
+        let (history, chain) = match committed.record.base() {
+            Some(base) => (
+                json(serde_json::to_value(&base.amendment_history))?,
+                json(serde_json::to_value(&base.hash_chain_sha256))?,
+            ),
+            None => (Json(Value::Null), Json(Value::Null)),
+        };
+        self.seq.push(to_i64(entry.seq)?);
+        self.entity_id.push(entry.entity_id);
+        self.entity_type.push(entry.entity_type.clone());
+        self.entity_version.push(to_i64(entry.entity_version)?);
+        self.action.push(entry.action.clone());
+        self.actor.push(entry.actor.clone());
+        self.at.push(entry.at.as_datetime());
+        self.payload.push(entry.payload.clone());
+        self.prev_hash.push(entry.prev_hash.0.to_vec());
+        self.hash.push(entry.hash.0.to_vec());
+        self.history.push(history);
+        self.chain.push(chain);
+        self.head = entry.head();
+        Ok(committed)
+    }
+
+    /// Appends every entry, moves the head to the last, sets the records' chain-derived
+    /// columns: one statement.
+    async fn execute(self, conn: &mut PgConnection) -> StoreResult<()> {
+        sqlx::query(sql::APPEND_BATCH)
+            .bind(self.seq)
+            .bind(self.entity_id)
+            .bind(self.entity_type)
+            .bind(self.entity_version)
+            .bind(self.action)
+            .bind(self.actor)
+            .bind(self.at)
+            .bind(self.payload)
+            .bind(self.prev_hash)
+            .bind(self.hash)
+            .bind(to_i64(self.head.seq)?)
+            .bind(self.head.hash.0.to_vec())
+            .bind(self.history)
+            .bind(self.chain)
+            .execute(conn)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}

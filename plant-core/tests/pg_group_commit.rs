@@ -1,0 +1,185 @@
+//! Group commit: concurrent changes share one transaction, and a change refused inside it fails
+//! alone.
+//!
+//! Thirteen changes are sent at once to a store whose single appender waits for a full batch:
+//! eight industry creates, an industry whose name is taken, an update of a skill at a stale
+//! version, an atomic pair (`commit_all`) that commits, and an atomic pair whose second change
+//! takes a name already taken (so the pair as a whole is refused). The refused ones get their
+//! own errors and leave nothing behind; the others commit in one transaction (their entries
+//! share one `xmin`), with consecutive seqs right after the head, and the chain verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod pg_support;
+
+use std::time::Duration;
+
+use pg_support::TestDb;
+use plant_core::Timestamp;
+use plant_core::model::{Category, Description, Entity, Industry, Kind, Name, Skill};
+use plant_core::store::postgres::{GroupCommit, PgConfig, PgStore};
+use plant_core::store::{Action, Change, Committed, Store, StoreError, StoreResult};
+use uuid::Uuid;
+
+fn industry(name: &str) -> Entity<Industry> {
+    Entity::new(
+        Industry {
+            name: Name::parse(name).unwrap(),
+            description: Description::parse("grouped").unwrap(),
+        },
+        Timestamp::now(),
+    )
+}
+
+/// What each concurrent caller sent, to check its answer against.
+#[derive(Debug)]
+enum Sent {
+    Create(Uuid),
+    TakenName(Uuid),
+    Stale,
+    Pair(Uuid, Uuid),
+    RefusedPair(Uuid),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_change_fails_alone_and_the_batch_commits_with_consecutive_seqs() {
+    let Some(db) = TestDb::new("group_commit_refusal").await else {
+        return;
+    };
+    let setup = db.store().await;
+    setup
+        .commit(Change::create(industry("Taken"), "setup"))
+        .await
+        .unwrap();
+    let skill = Entity::new(
+        Skill {
+            name: Name::parse("Shared").unwrap(),
+            description: Description::parse("v1").unwrap(),
+            category: Category::Technical,
+        },
+        Timestamp::now(),
+    );
+    let committed = setup.commit(Change::create(skill, "setup")).await.unwrap();
+    let mut updated = committed.record.clone();
+    let plant_core::model::Record::Skill(s) = &mut updated else {
+        panic!("a skill")
+    };
+    s.body.description = Description::parse("v2").unwrap();
+    let v2 = setup
+        .commit(Change::update(updated.clone(), 1, Action::Update, "setup"))
+        .await
+        .unwrap();
+    assert_eq!(v2.record.version(), 2);
+    let before = setup.head().await.unwrap();
+
+    // One appender that waits long enough for all thirteen changes to queue.
+    let mut config = PgConfig::new(&db.url);
+    config.max_connections = 4;
+    config.group_commit = GroupCommit {
+        max_changes: 13,
+        max_wait: Duration::from_secs(5),
+        appenders: 1,
+    };
+    let store = PgStore::connect(&config).await.unwrap();
+
+    let mut calls = Vec::new();
+    let mut spawn = |sent: Sent, changes: Vec<Change>| {
+        let store = store.clone();
+        calls.push((
+            sent,
+            tokio::spawn(async move { store.commit_all(changes).await }),
+        ));
+    };
+    for i in 0..8 {
+        let e = industry(&format!("Grouped {i}"));
+        spawn(Sent::Create(e.base.id), vec![Change::create(e, "writer")]);
+    }
+    let taken = industry("taken");
+    spawn(
+        Sent::TakenName(taken.base.id),
+        vec![Change::create(taken, "writer")],
+    );
+    // Version 1 was read before the update that made version 2.
+    spawn(
+        Sent::Stale,
+        vec![Change::update(updated, 1, Action::Update, "writer")],
+    );
+    let (a, b) = (industry("Pair A"), industry("Pair B"));
+    spawn(
+        Sent::Pair(a.base.id, b.base.id),
+        vec![Change::create(a, "writer"), Change::create(b, "writer")],
+    );
+    let (c, d) = (industry("Pair C"), industry("TAKEN"));
+    spawn(
+        Sent::RefusedPair(c.base.id),
+        vec![Change::create(c, "writer"), Change::create(d, "writer")],
+    );
+
+    let mut seqs = Vec::new();
+    let mut committed_ids = Vec::new();
+    for (sent, call) in calls {
+        let answer: StoreResult<Vec<Committed>> = call.await.unwrap();
+        match (sent, answer) {
+            (Sent::Create(id), Ok(done)) => {
+                assert_eq!(done.len(), 1);
+                assert_eq!(done[0].record.id(), id);
+                seqs.push(done[0].entry.seq);
+                committed_ids.push(id);
+            }
+            (Sent::Pair(a, b), Ok(done)) => {
+                assert_eq!(
+                    done.iter().map(|c| c.record.id()).collect::<Vec<_>>(),
+                    [a, b]
+                );
+                // An atomic unit's entries are adjacent.
+                assert_eq!(done[1].entry.seq, done[0].entry.seq + 1);
+                seqs.extend(done.iter().map(|c| c.entry.seq));
+                committed_ids.extend([a, b]);
+            }
+            (Sent::TakenName(id), Err(StoreError::Duplicate { kind, field })) => {
+                assert_eq!((kind, field), (Kind::Industry, "name"));
+                assert!(setup.get(Some(Kind::Industry), id).await.unwrap().is_none());
+            }
+            (
+                Sent::Stale,
+                Err(StoreError::VersionConflict {
+                    expected, actual, ..
+                }),
+            ) => assert_eq!((expected, actual), (1, 2)),
+            (Sent::RefusedPair(c), Err(StoreError::Duplicate { .. })) => {
+                // Atomic: the pair's first change went with its second.
+                assert!(setup.get(Some(Kind::Industry), c).await.unwrap().is_none());
+            }
+            (sent, answer) => panic!("{sent:?} was answered {answer:?}"),
+        }
+    }
+
+    // Ten changes committed, with the ten seqs right after the head, none twice.
+    seqs.sort_unstable();
+    assert_eq!(seqs, (before.seq + 1..=before.seq + 10).collect::<Vec<_>>());
+    let head = setup.head().await.unwrap();
+    assert_eq!(head.seq, before.seq + 10, "refused changes append nothing");
+    for id in committed_ids {
+        assert!(setup.get(Some(Kind::Industry), id).await.unwrap().is_some());
+    }
+    // One transaction wrote all ten entries.
+    let mut conn = db.superuser().await;
+    let transactions: i64 =
+        sqlx::query_scalar("select count(distinct xmin::text) from audit_log where seq > $1")
+            .bind(i64::try_from(before.seq).unwrap())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(transactions, 1, "the ten changes were committed together");
+    // The refused update left the skill where it was.
+    let skill = setup
+        .get(Some(Kind::Skill), v2.record.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(skill.version(), 2);
+
+    let report = setup.verify(&[]).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    drop(conn);
+    db.drop_db().await;
+}
