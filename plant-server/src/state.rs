@@ -12,7 +12,7 @@ use plant_core::store::Store;
 use crate::auth::{Authenticator, KeyError};
 use crate::card_signing::{CardKeyOrigin, CardSigner};
 use crate::config::Config;
-use crate::cors::Cors;
+use crate::cors::CorsPolicy;
 use crate::feed_clients::FeedClients;
 use crate::metrics::recorder::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -101,7 +101,7 @@ pub struct AppState {
 
 struct Inner {
     auth: Authenticator,
-    cors: Cors,
+    cors: CorsPolicy,
     limits: Limits,
     catalog: Catalog,
     readiness: Arc<dyn Readiness>,
@@ -126,7 +126,7 @@ impl AppState {
     /// State from its parts.
     pub fn new(
         auth: Authenticator,
-        cors: Cors,
+        cors: CorsPolicy,
         limits: Limits,
         catalog: Catalog,
         readiness: Arc<dyn Readiness>,
@@ -176,7 +176,7 @@ impl AppState {
         }
         let state = Self::new(
             auth,
-            Cors::new(config.cors.clone()),
+            crate::cors::layer(&config.cors),
             Limits::from_config(config),
             catalog,
             readiness,
@@ -193,8 +193,8 @@ impl AppState {
         &self.inner.auth
     }
 
-    /// The CORS policy.
-    pub fn cors(&self) -> &Cors {
+    /// The CORS layer.
+    pub fn cors(&self) -> &CorsPolicy {
         &self.inner.cors
     }
 

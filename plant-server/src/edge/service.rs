@@ -3,8 +3,8 @@
 //!
 //! From the outside in: the correlation id (read from `X-Correlation-ID` or `X-Request-ID`, else
 //! generated; echoed), the request span, response compression (gzip or br by `Accept-Encoding`),
-//! the edge (CORS, `nosniff`, `Cache-Control`, metrics, the completion log line, and problem
-//! bodies for the layers below that answer on their own), the body limit, catch-panic, the
+//! the edge (`nosniff`, `Cache-Control`, metrics, the completion log line, and problem bodies for
+//! the layers below that answer on their own), CORS (tower-http's), the body limit, catch-panic, the
 //! per-request deadline, trailing-slash normalisation and the router.
 
 use std::any::Any;
@@ -31,7 +31,6 @@ use tracing::field;
 use crate::correlation::{
     CORRELATION_HEADER, CloudTrace, CorrelationId, MakeCorrelationId, drop_insane_id,
 };
-use crate::cors::Cors;
 use crate::problem::{ApiError, PROBLEM_JSON, Unrendered};
 use crate::router::{MatchedRoute, Router, render};
 use crate::state::AppState;
@@ -54,6 +53,7 @@ impl App {
     /// The service that answers every request of every connection.
     pub fn service(&self) -> HttpService {
         let state = self.state.clone();
+        let cors = state.cors().clone();
         let limits = state.limits().clone();
         let router = NormalizePathLayer::trim_trailing_slash()
             .layer(self.router.clone().with_state(state.clone()));
@@ -76,6 +76,7 @@ impl App {
             )
             .layer(CompressionLayer::new().gzip(true).br(true))
             .layer(from_fn_with_state(state, edge))
+            .layer(cors)
             .layer(RequestBodyLimitLayer::new(limits.body_limit))
             .layer(CatchPanicLayer::custom(panicked))
             .layer(TimeoutLayer::with_status_code(
@@ -124,25 +125,12 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     let correlation_id = CorrelationId::from_headers(request.headers());
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
-    let mut origin = http::HeaderMap::new();
-    if let Some(value) = request.headers().get(header::ORIGIN) {
-        origin.insert(header::ORIGIN, value.clone());
-    }
 
-    let mut route = None;
-    let mut response = if Cors::is_preflight(&method, request.headers()) {
-        state
-            .cors()
-            .preflight(request.headers())
-            .map(axum::body::Body::new)
-    } else {
-        let mut response = next.run(request).await;
-        route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
-        match unrendered(&mut response, state.limits().body_limit) {
-            Some(err) => render(&err, &path, &correlation_id).map(axum::body::Body::new),
-            None => response,
-        }
-    };
+    let mut response = next.run(request).await;
+    let route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
+    if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
+        response = render(&err, &path, &correlation_id).map(axum::body::Body::new);
+    }
 
     let headers = response.headers_mut();
     headers.insert(
@@ -152,9 +140,6 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        state.cors().decorate(&origin, headers);
-    }
 
     let status = response.status();
     state.metrics().observe(
