@@ -18,11 +18,10 @@ use crate::handlers::{
 };
 use http::StatusCode;
 
-use crate::context::RequestCtx;
 use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
 use crate::problem::{Problem, Violation};
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
 
 /// The API description served at `/openapi.json` and snapshot-tested.
 #[derive(Debug, OpenApi)]
@@ -441,6 +440,6 @@ pub fn document_text() -> String {
 /// The OpenAPI document of this API.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi(_ctx: RequestCtx) -> HandlerResult {
+pub async fn openapi() -> HandlerResult {
     Ok(json_response(StatusCode::OK, &ApiDoc::openapi()))
 }

@@ -1,167 +1,169 @@
 //! The routing table: every endpoint and its handler.
 
+use axum::Router;
 use axum::extract::State;
-use http::{HeaderMap, Method};
+use axum::routing::{get, post};
+use http::HeaderMap;
 use plant_core::model::Kind;
+use serde_json::{Map, Value};
 
 use crate::card_signing::JWKS_PATH;
-use crate::extract::{Authorized, Genesis, Id};
-use crate::handlers::catalog::DryRun;
+use crate::context::RequestCtx;
+use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
     trials, validate, versions,
 };
 use crate::openapi;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
-use crate::router::{RouteError, Router, RouterBuilder};
 use crate::state::AppState;
 
-/// All routes of the API.
-pub fn router() -> Result<Router, RouteError> {
-    builder().build()
+/// Genesis, who alone writes the catalog.
+type Curator = Authorized<Genesis>;
+
+/// All routes of the API. Unknown paths, other methods, `OPTIONS` and the route label of each
+/// response are the edge's ([`crate::service`]).
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/health", get(ops::health))
+        .route("/api/v1/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/api/v1/ready", get(ops::ready))
+        .route("/openapi.json", get(openapi::openapi))
+        .route("/api/v1/openapi.json", get(openapi::openapi))
+        .route(JWKS_PATH, get(agent_card::jwks));
+    for &kind in CATALOG_KINDS {
+        router = catalog_kind(router, kind);
+    }
+    router
+        .route(
+            "/api/v1/genesis/skills/{id}/certify",
+            post(|s, who, id, dry| certify::by_path(Kind::Skill, s, who, id, dry)),
+        )
+        .route(
+            "/api/v1/genesis/job-roles/{id}/certify",
+            post(|s, who, id, dry| certify::by_path(Kind::JobRole, s, who, id, dry)),
+        )
+        .route("/api/v1/genesis/certify", post(certify::by_body))
+        .route("/api/v1/genesis/certify/batch", post(certify::batch))
+        .route("/api/v1/validate", post(validate::validate))
+        .route("/api/v1/agents/me", get(agents::me))
+        .route(
+            "/api/v1/agents/{id}/agent-card",
+            get(agent_card::agent_card),
+        )
+        .route("/api/v1/agents/{id}/assign-team", post(agents::assign_team))
+        .route("/api/v1/trials", post(trials::book).get(trials::list))
+        .route(
+            "/api/v1/trials/{id}",
+            get(trials::get).patch(trials::patch).delete(trials::cancel),
+        )
+        .route(
+            "/api/v1/trials/{id}/deliverables",
+            get(trials::deliverables),
+        )
+        .route("/api/v1/trials/{id}/versions", get(trials::versions))
+        .route("/api/v1/trials/{id}/versions/{n}", get(trials::version))
+        .route("/api/v1/jobs", post(jobs::create).get(jobs::list))
+        .route("/api/v1/jobs/{id}", get(jobs::get).patch(jobs::patch))
+        .route("/api/v1/jobs/{id}/versions", get(jobs::versions))
+        .route("/api/v1/jobs/{id}/versions/{n}", get(jobs::version))
+        .route("/api/v1/audit/run", post(audit::run))
+        .route("/api/v1/audit/tampering/{id}", get(audit::tampering))
+        .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/audit/verify", get(audit::verify))
+        .route("/api/v1/audit/checkpoint", get(transparency::checkpoint))
+        .route(
+            "/api/v1/audit/proof/inclusion",
+            get(transparency::inclusion),
+        )
+        .route(
+            "/api/v1/audit/proof/consistency",
+            get(transparency::consistency),
+        )
+        .route("/api/v1/audit/feed", get(feed::feed))
+        .route("/api/v1/search", get(search::search))
+        .route(
+            "/api/v1/precedents",
+            post(precedents::create).get(precedents::list),
+        )
+        .route("/api/v1/precedents/query", post(precedents::query))
+        .route("/api/v1/precedents/{seed_id}", get(precedents::get))
+        .route(
+            "/api/v1/precedents/{seed_id}/versions",
+            get(precedents::versions),
+        )
+        .route(
+            "/api/v1/precedents/{seed_id}/versions/{n}",
+            get(precedents::version),
+        )
+        .route(
+            "/api/v1/precedents/{seed_id}/supersede",
+            post(precedents::supersede),
+        )
+        .route(
+            "/api/v1/precedents/{seed_id}/approve",
+            post(precedents::approve),
+        )
 }
 
-/// The routes, before the matcher is built (tests add their own).
-pub fn builder() -> RouterBuilder {
-    let mut b = Router::builder()
-        .handler(Method::GET, "/health", ops::health)
-        .handler(Method::GET, "/api/v1/health", ops::health)
-        .handler(Method::GET, "/ready", ops::ready)
-        .handler(Method::GET, "/api/v1/ready", ops::ready)
-        .route(Method::GET, "/openapi.json", openapi::openapi)
-        .route(Method::GET, "/api/v1/openapi.json", openapi::openapi)
-        .route(Method::GET, JWKS_PATH, agent_card::jwks);
-    for &kind in CATALOG_KINDS {
-        let (items, item, history) = kind_paths(kind);
-        b = b
-            .route(Method::POST, items, move |ctx| catalog::create(ctx, kind))
-            .route(Method::GET, items, move |ctx| catalog::list(ctx, kind))
-            .handler(
-                Method::GET,
-                item,
-                move |State(s): State<AppState>, Id(id): Id| catalog::get(s, id, kind),
-            )
-            .route(Method::PATCH, item, move |ctx| catalog::patch(ctx, kind))
-            .handler(
-                Method::DELETE,
-                item,
+/// The routes one catalog kind shares with the others: its collection, items, history and
+/// versions.
+fn catalog_kind(router: Router<AppState>, kind: Kind) -> Router<AppState> {
+    let (items, item, history) = kind_paths(kind);
+    let (all_versions, one_version) = version_paths(kind);
+    router
+        .route(
+            items,
+            post(
                 move |State(s): State<AppState>,
-                      Authorized(who, _): Authorized<Genesis>,
-                      Id(id): Id,
+                      Authorized(who, _): Curator,
                       DryRun(dry): DryRun,
-                      headers: HeaderMap| async move {
-                    catalog::archive(s, who, id, &headers, kind, dry).await
+                      Json(input): Json<Value>| {
+                    catalog::create(s, who, kind, dry, input)
                 },
             )
-            .handler(
-                Method::GET,
-                history,
-                move |State(s): State<AppState>, Id(id): Id| catalog::history(s, id, kind),
-            );
-        let (all, one) = version_paths(kind);
-        b = b
-            .route(Method::GET, all, move |ctx| versions::list(ctx, kind))
-            .route(Method::GET, one, move |ctx| versions::get(ctx, kind));
-    }
-    b.route(Method::POST, "/api/v1/genesis/skills/{id}/certify", |ctx| {
-        certify::by_path(ctx, Kind::Skill)
-    })
-    .route(
-        Method::POST,
-        "/api/v1/genesis/job-roles/{id}/certify",
-        |ctx| certify::by_path(ctx, Kind::JobRole),
-    )
-    .route(Method::POST, "/api/v1/genesis/certify", certify::by_body)
-    .route(Method::POST, "/api/v1/validate", validate::validate)
-    .route(
-        Method::POST,
-        "/api/v1/genesis/certify/batch",
-        certify::batch,
-    )
-    .route(Method::GET, "/api/v1/agents/me", agents::me)
-    .route(
-        Method::GET,
-        "/api/v1/agents/{id}/agent-card",
-        agent_card::agent_card,
-    )
-    .route(
-        Method::POST,
-        "/api/v1/agents/{id}/assign-team",
-        agents::assign_team,
-    )
-    .route(Method::POST, "/api/v1/trials", trials::book)
-    .route(Method::GET, "/api/v1/trials", trials::list)
-    .handler(Method::GET, "/api/v1/trials/{id}", trials::get)
-    .handler(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
-    .handler(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
-    .handler(
-        Method::GET,
-        "/api/v1/trials/{id}/deliverables",
-        trials::deliverables,
-    )
-    .route(Method::POST, "/api/v1/jobs", jobs::create)
-    .route(Method::GET, "/api/v1/jobs", jobs::list)
-    .route(Method::GET, "/api/v1/jobs/{id}", jobs::get)
-    .route(Method::PATCH, "/api/v1/jobs/{id}", jobs::patch)
-    .route(Method::GET, "/api/v1/jobs/{id}/versions", jobs::versions)
-    .route(Method::GET, "/api/v1/jobs/{id}/versions/{n}", jobs::version)
-    .route(
-        Method::GET,
-        "/api/v1/trials/{id}/versions",
-        trials::versions,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/trials/{id}/versions/{n}",
-        trials::version,
-    )
-    .route(Method::POST, "/api/v1/audit/run", audit::run)
-    .route(
-        Method::GET,
-        "/api/v1/audit/tampering/{id}",
-        audit::tampering,
-    )
-    .route(Method::GET, "/api/v1/audit/export", audit::export)
-    .route(Method::GET, "/api/v1/audit/verify", audit::verify)
-    .route(
-        Method::GET,
-        "/api/v1/audit/checkpoint",
-        transparency::checkpoint,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/audit/proof/inclusion",
-        transparency::inclusion,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/audit/proof/consistency",
-        transparency::consistency,
-    )
-    .route(Method::GET, "/api/v1/audit/feed", feed::feed)
-    .route(Method::GET, "/api/v1/search", search::search)
-    .route(Method::POST, "/api/v1/precedents", precedents::create)
-    .route(Method::GET, "/api/v1/precedents", precedents::list)
-    .route(Method::POST, "/api/v1/precedents/query", precedents::query)
-    .route(Method::GET, "/api/v1/precedents/{seed_id}", precedents::get)
-    .route(
-        Method::GET,
-        "/api/v1/precedents/{seed_id}/versions",
-        precedents::versions,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/precedents/{seed_id}/versions/{n}",
-        precedents::version,
-    )
-    .route(
-        Method::POST,
-        "/api/v1/precedents/{seed_id}/supersede",
-        precedents::supersede,
-    )
-    .route(
-        Method::POST,
-        "/api/v1/precedents/{seed_id}/approve",
-        precedents::approve,
-    )
+            .get(move |ctx: RequestCtx| catalog::list(ctx, kind)),
+        )
+        .route(
+            item,
+            get(move |State(s): State<AppState>, Id(id): Id| catalog::get(s, id, kind))
+                .patch(
+                    move |State(s): State<AppState>,
+                          Authorized(who, _): Curator,
+                          Id(id): Id,
+                          DryRun(dry): DryRun,
+                          headers: HeaderMap,
+                          Json(patch): Json<Map<String, Value>>| async move {
+                        catalog::patch(s, who, kind, id, dry, &headers, patch).await
+                    },
+                )
+                .delete(
+                    move |State(s): State<AppState>,
+                          Authorized(who, _): Curator,
+                          Id(id): Id,
+                          DryRun(dry): DryRun,
+                          headers: HeaderMap| async move {
+                        catalog::archive(s, who, id, &headers, kind, dry).await
+                    },
+                ),
+        )
+        .route(
+            history,
+            get(move |State(s): State<AppState>, Id(id): Id| catalog::history(s, id, kind)),
+        )
+        .route(
+            all_versions,
+            get(move |State(s): State<AppState>, Id(id): Id| async move {
+                versions::list(&s, kind, id).await
+            }),
+        )
+        .route(
+            one_version,
+            get(
+                move |State(s): State<AppState>, IdVersion(id, n): IdVersion| async move {
+                    versions::get(&s, kind, id, &n).await
+                },
+            ),
+        )
 }

@@ -12,10 +12,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, Uri, header};
 use hyper::body::Incoming;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceBuilder};
@@ -31,16 +31,21 @@ use tracing::field;
 use crate::correlation::{
     CORRELATION_HEADER, CloudTrace, CorrelationId, MakeCorrelationId, drop_insane_id,
 };
-use crate::problem::{ApiError, PROBLEM_JSON, Unrendered};
-use crate::router::{MatchedRoute, Router, render};
+use crate::problem::{ApiError, PROBLEM_JSON, Unrendered, allow_value, render};
 use crate::state::AppState;
 
 /// The router and state, shared by every connection.
 #[derive(Debug)]
 pub struct App {
     pub state: AppState,
-    pub router: Router,
+    /// The routing table ([`crate::routes::router`]; tests add endpoints of their own).
+    pub router: axum::Router<AppState>,
 }
+
+/// The route template a response was produced under, for the metrics and the log (absent on
+/// requests that matched no route).
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub MatchedPath);
 
 /// The whole pipeline as one cloneable service.
 pub type HttpService = BoxCloneSyncService<http::Request<Incoming>, Response, Infallible>;
@@ -55,8 +60,13 @@ impl App {
         let state = self.state.clone();
         let cors = state.cors().clone();
         let limits = state.limits().clone();
-        let router = NormalizePathLayer::trim_trailing_slash()
-            .layer(self.router.clone().with_state(state.clone()));
+        let router = self
+            .router
+            .clone()
+            .route_layer(from_fn(mark))
+            .fallback(not_found)
+            .with_state(state.clone());
+        let router = NormalizePathLayer::trim_trailing_slash().layer(router);
         let service = ServiceBuilder::new()
             .map_request(|request: http::Request<Incoming>| {
                 drop_insane_id(request.map(axum::body::Body::new))
@@ -127,8 +137,16 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     let method = request.method().clone();
 
     let mut response = next.run(request).await;
-    let route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
-    if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
+    let route = response.extensions_mut().remove::<MatchedRoute>();
+    let route = route.as_ref().map(|r| r.0.as_str());
+    if method == Method::OPTIONS && response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        // A known path asked what it allows (not a CORS preflight: see `cors`).
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let allow = allowed(response.headers());
+        response
+            .headers_mut()
+            .insert(header::ALLOW, allow_value(&allow));
+    } else if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
         response = render(&err, &path, &correlation_id).map(axum::body::Body::new);
     }
 
@@ -182,12 +200,48 @@ fn unrendered(response: &mut Response, body_limit: usize) -> Option<Arc<ApiError
         ApiError::internal("handler panicked")
     } else {
         match response.status() {
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
+                allow: allowed(response.headers()),
+            },
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Timeout,
             _ => return None,
         }
     };
     Some(Arc::new(err))
+}
+
+/// The methods a path allows: axum's `Allow` (which has `HEAD` beside `GET`), and `OPTIONS`.
+fn allowed(headers: &http::HeaderMap) -> Vec<Method> {
+    let mut allow: Vec<Method> = headers
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|m| m.trim().parse().ok())
+        .collect();
+    allow.push(Method::OPTIONS);
+    allow
+}
+
+/// Names the route of a request, for the log and the metrics.
+async fn mark(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    if let Some(route) = &route {
+        tracing::Span::current().record("route", route.as_str());
+    }
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(MatchedRoute(route));
+    }
+    response
+}
+
+/// A path no route serves: 404 problem+json.
+async fn not_found(uri: Uri) -> ApiError {
+    // Paths are echoed in the detail; cap them so a huge path is not reflected whole.
+    let path: String = uri.path().chars().take(200).collect();
+    ApiError::NotFound(format!("no resource at {path}"))
 }
 
 /// Liveness and readiness routes, logged at debug when they succeed.

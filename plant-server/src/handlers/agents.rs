@@ -1,17 +1,19 @@
 //! Agent-specific endpoints: the calling agent itself, and team assignment.
 
+use axum::extract::State;
 use http::StatusCode;
 use plant_core::model::{Kind, Record};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::Role;
-use crate::context::{RequestCtx, parse_uuid};
-use crate::handlers::catalog::{dry_run, would_be, writer};
+use crate::extract::{Agent, Authorized, DryRun, Genesis, Id, OptionalJson, Query};
+use crate::handlers::catalog::{would_be, writer};
 use crate::problem::ApiError;
+use crate::query::parse_uuid;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
 use crate::wire::{Names, entity_response, record_json};
 
 /// `GET /agents/me`: the agent named by the token's `agent_id`, with its job role, skill, team
@@ -24,14 +26,16 @@ use crate::wire::{Names, entity_response, record_json};
             content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn me(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Agent])?;
+pub async fn me(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Agent>,
+) -> HandlerResult {
     let raw = who
         .agent_id
         .ok_or_else(|| ApiError::Forbidden("the token has no agent_id claim".into()))?;
     let id = parse_uuid("agent_id", &raw)
         .map_err(|_| ApiError::Forbidden("the token's agent_id is not a UUID".into()))?;
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     let record = catalog.get(Kind::Agent, id).await?;
     let Record::Agent(agent) = &record else {
         return Err(ApiError::internal(
@@ -89,33 +93,34 @@ pub struct AssignTeam {
             content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn assign_team(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let agent_id = ctx.uuid_param("id")?;
-    let team_id = match ctx.query.get("team_id") {
-        Some(raw) => Some(parse_uuid("team_id", raw)?),
-        None => {
-            let body = ctx.json_opt::<serde_json::Map<String, Value>>()?;
-            match body.as_ref().and_then(|b| b.get("team_id")) {
-                Some(Value::String(raw)) => Some(parse_uuid("team_id", raw)?),
-                Some(Value::Null) => None,
-                Some(_) => {
-                    return Err(ApiError::invalid_field("team_id", "must be a UUID or null"));
-                }
-                None => {
-                    return Err(ApiError::invalid_field(
-                        "team_id",
-                        "is required (in the query or the body)",
-                    ));
-                }
+pub async fn assign_team(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    Id(agent_id): Id,
+    Query(query): Query<AssignTeam>,
+    DryRun(dry): DryRun,
+    OptionalJson(body): OptionalJson<serde_json::Map<String, Value>>,
+) -> HandlerResult {
+    let team_id = match query.team_id {
+        Some(raw) => Some(parse_uuid("team_id", &raw)?),
+        None => match body.as_ref().and_then(|b| b.get("team_id")) {
+            Some(Value::String(raw)) => Some(parse_uuid("team_id", raw)?),
+            Some(Value::Null) => None,
+            Some(_) => {
+                return Err(ApiError::invalid_field("team_id", "must be a UUID or null"));
             }
-        }
+            None => {
+                return Err(ApiError::invalid_field(
+                    "team_id",
+                    "is required (in the query or the body)",
+                ));
+            }
+        },
     };
-    let dry = dry_run(&ctx)?;
-    let agent = writer(&ctx.state, dry)
+    let agent = writer(&state, dry)
         .assign_team(agent_id, team_id, &who.subject)
         .await?;
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     if dry {
         return would_be(catalog, Record::Agent(agent)).await;
     }

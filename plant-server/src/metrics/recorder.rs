@@ -113,9 +113,9 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one answered request.
-    pub fn observe(&self, route: &'static str, method: &Method, status: u16, latency: Duration) {
+    pub fn observe(&self, route: &str, method: &Method, status: u16, latency: Duration) {
         let labels = [
-            Label::from_static_parts("route", route),
+            Label::new("route", route.to_owned()),
             Label::new("method", method_label(method)),
             Label::new("status", status.to_string()),
         ];
