@@ -2,10 +2,12 @@
 
 use axum::extract::State;
 use http::StatusCode;
+use plant_core::Catalog;
 use plant_core::model::{Kind, Record};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::extract::{Agent, Authorized, DryRun, Genesis, Id, OptionalJson, Query};
 use crate::handlers::catalog::{would_be, writer};
@@ -14,7 +16,7 @@ use crate::query::parse_uuid;
 use crate::response::HandlerResult;
 use crate::response::json_response;
 use crate::state::AppState;
-use crate::wire::{Names, entity_response, record_json};
+use crate::wire::{Names, RecordOut, entity_response, record_out};
 
 /// `GET /agents/me`: the agent named by the token's `agent_id`, with its job role, skill, team
 /// and industry.
@@ -42,35 +44,51 @@ pub async fn me(
             "the store returned another kind for an agent id",
         ));
     };
+    let referenced = |kind: Kind, id: Uuid| async move {
+        catalog
+            .store()
+            .get(Some(kind), id)
+            .await
+            .map_err(plant_core::Error::from)
+    };
+    let job_role = referenced(Kind::JobRole, agent.body.job_role_id).await?;
+    let skill = referenced(Kind::Skill, agent.body.skill_id).await?;
+    let team = match agent.body.team_id {
+        Some(id) => referenced(Kind::Team, id).await?,
+        None => None,
+    };
+    let industry = referenced(Kind::Industry, agent.body.industry_id).await?;
     let mut names = Names::default();
-    let mut body = record_json(catalog, &record, &mut names).await?;
-    let related = [
-        ("job_role", Some((Kind::JobRole, agent.body.job_role_id))),
-        ("skill", Some((Kind::Skill, agent.body.skill_id))),
-        ("team", agent.body.team_id.map(|id| (Kind::Team, id))),
-        (
-            "industry_detail",
-            Some((Kind::Industry, agent.body.industry_id)),
-        ),
-    ];
-    for (field, target) in related {
-        let value = match target {
-            Some((kind, id)) => match catalog
-                .store()
-                .get(Some(kind), id)
-                .await
-                .map_err(plant_core::Error::from)?
-            {
-                Some(r) => record_json(catalog, &r, &mut names).await?,
-                None => Value::Null,
-            },
-            None => Value::Null,
-        };
-        if let Value::Object(map) = &mut body {
-            map.insert(field.into(), value);
-        }
-    }
+    let body = Me {
+        agent: record_out(catalog, &record, &mut names).await?,
+        job_role: optional(catalog, job_role.as_ref(), &mut names).await?,
+        skill: optional(catalog, skill.as_ref(), &mut names).await?,
+        team: optional(catalog, team.as_ref(), &mut names).await?,
+        industry_detail: optional(catalog, industry.as_ref(), &mut names).await?,
+    };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The calling agent, with the records it references (null when one is gone).
+#[derive(Debug, Serialize)]
+struct Me<'a> {
+    #[serde(flatten)]
+    agent: RecordOut<'a>,
+    job_role: Option<RecordOut<'a>>,
+    skill: Option<RecordOut<'a>>,
+    team: Option<RecordOut<'a>>,
+    industry_detail: Option<RecordOut<'a>>,
+}
+
+async fn optional<'a>(
+    catalog: &Catalog,
+    record: Option<&'a Record>,
+    names: &mut Names,
+) -> Result<Option<RecordOut<'a>>, ApiError> {
+    match record {
+        Some(record) => record_out(catalog, record, names).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The body of `assign-team`.

@@ -46,7 +46,8 @@ pub(crate) fn writer(state: &AppState, dry: bool) -> Catalog {
 /// The answer to a dry run: 200 with the record as it would be (no ETag, no Location: nothing
 /// was stored).
 pub(crate) async fn would_be(catalog: &Catalog, record: Record) -> HandlerResult {
-    let body = wire::records_json(catalog, &[record]).await?.pop();
+    let mut names = wire::Names::default();
+    let body = wire::record_out(catalog, &record, &mut names).await?;
     Ok(json_response(StatusCode::OK, &body))
 }
 

@@ -3,10 +3,11 @@
 
 use axum::extract::State;
 use http::StatusCode;
-use plant_core::catalog::{PrecedentInput, PrecedentOutcome};
+use plant_core::catalog::{
+    Lineage, PossibleConflict, PrecedentHit, PrecedentInput, PrecedentOutcome,
+};
 use plant_core::model::{Kind, PrecedentSeed, PrecedentStatus};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::extract::{Authorized, DryRun, Genesis, Json, Params, Query};
@@ -58,22 +59,40 @@ pub struct QueryRequest {
     status: Option<String>,
 }
 
-fn seed_json(seed: &PrecedentSeed) -> Result<Value, ApiError> {
-    serde_json::to_value(seed).map_err(ApiError::internal)
+/// A seed written: the seed, the active seeds it may contradict, and the seed it superseded.
+#[derive(Debug, Serialize)]
+struct Written<'a> {
+    #[serde(flatten)]
+    seed: &'a PrecedentSeed,
+    possible_conflicts: &'a [PossibleConflict],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    superseded: Option<&'a PrecedentSeed>,
 }
 
-fn outcome_json(outcome: &PrecedentOutcome) -> Result<Value, ApiError> {
-    let mut body = seed_json(&outcome.seed)?;
-    if let Value::Object(map) = &mut body {
-        map.insert(
-            "possible_conflicts".into(),
-            serde_json::to_value(&outcome.possible_conflicts).map_err(ApiError::internal)?,
-        );
-        if let Some(old) = &outcome.superseded {
-            map.insert("superseded".into(), seed_json(old)?);
+impl<'a> From<&'a PrecedentOutcome> for Written<'a> {
+    fn from(outcome: &'a PrecedentOutcome) -> Self {
+        Self {
+            seed: &outcome.seed,
+            possible_conflicts: &outcome.possible_conflicts,
+            superseded: outcome.superseded.as_ref(),
         }
     }
-    Ok(body)
+}
+
+/// A seed with the seeds before and after it.
+#[derive(Debug, Serialize)]
+struct WithLineage<'a> {
+    #[serde(flatten)]
+    seed: &'a PrecedentSeed,
+    lineage: &'a Lineage,
+}
+
+/// The answer of a semantic query over seeds.
+#[derive(Debug, Serialize)]
+struct QueryResults<'a> {
+    query: &'a str,
+    model: &'a str,
+    results: Vec<PrecedentHit>,
 }
 
 fn parse_status(raw: &str) -> Result<PrecedentStatus, ApiError> {
@@ -99,7 +118,7 @@ pub async fn create(
     let outcome = writer(&state, dry)
         .create_precedent(&input, &who.subject)
         .await?;
-    Ok(json_response(written(dry), &outcome_json(&outcome)?))
+    Ok(json_response(written(dry), &Written::from(&outcome)))
 }
 
 /// `GET /precedents?status=&limit=&offset=`: seeds by creation.
@@ -136,14 +155,13 @@ pub async fn get(State(state): State<AppState>, Params([seed_id]): Params<1>) ->
     let catalog = state.catalog();
     let seed = catalog.get_precedent(&seed_id).await?;
     let lineage = catalog.precedent_lineage(&seed).await?;
-    let mut body = seed_json(&seed)?;
-    if let Value::Object(map) = &mut body {
-        map.insert(
-            "lineage".into(),
-            serde_json::to_value(&lineage).map_err(ApiError::internal)?,
-        );
-    }
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(json_response(
+        StatusCode::OK,
+        &WithLineage {
+            seed: &seed,
+            lineage: &lineage,
+        },
+    ))
 }
 
 /// `POST /precedents/{seed_id}/supersede`: creates the successor and marks the seed
@@ -166,7 +184,7 @@ pub async fn supersede(
     let outcome = writer(&state, dry)
         .supersede_precedent(&seed_id, &input, &who.subject)
         .await?;
-    Ok(json_response(written(dry), &outcome_json(&outcome)?))
+    Ok(json_response(written(dry), &Written::from(&outcome)))
 }
 
 /// `POST /precedents/{seed_id}/approve`: a seed pending review becomes active.
@@ -185,7 +203,7 @@ pub async fn approve(
     let seed = writer(&state, dry)
         .approve_precedent(&seed_id, &who.subject)
         .await?;
-    Ok(json_response(StatusCode::OK, &seed_json(&seed)?))
+    Ok(json_response(StatusCode::OK, &seed))
 }
 
 /// `GET /precedents/{seed_id}/versions`: every version of a seed with its lineage hash
@@ -254,6 +272,10 @@ pub async fn query(
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "query": text, "model": catalog.embedder().model_id(), "results": hits }),
+        &QueryResults {
+            query: text,
+            model: catalog.embedder().model_id(),
+            results: hits,
+        },
     ))
 }

@@ -2,9 +2,8 @@
 
 use axum::extract::State;
 use http::StatusCode;
-use plant_core::store::SearchMode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use plant_core::store::{SearchHit, SearchMode};
+use serde::{Deserialize, Serialize};
 
 use crate::context::RequestCtx;
 use crate::extract::Query;
@@ -81,12 +80,25 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
     let hits = catalog
         .search_mode(text, mode, &filter, usize::try_from(k).unwrap_or(10))
         .await?;
-    let results: Vec<Value> = hits
-        .iter()
-        .map(|h| json!({ "kind": h.kind, "id": h.id, "name": h.name, "score": h.score }))
-        .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "query": text, "mode": mode, "model": catalog.embedder().model_id(), "results": results }),
+        &SearchResults {
+            query: text,
+            mode,
+            model: catalog.embedder().model_id(),
+            results: hits,
+        },
     ))
+}
+
+/// The answer of `GET /search`.
+#[derive(Debug, Serialize)]
+pub struct SearchResults<'a> {
+    /// The text searched for, trimmed.
+    pub query: &'a str,
+    pub mode: SearchMode,
+    /// The embedding model's id (`hashing-v1` without MiniLM).
+    pub model: &'a str,
+    /// `{kind, id, name, score}`, best first.
+    pub results: Vec<SearchHit>,
 }

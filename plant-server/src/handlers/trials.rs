@@ -8,7 +8,6 @@ use plant_core::input::TrialInput;
 use plant_core::model::{Kind, Trial, TrialStatus};
 use plant_core::store::ListQuery;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -25,13 +24,13 @@ use crate::query::{Paging, keyword, uuid_opt};
 use crate::response::HandlerResult;
 use crate::response::{empty, json_response};
 use crate::state::AppState;
-use crate::wire::trial_json;
+use crate::wire::TrialOut;
 
 /// The envelope of `GET /trials` (kept from the reference API).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TrialPage {
+pub struct TrialPage<'a> {
     #[schema(value_type = Vec<Object>)]
-    pub trials: Vec<Value>,
+    pub trials: Vec<TrialOut<'a>>,
     pub total: u64,
     pub skip: u64,
     pub limit: u32,
@@ -69,7 +68,7 @@ async fn visible_trial(state: &AppState, id: Uuid, who: &Principal) -> Result<Tr
 }
 
 fn trial_response(trial: &Trial, status: StatusCode) -> HandlerResult {
-    let mut response = json_response(status, &trial_json(trial)?);
+    let mut response = json_response(status, &TrialOut::from(trial));
     response
         .headers_mut()
         .insert(header::ETAG, etag(trial.version));
@@ -105,7 +104,7 @@ pub async fn book(
     let actor = who.map_or_else(|| "anonymous".to_owned(), |p| p.subject);
     let trial = writer(&state, dry).book_trial(&input, &actor).await?;
     if dry {
-        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+        return Ok(json_response(StatusCode::OK, &TrialOut::from(&trial)));
     }
     let mut response = trial_response(&trial, StatusCode::CREATED)?;
     if let Some(loc) = location(&format!("{}/{}", collection(Kind::Trial), trial.id)) {
@@ -147,14 +146,10 @@ pub async fn list(
         ..ListQuery::default()
     };
     let (trials, total) = state.catalog().list_trials(&query).await?;
-    let trials = trials
-        .iter()
-        .map(trial_json)
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(json_response(
         StatusCode::OK,
         &TrialPage {
-            trials,
+            trials: trials.iter().map(TrialOut::from).collect(),
             total,
             skip: paging.offset,
             limit: paging.limit,
@@ -201,7 +196,7 @@ pub async fn patch(
         .update_trial(trial.id, &patch, expected, &who.subject)
         .await?;
     if dry {
-        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+        return Ok(json_response(StatusCode::OK, &TrialOut::from(&trial)));
     }
     trial_response(&trial, StatusCode::OK)
 }
@@ -227,7 +222,7 @@ pub async fn cancel(
         .cancel_trial(trial.id, &who.subject)
         .await?;
     if dry {
-        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+        return Ok(json_response(StatusCode::OK, &TrialOut::from(&trial)));
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }

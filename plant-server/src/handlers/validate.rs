@@ -9,8 +9,9 @@
 
 use axum::extract::State;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use plant_core::model::Kind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::extract::{Authorized, Genesis, Json};
@@ -57,9 +58,24 @@ pub async fn validate(
     let record = catalog
         .create_json(kind, request.entity, &who.subject, true)
         .await?;
-    let entity = wire::records_json(catalog, &[record]).await?.pop();
+    let mut names = wire::Names::default();
+    let entity = wire::record_out(catalog, &record, &mut names).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "valid": true, "entity_type": kind, "entity": entity }),
+        &Valid {
+            valid: true,
+            entity_type: kind,
+            entity,
+        },
     ))
+}
+
+/// The answer for a valid entity.
+#[derive(Debug, Serialize)]
+struct Valid<'a> {
+    /// Always true (an invalid entity is a problem).
+    valid: bool,
+    entity_type: Kind,
+    /// The entity as it would be created.
+    entity: wire::RecordOut<'a>,
 }
