@@ -1,21 +1,29 @@
-//! The routing table: every endpoint and its handler.
+//! The routing table and the OpenAPI document, from one list: each documented handler is
+//! registered with utoipa-axum's `routes!`, which routes it at the path its `#[utoipa::path]`
+//! names and adds that operation to the document. The five catalog kinds share closures over
+//! their kind, documented by [`crate::openapi::CatalogPaths`].
+
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use plant_core::model::Kind;
 use serde_json::{Map, Value};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::card_signing::JWKS_PATH;
 use crate::context::RequestCtx;
 use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
     trials, validate, versions,
 };
-use crate::openapi;
+use crate::openapi::ApiDoc;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
+use crate::response::{Response, full};
 use crate::state::AppState;
 
 /// Genesis, who alone writes the catalog.
@@ -24,14 +32,43 @@ type Curator = Authorized<Genesis>;
 /// All routes of the API. Unknown paths, other methods, `OPTIONS` and the route label of each
 /// response are the edge's ([`crate::service`]).
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new()
-        .route("/health", get(ops::health))
+    api().split_for_parts().0
+}
+
+/// The OpenAPI document of [`router`], as pretty JSON text with a trailing newline (as the
+/// snapshot stores it); made once.
+pub fn document_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = api().into_openapi().to_pretty_json().unwrap_or_default();
+        text.push('\n');
+        text
+    })
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi() -> Response {
+    let mut response = Response::new(full(document_text().into()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+/// The routes and their document.
+fn api() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::health))
         .route("/api/v1/health", get(ops::health))
-        .route("/ready", get(ops::ready))
+        .routes(routes!(ops::ready))
         .route("/api/v1/ready", get(ops::ready))
-        .route("/openapi.json", get(openapi::openapi))
-        .route("/api/v1/openapi.json", get(openapi::openapi))
-        .route(JWKS_PATH, get(agent_card::jwks));
+        .routes(routes!(openapi))
+        .route("/api/v1/openapi.json", get(openapi))
+        .routes(routes!(agent_card::jwks));
     for &kind in CATALOG_KINDS {
         router = catalog_kind(router, kind);
     }
@@ -44,72 +81,42 @@ pub fn router() -> Router<AppState> {
             "/api/v1/genesis/job-roles/{id}/certify",
             post(|s, who, id, dry| certify::by_path(Kind::JobRole, s, who, id, dry)),
         )
-        .route("/api/v1/genesis/certify", post(certify::by_body))
-        .route("/api/v1/genesis/certify/batch", post(certify::batch))
-        .route("/api/v1/validate", post(validate::validate))
-        .route("/api/v1/agents/me", get(agents::me))
-        .route(
-            "/api/v1/agents/{id}/agent-card",
-            get(agent_card::agent_card),
-        )
-        .route("/api/v1/agents/{id}/assign-team", post(agents::assign_team))
-        .route("/api/v1/trials", post(trials::book).get(trials::list))
-        .route(
-            "/api/v1/trials/{id}",
-            get(trials::get).patch(trials::patch).delete(trials::cancel),
-        )
-        .route(
-            "/api/v1/trials/{id}/deliverables",
-            get(trials::deliverables),
-        )
-        .route("/api/v1/trials/{id}/versions", get(trials::versions))
-        .route("/api/v1/trials/{id}/versions/{n}", get(trials::version))
-        .route("/api/v1/jobs", post(jobs::create).get(jobs::list))
-        .route("/api/v1/jobs/{id}", get(jobs::get).patch(jobs::patch))
-        .route("/api/v1/jobs/{id}/versions", get(jobs::versions))
-        .route("/api/v1/jobs/{id}/versions/{n}", get(jobs::version))
-        .route("/api/v1/audit/run", post(audit::run))
-        .route("/api/v1/audit/tampering/{id}", get(audit::tampering))
-        .route("/api/v1/audit/export", get(audit::export))
-        .route("/api/v1/audit/verify", get(audit::verify))
-        .route("/api/v1/audit/checkpoint", get(transparency::checkpoint))
-        .route(
-            "/api/v1/audit/proof/inclusion",
-            get(transparency::inclusion),
-        )
-        .route(
-            "/api/v1/audit/proof/consistency",
-            get(transparency::consistency),
-        )
-        .route("/api/v1/audit/feed", get(feed::feed))
-        .route("/api/v1/search", get(search::search))
-        .route(
-            "/api/v1/precedents",
-            post(precedents::create).get(precedents::list),
-        )
-        .route("/api/v1/precedents/query", post(precedents::query))
-        .route("/api/v1/precedents/{seed_id}", get(precedents::get))
-        .route(
-            "/api/v1/precedents/{seed_id}/versions",
-            get(precedents::versions),
-        )
-        .route(
-            "/api/v1/precedents/{seed_id}/versions/{n}",
-            get(precedents::version),
-        )
-        .route(
-            "/api/v1/precedents/{seed_id}/supersede",
-            post(precedents::supersede),
-        )
-        .route(
-            "/api/v1/precedents/{seed_id}/approve",
-            post(precedents::approve),
-        )
+        .routes(routes!(certify::by_body))
+        .routes(routes!(certify::batch))
+        .routes(routes!(validate::validate))
+        .routes(routes!(agents::me))
+        .routes(routes!(agent_card::agent_card))
+        .routes(routes!(agents::assign_team))
+        .routes(routes!(trials::book, trials::list))
+        .routes(routes!(trials::get, trials::patch, trials::cancel))
+        .routes(routes!(trials::deliverables))
+        .routes(routes!(trials::versions))
+        .routes(routes!(trials::version))
+        .routes(routes!(jobs::create, jobs::list))
+        .routes(routes!(jobs::get, jobs::patch))
+        .routes(routes!(jobs::versions))
+        .routes(routes!(jobs::version))
+        .routes(routes!(audit::run))
+        .routes(routes!(audit::tampering))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::verify))
+        .routes(routes!(transparency::checkpoint))
+        .routes(routes!(transparency::inclusion))
+        .routes(routes!(transparency::consistency))
+        .routes(routes!(feed::feed))
+        .routes(routes!(search::search))
+        .routes(routes!(precedents::create, precedents::list))
+        .routes(routes!(precedents::query))
+        .routes(routes!(precedents::get))
+        .routes(routes!(precedents::versions))
+        .routes(routes!(precedents::version))
+        .routes(routes!(precedents::supersede))
+        .routes(routes!(precedents::approve))
 }
 
 /// The routes one catalog kind shares with the others: its collection, items, history and
 /// versions.
-fn catalog_kind(router: Router<AppState>, kind: Kind) -> Router<AppState> {
+fn catalog_kind(router: OpenApiRouter<AppState>, kind: Kind) -> OpenApiRouter<AppState> {
     let (items, item, history) = kind_paths(kind);
     let (all_versions, one_version) = version_paths(kind);
     router

@@ -127,10 +127,13 @@ pub enum RecordOut<'a> {
 }
 
 /// A trial with `days_remaining`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TrialWithDays)]
 pub struct TrialOut<'a> {
     #[serde(flatten)]
+    #[schema(value_type = Trial)]
     pub trial: &'a Trial,
+    /// Whole days left (0 once the trial has ended or is no longer active).
     pub days_remaining: i64,
 }
 

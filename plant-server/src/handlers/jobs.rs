@@ -67,7 +67,7 @@ async fn visible_job(state: &AppState, id: Uuid, who: &Principal) -> Result<Job,
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
     params(("dry_run" = Option<bool>, Query, description = "true: the job it would queue, 200; nothing is written")),
     request_body(content = Object, description = "`{agent_id, title, input?, trial_id?}`"),
-    responses((status = 201, description = "the job, `queued`"),
+    responses((status = 201, description = "the job, `queued`", body = Job),
               (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create(
@@ -92,7 +92,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
     params(("agent_id" = Option<uuid::Uuid>, Query), ("trial_id" = Option<uuid::Uuid>, Query),
            ("status" = Option<String>, Query), ("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query)),
-    responses((status = 200, description = "jobs, oldest first")),
+    responses((status = 200, description = "jobs, oldest first", body = Vec<Job>)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -129,7 +129,7 @@ pub async fn list(
 /// `GET /jobs/{id}`.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, description = "the job")),
+    responses((status = 200, description = "the job", body = Job)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -145,7 +145,7 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path),
            ("dry_run" = Option<bool>, Query, description = "true: the job as it would become; nothing is written")),
     request_body(content = Object, description = "`{status?, output?, error?}`"),
-    responses((status = 200, description = "the job"),
+    responses((status = 200, description = "the job", body = Job),
               (status = 409, description = "a transition the job cannot make", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -29,7 +29,6 @@ use crate::wire::TrialOut;
 /// The envelope of `GET /trials` (kept from the reference API).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrialPage<'a> {
-    #[schema(value_type = Vec<Object>)]
     pub trials: Vec<TrialOut<'a>>,
     pub total: u64,
     pub skip: u64,
@@ -83,7 +82,7 @@ fn trial_response(trial: &Trial, status: StatusCode) -> HandlerResult {
     request_body(content = Object, description = "`{agent_id, customer_name, customer_email, company, phone}` \
         (`customer_company` / `customer_phone` accepted too)"),
     responses(
-        (status = 201, description = "the trial, with `days_remaining`"),
+        (status = 201, description = "the trial, with `days_remaining`", body = TrialOut),
         (status = 404, description = "no such agent", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many bookings from this client", body = crate::problem::Problem,
@@ -160,7 +159,7 @@ pub async fn list(
 /// `GET /trials/{id}`.
 #[utoipa::path(get, path = "/api/v1/trials/{id}", tag = "trials",
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, description = "the trial"),
+    responses((status = 200, description = "the trial", body = TrialOut),
               (status = 403, description = "another customer's trial", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -178,7 +177,7 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path),
            ("dry_run" = Option<bool>, Query, description = "true: the trial as it would become; nothing is written")),
     request_body(content = Object, description = "`{status?, deliverables?: [{title, description?, url?}]}`"),
-    responses((status = 200, description = "the trial"),
+    responses((status = 200, description = "the trial", body = TrialOut),
               (status = 409, description = "a transition the trial cannot make", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
