@@ -9,11 +9,14 @@
 
 use std::any::Any;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, Uri, header};
 use hyper::body::Incoming;
@@ -63,7 +66,7 @@ impl App {
         let router = self
             .router
             .clone()
-            .route_layer(from_fn(mark))
+            .route_layer(MarkRoute)
             .fallback(not_found)
             .with_state(state.clone());
         let router = NormalizePathLayer::trim_trailing_slash().layer(router);
@@ -100,10 +103,15 @@ impl App {
 
 /// The span every log line of a request is written in.
 fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
-    let correlation_id = CorrelationId::from_headers(request.headers());
+    // Set by the request-id layer outside this one, so present and sane.
+    let correlation_id = request
+        .headers()
+        .get(&CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
-        correlation_id = correlation_id.as_str(),
+        correlation_id,
         method = request.method().as_str(),
         path = request.uri().path(),
         route = field::Empty,
@@ -132,8 +140,9 @@ fn panicked(_: Box<dyn Any + Send + 'static>) -> http::Response<axum::body::Body
 /// What every response carries, and the metrics and log line of every request.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let correlation_id = CorrelationId::from_headers(request.headers());
-    let path = request.uri().path().to_owned();
+    // Kept for a problem body (cheap clones of the request's own bytes).
+    let uri = request.uri().clone();
+    let id = request.headers().get(&CORRELATION_HEADER).cloned();
     let method = request.method().clone();
 
     let mut response = next.run(request).await;
@@ -147,7 +156,8 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
             .headers_mut()
             .insert(header::ALLOW, allow_value(&allow));
     } else if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
-        response = render(&err, &path, &correlation_id).map(axum::body::Body::new);
+        let correlation_id = CorrelationId::from_value(id.as_ref());
+        response = render(&err, uri.path(), &correlation_id).map(axum::body::Body::new);
     }
 
     let headers = response.headers_mut();
@@ -224,17 +234,70 @@ fn allowed(headers: &http::HeaderMap) -> Vec<Method> {
     allow
 }
 
-/// Names the route of a request, for the log and the metrics.
-async fn mark(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    if let Some(route) = &route {
-        tracing::Span::current().record("route", route.as_str());
+/// Names the route of each request, for the log and the metrics: a layer on the routes (where
+/// axum's `MatchedPath` is known) that neither boxes nor clones per request.
+#[derive(Debug, Clone, Copy)]
+struct MarkRoute;
+
+impl<S> Layer<S> for MarkRoute {
+    type Service = Marked<S>;
+
+    fn layer(&self, inner: S) -> Marked<S> {
+        Marked(inner)
     }
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(MatchedRoute(route));
+}
+
+/// A route's service, marked by [`MarkRoute`].
+#[derive(Debug, Clone)]
+struct Marked<S>(S);
+
+impl<S> tower::Service<Request> for Marked<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = MarkedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
     }
-    response
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        if let Some(route) = &route {
+            tracing::Span::current().record("route", route.as_str());
+        }
+        MarkedFuture {
+            inner: self.0.call(request),
+            route,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of a [`Marked`] route, carrying its [`MatchedRoute`].
+    struct MarkedFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for MarkedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(MatchedRoute(route));
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// A path no route serves: 404 problem+json.
