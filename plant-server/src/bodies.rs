@@ -162,7 +162,8 @@ impl Bodies {
                 out.push(b'}');
             }
             Record::Team(_) => {
-                let mut value = wire::record_json(catalog, record, &mut Names::default()).await?;
+                let shown = wire::record_out(catalog, record, &mut Names::default()).await?;
+                let mut value = serde_json::to_value(&shown).map_err(ApiError::internal)?;
                 if form == Form::Lean {
                     strip(&mut value);
                 }

@@ -3,7 +3,7 @@
 //! The layout follows the architecture:
 //! - [`routes`]: the one routing table (every endpoint and its handler);
 //! - [`handlers`]: one module per resource, each calling plant-core;
-//! - [`edge`]: the few HTTP adapters kept around axum and tower-http (the request context,
+//! - [`edge`]: the few HTTP adapters kept around axum and tower-http (typed extractors,
 //!   problem+json, headers and paging, CORS, the throttle, the layer stack and the accept loop);
 //! - [`state`]: what every request can reach (depends on nothing in `handlers`);
 //! - [`config`], [`startup`], [`logging`], [`metrics`], [`openapi`]: wiring and operations.
@@ -32,7 +32,7 @@ pub mod wire;
 // The adapters keep their top-level paths (`plant_server::context::RequestCtx`, …).
 pub use edge::{
     body, conditional, context, correlation, cors, extract, headers, problem, query, ratelimit,
-    response, router, serve, service,
+    response, serve, service,
 };
 
 pub use config::Config;

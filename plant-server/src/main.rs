@@ -49,6 +49,6 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         // On stderr, not in the log: tokens never reach a log line.
         eprintln!("{}", development.announcement());
     }
-    run(listener, state, plant_server::shutdown_signal()).await?;
+    run(listener, state, plant_server::shutdown_signal()).await;
     Ok(())
 }

@@ -1,28 +1,25 @@
-//! The OpenAPI document, generated from the handlers' annotations; the five catalog kinds share
-//! one set of handlers, so their paths are generated here from the routing table's templates.
+//! The OpenAPI document's frame: its description, shared schemas, the bearer scheme, and the
+//! operations of the five catalog kinds (which share one set of handlers, so their paths are
+//! generated here from the routing table's templates). Every other operation is added by the
+//! routing table as it routes the handler ([`crate::routes`]).
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Ref, Required};
 use utoipa::{Modify, OpenApi};
 
 use plant_core::model::Kind;
 
-use crate::handlers::{
-    agent_card, agents, audit, certify, feed, jobs, ops, precedents, search, transparency, trials,
-    validate,
-};
-use http::StatusCode;
+use crate::handlers::{agents, certify, ops, precedents, trials, validate};
 
-use crate::context::RequestCtx;
 use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
 use crate::problem::{Problem, Violation};
-use crate::response::json_response;
-use crate::router::HandlerResult;
 
 /// The API description served at `/openapi.json` and snapshot-tested.
 #[derive(Debug, OpenApi)]
@@ -34,21 +31,11 @@ use crate::router::HandlerResult;
                        application/problem+json (RFC 9457).",
         version = "1"
     ),
-    paths(
-        ops::health, ops::ready, openapi,
-        certify::by_body, certify::batch,
-        agents::me, agents::assign_team, agent_card::agent_card, agent_card::jwks,
-        trials::book, trials::list, trials::get, trials::patch, trials::cancel, trials::deliverables,
-        trials::versions, trials::version,
-        jobs::create, jobs::list, jobs::get, jobs::patch, jobs::versions, jobs::version,
-        audit::run, audit::tampering, audit::export, audit::verify, feed::feed,
-        transparency::checkpoint, transparency::inclusion, transparency::consistency,
-        search::search,
-        precedents::create, precedents::list, precedents::get, precedents::supersede,
-        precedents::approve, precedents::query, precedents::versions, precedents::version,
-        validate::validate,
-    ),
     components(schemas(Problem, Violation, ops::Status, certify::CertifyRequest, certify::BatchResult,
+        plant_core::model::Base, plant_core::model::Industry, plant_core::model::Skill,
+        plant_core::model::JobRole, plant_core::model::Team, plant_core::model::Agent,
+        plant_core::model::Trial, plant_core::model::Job, plant_core::model::PrecedentSeed,
+        crate::wire::TeamMember,
         agents::AssignTeam, trials::TrialPage, precedents::PrecedentRequest,
         precedents::QueryRequest, validate::ValidateRequest)),
     modifiers(&BearerAuth, &CatalogPaths),
@@ -84,7 +71,8 @@ impl Modify for BearerAuth {
 }
 
 /// Generates the shared operations of the five catalog kinds.
-struct CatalogPaths;
+#[derive(Debug)]
+pub struct CatalogPaths;
 
 fn label(kind: Kind) -> &'static str {
     match kind {
@@ -112,32 +100,103 @@ fn problem(description: &str) -> utoipa::openapi::Response {
 }
 
 fn json(description: &str) -> utoipa::openapi::Response {
+    json_of(description, ObjectBuilder::new().build().into())
+}
+
+/// A JSON response of `schema`.
+fn json_of(
+    description: &str,
+    schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
         .content(
             "application/json",
-            ContentBuilder::new()
-                .schema(Some(ObjectBuilder::new().build()))
-                .build(),
+            ContentBuilder::new().schema(Some(schema)).build(),
         )
         .build()
 }
 
-/// A 200 whose body is a JSON array of objects (the catalog's list responses).
+/// A JSON response whose body is an array of `items`.
+fn array_of(
+    description: &str,
+    items: impl Into<utoipa::openapi::schema::ArrayItems>,
+) -> utoipa::openapi::Response {
+    json_of(description, ArrayBuilder::new().items(items).build().into())
+}
+
+/// The schema name of a catalog kind's entity as responses show it.
+fn entity_schema(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Industry => "IndustryEntity",
+        Kind::Skill => "SkillEntity",
+        Kind::JobRole => "JobRoleEntity",
+        Kind::Team => "TeamEntity",
+        _ => "AgentEntity",
+    }
+}
+
+/// A response whose body is one entity of `kind`.
+fn entity(kind: Kind, description: &str) -> utoipa::openapi::Response {
+    json_of(
+        description,
+        Ref::from_schema_name(entity_schema(kind)).into(),
+    )
+}
+
+/// A response whose body is an array of entities of `kind`.
+fn entities(kind: Kind, description: &str) -> utoipa::openapi::Response {
+    array_of(description, Ref::from_schema_name(entity_schema(kind)))
+}
+
+/// The entity schemas: the seven base sections, the kind's fields, and what its responses add.
+fn entity_schemas(components: &mut utoipa::openapi::Components) {
+    let added = |name: &str, schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+        ObjectBuilder::new()
+            .property(name, schema)
+            .required(name)
+            .build()
+    };
+    let industry = added(
+        "industry",
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .description(Some("the industry's name, lowercase"))
+            .into(),
+    );
+    let members = added(
+        "agents",
+        ArrayBuilder::new()
+            .items(Ref::from_schema_name("TeamMember"))
+            .description(Some("every agent whose team_id is this team"))
+            .into(),
+    );
+    for (kind, body, extra) in [
+        (Kind::Industry, "Industry", None),
+        (Kind::Skill, "Skill", None),
+        (Kind::JobRole, "JobRole", None),
+        (Kind::Team, "Team", Some(members)),
+        (Kind::Agent, "Agent", Some(industry)),
+    ] {
+        let mut all = AllOfBuilder::new()
+            .item(Ref::from_schema_name("Base"))
+            .item(Ref::from_schema_name(body));
+        if let Some(extra) = extra {
+            all = all.item(extra);
+        }
+        components.schemas.insert(
+            entity_schema(kind).to_owned(),
+            utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::AllOf(all.build())),
+        );
+    }
+}
+
+/// A 200 whose body is a JSON array of objects.
 fn json_array(description: &str) -> utoipa::openapi::Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(
-                    ArrayBuilder::new()
-                        .items(ObjectBuilder::new().build())
-                        .build(),
-                ))
-                .build(),
-        )
-        .build()
+    array_of(description, ObjectBuilder::new().build())
 }
 
 fn id_param() -> utoipa::openapi::path::Parameter {
@@ -221,6 +280,7 @@ fn filters(kind: Kind) -> Vec<(&'static str, &'static str)> {
 impl Modify for CatalogPaths {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let bearer = || SecurityRequirement::new("bearer", Vec::<String>::new());
+        entity_schemas(openapi.components.get_or_insert_with(Default::default));
         for &kind in CATALOG_KINDS {
             let (items, item, history) = kind_paths(kind);
             let name = label(kind);
@@ -230,7 +290,10 @@ impl Modify for CatalogPaths {
                 .summary(Some(format!("List {name}s in (created_at, id) order")))
                 .response(
                     "200",
-                    json_array("a JSON array; `Link: <…>; rel=\"next\"` when the page is full"),
+                    entities(
+                        kind,
+                        "a JSON array; `Link: <…>; rel=\"next\"` when the page is full",
+                    ),
                 )
                 .response("422", problem("a filter or paging value is invalid"));
             for (param, description) in filters(kind) {
@@ -249,7 +312,7 @@ impl Modify for CatalogPaths {
                     "true: check everything, write nothing, answer 200",
                 ))
                 .request_body(json_body(&format!("the new {name}")))
-                .response("201", json(&format!("the {name}, with ETag and Location")))
+                .response("201", entity(kind, &format!("the {name}, with ETag and Location")))
                 .response("401", problem("no valid token"))
                 .response("403", problem("not a genesis token"))
                 .response("409", problem("the name is taken"))
@@ -268,7 +331,7 @@ impl Modify for CatalogPaths {
                 .operation_id(Some(format!("get_{}", name.replace(' ', "_"))))
                 .summary(Some(format!("Read a {name}")))
                 .parameter(id_param())
-                .response("200", json(&format!("the {name}, with its ETag")))
+                .response("200", entity(kind, &format!("the {name}, with its ETag")))
                 .response("404", problem("no such entity"))
                 .response("422", problem("the id is not a UUID"))
                 .build();
@@ -296,7 +359,7 @@ impl Modify for CatalogPaths {
                         .build(),
                 )
                 .request_body(json_body("a JSON merge patch of the entity's fields"))
-                .response("200", json(&format!("the {name}, one version on")))
+                .response("200", entity(kind, &format!("the {name}, one version on")))
                 .response("412", problem("the ETag is stale"))
                 .response("428", problem("If-Match is missing"))
                 .response("422", problem("rule or input violations"))
@@ -319,9 +382,12 @@ impl Modify for CatalogPaths {
                 ))
                 .response(
                     "200",
-                    json(&format!(
-                        "the {name}, archived (or deleted, with `deleted_at`, when it was archived)"
-                    )),
+                    entity(
+                        kind,
+                        &format!(
+                            "the {name}, archived (or deleted, with `deleted_at`, when it was archived)"
+                        ),
+                    ),
                 )
                 .response("412", problem("If-Match names another version"))
                 .response(
@@ -417,7 +483,7 @@ impl Modify for CatalogPaths {
                         "dry_run",
                         "true: the answer the certification would give; nothing is recorded",
                     ))
-                    .response("200", json(&format!("the certified {name}")))
+                    .response("200", entity(kind, &format!("the certified {name}")))
                     .response("422", problem("rejected (and recorded): `constitutional-violation` with every violation"))
                     .security(bearer())
                     .build();
@@ -429,18 +495,4 @@ impl Modify for CatalogPaths {
             }
         }
     }
-}
-
-/// The document as pretty JSON text with a trailing newline, as the snapshot stores it.
-pub fn document_text() -> String {
-    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-/// The OpenAPI document of this API.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi(_ctx: RequestCtx) -> HandlerResult {
-    Ok(json_response(StatusCode::OK, &ApiDoc::openapi()))
 }

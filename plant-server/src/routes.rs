@@ -1,194 +1,186 @@
-//! The routing table: every endpoint and its handler.
+//! The routing table and the OpenAPI document, from one list: each documented handler is
+//! registered with utoipa-axum's `routes!`, which routes it at the path its `#[utoipa::path]`
+//! names and adds that operation to the document. The five catalog kinds share closures over
+//! their kind, documented by [`crate::openapi::CatalogPaths`].
 
+use std::sync::OnceLock;
+
+use axum::Router;
 use axum::extract::State;
-use http::{HeaderMap, Method, Uri};
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use plant_core::model::Kind;
+use serde_json::{Map, Value};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::card_signing::JWKS_PATH;
-use crate::extract::{Authorized, Genesis, Id};
-use crate::handlers::catalog::DryRun;
+use crate::context::RequestCtx;
+use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
     trials, validate, versions, webhooks,
 };
-use crate::openapi;
+use crate::openapi::ApiDoc;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
-use crate::router::{RouteError, Router, RouterBuilder};
+use crate::response::{Response, full};
 use crate::state::AppState;
 
-/// All routes of the API.
-pub fn router() -> Result<Router, RouteError> {
-    builder().build()
+/// Genesis, who alone writes the catalog.
+type Curator = Authorized<Genesis>;
+
+/// All routes of the API. Unknown paths, other methods, `OPTIONS` and the route label of each
+/// response are the edge's ([`crate::service`]).
+pub fn router() -> Router<AppState> {
+    api().split_for_parts().0
 }
 
-/// The routes, before the matcher is built (tests add their own).
-pub fn builder() -> RouterBuilder {
-    let mut b = Router::builder()
-        .handler(Method::GET, "/health", ops::health)
-        .handler(Method::GET, "/api/v1/health", ops::health)
-        .handler(Method::GET, "/ready", ops::ready)
-        .handler(Method::GET, "/api/v1/ready", ops::ready)
-        .route(Method::GET, "/openapi.json", openapi::openapi)
-        .route(Method::GET, "/api/v1/openapi.json", openapi::openapi)
-        .route(Method::GET, JWKS_PATH, agent_card::jwks);
+/// The OpenAPI document of [`router`], as pretty JSON text with a trailing newline (as the
+/// snapshot stores it); made once.
+pub fn document_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = api().into_openapi().to_pretty_json().unwrap_or_default();
+        text.push('\n');
+        text
+    })
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi() -> Response {
+    let mut response = Response::new(full(document_text().into()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+/// The routes and their document.
+fn api() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::health))
+        .route("/api/v1/health", get(ops::health))
+        .routes(routes!(ops::ready))
+        .route("/api/v1/ready", get(ops::ready))
+        .routes(routes!(openapi))
+        .route("/api/v1/openapi.json", get(openapi))
+        .routes(routes!(agent_card::jwks));
     for &kind in CATALOG_KINDS {
-        let (items, item, history) = kind_paths(kind);
-        b = b
-            .route(Method::POST, items, move |ctx| catalog::create(ctx, kind))
-            .route(Method::GET, items, move |ctx| catalog::list(ctx, kind))
-            .handler(
-                Method::GET,
-                item,
-                move |State(s): State<AppState>, Id(id): Id| catalog::get(s, id, kind),
-            )
-            .route(Method::PATCH, item, move |ctx| catalog::patch(ctx, kind))
-            .handler(
-                Method::DELETE,
-                item,
+        router = catalog_kind(router, kind);
+    }
+    router
+        .route(
+            "/api/v1/genesis/skills/{id}/certify",
+            post(|s, who, id, dry| certify::by_path(Kind::Skill, s, who, id, dry)),
+        )
+        .route(
+            "/api/v1/genesis/job-roles/{id}/certify",
+            post(|s, who, id, dry| certify::by_path(Kind::JobRole, s, who, id, dry)),
+        )
+        .routes(routes!(certify::by_body))
+        .routes(routes!(certify::batch))
+        .routes(routes!(validate::validate))
+        .routes(routes!(agents::me))
+        .routes(routes!(agent_card::agent_card))
+        .routes(routes!(agents::assign_team))
+        .routes(routes!(trials::book, trials::list))
+        .routes(routes!(trials::get, trials::patch, trials::cancel))
+        .routes(routes!(trials::deliverables))
+        .routes(routes!(trials::versions))
+        .routes(routes!(trials::version))
+        .routes(routes!(jobs::create, jobs::list))
+        .routes(routes!(jobs::get, jobs::patch))
+        .routes(routes!(jobs::versions))
+        .routes(routes!(jobs::version))
+        .routes(routes!(audit::run))
+        .routes(routes!(audit::tampering))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::verify))
+        .routes(routes!(transparency::checkpoint))
+        .routes(routes!(transparency::inclusion))
+        .routes(routes!(transparency::consistency))
+        .routes(routes!(feed::feed))
+        .routes(routes!(search::search))
+        .routes(routes!(precedents::create, precedents::list))
+        .routes(routes!(precedents::query))
+        .routes(routes!(precedents::get))
+        .routes(routes!(precedents::versions))
+        .routes(routes!(precedents::version))
+        .routes(routes!(precedents::supersede))
+        .routes(routes!(precedents::approve))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::patch, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::resume))
+        .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::deliveries))
+}
+
+/// The routes one catalog kind shares with the others: its collection, items, history and
+/// versions.
+fn catalog_kind(router: OpenApiRouter<AppState>, kind: Kind) -> OpenApiRouter<AppState> {
+    let (items, item, history) = kind_paths(kind);
+    let (all_versions, one_version) = version_paths(kind);
+    router
+        .route(
+            items,
+            post(
                 move |State(s): State<AppState>,
-                      Authorized(who, _): Authorized<Genesis>,
-                      Id(id): Id,
+                      Authorized(who, _): Curator,
                       DryRun(dry): DryRun,
-                      headers: HeaderMap| async move {
-                    catalog::archive(s, who, id, &headers, kind, dry).await
+                      Json(input): Json<Value>| {
+                    catalog::create(s, who, kind, dry, input)
                 },
             )
-            .handler(
-                Method::GET,
-                history,
+            .get(move |ctx: RequestCtx| catalog::list(ctx, kind)),
+        )
+        .route(
+            item,
+            get(move |State(s): State<AppState>, Id(id): Id| catalog::get(s, id, kind))
+                .patch(
+                    move |State(s): State<AppState>,
+                          Authorized(who, _): Curator,
+                          Id(id): Id,
+                          DryRun(dry): DryRun,
+                          headers: HeaderMap,
+                          Json(patch): Json<Map<String, Value>>| async move {
+                        catalog::patch(s, who, kind, id, dry, &headers, patch).await
+                    },
+                )
+                .delete(
+                    move |State(s): State<AppState>,
+                          Authorized(who, _): Curator,
+                          Id(id): Id,
+                          DryRun(dry): DryRun,
+                          headers: HeaderMap| async move {
+                        catalog::archive(s, who, id, &headers, kind, dry).await
+                    },
+                ),
+        )
+        .route(
+            history,
+            get(
                 move |State(s): State<AppState>, Id(id): Id, uri: Uri, headers: HeaderMap| {
                     catalog::history(s, id, kind, uri, headers)
                 },
-            );
-        let (all, one) = version_paths(kind);
-        b = b
-            .route(Method::GET, all, move |ctx| versions::list(ctx, kind))
-            .route(Method::GET, one, move |ctx| versions::get(ctx, kind));
-    }
-    b.route(Method::POST, "/api/v1/genesis/skills/{id}/certify", |ctx| {
-        certify::by_path(ctx, Kind::Skill)
-    })
-    .route(
-        Method::POST,
-        "/api/v1/genesis/job-roles/{id}/certify",
-        |ctx| certify::by_path(ctx, Kind::JobRole),
-    )
-    .route(Method::POST, "/api/v1/genesis/certify", certify::by_body)
-    .route(Method::POST, "/api/v1/validate", validate::validate)
-    .route(
-        Method::POST,
-        "/api/v1/genesis/certify/batch",
-        certify::batch,
-    )
-    .route(Method::GET, "/api/v1/agents/me", agents::me)
-    .route(
-        Method::GET,
-        "/api/v1/agents/{id}/agent-card",
-        agent_card::agent_card,
-    )
-    .route(
-        Method::POST,
-        "/api/v1/agents/{id}/assign-team",
-        agents::assign_team,
-    )
-    .route(Method::POST, "/api/v1/trials", trials::book)
-    .route(Method::GET, "/api/v1/trials", trials::list)
-    .handler(Method::GET, "/api/v1/trials/{id}", trials::get)
-    .handler(Method::PATCH, "/api/v1/trials/{id}", trials::patch)
-    .handler(Method::DELETE, "/api/v1/trials/{id}", trials::cancel)
-    .handler(
-        Method::GET,
-        "/api/v1/trials/{id}/deliverables",
-        trials::deliverables,
-    )
-    .route(Method::POST, "/api/v1/jobs", jobs::create)
-    .route(Method::GET, "/api/v1/jobs", jobs::list)
-    .route(Method::GET, "/api/v1/jobs/{id}", jobs::get)
-    .route(Method::PATCH, "/api/v1/jobs/{id}", jobs::patch)
-    .route(Method::GET, "/api/v1/jobs/{id}/versions", jobs::versions)
-    .route(Method::GET, "/api/v1/jobs/{id}/versions/{n}", jobs::version)
-    .route(
-        Method::GET,
-        "/api/v1/trials/{id}/versions",
-        trials::versions,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/trials/{id}/versions/{n}",
-        trials::version,
-    )
-    .route(Method::POST, "/api/v1/audit/run", audit::run)
-    .route(
-        Method::GET,
-        "/api/v1/audit/tampering/{id}",
-        audit::tampering,
-    )
-    .route(Method::GET, "/api/v1/audit/export", audit::export)
-    .route(Method::GET, "/api/v1/audit/verify", audit::verify)
-    .route(
-        Method::GET,
-        "/api/v1/audit/checkpoint",
-        transparency::checkpoint,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/audit/proof/inclusion",
-        transparency::inclusion,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/audit/proof/consistency",
-        transparency::consistency,
-    )
-    .route(Method::GET, "/api/v1/audit/feed", feed::feed)
-    .route(Method::GET, "/api/v1/search", search::search)
-    .route(Method::POST, "/api/v1/precedents", precedents::create)
-    .route(Method::GET, "/api/v1/precedents", precedents::list)
-    .route(Method::POST, "/api/v1/precedents/query", precedents::query)
-    .route(Method::GET, "/api/v1/precedents/{seed_id}", precedents::get)
-    .route(
-        Method::GET,
-        "/api/v1/precedents/{seed_id}/versions",
-        precedents::versions,
-    )
-    .route(
-        Method::GET,
-        "/api/v1/precedents/{seed_id}/versions/{n}",
-        precedents::version,
-    )
-    .route(
-        Method::POST,
-        "/api/v1/precedents/{seed_id}/supersede",
-        precedents::supersede,
-    )
-    .route(
-        Method::POST,
-        "/api/v1/precedents/{seed_id}/approve",
-        precedents::approve,
-    )
-    .handler(Method::POST, "/api/v1/webhooks", webhooks::create)
-    .handler(Method::GET, "/api/v1/webhooks", webhooks::list)
-    .handler(Method::GET, "/api/v1/webhooks/{id}", webhooks::get)
-    .handler(Method::PATCH, "/api/v1/webhooks/{id}", webhooks::patch)
-    .handler(Method::DELETE, "/api/v1/webhooks/{id}", webhooks::delete)
-    .handler(
-        Method::POST,
-        "/api/v1/webhooks/{id}/rotate-secret",
-        webhooks::rotate_secret,
-    )
-    .handler(
-        Method::POST,
-        "/api/v1/webhooks/{id}/resume",
-        webhooks::resume,
-    )
-    .handler(
-        Method::POST,
-        "/api/v1/webhooks/{id}/replay",
-        webhooks::replay,
-    )
-    .handler(
-        Method::GET,
-        "/api/v1/webhooks/{id}/deliveries",
-        webhooks::deliveries,
-    )
+            ),
+        )
+        .route(
+            all_versions,
+            get(move |State(s): State<AppState>, Id(id): Id| async move {
+                versions::list(&s, kind, id).await
+            }),
+        )
+        .route(
+            one_version,
+            get(
+                move |State(s): State<AppState>, IdVersion(id, n): IdVersion| async move {
+                    versions::get(&s, kind, id, &n).await
+                },
+            ),
+        )
 }

@@ -14,7 +14,7 @@ use crate::bodies::Bodies;
 use crate::card_signing::{CardKeyOrigin, CardSigner};
 use crate::conditional::ModelSeq;
 use crate::config::Config;
-use crate::cors::Cors;
+use crate::cors::CorsPolicy;
 use crate::feed_clients::FeedClients;
 use crate::metrics::recorder::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -109,7 +109,7 @@ pub struct AppState {
 
 struct Inner {
     auth: Authenticator,
-    cors: Cors,
+    cors: CorsPolicy,
     limits: Limits,
     catalog: Catalog,
     readiness: Arc<dyn Readiness>,
@@ -138,7 +138,7 @@ impl AppState {
     /// State from its parts.
     pub fn new(
         auth: Authenticator,
-        cors: Cors,
+        cors: CorsPolicy,
         limits: Limits,
         catalog: Catalog,
         readiness: Arc<dyn Readiness>,
@@ -190,7 +190,7 @@ impl AppState {
         }
         let state = Self::new(
             auth,
-            Cors::new(config.cors.clone()),
+            crate::cors::layer(&config.cors),
             Limits::from_config(config),
             catalog,
             readiness,
@@ -207,8 +207,8 @@ impl AppState {
         &self.inner.auth
     }
 
-    /// The CORS policy.
-    pub fn cors(&self) -> &Cors {
+    /// The CORS layer.
+    pub fn cors(&self) -> &CorsPolicy {
         &self.inner.cors
     }
 

@@ -2,8 +2,8 @@
 //!
 //! A catalog entity is its flat JSON form (the seven base sections and the kind's fields), so the
 //! clients' fields (`id`, `name`, `description`, `category`, `required_skills`, …) are all there;
-//! agents add `industry` (the industry's name, lowercase), teams add `agents` (their members),
-//! trials add `days_remaining`.
+//! agents add `industry` (the industry's name, lowercase), teams add `agents` (every member),
+//! trials add `days_remaining`. Each addition is a field of a typed struct ([`RecordOut`]).
 
 use std::collections::HashMap;
 
@@ -11,10 +11,11 @@ use http::{StatusCode, header};
 use plant_core::Catalog;
 use plant_core::Timestamp;
 use plant_core::audit::AuditEntry;
-use plant_core::model::{Agent, Entity, Kind, Record, Status, Trial};
+use plant_core::model::{Agent, Entity, Kind, Record, Status, Team, Trial};
 use plant_core::store::ListQuery;
-use serde::{Serialize, Serializer};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::headers::{etag, location};
@@ -62,122 +63,123 @@ impl Names {
     }
 }
 
-fn object(record: &Record) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::to_value(record).map_err(ApiError::internal)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::internal(
-            "a record did not serialise to an object",
-        )),
-    }
+/// Members one store call reads while paging through a team's agents.
+const MEMBER_PAGE: u64 = 1000;
+
+/// A team's member, as the team's `agents` lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TeamMember {
+    pub id: Uuid,
+    pub name: String,
+    #[schema(value_type = String, example = "active")]
+    pub status: Status,
+    pub job_role_id: Uuid,
 }
 
-/// A record's JSON with the additions its kind gets.
-pub async fn record_json(
-    catalog: &Catalog,
-    record: &Record,
-    names: &mut Names,
-) -> Result<Value, ApiError> {
-    let mut map = object(record)?;
-    match record {
-        Record::Agent(agent) => add_agent_fields(catalog, agent, &mut map, names).await?,
-        Record::Team(team) => {
-            let query = ListQuery {
-                team_id: Some(team.base.id),
-                ..ListQuery::of(Kind::Agent, 1000)
-            };
-            let members = catalog.list(&query).await?;
-            let agents: Vec<Value> = members
-                .iter()
-                .filter_map(|m| match m {
-                    Record::Agent(a) => Some(json!({
-                        "id": a.base.id,
-                        "name": a.body.name,
-                        "status": a.base.status,
-                        "job_role_id": a.body.job_role_id,
-                    })),
-                    _ => None,
-                })
-                .collect();
-            map.insert("agents".into(), Value::Array(agents));
-        }
-        Record::Trial(trial) => {
-            map.insert(
-                "days_remaining".into(),
-                json!(trial.days_remaining(Timestamp::now())),
-            );
-        }
-        _ => {}
-    }
-    Ok(Value::Object(map))
-}
-
-async fn add_agent_fields(
-    catalog: &Catalog,
-    agent: &Entity<Agent>,
-    map: &mut Map<String, Value>,
-    names: &mut Names,
-) -> Result<(), ApiError> {
-    let industry = names
-        .name(catalog, Kind::Industry, agent.body.industry_id)
-        .await?;
-    map.insert("industry".into(), json!(industry.map(|n| n.to_lowercase())));
-    Ok(())
-}
-
-/// A trial's JSON (with `days_remaining`).
-pub fn trial_json(trial: &Trial) -> Result<Value, ApiError> {
-    let mut map = match serde_json::to_value(trial).map_err(ApiError::internal)? {
-        Value::Object(map) => map,
-        _ => return Err(ApiError::internal("a trial did not serialise to an object")),
+/// Every agent whose `team_id` is `team`, in `(created_at, id)` order: paged through, never
+/// capped.
+async fn members(catalog: &Catalog, team: Uuid) -> Result<Vec<TeamMember>, ApiError> {
+    let mut query = ListQuery {
+        team_id: Some(team),
+        ..ListQuery::of(Kind::Agent, MEMBER_PAGE)
     };
-    map.insert(
-        "days_remaining".into(),
-        json!(trial.days_remaining(Timestamp::now())),
-    );
-    Ok(Value::Object(map))
-}
-
-/// Several records' JSON.
-pub async fn records_json(catalog: &Catalog, records: &[Record]) -> Result<Vec<Value>, ApiError> {
-    let mut names = Names::prefetch(catalog, records).await?;
-    let mut out = Vec::with_capacity(records.len());
-    for record in records {
-        out.push(record_json(catalog, record, &mut names).await?);
+    let mut out = Vec::new();
+    loop {
+        let page = catalog.list(&query).await?;
+        out.extend(page.iter().filter_map(|m| match m {
+            Record::Agent(a) => Some(TeamMember {
+                id: a.base.id,
+                name: a.body.name.as_str().to_owned(),
+                status: a.base.status,
+                job_role_id: a.body.job_role_id,
+            }),
+            _ => None,
+        }));
+        match page.last() {
+            Some(last) if page.len() as u64 == MEMBER_PAGE => {
+                query.after = Some((last.created_at(), last.id()));
+            }
+            _ => return Ok(out),
+        }
     }
-    Ok(out)
 }
 
-/// One record of a list body, serialised straight into the response: the same fields as
-/// [`record_json`], without building a `Value` first (except for teams and trials, whose
-/// additions need one).
-#[derive(Debug)]
+/// One record as a response shows it: the record's own fields (flat), and what its kind adds.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
 pub enum RecordOut<'a> {
     /// An agent and its industry's name (lowercase).
-    Agent(&'a Entity<Agent>, Option<String>),
+    Agent {
+        #[serde(flatten)]
+        agent: &'a Entity<Agent>,
+        industry: Option<String>,
+    },
+    /// A team and its members.
+    Team {
+        #[serde(flatten)]
+        team: &'a Entity<Team>,
+        agents: Vec<TeamMember>,
+    },
+    /// A trial and the whole days left of it.
+    Trial(TrialOut<'a>),
     /// A record with nothing added.
     Plain(&'a Record),
-    /// A record with additions, as built by [`record_json`].
-    Built(Value),
 }
 
-#[derive(Serialize)]
-struct AgentOut<'a> {
+/// A trial with `days_remaining`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TrialWithDays)]
+pub struct TrialOut<'a> {
     #[serde(flatten)]
-    agent: &'a Entity<Agent>,
-    industry: &'a Option<String>,
+    #[schema(value_type = Trial)]
+    pub trial: &'a Trial,
+    /// Whole days left (0 once the trial has ended or is no longer active).
+    pub days_remaining: i64,
 }
 
-impl Serialize for RecordOut<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RecordOut::Agent(agent, industry) => AgentOut { agent, industry }.serialize(serializer),
-            RecordOut::Plain(record) => record.serialize(serializer),
-            RecordOut::Built(value) => value.serialize(serializer),
+impl<'a> From<&'a Trial> for TrialOut<'a> {
+    fn from(trial: &'a Trial) -> Self {
+        Self {
+            trial,
+            days_remaining: trial.days_remaining(Timestamp::now()),
         }
     }
 }
 
-/// A list body: every record as [`record_json`] shows it, the referenced names fetched in one
+/// A record as responses show it (see [`RecordOut`]).
+pub async fn record_out<'a>(
+    catalog: &Catalog,
+    record: &'a Record,
+    names: &mut Names,
+) -> Result<RecordOut<'a>, ApiError> {
+    Ok(match record {
+        Record::Agent(agent) => {
+            let industry = names
+                .name(catalog, Kind::Industry, agent.body.industry_id)
+                .await?;
+            RecordOut::Agent {
+                agent,
+                industry: industry.map(|n| n.to_lowercase()),
+            }
+        }
+        Record::Team(team) => RecordOut::Team {
+            team,
+            agents: members(catalog, team.base.id).await?,
+        },
+        Record::Trial(trial) => RecordOut::Trial(trial.into()),
+        _ => RecordOut::Plain(record),
+    })
+}
+
+/// Several records' JSON, for a handler that adds to each.
+pub async fn records_json(catalog: &Catalog, records: &[Record]) -> Result<Vec<Value>, ApiError> {
+    let out = records_out(catalog, records).await?;
+    out.iter()
+        .map(|r| serde_json::to_value(r).map_err(ApiError::internal))
+        .collect()
+}
+
+/// A list body: every record as [`record_out`] shows it, the referenced names fetched in one
 /// store call.
 pub async fn records_out<'a>(
     catalog: &Catalog,
@@ -186,18 +188,7 @@ pub async fn records_out<'a>(
     let mut names = Names::prefetch(catalog, records).await?;
     let mut out = Vec::with_capacity(records.len());
     for record in records {
-        out.push(match record {
-            Record::Agent(agent) => {
-                let industry = names
-                    .name(catalog, Kind::Industry, agent.body.industry_id)
-                    .await?;
-                RecordOut::Agent(agent, industry.map(|n| n.to_lowercase()))
-            }
-            Record::Team(_) | Record::Trial(_) => {
-                RecordOut::Built(record_json(catalog, record, &mut names).await?)
-            }
-            _ => RecordOut::Plain(record),
-        });
+        out.push(record_out(catalog, record, &mut names).await?);
     }
     Ok(out)
 }

@@ -401,7 +401,7 @@ async fn a_write_through_one_instance_is_streamed_by_another_on_the_same_databas
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let state = plant_server::startup::build_state(&config).await.unwrap();
         let app = Arc::new(App {
-            router: plant_server::routes::router().unwrap(),
+            router: plant_server::routes::router(),
             state,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

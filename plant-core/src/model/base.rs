@@ -13,6 +13,7 @@ use crate::validate::Violation;
 
 /// One line of an entity's amendment history: a summary of one of its audit entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Amendment {
     /// The entry's place in the global chain.
     pub seq: u64,
@@ -23,8 +24,10 @@ pub struct Amendment {
     /// Who did it.
     pub actor: String,
     /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     /// The entry's hash.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub hash: Hash,
 }
 
@@ -44,17 +47,20 @@ impl Amendment {
 
 /// The certification record of an entity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Certification {
     /// Pending, certified or rejected.
     pub status: CertificationState,
     /// When it was last certified or rejected.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub certified_at: Option<Timestamp>,
     /// Who certified or rejected it.
     #[serde(default)]
     pub certified_by: Option<String>,
     /// The violations that rejected it (empty when certified).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub violations: Vec<Violation>,
     /// The rule set it was checked against.
     #[serde(default)]
@@ -104,6 +110,7 @@ impl Default for Certification {
 /// | `parent_id` | create and evolve, from the input |
 /// | `child_ids` | the same commit that sets or changes a child's `parent_id`: an audited `add_child` on the new parent, `remove_child` on the old one |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Base {
     // identity
     /// The entity's id.
@@ -115,11 +122,14 @@ pub struct Base {
     pub external_id: Option<String>,
     // lifecycle
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// When it was deleted, if it was.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub deleted_at: Option<Timestamp>,
     /// Active, archived or deleted.
     pub status: Status,
@@ -128,6 +138,7 @@ pub struct Base {
     pub version: u64,
     /// The hash of this entity's latest audit entry.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub version_hash: Option<Hash>,
     /// Summaries of its audit entries, oldest first.
     #[serde(default)]
@@ -135,6 +146,7 @@ pub struct Base {
     // constitutional
     /// The L0 rules and whether each held at the last certification.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub l0_compliance_status: BTreeMap<String, bool>,
     /// Aligned, drifted, or requires review.
     pub amendment_alignment: Alignment,
@@ -148,6 +160,7 @@ pub struct Base {
     pub tamper_proof: bool,
     /// The hashes of this entity's audit entries, oldest first.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub hash_chain_sha256: Vec<Hash>,
     // metadata
     /// Free tags.
@@ -155,6 +168,7 @@ pub struct Base {
     pub tags: Vec<String>,
     /// Free attributes (a JSON object; integers, strings, booleans, arrays, objects — no floats).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub custom_attributes: Map<String, Value>,
     /// Notes from governance.
     #[serde(default)]

@@ -6,11 +6,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Declares a closed set whose wire spelling is given per variant, with `as_str`, `Display`,
-/// `FromStr` (exact wire spelling) and the list of all values.
+/// `FromStr` (exact wire spelling) and the list of all values. The spelling is matched as a
+/// plain token (`tt`) so that derive macros reading `serde(rename)` (utoipa's) see the literal.
 macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:tt),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vm])* #[serde(rename = $wire)] $variant),+
         }

@@ -17,6 +17,7 @@ pub trait Body:
 
 /// An industry agents serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Industry {
     /// Its name, unique among industries.
     pub name: Name,
@@ -27,6 +28,7 @@ pub struct Industry {
 
 /// A skill an agent can have.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skill {
     /// Its name, unique among skills.
     pub name: Name,
@@ -39,6 +41,7 @@ pub struct Skill {
 
 /// A job role: the skills it needs and its seniority.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRole {
     /// Its name, unique among job roles.
     pub name: Name,
@@ -56,6 +59,7 @@ pub struct JobRole {
 
 /// A team: agents sharing a job role. Its members are the agents whose `team_id` is its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     /// Its name, unique among teams.
     pub name: Name,
@@ -71,6 +75,7 @@ pub struct Team {
 
 /// An agent: a skill, a job role, an industry (fixed once set) and optionally a team.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     /// Its name, unique among agents.
     pub name: Name,

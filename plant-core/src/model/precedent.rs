@@ -16,6 +16,7 @@ const MAX_SEED_ID_CHARS: usize = 32;
 /// letter, at most 32 characters, kept upper-case so that uniqueness ignores case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeedId(String);
 
 impl SeedId {
@@ -73,6 +74,7 @@ impl<'de> Deserialize<'de> for SeedId {
 /// Supersession links seeds by `seed_id`: the newer seed names the one it `supersedes`, the
 /// older one names its successor in `superseded_by`. A lineage is a line, never a cycle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrecedentSeed {
     /// Its id.
     pub id: Uuid,
@@ -96,13 +98,16 @@ pub struct PrecedentSeed {
     #[serde(default)]
     pub approving_governor_id: Option<String>,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// 1 on creation, one more on every change.
     pub version: u64,
     /// The hash of its latest audit entry.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub version_hash: Option<Hash>,
 }
 

@@ -12,6 +12,7 @@ pub const TRIAL_DAYS: i64 = 7;
 
 /// Something an agent delivered during a trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deliverable {
     /// Its id.
     pub id: Uuid,
@@ -24,11 +25,13 @@ pub struct Deliverable {
     #[serde(default)]
     pub url: Option<String>,
     /// When it was delivered.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 /// A customer's trial of an agent. Audited like every entity, outside the catalog's `Base`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Trial {
     /// Its id.
     pub id: Uuid,
@@ -45,8 +48,10 @@ pub struct Trial {
     #[serde(default)]
     pub phone: Option<Phone>,
     /// When it started.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub start_date: Timestamp,
     /// When it ends: seven days after the start.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub end_date: Timestamp,
     /// `active → converted | cancelled | expired`.
     pub status: TrialStatus,
@@ -54,13 +59,16 @@ pub struct Trial {
     #[serde(default)]
     pub deliverables: Vec<Deliverable>,
     /// When it was booked.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     /// 1 on creation, one more on every change.
     pub version: u64,
     /// The hash of its latest audit entry.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub version_hash: Option<Hash>,
 }
 

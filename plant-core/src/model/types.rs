@@ -54,6 +54,7 @@ fn has_control(s: &str) -> bool {
 /// (and, for agents, look-alike letters), so a name cannot impersonate another by spelling.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Name(String);
 
 impl Name {
@@ -189,6 +190,7 @@ impl<'de> Deserialize<'de> for Name {
 /// line breaks and tabs. It may be empty; the rules that need one say so.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Description(String);
 
 impl Description {
@@ -229,6 +231,7 @@ impl<'de> Deserialize<'de> for Description {
 /// An e-mail address, lowercased: one `@`, a non-empty local part, a domain with a dot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Email(String);
 
 impl Email {
@@ -286,6 +289,7 @@ impl<'de> Deserialize<'de> for Email {
 /// parentheses; 7 to 15 digits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Phone(String);
 
 impl Phone {

@@ -474,6 +474,22 @@ impl Store for ReadModelStore {
         self.inner.put_embedding(kind, id, embedding).await
     }
 
+    async fn put_embedding_at(
+        &self,
+        kind: Kind,
+        id: Uuid,
+        version: u64,
+        embedding: StoredEmbedding,
+    ) -> StoreResult<bool> {
+        self.inner
+            .put_embedding_at(kind, id, version, embedding)
+            .await
+    }
+
+    fn webhooks(&self) -> Option<&dyn crate::webhooks::WebhookStore> {
+        self.inner.webhooks()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }

@@ -81,22 +81,28 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::BadJson("a JSON body is required".into()));
     }
     serde_json::from_slice(body).map_err(|err| match err.classify() {
-        Category::Data => ApiError::Invalid {
-            detail: format!(
-                "the body does not have the expected shape: {}",
-                shape_message(&err)
-            ),
-            violations: vec![crate::problem::Violation::input(
-                "body",
-                shape_message(&err),
-            )],
-        },
+        Category::Data => shape_error(&err),
         Category::Syntax | Category::Eof | Category::Io => ApiError::BadJson(format!(
             "the body is not valid JSON (line {}, column {})",
             err.line(),
             err.column()
         )),
     })
+}
+
+/// A body already parsed as JSON, as `T`: 422 when its shape is wrong.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|err| shape_error(&err))
+}
+
+fn shape_error(err: &serde_json::Error) -> ApiError {
+    ApiError::Invalid {
+        detail: format!(
+            "the body does not have the expected shape: {}",
+            shape_message(err)
+        ),
+        violations: vec![crate::problem::Violation::input("body", shape_message(err))],
+    }
 }
 
 /// serde's data errors name fields and types, never values beyond the offending token; strip the

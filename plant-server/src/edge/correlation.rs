@@ -31,6 +31,15 @@ impl CorrelationId {
             .map_or_else(Self::generate, |v| Self(v.to_owned()))
     }
 
+    /// The id in `value` (an `X-Correlation-ID`), or a fresh one when it is absent or not sane.
+    pub fn from_value(value: Option<&HeaderValue>) -> Self {
+        value
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| is_sane(v))
+            .map_or_else(Self::generate, |v| Self(v.to_owned()))
+    }
+
     /// A fresh id.
     pub fn generate() -> Self {
         Self(uuid::Uuid::new_v4().to_string())

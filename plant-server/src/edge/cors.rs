@@ -1,103 +1,111 @@
-//! CORS: an origin allow-list, preflight answers, and the headers added to actual responses.
+//! CORS from tower-http's [`CorsLayer`]: the `CORS_ORIGINS` allow-list, preflight answers, and
+//! the headers added to actual responses.
+//!
+//! tower-http answers every `OPTIONS` as a preflight. An `OPTIONS` without
+//! `Access-Control-Request-Method` is not one (Fetch only sends preflights with it), so
+//! [`Cors`] passes those on to the router, which answers with the path's `Allow`.
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::Either;
+use http::{HeaderName, HeaderValue, Method, Request, header};
+use tower::{Layer, Service};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::CorsOrigins;
-use crate::response::{Response, empty};
 
-const ALLOWED_METHODS: &str = "GET, HEAD, POST, PATCH, DELETE, OPTIONS";
-const ALLOWED_HEADERS: &str =
-    "authorization, content-type, if-match, if-none-match, x-correlation-id, x-request-id";
-const EXPOSED_HEADERS: &str =
-    "etag, link, location, x-correlation-id, www-authenticate, retry-after";
-const MAX_AGE_SECS: &str = "600";
+const ALLOWED_METHODS: [Method; 6] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+const ALLOWED_HEADERS: [HeaderName; 6] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    HeaderName::from_static("x-correlation-id"),
+    HeaderName::from_static("x-request-id"),
+];
+const EXPOSED_HEADERS: [HeaderName; 6] = [
+    header::ETAG,
+    header::LINK,
+    header::LOCATION,
+    HeaderName::from_static("x-correlation-id"),
+    header::WWW_AUTHENTICATE,
+    header::RETRY_AFTER,
+];
+const MAX_AGE: Duration = Duration::from_secs(600);
 
-/// The CORS policy.
-#[derive(Debug, Clone)]
-pub struct Cors {
-    origins: CorsOrigins,
-}
-
-/// What a request means for CORS.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Not a cross-origin request (no `Origin`), or one from a foreign origin: no CORS headers.
-    NotAllowed,
-    /// An allowed origin: echo it.
-    Allowed(HeaderValue),
-}
-
-impl Cors {
-    /// A policy over the configured allow-list.
-    pub fn new(origins: CorsOrigins) -> Self {
-        Self { origins }
-    }
-
-    /// Whether the request's `Origin` is on the list.
-    pub fn verdict(&self, headers: &HeaderMap) -> Verdict {
-        let Some(origin) = headers.get(header::ORIGIN) else {
-            return Verdict::NotAllowed;
-        };
-        let allowed = match (&self.origins, origin.to_str()) {
-            (CorsOrigins::Any, _) => true,
-            (CorsOrigins::List(list), Ok(text)) => {
+/// The CORS layer for the configured origins. Listed origins match without regard to case or a
+/// trailing `/`; `*` echoes any origin.
+pub fn layer(origins: &CorsOrigins) -> CorsPolicy {
+    let allow = match origins.clone() {
+        CorsOrigins::Any => AllowOrigin::mirror_request(),
+        CorsOrigins::List(list) => AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|text| {
                 let text = text.trim_end_matches('/').to_ascii_lowercase();
                 list.contains(&text)
-            }
-            (CorsOrigins::List(_), Err(_)) => false,
-        };
-        if allowed {
-            Verdict::Allowed(origin.clone())
+            })
+        }),
+    };
+    CorsPolicy(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods(ALLOWED_METHODS)
+            .allow_headers(ALLOWED_HEADERS)
+            .expose_headers(EXPOSED_HEADERS)
+            .max_age(MAX_AGE),
+    )
+}
+
+/// Whether a request is a CORS preflight (rather than an `OPTIONS` asking what a path allows).
+pub fn is_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// [`CorsLayer`], except for `OPTIONS` requests that are not preflights.
+#[derive(Debug, Clone)]
+pub struct CorsPolicy(CorsLayer);
+
+impl<S> Layer<S> for CorsPolicy {
+    type Service = Cors<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Cors(self.0.layer(inner))
+    }
+}
+
+/// The service [`CorsPolicy`] makes.
+#[derive(Debug, Clone)]
+pub struct Cors<S>(tower_http::cors::Cors<S>);
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Cors<S>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, tower_http::cors::ResponseFuture<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Polls the inner service, which either branch then calls.
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if request.method() == Method::OPTIONS && !is_preflight(&request) {
+            Either::Left(self.0.get_mut().call(request))
         } else {
-            Verdict::NotAllowed
-        }
-    }
-
-    /// Whether `method` + headers form a preflight request.
-    pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
-        method == Method::OPTIONS
-            && headers.contains_key(header::ORIGIN)
-            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-    }
-
-    /// The answer to a preflight: 204 with the allowances for a listed origin, 204 without any
-    /// for others (the browser then blocks the call).
-    pub fn preflight(&self, headers: &HeaderMap) -> Response {
-        let mut response = empty(StatusCode::NO_CONTENT);
-        let h = response.headers_mut();
-        h.insert(
-            header::VARY,
-            HeaderValue::from_static(
-                "origin, access-control-request-method, access-control-request-headers",
-            ),
-        );
-        if let Verdict::Allowed(origin) = self.verdict(headers) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static(ALLOWED_METHODS),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(ALLOWED_HEADERS),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static(MAX_AGE_SECS),
-            );
-        }
-        response
-    }
-
-    /// Adds CORS headers to the headers `h` of an actual (non-preflight) response.
-    pub fn decorate(&self, request_headers: &HeaderMap, h: &mut HeaderMap) {
-        h.append(header::VARY, HeaderValue::from_static("origin"));
-        if let Verdict::Allowed(origin) = self.verdict(request_headers) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            h.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSED_HEADERS),
-            );
+            Either::Right(self.0.call(request))
         }
     }
 }
@@ -105,29 +113,64 @@ impl Cors {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::convert::Infallible;
+
+    use http::{Response, StatusCode};
+    use tower::ServiceExt;
+
     use super::*;
 
-    fn with_origin(origin: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::ORIGIN, origin.parse().unwrap());
-        h
+    async fn answer(method: Method, headers: &[(&str, &str)]) -> Response<String> {
+        let app = tower::service_fn(|_: Request<()>| async {
+            let mut response = Response::new(String::new());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            Ok::<_, Infallible>(response)
+        });
+        let policy = layer(&CorsOrigins::List(vec!["https://cp.example".into()]));
+        let mut request = Request::builder().method(method);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        policy
+            .layer(app)
+            .oneshot(request.body(()).unwrap())
+            .await
+            .unwrap()
     }
 
-    #[test]
-    fn only_listed_origins_are_echoed() {
-        let cors = Cors::new(CorsOrigins::List(vec!["https://cp.example".into()]));
-        assert!(matches!(
-            cors.verdict(&with_origin("https://cp.example")),
-            Verdict::Allowed(_)
-        ));
-        assert!(matches!(
-            cors.verdict(&with_origin("https://CP.example/")),
-            Verdict::Allowed(_)
-        ));
+    #[tokio::test]
+    async fn listed_origins_match_without_case_or_trailing_slash() {
+        let allowed = answer(Method::GET, &[("origin", "https://CP.example/")]).await;
         assert_eq!(
-            cors.verdict(&with_origin("https://evil.example")),
-            Verdict::NotAllowed
+            allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://CP.example/"
         );
-        assert_eq!(cors.verdict(&HeaderMap::new()), Verdict::NotAllowed);
+        let foreign = answer(Method::GET, &[("origin", "https://evil.example")]).await;
+        assert!(
+            !foreign
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_preflights_are_answered_by_the_layer() {
+        let preflight = answer(
+            Method::OPTIONS,
+            &[
+                ("origin", "https://cp.example"),
+                ("access-control-request-method", "POST"),
+            ],
+        )
+        .await;
+        assert_eq!(preflight.status(), StatusCode::OK);
+        assert!(
+            preflight
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_METHODS)
+        );
+        // Reaches the inner service, which answers 204.
+        let plain = answer(Method::OPTIONS, &[]).await;
+        assert_eq!(plain.status(), StatusCode::NO_CONTENT);
     }
 }

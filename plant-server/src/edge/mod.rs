@@ -1,8 +1,8 @@
 //! The HTTP edge: the adapters between axum/tower-http and the handlers.
 //!
 //! [`service`] stacks the tower-http layers around the router, [`serve`] accepts connections,
-//! [`router`] turns the routing table into an axum router, [`context`] is what a handler
-//! receives, [`problem`] renders every error as RFC 9457 problem+json.
+//! [`extract`] holds the typed extractors handlers take, [`problem`] renders every error as
+//! RFC 9457 problem+json.
 
 pub mod body;
 pub mod conditional;
@@ -15,6 +15,5 @@ pub mod problem;
 pub mod query;
 pub mod ratelimit;
 pub mod response;
-pub mod router;
 pub mod serve;
 pub mod service;

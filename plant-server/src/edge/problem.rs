@@ -13,6 +13,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::correlation::CorrelationId;
 use crate::response::{Response, json_response_with_type};
 
 /// Prefix of every problem `type` URI.
@@ -207,7 +208,8 @@ impl ApiError {
         }
     }
 
-    fn slug_and_title(&self) -> (&'static str, &'static str) {
+    /// The problem type's slug and its title.
+    pub fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::BadRequest(_) => ("bad-request", "Bad request"),
             Self::BadJson(_) => ("malformed-json", "Malformed JSON"),
@@ -232,7 +234,8 @@ impl ApiError {
     }
 
     /// The text shown to the client: the safe part only.
-    fn detail(&self) -> String {
+    /// What the client is told: safe to show, never a cause's text for a 5xx.
+    pub fn detail(&self) -> String {
         match self {
             Self::BadRequest(d)
             | Self::BadJson(d)
@@ -302,10 +305,7 @@ impl ApiError {
         let headers = response.headers_mut();
         match self {
             Self::MethodNotAllowed { allow } => {
-                let names: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
-                if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
-                    headers.insert(header::ALLOW, v);
-                }
+                headers.insert(header::ALLOW, allow_value(allow));
             }
             Self::Unauthorized(_) => {
                 headers.insert(
@@ -365,6 +365,22 @@ impl From<plant_core::Error> for ApiError {
             E::Internal(message) => Self::Internal(message.into()),
         }
     }
+}
+
+/// `Allow`'s value for `methods`.
+pub fn allow_value(methods: &[http::Method]) -> HeaderValue {
+    let names: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+    HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static("OPTIONS"))
+}
+
+/// The problem response for `err` at `path`, logged by its severity.
+pub fn render(err: &ApiError, path: &str, correlation_id: &CorrelationId) -> Response {
+    if err.status().is_server_error() {
+        tracing::error!(error = %err.cause_chain(), "request failed");
+    } else {
+        tracing::info!(error = %err, "request refused");
+    }
+    err.render(path, correlation_id.as_str())
 }
 
 /// An error and its causes, one after the other (for the log, never the client).

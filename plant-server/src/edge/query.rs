@@ -1,6 +1,9 @@
 //! Query strings: decoding, typed parameters, paging.
 
+use std::fmt::Display;
 use std::str::FromStr;
+
+use uuid::Uuid;
 
 use crate::problem::ApiError;
 
@@ -43,19 +46,48 @@ impl Query {
 
     /// The first value of `name` parsed as `T`; 422 naming the parameter when it does not parse.
     pub fn parse_opt<T: FromStr>(&self, name: &str, expected: &str) -> Result<Option<T>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::invalid_field(name, format!("must be {expected}"))),
-        }
+        number(name, self.get(name), expected)
     }
 
     /// All pairs, in order.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
+}
+
+/// Parses a UUID parameter or field: 422 naming it when it is not one.
+pub fn parse_uuid(name: &str, text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text.trim()).map_err(|_| ApiError::invalid_field(name, "must be a UUID"))
+}
+
+/// An optional UUID parameter (see [`parse_uuid`]).
+pub fn uuid_opt(name: &str, text: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    text.map(|t| parse_uuid(name, t)).transpose()
+}
+
+/// An optional parameter parsed as `T`: 422 naming it, saying it must be `expected`.
+pub fn number<T: FromStr>(
+    name: &str,
+    text: Option<&str>,
+    expected: &str,
+) -> Result<Option<T>, ApiError> {
+    text.map(|t| {
+        t.parse()
+            .map_err(|_| ApiError::invalid_field(name, format!("must be {expected}")))
+    })
+    .transpose()
+}
+
+/// An optional keyword parameter (a status, a category), in any case: 422 naming it, with the
+/// parser's message, when it is not one of `T`'s.
+pub fn keyword<T>(name: &str, text: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    text.map(|t| t.trim().to_ascii_lowercase().parse::<T>())
+        .transpose()
+        .map_err(|e| ApiError::invalid_field(name, e.to_string()))
 }
 
 /// `limit` and `offset` of a list request.

@@ -22,6 +22,9 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Every response the server sends.
 pub type Response = http::Response<Body>;
 
+/// What a handler returns: its response, or the error the edge renders as problem+json.
+pub type HandlerResult = Result<Response, crate::problem::ApiError>;
+
 /// Served when a value cannot be serialised; it never can for our types, but the edge must not panic.
 const SERIALISATION_FAILED: &str = r#"{"type":"https://plant.dev/problems/internal","title":"Internal server error","status":500,"detail":"an unexpected error occurred"}"#;
 

@@ -14,7 +14,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::router::RouteError;
 use crate::routes;
 use crate::service::App;
 use crate::state::AppState;
@@ -27,26 +26,14 @@ const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// write, so several processes running it at once append one entry per trial between them.
 const TRIAL_EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("the routing table is inconsistent")]
-    Routes(#[from] RouteError),
-}
-
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the drain
 /// timeout for in-flight requests to finish.
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServeError> {
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let app = Arc::new(App {
-        router: routes::router()?,
+        router: routes::router(),
         state,
     });
     run_app(listener, app, shutdown).await;
-    Ok(())
 }
 
 /// [`run`] with a router of the caller's choosing (tests add endpoints of their own).

@@ -3,19 +3,22 @@
 //!
 //! From the outside in: the correlation id (read from `X-Correlation-ID` or `X-Request-ID`, else
 //! generated; echoed), the request span, response compression (gzip or br by `Accept-Encoding`),
-//! the edge (CORS, `nosniff`, `Cache-Control`, metrics, the completion log line, and problem
-//! bodies for the layers below that answer on their own), the body limit, catch-panic, the
+//! the edge (`nosniff`, `Cache-Control`, metrics, the completion log line, and problem bodies for
+//! the layers below that answer on their own), CORS (tower-http's), the body limit, catch-panic, the
 //! per-request deadline, trailing-slash normalisation and the router.
 
 use std::any::Any;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, Uri, header};
 use hyper::body::Incoming;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceBuilder};
@@ -31,17 +34,21 @@ use tracing::field;
 use crate::correlation::{
     CORRELATION_HEADER, CloudTrace, CorrelationId, MakeCorrelationId, drop_insane_id,
 };
-use crate::cors::Cors;
-use crate::problem::{ApiError, PROBLEM_JSON, Unrendered};
-use crate::router::{MatchedRoute, Router, render};
+use crate::problem::{ApiError, PROBLEM_JSON, Unrendered, allow_value, render};
 use crate::state::AppState;
 
 /// The router and state, shared by every connection.
 #[derive(Debug)]
 pub struct App {
     pub state: AppState,
-    pub router: Router,
+    /// The routing table ([`crate::routes::router`]; tests add endpoints of their own).
+    pub router: axum::Router<AppState>,
 }
+
+/// The route template a response was produced under, for the metrics and the log (absent on
+/// requests that matched no route).
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub MatchedPath);
 
 /// The whole pipeline as one cloneable service.
 pub type HttpService = BoxCloneSyncService<http::Request<Incoming>, Response, Infallible>;
@@ -54,9 +61,15 @@ impl App {
     /// The service that answers every request of every connection.
     pub fn service(&self) -> HttpService {
         let state = self.state.clone();
+        let cors = state.cors().clone();
         let limits = state.limits().clone();
-        let router = NormalizePathLayer::trim_trailing_slash()
-            .layer(self.router.clone().with_state(state.clone()));
+        let router = self
+            .router
+            .clone()
+            .route_layer(MarkRoute)
+            .fallback(not_found)
+            .with_state(state.clone());
+        let router = NormalizePathLayer::trim_trailing_slash().layer(router);
         let service = ServiceBuilder::new()
             .map_request(|request: http::Request<Incoming>| {
                 drop_insane_id(request.map(axum::body::Body::new))
@@ -77,6 +90,7 @@ impl App {
             .layer(CompressionLayer::new().gzip(true).br(true))
             .layer(from_fn_with_state(state.clone(), edge))
             .layer(from_fn_with_state(state, crate::conditional::consistency))
+            .layer(cors)
             .layer(RequestBodyLimitLayer::new(limits.body_limit))
             .layer(CatchPanicLayer::custom(panicked))
             .layer(TimeoutLayer::with_status_code(
@@ -90,10 +104,15 @@ impl App {
 
 /// The span every log line of a request is written in.
 fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
-    let correlation_id = CorrelationId::from_headers(request.headers());
+    // Set by the request-id layer outside this one, so present and sane.
+    let correlation_id = request
+        .headers()
+        .get(&CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "request",
-        correlation_id = correlation_id.as_str(),
+        correlation_id,
         method = request.method().as_str(),
         path = request.uri().path(),
         route = field::Empty,
@@ -122,28 +141,25 @@ fn panicked(_: Box<dyn Any + Send + 'static>) -> http::Response<axum::body::Body
 /// What every response carries, and the metrics and log line of every request.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let correlation_id = CorrelationId::from_headers(request.headers());
-    let path = request.uri().path().to_owned();
+    // Kept for a problem body (cheap clones of the request's own bytes).
+    let uri = request.uri().clone();
+    let id = request.headers().get(&CORRELATION_HEADER).cloned();
     let method = request.method().clone();
-    let mut origin = http::HeaderMap::new();
-    if let Some(value) = request.headers().get(header::ORIGIN) {
-        origin.insert(header::ORIGIN, value.clone());
-    }
 
-    let mut route = None;
-    let mut response = if Cors::is_preflight(&method, request.headers()) {
-        state
-            .cors()
-            .preflight(request.headers())
-            .map(axum::body::Body::new)
-    } else {
-        let mut response = next.run(request).await;
-        route = response.extensions().get::<MatchedRoute>().map(|r| r.0);
-        match unrendered(&mut response, state.limits().body_limit) {
-            Some(err) => render(&err, &path, &correlation_id).map(axum::body::Body::new),
-            None => response,
-        }
-    };
+    let mut response = next.run(request).await;
+    let route = response.extensions_mut().remove::<MatchedRoute>();
+    let route = route.as_ref().map(|r| r.0.as_str());
+    if method == Method::OPTIONS && response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        // A known path asked what it allows (not a CORS preflight: see `cors`).
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let allow = allowed(response.headers());
+        response
+            .headers_mut()
+            .insert(header::ALLOW, allow_value(&allow));
+    } else if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
+        let correlation_id = CorrelationId::from_value(id.as_ref());
+        response = render(&err, uri.path(), &correlation_id).map(axum::body::Body::new);
+    }
 
     let headers = response.headers_mut();
     headers.insert(
@@ -153,9 +169,6 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        state.cors().decorate(&origin, headers);
-    }
 
     let status = response.status();
     state.metrics().observe(
@@ -198,12 +211,101 @@ fn unrendered(response: &mut Response, body_limit: usize) -> Option<Arc<ApiError
         ApiError::internal("handler panicked")
     } else {
         match response.status() {
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
+                allow: allowed(response.headers()),
+            },
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Timeout,
             _ => return None,
         }
     };
     Some(Arc::new(err))
+}
+
+/// The methods a path allows: axum's `Allow` (which has `HEAD` beside `GET`), and `OPTIONS`.
+fn allowed(headers: &http::HeaderMap) -> Vec<Method> {
+    let mut allow: Vec<Method> = headers
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|m| m.trim().parse().ok())
+        .collect();
+    allow.push(Method::OPTIONS);
+    allow
+}
+
+/// Names the route of each request, for the log and the metrics: a layer on the routes (where
+/// axum's `MatchedPath` is known) that neither boxes nor clones per request.
+#[derive(Debug, Clone, Copy)]
+struct MarkRoute;
+
+impl<S> Layer<S> for MarkRoute {
+    type Service = Marked<S>;
+
+    fn layer(&self, inner: S) -> Marked<S> {
+        Marked(inner)
+    }
+}
+
+/// A route's service, marked by [`MarkRoute`].
+#[derive(Debug, Clone)]
+struct Marked<S>(S);
+
+impl<S> tower::Service<Request> for Marked<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = MarkedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        if let Some(route) = &route {
+            tracing::Span::current().record("route", route.as_str());
+        }
+        MarkedFuture {
+            inner: self.0.call(request),
+            route,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of a [`Marked`] route, carrying its [`MatchedRoute`].
+    struct MarkedFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for MarkedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(MatchedRoute(route));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// A path no route serves: 404 problem+json.
+async fn not_found(uri: Uri) -> ApiError {
+    // Paths are echoed in the detail; cap them so a huge path is not reflected whole.
+    let path: String = uri.path().chars().take(200).collect();
+    ApiError::NotFound(format!("no resource at {path}"))
 }
 
 /// Liveness and readiness routes, logged at debug when they succeed.

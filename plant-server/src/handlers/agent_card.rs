@@ -19,15 +19,24 @@
 //! The card's skills are the agent's skill and its job role, each with tags and an example drawn
 //! from the catalog.
 
-use http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use plant_core::model::{Kind, Record};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::card_signing::JWKS_PATH;
-use crate::context::RequestCtx;
+use crate::extract::{Id, Query};
 use crate::problem::ApiError;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
+
+/// The query of `GET /agents/{id}/agent-card`.
+#[derive(Debug, Deserialize)]
+pub struct CardQuery {
+    version: Option<String>,
+}
 
 /// The request header that names the A2A protocol version a client speaks.
 pub const VERSION_HEADER: &str = "a2a-version";
@@ -70,11 +79,11 @@ impl CardVersion {
         }
     }
 
-    /// The version `ctx` asks for: the `version` parameter, else the `A2A-Version` header, else 1.0.
-    fn requested(ctx: &RequestCtx) -> Result<Self, ApiError> {
-        let asked = match ctx.query.get("version") {
-            Some(v) => Some(v.to_owned()),
-            None => match ctx.headers.get(VERSION_HEADER) {
+    /// The version asked for: the `version` parameter, else the `A2A-Version` header, else 1.0.
+    fn requested(version: Option<String>, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let asked = match version {
+            Some(v) => Some(v),
+            None => match headers.get(VERSION_HEADER) {
                 Some(v) => Some(v.to_str().map(str::to_owned).map_err(|_| {
                     ApiError::BadRequest("the A2A-Version header is not text".into())
                 })?),
@@ -114,10 +123,14 @@ impl CardVersion {
         (status = 404, description = "no such agent", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "the id is not a UUID", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn agent_card(ctx: RequestCtx) -> HandlerResult {
-    let id = ctx.uuid_param("id")?;
-    let version = CardVersion::requested(&ctx)?;
-    let catalog = ctx.state.catalog();
+pub async fn agent_card(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Query(query): Query<CardQuery>,
+    headers: HeaderMap,
+) -> HandlerResult {
+    let version = CardVersion::requested(query.version, &headers)?;
+    let catalog = state.catalog();
     let Record::Agent(agent) = catalog.get(Kind::Agent, id).await? else {
         return Err(ApiError::NotFound(format!("no agent with id {id}")));
     };
@@ -159,7 +172,7 @@ pub async fn agent_card(ctx: RequestCtx) -> HandlerResult {
             "examples": [format!("Work as a {} {}", role.body.seniority_level.as_str(), role.body.name.as_str())],
         }));
     }
-    let base = ctx.state.public_url();
+    let base = state.public_url();
     let url = format!("{base}/api/v1/agents/{id}");
     // The fields both versions share, none of them empty: A2A 1.0 clients canonicalise a card
     // through its protobuf form, which drops empty strings and lists, before checking a signature.
@@ -173,7 +186,7 @@ pub async fn agent_card(ctx: RequestCtx) -> HandlerResult {
         "defaultOutputModes": ["application/json"],
         "skills": skills,
     });
-    let signer = ctx.state.card_signer();
+    let signer = state.card_signer();
     let etag = match version {
         CardVersion::V1_0 => {
             card["supportedInterfaces"] = json!([{
@@ -218,8 +231,8 @@ pub async fn agent_card(ctx: RequestCtx) -> HandlerResult {
             use: sig}]}`; `kid` (the RFC 7638 thumbprint) is the one in agent card signatures' protected header",
             content_type = "application/jwk-set+json"),
     ))]
-pub async fn jwks(ctx: RequestCtx) -> HandlerResult {
-    let mut response = json_response(StatusCode::OK, &ctx.state.card_signer().jwks());
+pub async fn jwks(State(state): State<AppState>) -> HandlerResult {
+    let mut response = json_response(StatusCode::OK, &state.card_signer().jwks());
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),

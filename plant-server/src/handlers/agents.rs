@@ -1,18 +1,22 @@
 //! Agent-specific endpoints: the calling agent itself, and team assignment.
 
+use axum::extract::State;
 use http::StatusCode;
+use plant_core::Catalog;
 use plant_core::model::{Kind, Record};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::auth::Role;
-use crate::context::{RequestCtx, parse_uuid};
-use crate::handlers::catalog::{dry_run, would_be, writer};
+use crate::extract::{Agent, Authorized, DryRun, Genesis, Id, OptionalJson, Query};
+use crate::handlers::catalog::{would_be, writer};
 use crate::problem::ApiError;
+use crate::query::parse_uuid;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
-use crate::wire::{Names, entity_response, record_json};
+use crate::state::AppState;
+use crate::wire::{Names, RecordOut, entity_response, record_out};
 
 /// `GET /agents/me`: the agent named by the token's `agent_id`, with its job role, skill, team
 /// and industry.
@@ -24,49 +28,67 @@ use crate::wire::{Names, entity_response, record_json};
             content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn me(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Agent])?;
+pub async fn me(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Agent>,
+) -> HandlerResult {
     let raw = who
         .agent_id
         .ok_or_else(|| ApiError::Forbidden("the token has no agent_id claim".into()))?;
     let id = parse_uuid("agent_id", &raw)
         .map_err(|_| ApiError::Forbidden("the token's agent_id is not a UUID".into()))?;
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     let record = catalog.get(Kind::Agent, id).await?;
     let Record::Agent(agent) = &record else {
         return Err(ApiError::internal(
             "the store returned another kind for an agent id",
         ));
     };
+    let referenced = |kind: Kind, id: Uuid| async move {
+        catalog
+            .store()
+            .get(Some(kind), id)
+            .await
+            .map_err(plant_core::Error::from)
+    };
+    let job_role = referenced(Kind::JobRole, agent.body.job_role_id).await?;
+    let skill = referenced(Kind::Skill, agent.body.skill_id).await?;
+    let team = match agent.body.team_id {
+        Some(id) => referenced(Kind::Team, id).await?,
+        None => None,
+    };
+    let industry = referenced(Kind::Industry, agent.body.industry_id).await?;
     let mut names = Names::default();
-    let mut body = record_json(catalog, &record, &mut names).await?;
-    let related = [
-        ("job_role", Some((Kind::JobRole, agent.body.job_role_id))),
-        ("skill", Some((Kind::Skill, agent.body.skill_id))),
-        ("team", agent.body.team_id.map(|id| (Kind::Team, id))),
-        (
-            "industry_detail",
-            Some((Kind::Industry, agent.body.industry_id)),
-        ),
-    ];
-    for (field, target) in related {
-        let value = match target {
-            Some((kind, id)) => match catalog
-                .store()
-                .get(Some(kind), id)
-                .await
-                .map_err(plant_core::Error::from)?
-            {
-                Some(r) => record_json(catalog, &r, &mut names).await?,
-                None => Value::Null,
-            },
-            None => Value::Null,
-        };
-        if let Value::Object(map) = &mut body {
-            map.insert(field.into(), value);
-        }
-    }
+    let body = Me {
+        agent: record_out(catalog, &record, &mut names).await?,
+        job_role: optional(catalog, job_role.as_ref(), &mut names).await?,
+        skill: optional(catalog, skill.as_ref(), &mut names).await?,
+        team: optional(catalog, team.as_ref(), &mut names).await?,
+        industry_detail: optional(catalog, industry.as_ref(), &mut names).await?,
+    };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The calling agent, with the records it references (null when one is gone).
+#[derive(Debug, Serialize)]
+struct Me<'a> {
+    #[serde(flatten)]
+    agent: RecordOut<'a>,
+    job_role: Option<RecordOut<'a>>,
+    skill: Option<RecordOut<'a>>,
+    team: Option<RecordOut<'a>>,
+    industry_detail: Option<RecordOut<'a>>,
+}
+
+async fn optional<'a>(
+    catalog: &Catalog,
+    record: Option<&'a Record>,
+    names: &mut Names,
+) -> Result<Option<RecordOut<'a>>, ApiError> {
+    match record {
+        Some(record) => record_out(catalog, record, names).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The body of `assign-team`.
@@ -89,33 +111,34 @@ pub struct AssignTeam {
             content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn assign_team(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let agent_id = ctx.uuid_param("id")?;
-    let team_id = match ctx.query.get("team_id") {
-        Some(raw) => Some(parse_uuid("team_id", raw)?),
-        None => {
-            let body = ctx.json_opt::<serde_json::Map<String, Value>>()?;
-            match body.as_ref().and_then(|b| b.get("team_id")) {
-                Some(Value::String(raw)) => Some(parse_uuid("team_id", raw)?),
-                Some(Value::Null) => None,
-                Some(_) => {
-                    return Err(ApiError::invalid_field("team_id", "must be a UUID or null"));
-                }
-                None => {
-                    return Err(ApiError::invalid_field(
-                        "team_id",
-                        "is required (in the query or the body)",
-                    ));
-                }
+pub async fn assign_team(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    Id(agent_id): Id,
+    Query(query): Query<AssignTeam>,
+    DryRun(dry): DryRun,
+    OptionalJson(body): OptionalJson<serde_json::Map<String, Value>>,
+) -> HandlerResult {
+    let team_id = match query.team_id {
+        Some(raw) => Some(parse_uuid("team_id", &raw)?),
+        None => match body.as_ref().and_then(|b| b.get("team_id")) {
+            Some(Value::String(raw)) => Some(parse_uuid("team_id", raw)?),
+            Some(Value::Null) => None,
+            Some(_) => {
+                return Err(ApiError::invalid_field("team_id", "must be a UUID or null"));
             }
-        }
+            None => {
+                return Err(ApiError::invalid_field(
+                    "team_id",
+                    "is required (in the query or the body)",
+                ));
+            }
+        },
     };
-    let dry = dry_run(&ctx)?;
-    let agent = writer(&ctx.state, dry)
+    let agent = writer(&state, dry)
         .assign_team(agent_id, team_id, &who.subject)
         .await?;
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     if dry {
         return would_be(catalog, Record::Agent(agent)).await;
     }

@@ -1,7 +1,5 @@
 //! The five catalog kinds: create, list, read, evolve (PATCH), archive (DELETE), history.
 
-use axum::extract::FromRequestParts;
-use http::request::Parts;
 use http::{HeaderMap, StatusCode, Uri, header};
 use plant_core::Catalog;
 use plant_core::input::{IndustryInput, JobRoleInput, SkillInput, TeamInput};
@@ -10,15 +8,16 @@ use plant_core::store::{ListQuery, SearchFilter, SearchMode};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::bodies::Form;
+use crate::body::from_value;
 use crate::conditional;
 use crate::context::{RequestCtx, parse_uuid};
 use crate::headers::{IfMatch, etag, next_link};
 use crate::problem::ApiError;
 use crate::query::{Paging, Query};
+use crate::response::HandlerResult;
 use crate::response::{json_bytes_response, json_response};
-use crate::router::HandlerResult;
 use crate::state::AppState;
 use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
 
@@ -36,33 +35,6 @@ pub fn collection(kind: Kind) -> &'static str {
     }
 }
 
-/// `?dry_run=true` (or `1`; `false`/`0`/absent for a real write): check everything, write
-/// nothing. Any other value is a 422.
-fn parse_dry_run(query: &Query) -> Result<bool, ApiError> {
-    match query.get("dry_run").map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(_) => Err(ApiError::invalid_field("dry_run", "must be true or false")),
-    }
-}
-
-/// Whether the request asks for a dry run (see [`parse_dry_run`]).
-pub(crate) fn dry_run(ctx: &RequestCtx) -> Result<bool, ApiError> {
-    parse_dry_run(&ctx.query)
-}
-
-/// `?dry_run=` for the handlers that take extractors.
-#[derive(Debug, Clone, Copy)]
-pub struct DryRun(pub bool);
-
-impl<S: Send + Sync> FromRequestParts<S> for DryRun {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parse_dry_run(&Query::parse(parts.uri.query())).map(Self)
-    }
-}
-
 /// The catalog a write goes through: under a dry run, the copy that checks and writes nothing
 /// ([`Catalog::dry_run`]), so the answer is the would-be result or the real write's problem.
 pub(crate) fn writer(state: &AppState, dry: bool) -> Catalog {
@@ -76,42 +48,47 @@ pub(crate) fn writer(state: &AppState, dry: bool) -> Catalog {
 /// The answer to a dry run: 200 with the record as it would be (no ETag, no Location: nothing
 /// was stored).
 pub(crate) async fn would_be(catalog: &Catalog, record: Record) -> HandlerResult {
-    let body = wire::records_json(catalog, &[record]).await?.pop();
+    let mut names = wire::Names::default();
+    let body = wire::record_out(catalog, &record, &mut names).await?;
     Ok(json_response(StatusCode::OK, &body))
 }
 
 /// `POST` on a kind's collection (genesis): 201 with the entity; with `?dry_run=true`, 200 with
 /// the entity it would create (nothing is written).
-pub async fn create(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let catalog = ctx.state.catalog();
-    if dry_run(&ctx)? {
-        let input: Value = ctx.json()?;
+pub async fn create(
+    state: AppState,
+    who: Principal,
+    kind: Kind,
+    dry: bool,
+    input: Value,
+) -> HandlerResult {
+    let catalog = state.catalog();
+    if dry {
         let record = catalog.create_json(kind, input, &who.subject, true).await?;
         return would_be(catalog, record).await;
     }
     let record: Record = match kind {
         Kind::Industry => catalog
-            .create_industry(&ctx.json::<IndustryInput>()?, &who.subject)
+            .create_industry(&from_value::<IndustryInput>(input)?, &who.subject)
             .await?
             .into(),
         Kind::Skill => catalog
-            .create_skill(&ctx.json::<SkillInput>()?, &who.subject)
+            .create_skill(&from_value::<SkillInput>(input)?, &who.subject)
             .await?
             .into(),
         Kind::JobRole => catalog
-            .create_job_role(&ctx.json::<JobRoleInput>()?, &who.subject)
+            .create_job_role(&from_value::<JobRoleInput>(input)?, &who.subject)
             .await?
             .into(),
         Kind::Team => catalog
-            .create_team(&ctx.json::<TeamInput>()?, &who.subject)
+            .create_team(&from_value::<TeamInput>(input)?, &who.subject)
             .await?
             .into(),
         // Through the JSON path, which also takes the platform portal's `industry` (a name or
         // an id) for `industry_id`.
         Kind::Agent => {
             catalog
-                .create_json(kind, ctx.json::<Value>()?, &who.subject, false)
+                .create_json(kind, input, &who.subject, false)
                 .await?
         }
         Kind::Trial | Kind::Job | Kind::PrecedentSeed => {
@@ -289,14 +266,19 @@ async fn expected_version(
 
 /// `PATCH` one entity (genesis, `If-Match` required): a JSON merge patch of its fields;
 /// `?dry_run=true` answers the entity as it would become and writes nothing.
-pub async fn patch(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let id = ctx.uuid_param("id")?;
-    let if_match = IfMatch::require(&ctx.headers)?;
-    let patch: Map<String, Value> = ctx.json()?;
-    let catalog = ctx.state.catalog();
+pub async fn patch(
+    state: AppState,
+    who: Principal,
+    kind: Kind,
+    id: Uuid,
+    dry: bool,
+    headers: &HeaderMap,
+    patch: Map<String, Value>,
+) -> HandlerResult {
+    let if_match = IfMatch::require(headers)?;
+    let catalog = state.catalog();
     let expected = expected_version(catalog, kind, id, &if_match).await?;
-    if dry_run(&ctx)? {
+    if dry {
         let record = catalog.evolve_dry_run(kind, id, &patch, expected).await?;
         return would_be(catalog, record).await;
     }

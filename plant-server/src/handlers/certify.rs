@@ -4,19 +4,20 @@
 //! `rejected` (audited) and answered 422 with a `constitutional-violation` problem listing every
 //! violation, which is what the platform portal's client recognises as a rule violation.
 
+use axum::extract::State;
 use http::StatusCode;
 use plant_core::model::Kind;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Role;
-use crate::context::{RequestCtx, parse_uuid};
-use crate::handlers::catalog::{dry_run, would_be, writer};
+use crate::extract::{Authorized, DryRun, Genesis, Id, Json};
+use crate::handlers::catalog::{would_be, writer};
 use crate::problem::{ApiError, Violation};
+use crate::query::parse_uuid;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
 use crate::wire::entity_response;
 
 /// Most entities one batch may certify.
@@ -34,7 +35,7 @@ pub struct CertifyRequest {
 /// A batch: a bare array, or `{"items": [...]}`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum Batch {
+pub enum Batch {
     Items(Vec<CertifyRequest>),
     Wrapped {
         #[serde(alias = "entities", alias = "requests")]
@@ -53,7 +54,25 @@ pub struct BatchResult {
     pub violations: Vec<Violation>,
     /// For `error`: the status and detail the single call would have answered.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub error: Option<BatchError>,
+}
+
+/// Why one batch item could not be certified: what certifying it alone would have answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchError {
+    pub status: u16,
+    pub title: &'static str,
+    pub detail: String,
+}
+
+impl From<&ApiError> for BatchError {
+    fn from(err: &ApiError) -> Self {
+        Self {
+            status: err.status().as_u16(),
+            title: err.slug_and_title().1,
+            detail: err.detail(),
+        }
+    }
 }
 
 /// Parses `entity_type` leniently: 422 for an unknown or uncertifiable kind.
@@ -69,10 +88,15 @@ pub fn parse_kind(field: &str, raw: &str) -> Result<Kind, ApiError> {
     }
 }
 
-async fn certify_one(ctx: &RequestCtx, kind: Kind, id: Uuid, actor: &str) -> HandlerResult {
-    let dry = dry_run(ctx)?;
-    let outcome = writer(&ctx.state, dry).certify(kind, id, actor).await?;
-    let catalog = ctx.state.catalog();
+async fn certify_one(
+    state: &AppState,
+    kind: Kind,
+    id: Uuid,
+    actor: &str,
+    dry: bool,
+) -> HandlerResult {
+    let outcome = writer(state, dry).certify(kind, id, actor).await?;
+    let catalog = state.catalog();
     if outcome.passed() && dry {
         would_be(catalog, outcome.record).await
     } else if outcome.passed() {
@@ -94,10 +118,14 @@ async fn certify_one(ctx: &RequestCtx, kind: Kind, id: Uuid, actor: &str) -> Han
 }
 
 /// `POST /genesis/skills/{id}/certify`, `POST /genesis/job-roles/{id}/certify`.
-pub async fn by_path(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let id = ctx.uuid_param("id")?;
-    certify_one(&ctx, kind, id, &who.subject).await
+pub async fn by_path(
+    kind: Kind,
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    Id(id): Id,
+    DryRun(dry): DryRun,
+) -> HandlerResult {
+    certify_one(&state, kind, id, &who.subject, dry).await
 }
 
 /// `POST /genesis/certify` with `{entity_type, entity_id}`; `?dry_run=true` answers what the
@@ -112,12 +140,15 @@ pub async fn by_path(ctx: RequestCtx, kind: Kind) -> HandlerResult {
         (status = 404, description = "no such entity", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn by_body(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let request: CertifyRequest = ctx.json()?;
+pub async fn by_body(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    DryRun(dry): DryRun,
+    Json(request): Json<CertifyRequest>,
+) -> HandlerResult {
     let kind = parse_kind("entity_type", &request.entity_type)?;
     let id = parse_uuid("entity_id", &request.entity_id)?;
-    certify_one(&ctx, kind, id, &who.subject).await
+    certify_one(&state, kind, id, &who.subject, dry).await
 }
 
 /// `POST /genesis/certify/batch`: up to 50 entities, a result each (200 overall);
@@ -127,9 +158,13 @@ pub async fn by_body(ctx: RequestCtx) -> HandlerResult {
     request_body = Vec<CertifyRequest>,
     responses((status = 200, description = "one result per item, in order", body = Vec<BatchResult>)),
     security(("bearer" = [])))]
-pub async fn batch(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let items = match ctx.json::<Batch>()? {
+pub async fn batch(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    DryRun(dry): DryRun,
+    Json(batch): Json<Batch>,
+) -> HandlerResult {
+    let items = match batch {
         Batch::Items(items) | Batch::Wrapped { items } => items,
     };
     if items.is_empty() || items.len() > MAX_BATCH {
@@ -138,7 +173,7 @@ pub async fn batch(ctx: RequestCtx) -> HandlerResult {
             format!("a batch holds 1 to {MAX_BATCH} items"),
         ));
     }
-    let catalog = writer(&ctx.state, dry_run(&ctx)?);
+    let catalog = writer(&state, dry);
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let outcome = async {
@@ -164,16 +199,13 @@ pub async fn batch(ctx: RequestCtx) -> HandlerResult {
                 if err.status().is_server_error() {
                     tracing::error!(error = %err.cause_chain(), "batch certification item failed");
                 }
-                let problem = err.to_problem(&ctx.path, ctx.correlation_id.as_str());
                 BatchResult {
                     entity_type: item.entity_type,
                     entity_id: item.entity_id,
                     status: "error",
                     certified: false,
                     violations: err.violations().to_vec(),
-                    error: Some(
-                        json!({ "status": problem.status, "title": problem.title, "detail": problem.detail }),
-                    ),
+                    error: Some(BatchError::from(&err)),
                 }
             }
         };

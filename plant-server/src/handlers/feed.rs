@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::extract::State;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -24,11 +25,12 @@ use plant_core::feed::{self, FeedOptions};
 use plant_core::store::StoreResult;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
-use crate::auth::Role;
-use crate::context::RequestCtx;
+use crate::extract::{Authorized, Instance, Operator, Query};
 use crate::problem::{PROBLEM_JSON, Problem, TYPE_BASE};
+use crate::query::number;
+use crate::response::HandlerResult;
 use crate::response::{Response, json_response, json_response_with_type};
-use crate::router::HandlerResult;
+use crate::state::AppState;
 
 /// Largest page of the JSON feed.
 const MAX_PAGE: u64 = 1000;
@@ -47,6 +49,13 @@ const RETRY_AFTER_SECS: u64 = 5;
 /// What the browser's `EventSource` waits before reconnecting.
 const RECONNECT_MS: u64 = 2000;
 
+/// The query of `GET /audit/feed`.
+#[derive(Debug, serde::Deserialize)]
+pub struct FeedQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
 /// `GET /audit/feed?after=<seq>&limit=`: entries after the cursor, in seq order, with the next
 /// cursor; with `Accept: text/event-stream`, a live SSE stream from the cursor (or from
 /// `Last-Event-ID`, which wins when both are sent).
@@ -61,22 +70,27 @@ const RECONNECT_MS: u64 = 2000;
         (status = 422, description = "a malformed cursor or limit"),
         (status = 503, description = "every live-feed slot is taken; retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
-pub async fn feed(ctx: RequestCtx) -> HandlerResult {
-    ctx.require(&[Role::Operator])?;
-    let after = ctx
-        .query
-        .parse_opt::<u64>("after", "a non-negative integer (a seq)")?
-        .unwrap_or(0);
-    if wants_event_stream(&ctx.headers) {
-        let after = match last_event_id(&ctx.headers)? {
+pub async fn feed(
+    State(state): State<AppState>,
+    _: Authorized<Operator>,
+    instance: Instance,
+    headers: HeaderMap,
+    Query(q): Query<FeedQuery>,
+) -> HandlerResult {
+    let after = number::<u64>(
+        "after",
+        q.after.as_deref(),
+        "a non-negative integer (a seq)",
+    )?
+    .unwrap_or(0);
+    if wants_event_stream(&headers) {
+        let after = match last_event_id(&headers)? {
             Some(seq) => seq,
             None => after,
         };
-        return Ok(stream(&ctx, after));
+        return Ok(stream(&state, &instance, after));
     }
-    let limit = ctx
-        .query
-        .parse_opt::<u64>("limit", "an integer between 1 and 1000")?
+    let limit = number::<u64>("limit", q.limit.as_deref(), "an integer between 1 and 1000")?
         .unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(crate::problem::ApiError::invalid_field(
@@ -84,7 +98,7 @@ pub async fn feed(ctx: RequestCtx) -> HandlerResult {
             "must be an integer between 1 and 1000",
         ));
     }
-    let page = feed::read_page(ctx.state.catalog().store().as_ref(), after, limit)
+    let page = feed::read_page(state.catalog().store().as_ref(), after, limit)
         .await
         .map_err(plant_core::Error::from)?;
     Ok(json_response(StatusCode::OK, &page))
@@ -119,13 +133,13 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, crate::problem::Api
     })
 }
 
-fn stream(ctx: &RequestCtx, after: u64) -> Response {
-    let clients = ctx.state.feeds();
+fn stream(state: &AppState, instance: &Instance, after: u64) -> Response {
+    let clients = state.feeds();
     let Ok(permit) = clients.slots.clone().try_acquire_owned() else {
-        return busy(ctx, clients.max());
+        return busy(instance, clients.max());
     };
     let entries = feed::subscribe(
-        ctx.state.catalog().store().clone(),
+        state.catalog().store().clone(),
         after,
         FeedOptions {
             batch: READ_BATCH,
@@ -136,7 +150,7 @@ fn stream(ctx: &RequestCtx, after: u64) -> Response {
     let client = Client {
         entries,
         tx,
-        heartbeat: ctx.state.limits().feed_heartbeat,
+        heartbeat: state.limits().feed_heartbeat,
         closing: clients.closing.subscribe(),
         _permit: permit,
         active: ActiveGuard::new(clients.active.clone()),
@@ -161,7 +175,7 @@ fn stream(ctx: &RequestCtx, after: u64) -> Response {
 }
 
 /// 503 when every slot is taken.
-fn busy(ctx: &RequestCtx, max: usize) -> Response {
+fn busy(instance: &Instance, max: usize) -> Response {
     let problem = Problem {
         type_uri: format!("{TYPE_BASE}feed-clients-exhausted"),
         title: "Service unavailable".into(),
@@ -170,8 +184,8 @@ fn busy(ctx: &RequestCtx, max: usize) -> Response {
             "the live feed serves at most {max} clients at once; try again in {RETRY_AFTER_SECS} s \
              or read pages without Accept: text/event-stream"
         ),
-        instance: ctx.path.clone(),
-        correlation_id: ctx.correlation_id.as_str().to_owned(),
+        instance: instance.path.clone(),
+        correlation_id: instance.correlation_id.as_str().to_owned(),
         violations: None,
         errors: None,
     };

@@ -1,22 +1,36 @@
 //! Jobs: created by operators; read and moved along by operators or the agent they belong to.
 
-use http::{StatusCode, header};
+use axum::extract::State;
+use http::{HeaderMap, StatusCode, header};
 use plant_core::catalog::JobPatch;
 use plant_core::input::JobInput;
 use plant_core::model::{Job, JobStatus, Kind};
 use plant_core::store::ListQuery;
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
-use crate::context::{RequestCtx, parse_uuid};
-use crate::handlers::catalog::{collection, dry_run, writer};
+use crate::extract::{Authorized, DryRun, Id, IdVersion, Json, Operator, OperatorOrAgent, Query};
+use crate::handlers::catalog::{collection, writer};
 use crate::handlers::trials::optional_if_match;
 use crate::handlers::versions;
 use crate::headers::{etag, location};
 use crate::problem::ApiError;
-use crate::query::Paging;
+use crate::query::{Paging, keyword, uuid_opt};
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
+
+/// The caller, who must be an operator or an agent.
+type Reader = Authorized<OperatorOrAgent>;
+
+/// The filters of `GET /jobs` (an agent's own `agent_id` replaces the one asked).
+#[derive(Debug, Deserialize)]
+pub struct JobFilters {
+    agent_id: Option<String>,
+    trial_id: Option<String>,
+    status: Option<String>,
+}
 
 fn agent_of(who: &Principal) -> Option<Uuid> {
     who.agent_id
@@ -37,9 +51,8 @@ fn job_response(job: &Job, status: StatusCode) -> HandlerResult {
     Ok(response)
 }
 
-async fn visible_job(ctx: &RequestCtx, who: &Principal) -> Result<Job, ApiError> {
-    let id = ctx.uuid_param("id")?;
-    let job = ctx.state.catalog().get_job(id).await?;
+async fn visible_job(state: &AppState, id: Uuid, who: &Principal) -> Result<Job, ApiError> {
+    let job = state.catalog().get_job(id).await?;
     if may_touch(who, &job) {
         Ok(job)
     } else {
@@ -54,16 +67,16 @@ async fn visible_job(ctx: &RequestCtx, who: &Principal) -> Result<Job, ApiError>
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
     params(("dry_run" = Option<bool>, Query, description = "true: the job it would queue, 200; nothing is written")),
     request_body(content = Object, description = "`{agent_id, title, input?, trial_id?}`"),
-    responses((status = 201, description = "the job, `queued`"),
+    responses((status = 201, description = "the job, `queued`", body = Job),
               (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Operator])?;
-    let input: JobInput = ctx.json()?;
-    let dry = dry_run(&ctx)?;
-    let job = writer(&ctx.state, dry)
-        .create_job(&input, &who.subject)
-        .await?;
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Operator>,
+    DryRun(dry): DryRun,
+    Json(input): Json<JobInput>,
+) -> HandlerResult {
+    let job = writer(&state, dry).create_job(&input, &who.subject).await?;
     if dry {
         return Ok(json_response(StatusCode::OK, &job));
     }
@@ -79,40 +92,33 @@ pub async fn create(ctx: RequestCtx) -> HandlerResult {
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
     params(("agent_id" = Option<uuid::Uuid>, Query), ("trial_id" = Option<uuid::Uuid>, Query),
            ("status" = Option<String>, Query), ("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query)),
-    responses((status = 200, description = "jobs, oldest first")),
+    responses((status = 200, description = "jobs, oldest first", body = Vec<Job>)),
     security(("bearer" = [])))]
-pub async fn list(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Operator, Role::Agent])?;
-    let paging = Paging::from_query(&ctx.query)?;
-    let q = &ctx.query;
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    paging: Paging,
+    Query(q): Query<JobFilters>,
+) -> HandlerResult {
     let agent_id = if who.has_any(&[Role::Operator]) {
-        q.get("agent_id")
-            .map(|v| parse_uuid("agent_id", v))
-            .transpose()?
+        uuid_opt("agent_id", q.agent_id.as_deref())?
     } else {
         Some(
             agent_of(&who)
                 .ok_or_else(|| ApiError::Forbidden("the token has no agent_id claim".into()))?,
         )
     };
-    let status = q
-        .get("status")
-        .map(|v| v.trim().to_ascii_lowercase().parse::<JobStatus>())
-        .transpose()
-        .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
+    let status: Option<JobStatus> = keyword("status", q.status.as_deref())?;
     let query = ListQuery {
         kind: Some(Kind::Job),
         agent_id,
-        trial_id: q
-            .get("trial_id")
-            .map(|v| parse_uuid("trial_id", v))
-            .transpose()?,
+        trial_id: uuid_opt("trial_id", q.trial_id.as_deref())?,
         status: status.map(Into::into),
         offset: paging.offset,
         limit: u64::from(paging.limit),
         ..ListQuery::default()
     };
-    let records = ctx.state.catalog().list(&query).await?;
+    let records = state.catalog().list(&query).await?;
     let jobs: Vec<Job> = records
         .into_iter()
         .filter_map(|r| Job::try_from(r).ok())
@@ -123,11 +129,14 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
 /// `GET /jobs/{id}`.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, description = "the job")),
+    responses((status = 200, description = "the job", body = Job)),
     security(("bearer" = [])))]
-pub async fn get(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Operator, Role::Agent])?;
-    let job = visible_job(&ctx, &who).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+) -> HandlerResult {
+    let job = visible_job(&state, id, &who).await?;
     job_response(&job, StatusCode::OK)
 }
 
@@ -136,17 +145,21 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
     params(("id" = uuid::Uuid, Path),
            ("dry_run" = Option<bool>, Query, description = "true: the job as it would become; nothing is written")),
     request_body(content = Object, description = "`{status?, output?, error?}`"),
-    responses((status = 200, description = "the job"),
+    responses((status = 200, description = "the job", body = Job),
               (status = 409, description = "a transition the job cannot make", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn patch(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Operator, Role::Agent])?;
-    let job = visible_job(&ctx, &who).await?;
-    let patch: JobPatch = ctx.json()?;
-    let expected = optional_if_match(&ctx.headers, job.version)?;
-    let dry = dry_run(&ctx)?;
-    let job = writer(&ctx.state, dry)
+pub async fn patch(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+    DryRun(dry): DryRun,
+    headers: HeaderMap,
+    Json(patch): Json<JobPatch>,
+) -> HandlerResult {
+    let job = visible_job(&state, id, &who).await?;
+    let expected = optional_if_match(&headers, job.version)?;
+    let job = writer(&state, dry)
         .update_job(job.id, &patch, expected, &who.subject)
         .await?;
     if dry {
@@ -165,10 +178,13 @@ pub async fn patch(ctx: RequestCtx) -> HandlerResult {
               (status = 404, description = "no such job", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn versions(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Operator, Role::Agent])?;
-    let job = visible_job(&ctx, &who).await?;
-    versions::list_of(&ctx, Kind::Job, job.id).await
+pub async fn versions(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+) -> HandlerResult {
+    let job = visible_job(&state, id, &who).await?;
+    versions::list(&state, Kind::Job, job.id).await
 }
 
 /// `GET /jobs/{id}/versions/{n}`: the job as it was at version `n`.
@@ -180,8 +196,11 @@ pub async fn versions(ctx: RequestCtx) -> HandlerResult {
               (status = 422, description = "`n` is not a positive integer", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn version(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Operator, Role::Agent])?;
-    let job = visible_job(&ctx, &who).await?;
-    versions::one_of(&ctx, Kind::Job, job.id).await
+pub async fn version(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    IdVersion(id, n): IdVersion,
+) -> HandlerResult {
+    let job = visible_job(&state, id, &who).await?;
+    versions::get(&state, Kind::Job, job.id, &n).await
 }

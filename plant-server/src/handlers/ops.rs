@@ -6,8 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::problem::{ApiError, Problem};
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
 use crate::state::AppState;
 
 /// The body of `/health` and `/ready`.

@@ -1,20 +1,31 @@
 //! Precedent seeds: create (with the contradiction check), list, read with lineage, supersede,
 //! approve, and query by meaning. Writing needs `genesis`; reading and querying are public.
 
+use axum::extract::State;
 use http::StatusCode;
-use plant_core::catalog::{PrecedentInput, PrecedentOutcome};
+use plant_core::catalog::{
+    Lineage, PossibleConflict, PrecedentHit, PrecedentInput, PrecedentOutcome,
+};
 use plant_core::model::{Kind, PrecedentSeed, PrecedentStatus};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Role;
-use crate::context::RequestCtx;
-use crate::handlers::catalog::{dry_run, writer};
+use crate::extract::{Authorized, DryRun, Genesis, Json, Params, Query};
+use crate::handlers::catalog::writer;
 use crate::handlers::versions;
 use crate::problem::ApiError;
+use crate::query::number;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
+
+/// The filters of `GET /precedents`.
+#[derive(Debug, Deserialize)]
+pub struct ListFilters {
+    status: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
 
 /// A new seed, or the successor in a supersession.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,22 +59,40 @@ pub struct QueryRequest {
     status: Option<String>,
 }
 
-fn seed_json(seed: &PrecedentSeed) -> Result<Value, ApiError> {
-    serde_json::to_value(seed).map_err(ApiError::internal)
+/// A seed written: the seed, the active seeds it may contradict, and the seed it superseded.
+#[derive(Debug, Serialize)]
+struct Written<'a> {
+    #[serde(flatten)]
+    seed: &'a PrecedentSeed,
+    possible_conflicts: &'a [PossibleConflict],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    superseded: Option<&'a PrecedentSeed>,
 }
 
-fn outcome_json(outcome: &PrecedentOutcome) -> Result<Value, ApiError> {
-    let mut body = seed_json(&outcome.seed)?;
-    if let Value::Object(map) = &mut body {
-        map.insert(
-            "possible_conflicts".into(),
-            serde_json::to_value(&outcome.possible_conflicts).map_err(ApiError::internal)?,
-        );
-        if let Some(old) = &outcome.superseded {
-            map.insert("superseded".into(), seed_json(old)?);
+impl<'a> From<&'a PrecedentOutcome> for Written<'a> {
+    fn from(outcome: &'a PrecedentOutcome) -> Self {
+        Self {
+            seed: &outcome.seed,
+            possible_conflicts: &outcome.possible_conflicts,
+            superseded: outcome.superseded.as_ref(),
         }
     }
-    Ok(body)
+}
+
+/// A seed with the seeds before and after it.
+#[derive(Debug, Serialize)]
+struct WithLineage<'a> {
+    #[serde(flatten)]
+    seed: &'a PrecedentSeed,
+    lineage: &'a Lineage,
+}
+
+/// The answer of a semantic query over seeds.
+#[derive(Debug, Serialize)]
+struct QueryResults<'a> {
+    query: &'a str,
+    model: &'a str,
+    results: Vec<PrecedentHit>,
 }
 
 fn parse_status(raw: &str) -> Result<PrecedentStatus, ApiError> {
@@ -80,14 +109,16 @@ fn parse_status(raw: &str) -> Result<PrecedentStatus, ApiError> {
         (status = 409, description = "the seed id is taken", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let input: PrecedentInput = ctx.json()?;
-    let dry = dry_run(&ctx)?;
-    let outcome = writer(&ctx.state, dry)
+pub async fn create(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    DryRun(dry): DryRun,
+    Json(input): Json<PrecedentInput>,
+) -> HandlerResult {
+    let outcome = writer(&state, dry)
         .create_precedent(&input, &who.subject)
         .await?;
-    Ok(json_response(written(dry), &outcome_json(&outcome)?))
+    Ok(json_response(written(dry), &Written::from(&outcome)))
 }
 
 /// `GET /precedents?status=&limit=&offset=`: seeds by creation.
@@ -96,24 +127,19 @@ pub async fn create(ctx: RequestCtx) -> HandlerResult {
            ("limit" = Option<u32>, Query, description = "at most 1000 (default 100)"),
            ("offset" = Option<u32>, Query, description = "skip this many")),
     responses((status = 200, description = "an array of seeds")))]
-pub async fn list(ctx: RequestCtx) -> HandlerResult {
-    let status = ctx.query.get("status").map(parse_status).transpose()?;
-    let limit = ctx
-        .query
-        .parse_opt::<u64>("limit", "an integer between 1 and 1000")?
-        .unwrap_or(100);
+pub async fn list(State(state): State<AppState>, Query(q): Query<ListFilters>) -> HandlerResult {
+    let status = q.status.as_deref().map(parse_status).transpose()?;
+    let limit =
+        number::<u64>("limit", q.limit.as_deref(), "an integer between 1 and 1000")?.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid_field(
             "limit",
             "must be an integer between 1 and 1000",
         ));
     }
-    let offset = ctx
-        .query
-        .parse_opt::<u64>("offset", "a non-negative integer")?
-        .unwrap_or(0);
-    let seeds = ctx
-        .state
+    let offset =
+        number::<u64>("offset", q.offset.as_deref(), "a non-negative integer")?.unwrap_or(0);
+    let seeds = state
         .catalog()
         .list_precedents(status, offset, limit)
         .await?;
@@ -125,18 +151,17 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
     params(("seed_id" = String, Path, description = "e.g. PS-001")),
     responses((status = 200, description = "the seed and its lineage"),
         (status = 404, description = "no such seed", body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub async fn get(ctx: RequestCtx) -> HandlerResult {
-    let catalog = ctx.state.catalog();
-    let seed = catalog.get_precedent(ctx.param("seed_id")?).await?;
+pub async fn get(State(state): State<AppState>, Params([seed_id]): Params<1>) -> HandlerResult {
+    let catalog = state.catalog();
+    let seed = catalog.get_precedent(&seed_id).await?;
     let lineage = catalog.precedent_lineage(&seed).await?;
-    let mut body = seed_json(&seed)?;
-    if let Value::Object(map) = &mut body {
-        map.insert(
-            "lineage".into(),
-            serde_json::to_value(&lineage).map_err(ApiError::internal)?,
-        );
-    }
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(json_response(
+        StatusCode::OK,
+        &WithLineage {
+            seed: &seed,
+            lineage: &lineage,
+        },
+    ))
 }
 
 /// `POST /precedents/{seed_id}/supersede`: creates the successor and marks the seed
@@ -149,14 +174,17 @@ pub async fn get(ctx: RequestCtx) -> HandlerResult {
         (status = 409, description = "the seed is not the newest of its lineage, or the new id is taken", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such seed", body = crate::problem::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn supersede(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let input: PrecedentInput = ctx.json()?;
-    let dry = dry_run(&ctx)?;
-    let outcome = writer(&ctx.state, dry)
-        .supersede_precedent(ctx.param("seed_id")?, &input, &who.subject)
+pub async fn supersede(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    Params([seed_id]): Params<1>,
+    DryRun(dry): DryRun,
+    Json(input): Json<PrecedentInput>,
+) -> HandlerResult {
+    let outcome = writer(&state, dry)
+        .supersede_precedent(&seed_id, &input, &who.subject)
         .await?;
-    Ok(json_response(written(dry), &outcome_json(&outcome)?))
+    Ok(json_response(written(dry), &Written::from(&outcome)))
 }
 
 /// `POST /precedents/{seed_id}/approve`: a seed pending review becomes active.
@@ -166,12 +194,16 @@ pub async fn supersede(ctx: RequestCtx) -> HandlerResult {
     responses((status = 200, description = "the seed, active"),
         (status = 409, description = "the seed is not pending review", body = crate::problem::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn approve(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let seed = writer(&ctx.state, dry_run(&ctx)?)
-        .approve_precedent(ctx.param("seed_id")?, &who.subject)
+pub async fn approve(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    Params([seed_id]): Params<1>,
+    DryRun(dry): DryRun,
+) -> HandlerResult {
+    let seed = writer(&state, dry)
+        .approve_precedent(&seed_id, &who.subject)
         .await?;
-    Ok(json_response(StatusCode::OK, &seed_json(&seed)?))
+    Ok(json_response(StatusCode::OK, &seed))
 }
 
 /// `GET /precedents/{seed_id}/versions`: every version of a seed with its lineage hash
@@ -180,13 +212,12 @@ pub async fn approve(ctx: RequestCtx) -> HandlerResult {
     params(("seed_id" = String, Path, description = "e.g. PS-001")),
     responses((status = 200, description = "`[{version, seq, hash, prev_hash, lineage_hash, hash_verified, action, actor, at}]`, oldest first"),
         (status = 404, description = "no such seed", body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub async fn versions(ctx: RequestCtx) -> HandlerResult {
-    let seed = ctx
-        .state
-        .catalog()
-        .get_precedent(ctx.param("seed_id")?)
-        .await?;
-    versions::list_of(&ctx, Kind::PrecedentSeed, seed.id).await
+pub async fn versions(
+    State(state): State<AppState>,
+    Params([seed_id]): Params<1>,
+) -> HandlerResult {
+    let seed = state.catalog().get_precedent(&seed_id).await?;
+    versions::list(&state, Kind::PrecedentSeed, seed.id).await
 }
 
 /// `GET /precedents/{seed_id}/versions/{n}`: the seed as it was at version `n`.
@@ -195,13 +226,12 @@ pub async fn versions(ctx: RequestCtx) -> HandlerResult {
     responses((status = 200, description = "the version's summary, the seed under `entity`, and `inclusion_proof`"),
         (status = 404, description = "no such seed or version", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`n` is not a positive integer", body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub async fn version(ctx: RequestCtx) -> HandlerResult {
-    let seed = ctx
-        .state
-        .catalog()
-        .get_precedent(ctx.param("seed_id")?)
-        .await?;
-    versions::one_of(&ctx, Kind::PrecedentSeed, seed.id).await
+pub async fn version(
+    State(state): State<AppState>,
+    Params([seed_id, n]): Params<2>,
+) -> HandlerResult {
+    let seed = state.catalog().get_precedent(&seed_id).await?;
+    versions::get(&state, Kind::PrecedentSeed, seed.id, &n).await
 }
 
 /// A seed write answers 201; its dry run 200 (nothing was created).
@@ -217,8 +247,10 @@ fn written(dry: bool) -> StatusCode {
 #[utoipa::path(post, path = "/api/v1/precedents/query", tag = "precedents",
     request_body = QueryRequest,
     responses((status = 200, description = "`{query, model, results: [seed + score]}`")))]
-pub async fn query(ctx: RequestCtx) -> HandlerResult {
-    let request: QueryRequest = ctx.json()?;
+pub async fn query(
+    State(state): State<AppState>,
+    Json(request): Json<QueryRequest>,
+) -> HandlerResult {
     let text = request.text.trim();
     if text.is_empty() || text.chars().count() > 1000 {
         return Err(ApiError::invalid_field(
@@ -234,12 +266,16 @@ pub async fn query(ctx: RequestCtx) -> HandlerResult {
         ));
     }
     let status = request.status.as_deref().map(parse_status).transpose()?;
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     let hits = catalog
         .query_precedents(text, status, usize::try_from(k).unwrap_or(5))
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "query": text, "model": catalog.embedder().model_id(), "results": hits }),
+        &QueryResults {
+            query: text,
+            model: catalog.embedder().model_id(),
+            results: hits,
+        },
     ))
 }

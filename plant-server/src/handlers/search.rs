@@ -1,21 +1,39 @@
 //! Search over the catalog by meaning (or lexically, with the hashing embedder).
 
+use axum::extract::State;
 use http::StatusCode;
-use plant_core::store::SearchMode;
-use serde_json::{Value, json};
+use plant_core::store::{SearchHit, SearchMode};
+use serde::{Deserialize, Serialize};
 
 use crate::context::RequestCtx;
+use crate::extract::Query;
 use crate::handlers::certify::parse_kind;
+use crate::problem::ApiError;
+use crate::query::number;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
+
+/// The query of `GET /search`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    kind: Option<String>,
+    k: Option<String>,
+    mode: Option<String>,
+}
 
 /// The `mode` query parameter: `hybrid` (default), `semantic` or `lexical`; anything else is 422.
-pub fn parse_mode(ctx: &RequestCtx) -> Result<SearchMode, crate::problem::ApiError> {
-    match ctx.query.get("mode").map(str::trim) {
+pub fn parse_mode(ctx: &RequestCtx) -> Result<SearchMode, ApiError> {
+    mode(ctx.query.get("mode"))
+}
+
+fn mode(text: Option<&str>) -> Result<SearchMode, ApiError> {
+    match text.map(str::trim) {
         None | Some("") => Ok(SearchMode::default()),
         Some(raw) => raw
             .parse::<SearchMode>()
-            .map_err(|e| crate::problem::ApiError::invalid_field("mode", e)),
+            .map_err(|e| ApiError::invalid_field("mode", e)),
     }
 }
 
@@ -29,32 +47,28 @@ full text (name weighted above description), `score` = PostgreSQL ts_rank")),
     responses((status = 200, description = "`{query, mode, model, results: [{kind, id, name, score}]}`"),
         (status = 422, description = "empty or over-long `q`, `k` out of range, unknown `kind` or `mode`",
             body = crate::problem::Problem, content_type = "application/problem+json")))]
-pub async fn search(ctx: RequestCtx) -> HandlerResult {
-    let text = ctx
-        .query
-        .get("q")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| crate::problem::ApiError::invalid_field("q", "is required"))?;
+pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> HandlerResult {
+    let text =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::invalid_field("q", "is required"))?;
     if text.chars().count() > 1000 {
-        return Err(crate::problem::ApiError::invalid_field(
+        return Err(ApiError::invalid_field(
             "q",
             "must be at most 1000 characters",
         ));
     }
-    let k = ctx
-        .query
-        .parse_opt::<u32>("k", "an integer between 1 and 100")?
-        .unwrap_or(10);
+    let k = number::<u32>("k", q.k.as_deref(), "an integer between 1 and 100")?.unwrap_or(10);
     if !(1..=100).contains(&k) {
-        return Err(crate::problem::ApiError::invalid_field(
+        return Err(ApiError::invalid_field(
             "k",
             "must be an integer between 1 and 100",
         ));
     }
-    let mode = parse_mode(&ctx)?;
-    let kinds = match ctx.query.get("kind") {
-        Some(raw) => vec![parse_kind("kind", raw)?],
+    let mode = mode(q.mode.as_deref())?;
+    let kinds = match q.kind {
+        Some(raw) => vec![parse_kind("kind", &raw)?],
         None => Vec::new(),
     };
     let filter = plant_core::store::SearchFilter {
@@ -62,16 +76,29 @@ pub async fn search(ctx: RequestCtx) -> HandlerResult {
         status: None,
         industry_id: None,
     };
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     let hits = catalog
         .search_mode(text, mode, &filter, usize::try_from(k).unwrap_or(10))
         .await?;
-    let results: Vec<Value> = hits
-        .iter()
-        .map(|h| json!({ "kind": h.kind, "id": h.id, "name": h.name, "score": h.score }))
-        .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "query": text, "mode": mode, "model": catalog.embedder().model_id(), "results": results }),
+        &SearchResults {
+            query: text,
+            mode,
+            model: catalog.embedder().model_id(),
+            results: hits,
+        },
     ))
+}
+
+/// The answer of `GET /search`.
+#[derive(Debug, Serialize)]
+pub struct SearchResults<'a> {
+    /// The text searched for, trimmed.
+    pub query: &'a str,
+    pub mode: SearchMode,
+    /// The embedding model's id (`hashing-v1` without MiniLM).
+    pub model: &'a str,
+    /// `{kind, id, name, score}`, best first.
+    pub results: Vec<SearchHit>,
 }

@@ -2,16 +2,34 @@
 //! inclusion and consistency proofs (docs/transparency.md is the specification). Proofs for a
 //! fixed tree size never change, so they are cacheable for good; the checkpoint is not.
 
+use axum::extract::State;
 use http::{HeaderValue, StatusCode, header};
 use plant_core::audit::{ProofError, latest_checkpoint_text};
+use serde::Deserialize;
 
-use crate::context::RequestCtx;
+use crate::extract::Query;
 use crate::problem::ApiError;
+use crate::query::number;
+use crate::response::HandlerResult;
 use crate::response::{Response, full, json_response};
-use crate::router::HandlerResult;
+use crate::state::AppState;
 
 /// What a proof for a fixed size may be cached as: it never changes.
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
+/// The query of `GET /audit/proof/inclusion`.
+#[derive(Debug, Deserialize)]
+pub struct InclusionQuery {
+    seq: Option<String>,
+    size: Option<String>,
+}
+
+/// The query of `GET /audit/proof/consistency`.
+#[derive(Debug, Deserialize)]
+pub struct ConsistencyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
 
 /// `GET /audit/checkpoint`: the newest signed checkpoint, as the C2SP note text; 404 before the
 /// first `plant-cli checkpoint`.
@@ -20,8 +38,8 @@ const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=3153600
         (status = 200, description = "a C2SP tlog-checkpoint signed as a signed-note", content_type = "text/plain; charset=utf-8"),
         (status = 404, description = "no checkpoint has been signed yet"),
     ))]
-pub async fn checkpoint(ctx: RequestCtx) -> HandlerResult {
-    let store = ctx.state.catalog().store();
+pub async fn checkpoint(State(state): State<AppState>) -> HandlerResult {
+    let store = state.catalog().store();
     let text = latest_checkpoint_text(store.as_ref())
         .await
         .map_err(plant_core::Error::from)?
@@ -45,12 +63,14 @@ pub async fn checkpoint(ctx: RequestCtx) -> HandlerResult {
         (status = 404, description = "the log is not that large yet"),
         (status = 422, description = "a parameter is missing or not a valid pair"),
     ))]
-pub async fn inclusion(ctx: RequestCtx) -> HandlerResult {
-    let seq = required(&ctx, "seq")?;
-    let size = required(&ctx, "size")?;
-    let store = ctx.state.catalog().store();
-    let proof = ctx
-        .state
+pub async fn inclusion(
+    State(state): State<AppState>,
+    Query(q): Query<InclusionQuery>,
+) -> HandlerResult {
+    let seq = required("seq", q.seq)?;
+    let size = required("size", q.size)?;
+    let store = state.catalog().store();
+    let proof = state
         .transparency()
         .inclusion_proof(store.as_ref(), seq, size)
         .await
@@ -67,12 +87,14 @@ pub async fn inclusion(ctx: RequestCtx) -> HandlerResult {
         (status = 404, description = "the log is not that large yet"),
         (status = 422, description = "a parameter is missing or not a valid pair"),
     ))]
-pub async fn consistency(ctx: RequestCtx) -> HandlerResult {
-    let from = required(&ctx, "from")?;
-    let to = required(&ctx, "to")?;
-    let store = ctx.state.catalog().store();
-    let proof = ctx
-        .state
+pub async fn consistency(
+    State(state): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> HandlerResult {
+    let from = required("from", q.from)?;
+    let to = required("to", q.to)?;
+    let store = state.catalog().store();
+    let proof = state
         .transparency()
         .consistency_proof(store.as_ref(), from, to)
         .await
@@ -81,9 +103,8 @@ pub async fn consistency(ctx: RequestCtx) -> HandlerResult {
 }
 
 /// A required non-negative integer parameter (422 naming it otherwise).
-fn required(ctx: &RequestCtx, name: &str) -> Result<u64, ApiError> {
-    ctx.query
-        .parse_opt::<u64>(name, "a non-negative integer")?
+fn required(name: &str, text: Option<String>) -> Result<u64, ApiError> {
+    number::<u64>(name, text.as_deref(), "a non-negative integer")?
         .ok_or_else(|| ApiError::invalid_field(name, "is required (a non-negative integer)"))
 }
 

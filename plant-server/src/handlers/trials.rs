@@ -7,32 +7,40 @@ use plant_core::catalog::TrialPatch;
 use plant_core::input::TrialInput;
 use plant_core::model::{Kind, Trial, TrialStatus};
 use plant_core::store::ListQuery;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Principal, Role};
-use crate::context::{RequestCtx, parse_uuid};
-use crate::extract::{Authorized, Id, Json, OperatorOrCustomer, Roles};
-use crate::handlers::catalog::{DryRun, collection, dry_run, writer};
+use crate::body::parse_json;
+use crate::extract::{
+    Authorized, Caller, Client, DryRun, Id, IdVersion, Json, JsonBody, OperatorOrCustomer, Query,
+};
+use crate::handlers::catalog::{collection, writer};
 use crate::handlers::versions;
 use crate::headers::{IfMatch, etag, location};
 use crate::problem::ApiError;
-use crate::query::Paging;
+use crate::query::{Paging, keyword, uuid_opt};
+use crate::response::HandlerResult;
 use crate::response::{empty, json_response};
-use crate::router::HandlerResult;
 use crate::state::AppState;
-use crate::wire::trial_json;
+use crate::wire::TrialOut;
 
 /// The envelope of `GET /trials` (kept from the reference API).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TrialPage {
-    #[schema(value_type = Vec<Object>)]
-    pub trials: Vec<Value>,
+pub struct TrialPage<'a> {
+    pub trials: Vec<TrialOut<'a>>,
     pub total: u64,
     pub skip: u64,
     pub limit: u32,
+}
+
+/// The filters of `GET /trials` (a customer's own e-mail replaces the one asked).
+#[derive(Debug, Deserialize)]
+pub struct TrialFilters {
+    agent_id: Option<String>,
+    status: Option<String>,
+    customer_email: Option<String>,
 }
 
 /// Who may see a trial: an operator, or the customer whose e-mail it carries.
@@ -47,10 +55,6 @@ fn may_see(who: &Principal, trial: &Trial) -> bool {
 /// The caller, who must be an operator or a customer.
 type Reader = Authorized<OperatorOrCustomer>;
 
-fn reader(ctx: &RequestCtx) -> Result<Principal, ApiError> {
-    ctx.require(OperatorOrCustomer::ROLES)
-}
-
 async fn visible_trial(state: &AppState, id: Uuid, who: &Principal) -> Result<Trial, ApiError> {
     let trial = state.catalog().get_trial(id).await?;
     if may_see(who, &trial) {
@@ -63,7 +67,7 @@ async fn visible_trial(state: &AppState, id: Uuid, who: &Principal) -> Result<Tr
 }
 
 fn trial_response(trial: &Trial, status: StatusCode) -> HandlerResult {
-    let mut response = json_response(status, &trial_json(trial)?);
+    let mut response = json_response(status, &TrialOut::from(trial));
     response
         .headers_mut()
         .insert(header::ETAG, etag(trial.version));
@@ -78,23 +82,28 @@ fn trial_response(trial: &Trial, status: StatusCode) -> HandlerResult {
     request_body(content = Object, description = "`{agent_id, customer_name, customer_email, company, phone}` \
         (`customer_company` / `customer_phone` accepted too)"),
     responses(
-        (status = 201, description = "the trial, with `days_remaining`"),
+        (status = 201, description = "the trial, with `days_remaining`", body = TrialOut),
         (status = 404, description = "no such agent", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid input", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many bookings from this client", body = crate::problem::Problem,
             content_type = "application/problem+json"),
     ))]
-pub async fn book(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.principal()?;
-    if let Err(retry_after_secs) = ctx.state.trial_limiter().check(&ctx.client_key()) {
+pub async fn book(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Client(client): Client,
+    DryRun(dry): DryRun,
+    JsonBody(body): JsonBody,
+) -> HandlerResult {
+    // Throttled before the body is looked at, so that malformed bookings count too.
+    if let Err(retry_after_secs) = state.trial_limiter().check(&client) {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
-    let input: TrialInput = ctx.json()?;
+    let input: TrialInput = parse_json(&body)?;
     let actor = who.map_or_else(|| "anonymous".to_owned(), |p| p.subject);
-    let dry = dry_run(&ctx)?;
-    let trial = writer(&ctx.state, dry).book_trial(&input, &actor).await?;
+    let trial = writer(&state, dry).book_trial(&input, &actor).await?;
     if dry {
-        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+        return Ok(json_response(StatusCode::OK, &TrialOut::from(&trial)));
     }
     let mut response = trial_response(&trial, StatusCode::CREATED)?;
     if let Some(loc) = location(&format!("{}/{}", collection(Kind::Trial), trial.id)) {
@@ -110,17 +119,15 @@ pub async fn book(ctx: RequestCtx) -> HandlerResult {
            ("agent_id" = Option<uuid::Uuid>, Query), ("status" = Option<String>, Query)),
     responses((status = 200, description = "`{trials, total, skip, limit}`", body = TrialPage)),
     security(("bearer" = [])))]
-pub async fn list(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let paging = Paging::from_query(&ctx.query)?;
-    let q = &ctx.query;
-    let status = q
-        .get("status")
-        .map(|v| v.trim().to_ascii_lowercase().parse::<TrialStatus>())
-        .transpose()
-        .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
+pub async fn list(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    paging: Paging,
+    Query(q): Query<TrialFilters>,
+) -> HandlerResult {
+    let status: Option<TrialStatus> = keyword("status", q.status.as_deref())?;
     let customer_email = if who.has_any(&[Role::Operator]) {
-        q.get("customer_email").map(|e| e.trim().to_lowercase())
+        q.customer_email.map(|e| e.trim().to_lowercase())
     } else {
         let email = who
             .email
@@ -131,24 +138,17 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
     let query = ListQuery {
         kind: Some(Kind::Trial),
         status: status.map(Into::into),
-        agent_id: q
-            .get("agent_id")
-            .map(|v| parse_uuid("agent_id", v))
-            .transpose()?,
+        agent_id: uuid_opt("agent_id", q.agent_id.as_deref())?,
         customer_email,
         offset: paging.offset,
         limit: u64::from(paging.limit),
         ..ListQuery::default()
     };
-    let (trials, total) = ctx.state.catalog().list_trials(&query).await?;
-    let trials = trials
-        .iter()
-        .map(trial_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let (trials, total) = state.catalog().list_trials(&query).await?;
     Ok(json_response(
         StatusCode::OK,
         &TrialPage {
-            trials,
+            trials: trials.iter().map(TrialOut::from).collect(),
             total,
             skip: paging.offset,
             limit: paging.limit,
@@ -159,7 +159,7 @@ pub async fn list(ctx: RequestCtx) -> HandlerResult {
 /// `GET /trials/{id}`.
 #[utoipa::path(get, path = "/api/v1/trials/{id}", tag = "trials",
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, description = "the trial"),
+    responses((status = 200, description = "the trial", body = TrialOut),
               (status = 403, description = "another customer's trial", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -177,7 +177,7 @@ pub async fn get(
     params(("id" = uuid::Uuid, Path),
            ("dry_run" = Option<bool>, Query, description = "true: the trial as it would become; nothing is written")),
     request_body(content = Object, description = "`{status?, deliverables?: [{title, description?, url?}]}`"),
-    responses((status = 200, description = "the trial"),
+    responses((status = 200, description = "the trial", body = TrialOut),
               (status = 409, description = "a transition the trial cannot make", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -195,7 +195,7 @@ pub async fn patch(
         .update_trial(trial.id, &patch, expected, &who.subject)
         .await?;
     if dry {
-        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+        return Ok(json_response(StatusCode::OK, &TrialOut::from(&trial)));
     }
     trial_response(&trial, StatusCode::OK)
 }
@@ -221,7 +221,7 @@ pub async fn cancel(
         .cancel_trial(trial.id, &who.subject)
         .await?;
     if dry {
-        return Ok(json_response(StatusCode::OK, &trial_json(&trial)?));
+        return Ok(json_response(StatusCode::OK, &TrialOut::from(&trial)));
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -250,10 +250,13 @@ pub async fn deliverables(
               (status = 404, description = "no such trial", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn versions(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let trial = visible_trial(&ctx.state, ctx.uuid_param("id")?, &who).await?;
-    versions::list_of(&ctx, Kind::Trial, trial.id).await
+pub async fn versions(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    Id(id): Id,
+) -> HandlerResult {
+    let trial = visible_trial(&state, id, &who).await?;
+    versions::list(&state, Kind::Trial, trial.id).await
 }
 
 /// `GET /trials/{id}/versions/{n}`: the trial as it was at version `n`.
@@ -265,10 +268,13 @@ pub async fn versions(ctx: RequestCtx) -> HandlerResult {
               (status = 422, description = "`n` is not a positive integer", body = crate::problem::Problem,
                 content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn version(ctx: RequestCtx) -> HandlerResult {
-    let who = reader(&ctx)?;
-    let trial = visible_trial(&ctx.state, ctx.uuid_param("id")?, &who).await?;
-    versions::one_of(&ctx, Kind::Trial, trial.id).await
+pub async fn version(
+    State(state): State<AppState>,
+    Authorized(who, _): Reader,
+    IdVersion(id, n): IdVersion,
+) -> HandlerResult {
+    let trial = visible_trial(&state, id, &who).await?;
+    versions::get(&state, Kind::Trial, trial.id, &n).await
 }
 
 /// The version an optional `If-Match` pins (412 when stale).

@@ -7,17 +7,19 @@
 //! problem+json 422 with every violation in `violations` (one line each) and `errors`
 //! (structured), or 409 when the name is taken.
 
+use axum::extract::State;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use plant_core::model::Kind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::Role;
-use crate::context::RequestCtx;
+use crate::extract::{Authorized, Genesis, Json};
 use crate::handlers::certify::parse_kind;
 use crate::problem::ApiError;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
 use crate::wire;
 
 /// What to validate.
@@ -43,20 +45,37 @@ pub struct ValidateRequest {
         (status = 403, description = "not a genesis token", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
-pub async fn validate(ctx: RequestCtx) -> HandlerResult {
-    let who = ctx.require(&[Role::Genesis])?;
-    let request: ValidateRequest = ctx.json()?;
+pub async fn validate(
+    State(state): State<AppState>,
+    Authorized(who, _): Authorized<Genesis>,
+    Json(request): Json<ValidateRequest>,
+) -> HandlerResult {
     let kind = parse_kind("entity_type", &request.entity_type)?;
     if !request.entity.is_object() {
         return Err(ApiError::invalid_field("entity", "must be a JSON object"));
     }
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     let record = catalog
         .create_json(kind, request.entity, &who.subject, true)
         .await?;
-    let entity = wire::records_json(catalog, &[record]).await?.pop();
+    let mut names = wire::Names::default();
+    let entity = wire::record_out(catalog, &record, &mut names).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "valid": true, "entity_type": kind, "entity": entity }),
+        &Valid {
+            valid: true,
+            entity_type: kind,
+            entity,
+        },
     ))
+}
+
+/// The answer for a valid entity.
+#[derive(Debug, Serialize)]
+struct Valid<'a> {
+    /// Always true (an invalid entity is a problem).
+    valid: bool,
+    entity_type: Kind,
+    /// The entity as it would be created.
+    entity: wire::RecordOut<'a>,
 }

@@ -10,37 +10,26 @@ use plant_core::model::Kind;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::context::RequestCtx;
 use crate::problem::ApiError;
+use crate::response::HandlerResult;
 use crate::response::json_response;
-use crate::router::HandlerResult;
+use crate::state::AppState;
 
 /// `GET …/{id}/versions`: `[{version, seq, hash, prev_hash, lineage_hash, hash_verified,
-/// action, actor, at}]`, oldest first; 404 for an unknown id.
-pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let id = ctx.uuid_param("id")?;
-    list_of(&ctx, kind, id).await
-}
-
-/// `GET …/{id}/versions/{n}`: the version's summary with the entity as it was under `entity`;
-/// 404 for an unknown id or version, 422 when `n` is not a positive integer.
-pub async fn get(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let id = ctx.uuid_param("id")?;
-    one_of(&ctx, kind, id).await
-}
-
-/// The versions of record `id` of `kind` (whoever calls has been allowed to read it).
-pub async fn list_of(ctx: &RequestCtx, kind: Kind, id: Uuid) -> HandlerResult {
-    let versions = ctx.state.catalog().versions(kind, id).await?;
+/// action, actor, at}]`, oldest first; 404 for an unknown id. Whoever calls has been allowed to
+/// read record `id` of `kind`.
+pub async fn list(state: &AppState, kind: Kind, id: Uuid) -> HandlerResult {
+    let versions = state.catalog().versions(kind, id).await?;
     Ok(json_response(StatusCode::OK, &versions))
 }
 
-/// Version `{n}` of record `id` of `kind`, with the path of its inclusion proof (whoever calls
-/// has been allowed to read it).
-pub async fn one_of(ctx: &RequestCtx, kind: Kind, id: Uuid) -> HandlerResult {
-    let n = parse_version(ctx.param("n")?)?;
-    let version = ctx.state.catalog().version(kind, id, n).await?;
-    let store = ctx.state.catalog().store();
+/// `GET …/{id}/versions/{n}`: the version's summary with the entity as it was under `entity`,
+/// and the path of its inclusion proof; 404 for an unknown id or version, 422 when `n` is not a
+/// positive integer. Whoever calls has been allowed to read record `id` of `kind`.
+pub async fn get(state: &AppState, kind: Kind, id: Uuid, n: &str) -> HandlerResult {
+    let n = parse_version(n)?;
+    let version = state.catalog().version(kind, id, n).await?;
+    let store = state.catalog().store();
     // Prove against the newest signed checkpoint when it covers this entry (that root can be
     // checked against a signature); otherwise against the log as it stands.
     let signed = store

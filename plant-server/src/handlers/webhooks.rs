@@ -16,8 +16,8 @@ use crate::auth::Role;
 use crate::extract::{Authorized, Id, Json, Roles};
 use crate::headers::location;
 use crate::problem::ApiError;
+use crate::response::HandlerResult;
 use crate::response::{empty, json_response};
-use crate::router::HandlerResult;
 use crate::state::AppState;
 
 /// Operators, who run the platform's integrations.

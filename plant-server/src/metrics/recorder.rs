@@ -113,11 +113,11 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Records one answered request.
-    pub fn observe(&self, route: &'static str, method: &Method, status: u16, latency: Duration) {
+    pub fn observe(&self, route: &str, method: &Method, status: u16, latency: Duration) {
         let labels = [
-            Label::from_static_parts("route", route),
+            Label::new("route", route.to_owned()),
             Label::new("method", method_label(method)),
-            Label::new("status", status.to_string()),
+            Label::new("status", status_label(status)),
         ];
         metrics::with_local_recorder(&self.recorder, || {
             metrics::counter!(REQUESTS, labels.iter()).increment(1);
@@ -139,6 +139,32 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.handle.render()
     }
+}
+
+/// The status as a label without allocating for the usual ones.
+fn status_label(status: u16) -> SharedString {
+    const USUAL: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (412, "412"),
+        (422, "422"),
+        (428, "428"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+    ];
+    USUAL.iter().find(|(code, _)| *code == status).map_or_else(
+        || SharedString::from_owned(status.to_string()),
+        |(_, text)| SharedString::const_str(text),
+    )
 }
 
 /// The method as a label without allocating for the standard ones.

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use plant_server::config::{Config, JwtConfig};
-use plant_server::router::RouterBuilder;
 use plant_server::service::App;
 use plant_server::state::{AppState, Readiness};
 use serde_json::Value;
@@ -50,13 +50,16 @@ impl Drop for TestServer {
     }
 }
 
+/// Endpoints a test adds to the routing table.
+pub type ExtraRoutes = Box<dyn FnOnce(Router<AppState>) -> Router<AppState>>;
+
 /// Options for a test server.
 #[derive(Default)]
 pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// `None`: ready when the store answers.
     pub readiness: Option<Arc<dyn Readiness>>,
-    pub extra_routes: Option<Box<dyn FnOnce(RouterBuilder) -> RouterBuilder>>,
+    pub extra_routes: Option<ExtraRoutes>,
 }
 
 /// The suite runs against PostgreSQL when `PLANT_TEST_ADMIN_URL` names a server it may create
@@ -141,12 +144,12 @@ pub async fn start_with(options: Options) -> TestServer {
         }
         None => seeded,
     };
-    let mut builder = plant_server::routes::builder();
+    let mut router = plant_server::routes::router();
     if let Some(extra) = options.extra_routes {
-        builder = extra(builder);
+        router = extra(router);
     }
     let app = Arc::new(App {
-        router: builder.build().unwrap(),
+        router,
         state: state.clone(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
