@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod card_signing;
 pub mod config;
+pub mod console;
 pub mod edge;
 pub mod feed_clients;
 pub mod handlers;

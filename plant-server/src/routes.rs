@@ -23,7 +23,7 @@ pub fn router() -> Result<Router, RouteError> {
 
 /// The routes, before the matcher is built (tests add their own).
 pub fn builder() -> RouterBuilder {
-    let mut b = Router::builder()
+    let mut b = crate::console::routes(Router::builder())
         .handler(Method::GET, "/health", ops::health)
         .handler(Method::GET, "/api/v1/health", ops::health)
         .handler(Method::GET, "/ready", ops::ready)
