@@ -33,6 +33,10 @@ step "embedding model (all-MiniLM-L6-v2, pinned and hash-checked)"
 PLANT_EMBED_MODEL_DIR=$(scripts/fetch-model.sh | tail -n 1)
 export PLANT_EMBED_MODEL_DIR
 
+step "browser for the console's end-to-end tests (Debian's chromium and chromium-driver)"
+PLANT_CHROMEDRIVER=$(scripts/test-browser.sh | tail -n 1)
+export PLANT_CHROMEDRIVER
+
 # plant-server's HTTP tests run on PostgreSQL when the database is there, so they run a second
 # time with PLANT_TEST_STORE=memory: both stores answer the same over the wire.
 server_tests=()
