@@ -83,6 +83,86 @@ async fn a_token_signs_in_with_a_strict_http_only_cookie_and_opens_the_catalog()
 }
 
 #[tokio::test]
+async fn the_catalog_filters_by_industry_and_status_and_pages_by_cursor() {
+    let server = common::start().await;
+    let mut browser = signed_in(&server).await;
+    let industries = req("GET", "/api/v1/industries").send(&server).await.json();
+    let education = industries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("education")
+        })
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = browser
+        .get(
+            &server,
+            &format!("/console/catalog/agents?industry={education}"),
+        )
+        .await
+        .text();
+    assert!(page.contains("Theo March"), "an education agent");
+    assert!(
+        !page.contains("Ava Flux"),
+        "a marketing agent is filtered out"
+    );
+    let archived = browser
+        .get(&server, "/console/catalog/agents?status=archived")
+        .await
+        .text();
+    assert!(archived.contains("Nothing matches."));
+    // A full first page links to the next one by cursor; it continues where the first ended.
+    let agents = req("GET", "/api/v1/agents?limit=1")
+        .send(&server)
+        .await
+        .json();
+    let one = &agents[0];
+    let extra = req("POST", "/api/v1/agents")
+        .bearer(&token(&server, "genesis"))
+        .json(&json!({"name": "Page two agent", "description": "Lands on the second page.",
+            "skill_id": one["skill_id"], "job_role_id": one["job_role_id"], "industry_id": one["industry_id"]}))
+        .send(&server)
+        .await;
+    assert_eq!(extra.status, 201, "{}", extra.text());
+    let first = browser.get(&server, "/console/catalog/agents").await.text();
+    let marker = "rel=\"next\"";
+    let link_at = first.find(marker).expect("a next link on a full page");
+    let href_start = first[..link_at].rfind("href=\"").unwrap() + "href=\"".len();
+    let href = first[href_start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(href.contains("after="), "{href}");
+    let second = browser.get(&server, &href).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    let rows = |html: &str| -> Vec<String> {
+        html.split("<td><a href=\"/console/catalog/agents/")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_owned())
+            .collect()
+    };
+    let (a, b) = (rows(&first), rows(&second.text()));
+    assert_eq!(a.len(), 50);
+    assert!(
+        b.iter().all(|id| !a.contains(id)),
+        "no row repeats on the next page"
+    );
+    let bad = browser
+        .get(&server, "/console/catalog/agents?after=nonsense")
+        .await;
+    assert_eq!(bad.status, 422);
+}
+
+#[tokio::test]
 async fn cookies_are_not_secure_only_on_localhost() {
     let server = common::start().await;
     let form = req("GET", "/console/login").send(&server).await;

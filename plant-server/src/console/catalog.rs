@@ -233,17 +233,16 @@ async fn list_page(request: &Request, session: &Session) -> Result<Page, Page> {
             .search_mode(&q, SearchMode::Hybrid, &filter, PAGE_SIZE as usize)
             .await
             .map_err(Page::failed)?;
-        let mut rows = Vec::with_capacity(hits.len());
-        for hit in hits.into_iter().filter(|h| h.kind == kind) {
-            let Ok(record) = catalog.get(kind, hit.id).await else {
-                continue;
-            };
-            if role.is_some() && job_role_of(&record) != role {
-                continue;
-            }
-            rows.extend(Row::of(&record, Some(hit.score)));
-        }
-        rows
+        // The hits' records are read at once: one round trip of latency, not one per hit.
+        let hits: Vec<_> = hits.into_iter().filter(|h| h.kind == kind).collect();
+        let records =
+            futures_util::future::join_all(hits.iter().map(|h| catalog.get(kind, h.id))).await;
+        hits.iter()
+            .zip(records)
+            .filter_map(|(hit, record)| record.ok().map(|r| (hit, r)))
+            .filter(|(_, record)| role.is_none() || job_role_of(record) == role)
+            .filter_map(|(hit, record)| Row::of(&record, Some(hit.score)))
+            .collect()
     } else {
         let after = match request.param("after") {
             Some(text) => Some(parse_cursor(text).ok_or_else(|| {
