@@ -16,8 +16,11 @@ use crate::auth::Role;
 
 /// Most entities one preview or batch covers (the API's batch limit).
 pub const MAX_BATCH: usize = 50;
-/// Most queue rows shown.
-const MAX_QUEUE: usize = 500;
+/// Most queue rows shown: two batches' worth. The store cannot filter by certification state, so
+/// the queue is found by scanning; stopping here bounds the page's cost on a large catalog.
+const MAX_QUEUE: usize = 100;
+/// Records read per scan step.
+const SCAN_PAGE: u64 = 250;
 /// The kinds that are certified, in the order their dependencies need.
 const CERTIFIED_KINDS: &[Kind] = &[
     Kind::Industry,
@@ -96,7 +99,7 @@ async fn queue_page(request: &Request, session: &Session) -> Result<Page, Page> 
                 kind: Some(kind),
                 status: Some(StatusFilter::Catalog(Status::Active)),
                 after,
-                limit: 1000,
+                limit: SCAN_PAGE,
                 ..ListQuery::default()
             };
             let records = catalog.list(&query).await.map_err(Page::failed)?;
@@ -113,7 +116,7 @@ async fn queue_page(request: &Request, session: &Session) -> Result<Page, Page> 
                 }
             }
             match records.last() {
-                Some(last) if records.len() == 1000 => {
+                Some(last) if records.len() as u64 == SCAN_PAGE => {
                     after = Some((last.created_at(), last.id()));
                 }
                 _ => break,
