@@ -51,6 +51,10 @@ if ! "$webhooks_venv/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
 fi
 export PLANT_STANDARDWEBHOOKS_PYTHON="$webhooks_venv/bin/python"
 
+step "browser for the console's end-to-end tests (Debian's chromium and chromium-driver)"
+PLANT_CHROMEDRIVER=$(scripts/test-browser.sh | tail -n 1)
+export PLANT_CHROMEDRIVER
+
 # plant-server's HTTP tests run on PostgreSQL when the database is there, so they run a second
 # time with PLANT_TEST_STORE=memory: both stores answer the same over the wire.
 server_tests=()

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod bodies;
 pub mod card_signing;
 pub mod config;
+pub mod console;
 pub mod edge;
 pub mod feed_clients;
 pub mod handlers;

@@ -29,9 +29,14 @@ use crate::state::AppState;
 /// Genesis, who alone writes the catalog.
 type Curator = Authorized<Genesis>;
 
-/// All routes of the API. Unknown paths, other methods, `OPTIONS` and the route label of each
+/// All routes: the API's and the console's. Unknown paths, other methods, `OPTIONS` and the route label of each
 /// response are the edge's ([`crate::service`]).
 pub fn router() -> Router<AppState> {
+    crate::console::routes(api_router())
+}
+
+/// The API's routes alone, without the console's pages.
+pub fn api_router() -> Router<AppState> {
     api().split_for_parts().0
 }
 
