@@ -158,7 +158,16 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
             .insert(header::ALLOW, allow_value(&allow));
     } else if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
         let correlation_id = CorrelationId::from_value(id.as_ref());
+        // The consistency token the layer inside set survives the rendering.
+        let seq = response
+            .headers_mut()
+            .remove(&crate::conditional::SEQ_HEADER);
         response = render(&err, uri.path(), &correlation_id).map(axum::body::Body::new);
+        if let Some(seq) = seq {
+            response
+                .headers_mut()
+                .insert(crate::conditional::SEQ_HEADER.clone(), seq);
+        }
     }
 
     let headers = response.headers_mut();
