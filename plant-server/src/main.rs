@@ -27,6 +27,9 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     logging::init(config.log_format, config.gcp_project.clone())?;
     let development = startup::development_credentials(&mut config)?;
+    // A console configuration that cannot be used stops start-up (the router would only log it).
+    plant_server::console::ConsoleConfig::from_env()
+        .and_then(|console| plant_server::console::Console::new(&console))?;
     let state = startup::build_state(&config).await?;
     if let Some(port) = config.metrics_port {
         let metrics = tokio::net::TcpListener::bind(("0.0.0.0", port))
