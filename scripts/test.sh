@@ -62,9 +62,9 @@ for f in plant-server/tests/*.rs; do server_tests+=(--test "$(basename "$f" .rs)
 
 step "tests (with a throwaway PostgreSQL 16 + pgvector), then the HTTP tests on the in-memory store"
 scripts/test-db.sh run -- bash -ec '
-  cargo test --workspace --locked
+  cargo test --workspace --locked --no-fail-fast
   printf "\n==> %s\n" "the HTTP tests again, on the in-memory store" >&2
-  PLANT_TEST_STORE=memory cargo test --workspace --locked "$@"
+  PLANT_TEST_STORE=memory cargo test --workspace --locked --no-fail-fast "$@"
 ' test-suites "${server_tests[@]}"
 
 step "deployment static checks"

@@ -71,11 +71,13 @@ async fn a_refused_change_fails_alone_and_the_batch_commits_with_consecutive_seq
     assert_eq!(v2.record.version(), 2);
     let before = setup.head().await.unwrap();
 
-    // One appender that waits long enough for all thirteen changes to queue.
+    // One appender that waits long enough for all fourteen changes (twelve units, two of them
+    // pairs) to queue: a batch closes once it holds `max_changes`, so a smaller bound would
+    // leave whichever unit came last to a second transaction.
     let mut config = PgConfig::new(&db.url);
     config.max_connections = 4;
     config.group_commit = GroupCommit {
-        max_changes: 13,
+        max_changes: 14,
         max_wait: Duration::from_secs(5),
         appenders: 1,
     };
