@@ -22,7 +22,7 @@ use pg_support::TestDb;
 use plant_core::catalog::Catalog;
 use plant_core::input::SkillInput;
 use plant_core::model::Kind;
-use plant_core::search::{INDEX_BACKLOG, MiniLm};
+use plant_core::search::{INDEX_BACKLOG, INDEX_BATCH, MiniLm};
 use plant_core::store::{SearchFilter, Store};
 
 fn rss_mib() -> f64 {
@@ -90,7 +90,7 @@ async fn writes_do_not_wait_for_the_model_and_every_vector_follows() {
     eprintln!(
         "vector lag: {writes} skills in {:.1} s = {:.0} writes/s with MiniLM; commit to vector \
          p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} vectors; backlog peak {peak_backlog} \
-         (bound {INDEX_BACKLOG}); RSS {:.0} MiB",
+         (bound {INDEX_BACKLOG} queued + {INDEX_BATCH} embedding); RSS {:.0} MiB",
         elapsed.as_secs_f64(),
         writes as f64 / elapsed.as_secs_f64(),
         lag.p50.as_secs_f64() * 1e3,
@@ -99,7 +99,8 @@ async fn writes_do_not_wait_for_the_model_and_every_vector_follows() {
         lag.count,
         rss_mib()
     );
-    assert!(peak_backlog <= INDEX_BACKLOG);
+    // Queued texts are bounded by the channel; the batch being embedded has left it.
+    assert!(peak_backlog <= INDEX_BACKLOG + INDEX_BATCH);
     assert_eq!(catalog.vector_indexer().backlog(), 0);
 
     // Every skill has its vector now.

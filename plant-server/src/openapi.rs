@@ -31,7 +31,7 @@ use crate::problem::{Problem, Violation};
                        application/problem+json (RFC 9457).",
         version = "1"
     ),
-    components(schemas(Problem, Violation, ops::Status, certify::CertifyRequest, certify::BatchResult,
+    components(schemas(Problem, Violation, ops::ProbeStatus, certify::CertifyRequest, certify::BatchResult,
         plant_core::model::Base, plant_core::model::Industry, plant_core::model::Skill,
         plant_core::model::JobRole, plant_core::model::Team, plant_core::model::Agent,
         plant_core::model::Trial, plant_core::model::Job, plant_core::model::PrecedentSeed,

@@ -53,9 +53,18 @@ async fn schemathesis_finds_no_5xx_and_no_schema_violation() {
         .collect::<Vec<_>>()
         .join("\n");
     eprintln!("schemathesis summary:\n{summary}");
+    // The server's own account of its failures: a 5xx's cause is only in its log.
+    let failures: String = server
+        .logs()
+        .lines()
+        .filter(|l| l.contains("\"ERROR\"") || l.contains("\"WARNING\"") || l.contains("panic"))
+        .take(20)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         out.status.success(),
-        "schemathesis found problems (exit {:?})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "schemathesis found problems (exit {:?})\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n\
+         --- the server's errors\n{failures}",
         out.status.code()
     );
     drop(server);

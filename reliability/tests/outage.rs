@@ -76,9 +76,24 @@ async fn database_outage_answers_503_quickly_and_recovers_within_5_s_without_a_r
             Some(200),
             "/health while the database is down"
         );
+        // Catalog reads are answered from the read model, which outlives the database: the
+        // catalog as it was, with the model's seq.
+        let read = req("GET", "/api/v1/genesis/skills")
+            .send_within(addr, REQUEST_TIMEOUT + Duration::from_secs(2))
+            .await
+            .expect("a catalog read answers while the database is down");
+        assert_eq!(
+            read.status,
+            200,
+            "a catalog read while down: {}",
+            read.brief()
+        );
+        assert!(
+            read.header("x-plant-seq").is_some(),
+            "a model's answer names its seq"
+        );
         for request in [
             req("GET", "/ready"),
-            req("GET", "/api/v1/genesis/skills"),
             req("POST", "/api/v1/genesis/skills")
                 .bearer(&genesis)
                 .json(&skill_body(&format!("During outage {probes}"))),

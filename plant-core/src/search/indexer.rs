@@ -103,16 +103,19 @@ impl VectorIndexer {
     }
 
     /// Queues a record's text; waits while [`INDEX_BACKLOG`] texts are pending.
+    /// A writer waiting for room is not counted in [`Self::backlog`] until its text is queued.
     pub async fn submit(&self, job: IndexJob) {
-        self.backlog.send_modify(|n| *n += 1);
-        if self.jobs.send(job).await.is_err() {
-            // The task is gone (the runtime is shutting down): the vector stays missing and
-            // `plant-cli embed` backfills it.
-            self.backlog.send_modify(|n| *n = n.saturating_sub(1));
+        // Without a slot the task is gone (the runtime is shutting down): the vector stays
+        // missing and `plant-cli embed` backfills it.
+        if let Ok(slot) = self.jobs.reserve().await {
+            // Counted before the task can take it, so the count never goes below zero.
+            self.backlog.send_modify(|n| *n += 1);
+            slot.send(job);
         }
     }
 
-    /// How many texts wait for their vector (queued or being embedded).
+    /// How many texts wait for their vector: queued (at most [`INDEX_BACKLOG`]) or in the batch
+    /// being embedded (at most [`INDEX_BATCH`]).
     pub fn backlog(&self) -> usize {
         *self.backlog.borrow()
     }

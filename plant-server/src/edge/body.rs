@@ -80,6 +80,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadJson("a JSON body is required".into()));
     }
+    // serde_json keeps the last of repeated keys; a body that names a field twice is refused
+    // instead of being read as one of its two meanings.
+    if let Err(err) = serde_json::from_slice::<UniqueKeys>(body)
+        && err.classify() == Category::Data
+    {
+        return Err(ApiError::BadJson(format!(
+            "the body is not usable JSON: {err}"
+        )));
+    }
     serde_json::from_slice(body).map_err(|err| match err.classify() {
         Category::Data => shape_error(&err),
         Category::Syntax | Category::Eof | Category::Io => ApiError::BadJson(format!(
@@ -162,5 +171,80 @@ mod tests {
         assert!(check_content_type(&Method::GET, &h).is_ok());
         h.insert(header::CONTENT_LENGTH, "0".parse().unwrap());
         assert!(check_content_type(&Method::POST, &h).is_ok());
+    }
+}
+
+/// Any JSON value, read only to refuse an object that repeats a key.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<UniqueKeys>()?;
+            if !seen.insert(key) {
+                return Err(serde::de::Error::custom("an object repeats a key"));
+            }
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+#[cfg(test)]
+mod unique_keys_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_key_is_refused_at_any_depth_and_distinct_keys_pass() {
+        let refused: [&[u8]; 2] = [br#"{"a":1,"a":2}"#, br#"{"x":[{"b":1,"c":2,"b":3}]}"#];
+        for body in refused {
+            assert!(parse_json::<serde_json::Value>(body).is_err());
+        }
+        let value: serde_json::Value =
+            parse_json(br#"{"a":1,"b":{"a":2},"c":[{"a":3}]}"#).unwrap_or_default();
+        assert_eq!(value["c"][0]["a"], 3);
     }
 }

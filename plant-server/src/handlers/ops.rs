@@ -12,28 +12,28 @@ use crate::state::AppState;
 
 /// The body of `/health` and `/ready`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Status {
+pub struct ProbeStatus {
     /// Always `ok`.
     pub status: &'static str,
 }
 
 /// Liveness: 200 while the process is up.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "the process is up", body = Status)))]
+    responses((status = 200, description = "the process is up", body = ProbeStatus)))]
 pub async fn health() -> HandlerResult {
-    Ok(json_response(StatusCode::OK, &Status { status: "ok" }))
+    Ok(json_response(StatusCode::OK, &ProbeStatus { status: "ok" }))
 }
 
 /// Readiness: 200 when the database answers, 503 otherwise.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses(
-        (status = 200, description = "ready to serve", body = Status),
+        (status = 200, description = "ready to serve", body = ProbeStatus),
         (status = 503, description = "the database cannot be reached", body = Problem,
             content_type = "application/problem+json"),
     ))]
 pub async fn ready(State(state): State<AppState>) -> HandlerResult {
     match state.readiness().check().await {
-        Ok(()) => Ok(json_response(StatusCode::OK, &Status { status: "ok" })),
+        Ok(()) => Ok(json_response(StatusCode::OK, &ProbeStatus { status: "ok" })),
         Err(err) => Err(ApiError::Unavailable(Some(Box::new(err)))),
     }
 }
