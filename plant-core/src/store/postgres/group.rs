@@ -24,6 +24,7 @@
 //! With more than one appender, one batch can write its records while another holds the head
 //! and waits for its flush.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -421,7 +422,27 @@ impl Appended {
     /// Appends every entry, moves the head to the last, sets the records' chain-derived
     /// columns: one statement.
     async fn execute(self, conn: &mut PgConnection) -> StoreResult<()> {
+        // The last entry of each record in the batch sets its columns.
+        let mut last_of: HashMap<uuid::Uuid, usize> = HashMap::with_capacity(self.entity_id.len());
+        for (i, id) in self.entity_id.iter().enumerate() {
+            last_of.insert(*id, i);
+        }
+        let mut last: Vec<usize> = last_of.into_values().collect();
+        last.sort_unstable();
+        let ids: Vec<uuid::Uuid> = last.iter().map(|&i| self.entity_id[i]).collect();
+        let hashes: Vec<Vec<u8>> = last.iter().map(|&i| self.hash[i].clone()).collect();
+        let mut histories = Vec::with_capacity(last.len());
+        let mut chains = Vec::with_capacity(last.len());
+        let (mut history, mut chain) = (self.history, self.chain);
+        for &i in &last {
+            histories.push(std::mem::replace(&mut history[i], Json(Value::Null)));
+            chains.push(std::mem::replace(&mut chain[i], Json(Value::Null)));
+        }
+        // Planned for each batch, not once per connection: a plan cached while a table was
+        // small scans it whole ever after (see `sql::APPEND_BATCH`); planned with the batch's
+        // arrays and the tables' current sizes, every update is an index lookup.
         sqlx::query(sql::APPEND_BATCH)
+            .persistent(false)
             .bind(self.seq)
             .bind(self.entity_id)
             .bind(self.entity_type)
@@ -434,8 +455,10 @@ impl Appended {
             .bind(self.hash)
             .bind(to_i64(self.head.seq)?)
             .bind(self.head.hash.0.to_vec())
-            .bind(self.history)
-            .bind(self.chain)
+            .bind(ids)
+            .bind(hashes)
+            .bind(histories)
+            .bind(chains)
             .execute(conn)
             .await
             .map(|_| ())

@@ -383,25 +383,29 @@ pub(super) const HEAD: &str = "select seq, hash from audit_head";
 pub(super) const LOCK_HEAD: &str = "select seq, hash from audit_head where id for update";
 
 /// Appends a batch of entries ($1 … $10: arrays in `audit_columns` order, in seq order), moves
-/// the head to the last ($11 seq, $12 hash) and sets each record's version hash; catalog kinds
-/// also get their history ($13) and hash chain ($14). A record with several entries in the batch
-/// gets the columns of its last one. Ids are UUIDs, unique across the tables, so each table
-/// takes the rows whose id it holds.
+/// the head to the last ($11 seq, $12 hash) and sets each record's chain-derived columns from
+/// its last entry in the batch: $13 the records' ids (each once), $14 their version hashes,
+/// $15 and $16 the history and hash chain of catalog kinds. Ids are UUIDs, unique across the
+/// tables, so each table takes the rows whose id it holds. Each update also says
+/// `id = any($13)`: that is an index lookup of the batch's few ids whatever the planner estimates
+/// for the unnested arrays, where a join alone was planned as a scan of the whole table (the
+/// trial table is read in full once per batch, growing with every booking).
 pub(super) const APPEND_BATCH: &str = concat!(
     "with appended as (insert into audit_log (",
     audit_columns!(),
     ") select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
         $6::text[], $7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[])), \
      moved as (update audit_head set seq = $11, hash = $12 where audit_head.id), \
-     latest as (select distinct on (u.id) u.id, u.hash, u.history, u.chain \
-        from unnest($2::uuid[], $10::bytea[], $13::jsonb[], $14::jsonb[]) \
-            with ordinality as u(id, hash, history, chain, ord) \
-        order by u.id, u.ord desc), \
+     latest as (select * from unnest($13::uuid[], $14::bytea[], $15::jsonb[], $16::jsonb[]) \
+        as l(id, hash, history, chain)), \
      catalog as (update base_entity b set version_hash = l.hash, amendment_history = l.history, \
-        hash_chain_sha256 = l.chain from latest l where b.id = l.id), \
-     trials as (update trial t set version_hash = l.hash from latest l where t.id = l.id), \
-     jobs as (update job j set version_hash = l.hash from latest l where j.id = l.id) \
-     update precedent_seed p set version_hash = l.hash from latest l where p.id = l.id"
+        hash_chain_sha256 = l.chain from latest l where b.id = l.id and b.id = any($13::uuid[])), \
+     trials as (update trial t set version_hash = l.hash from latest l \
+        where t.id = l.id and t.id = any($13::uuid[])), \
+     jobs as (update job j set version_hash = l.hash from latest l \
+        where j.id = l.id and j.id = any($13::uuid[])) \
+     update precedent_seed p set version_hash = l.hash from latest l \
+        where p.id = l.id and p.id = any($13::uuid[])"
 );
 
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
