@@ -13,8 +13,9 @@
 //!
 //! Everything else passes through: trials and jobs (customer data, read per customer), the
 //! chain, checkpoints, search and verification (which must read the store's rows, not the
-//! model's). Writes pass through and answer only once the model has folded their entry, so a
-//! process reads its own writes. Other processes see them once the notification arrives;
+//! model's). Writes of the projected kinds pass through and answer only once the model has
+//! folded their entry, so a process reads its own writes (a trial or job alone does not wait:
+//! its reads go to the store). Other processes see them once the notification arrives;
 //! [`ReadModelStore::seq`] names how far the model is, and [`ReadModelStore::wait_for`] waits
 //! (bounded) for a given seq — what the server's consistency tokens are made of.
 //!
@@ -337,13 +338,21 @@ fn cloned(records: Vec<Arc<Record>>) -> Vec<Record> {
 impl Store for ReadModelStore {
     async fn commit(&self, change: Change) -> StoreResult<Committed> {
         let committed = self.inner.commit(change).await?;
-        self.folded(committed.entry.seq).await;
+        if is_projected(committed.record.kind()) {
+            self.folded(committed.entry.seq).await;
+        }
         Ok(committed)
     }
 
+    /// Answers once the model holds the last entry of the changes, when any of them is of a
+    /// projected kind. Trials and jobs alone do not wait: the model never serves them, so
+    /// their reads go to the store, where the commit is already visible; a `min_seq` read of
+    /// a projected kind still waits for the model to pass their seq.
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         let committed = self.inner.commit_all(changes).await?;
-        if let Some(last) = committed.last() {
+        if committed.iter().any(|c| is_projected(c.record.kind()))
+            && let Some(last) = committed.last()
+        {
             self.folded(last.entry.seq).await;
         }
         Ok(committed)
