@@ -411,9 +411,23 @@ pgbench_ceiling 10
 
 # -- audited writes -----------------------------------------------------------------------------
 note "audited writes"
+# verify_chain SCENARIO: `plant-cli verify` on the whole chain and every row, recorded.
+# Requests wrk cut when it stopped are still committed (a queued change commits with its batch
+# whether or not its caller waits), and verify reads the chain and then the rows, not one
+# snapshot: let those last commits land first.
+verify_chain() {
+  sleep 1
+  if "$CLI" verify >"$WORK/verify-$1.txt" 2>/dev/null; then
+    printf 'verify\t%s\tok: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt" | cut -c1-60)" >>"$RECORDED"
+  else
+    printf 'verify\t%s\tFAILED: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt")" >>"$RECORDED"
+  fi
+}
 for key in post-skill post-trial; do
   load_endpoint "$BASE" "$key"
+  verify_chain "$key"
   db_ceiling "$key"
+  verify_chain "db-$key"
 done
 meta rss_peak_kib "$(rss_kib "$MAIN_PID" VmHWM)"
 meta image "not measured: no Docker daemon on this machine"
@@ -452,15 +466,7 @@ for n in 1 2 3; do
       note "scale$n: $(cut -f1 <<<"$summary") req/s"
     fi
   done
-  # Requests wrk cut when it stopped are still committed (a queued change commits with its
-  # batch whether or not its caller waits), and verify reads the chain and then the rows, not
-  # one snapshot: let those last commits land first.
-  sleep 1
-  if "$CLI" verify >"$WORK/verify-$n.txt" 2>/dev/null; then
-    printf 'verify\tscale%s\tok: %s\n' "$n" "$(tail -n 1 "$WORK/verify-$n.txt" | cut -c1-60)" >>"$RECORDED"
-  else
-    printf 'verify\tscale%s\tFAILED: %s\n' "$n" "$(tail -n 1 "$WORK/verify-$n.txt")" >>"$RECORDED"
-  fi
+  verify_chain "scale$n"
 done
 meta total_seconds "$(($(date +%s) - ${BENCH_STARTED:-$(date +%s)}))"
 

@@ -299,6 +299,18 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         m("total_seconds")
     );
 
+    md.push_str("\n## `plant-cli verify` after the write rows\n\n| after | result |\n|---|---|\n");
+    for (scenario, label) in [
+        ("post-skill", "`POST /api/v1/genesis/skills` over HTTP"),
+        ("db-post-skill", "its database ceiling loop"),
+        ("post-trial", "`POST /api/v1/trials` over HTTP"),
+        ("db-post-trial", "its database ceiling loop"),
+    ] {
+        if let Some(outcome) = rec.verify.get(scenario) {
+            let _ = writeln!(md, "| {label} | {outcome} |");
+        }
+    }
+
     md.push_str("\n## Audited writes over 1, 2, 3 server processes (one database, one chain)\n\n");
     md.push_str("| processes | POST /genesis/skills req/s | p50 ms | p99 ms | errors | `plant-cli verify` |\n|---:|---:|---:|---:|---:|---|\n");
     for n in 1..=3 {
@@ -413,6 +425,7 @@ mod tests {
         run\tscale2\tpost-skill\t300\t1\t2\t3\t0\n\
         run\tpgbench\tappend-10\t983\t30\t60\t9830\t0\n\
         verify\tscale2\tok: audit chain intact\n\
+        verify\tpost-skill\tFAILED: break at seq 7\n\
         garbage line\n";
 
     #[test]
@@ -435,6 +448,9 @@ mod tests {
         assert!(md.contains("| 50% |"));
         assert!(md.contains("| 2 | 300 |"));
         assert!(md.contains("| ok: audit chain intact |"));
+        assert!(
+            md.contains("| `POST /api/v1/genesis/skills` over HTTP | FAILED: break at seq 7 |")
+        );
         assert!(md.contains("| 10 | 983 | 9\u{202f}830 | 30.00 | 60.00 |"));
         assert!(!md.contains("POST /api/v1/trials"));
     }
