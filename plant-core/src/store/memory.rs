@@ -650,6 +650,24 @@ impl Store for MemoryStore {
         Ok(self.lock().checkpoints.clone())
     }
 
+    /// Verifies a copy of the chain, checkpoints and rows taken under one lock: one moment, as
+    /// on PostgreSQL, so a commit landing while it runs is not taken for a break.
+    async fn verify(&self, trusted_keys: &[String]) -> StoreResult<crate::audit::VerifyReport> {
+        let copy = {
+            let inner = self.lock();
+            MemoryStore {
+                inner: Mutex::new(Inner {
+                    records: inner.records.clone(),
+                    entries: inner.entries.clone(),
+                    checkpoints: inner.checkpoints.clone(),
+                    ..Inner::default()
+                }),
+                ..MemoryStore::default()
+            }
+        };
+        crate::store::verify_from(&mut crate::store::ReadThrough(&copy), trusted_keys).await
+    }
+
     async fn add_tree_checkpoint(&self, checkpoint: StoredTreeCheckpoint) -> StoreResult<()> {
         let mut inner = self.lock();
         if !inner

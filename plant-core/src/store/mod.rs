@@ -602,44 +602,83 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Verifies the whole chain, every current record against its latest entry, and the
     /// checkpoints (signed by one of `trusted_keys`, or by the key they carry when empty).
+    /// A store that can read all of it as of one moment should (the PostgreSQL store reads
+    /// in one repeatable-read transaction): otherwise a change committed between reading the
+    /// chain and reading its row looks like a break.
     async fn verify(&self, trusted_keys: &[String]) -> StoreResult<VerifyReport> {
-        const PAGE: u64 = 10_000;
-        let checkpoints = self.checkpoints().await?;
-        let mut verifier = ChainVerifier::with_checkpoints(trusted_keys.to_vec(), &checkpoints);
-        // Read the whole chain even past a break: the verifier keeps the first break and still
-        // learns every entity's latest entry, which the row checks below need.
-        let mut after = 0;
+        verify_from(&mut ReadThrough(self), trusted_keys).await
+    }
+}
+
+/// What [`verify_from`] reads: the checkpoints, the chain page by page, each kind's rows page
+/// by page.
+#[async_trait]
+pub trait VerifySource: Send {
+    /// Every checkpoint.
+    async fn checkpoints(&mut self) -> StoreResult<Vec<Checkpoint>>;
+    /// Up to `limit` entries after `after`, in seq order.
+    async fn audit_entries(&mut self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>>;
+    /// A page of records.
+    async fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Record>>;
+}
+
+/// A store's own reads as a [`VerifySource`].
+pub(crate) struct ReadThrough<'a, S: ?Sized>(pub(crate) &'a S);
+
+#[async_trait]
+impl<S: Store + ?Sized> VerifySource for ReadThrough<'_, S> {
+    async fn checkpoints(&mut self) -> StoreResult<Vec<Checkpoint>> {
+        self.0.checkpoints().await
+    }
+    async fn audit_entries(&mut self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
+        self.0.audit_entries(after, limit).await
+    }
+    async fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        self.0.list(query).await
+    }
+}
+
+/// [`Store::verify`] over what `source` reads.
+pub async fn verify_from(
+    source: &mut dyn VerifySource,
+    trusted_keys: &[String],
+) -> StoreResult<VerifyReport> {
+    const PAGE: u64 = 10_000;
+    let checkpoints = source.checkpoints().await?;
+    let mut verifier = ChainVerifier::with_checkpoints(trusted_keys.to_vec(), &checkpoints);
+    // Read the whole chain even past a break: the verifier keeps the first break and still
+    // learns every entity's latest entry, which the row checks below need.
+    let mut after = 0;
+    loop {
+        let page = source.audit_entries(after, PAGE).await?;
+        for entry in &page {
+            let _ = verifier.push(entry);
+        }
+        match page.last() {
+            Some(last) if page.len() as u64 == PAGE => after = last.seq,
+            _ => break,
+        }
+    }
+    for kind in Kind::ALL {
+        let mut query = ListQuery::of(*kind, 1000);
         loop {
-            let page = self.audit_entries(after, PAGE).await?;
-            for entry in &page {
-                let _ = verifier.push(entry);
+            let rows = source.list(&query).await?;
+            for row in &rows {
+                let payload = row
+                    .audit_payload()
+                    .map_err(|e| StoreError::Internal(Cause::from(e.to_string())))?;
+                let hash = row.version_hash().unwrap_or(crate::audit::Hash::ZERO);
+                if let Err(b) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
+                    verifier.record_break(b);
+                }
             }
-            match page.last() {
-                Some(last) if page.len() as u64 == PAGE => after = last.seq,
+            match rows.last() {
+                Some(last) if rows.len() as u64 == query.limit => {
+                    query.after = Some((last.created_at(), last.id()))
+                }
                 _ => break,
             }
         }
-        for kind in Kind::ALL {
-            let mut query = ListQuery::of(*kind, 1000);
-            loop {
-                let rows = self.list(&query).await?;
-                for row in &rows {
-                    let payload = row
-                        .audit_payload()
-                        .map_err(|e| StoreError::Internal(Cause::from(e.to_string())))?;
-                    let hash = row.version_hash().unwrap_or(crate::audit::Hash::ZERO);
-                    if let Err(b) = verifier.check_row(row.id(), row.version(), &hash, &payload) {
-                        verifier.record_break(b);
-                    }
-                }
-                match rows.last() {
-                    Some(last) if rows.len() as u64 == query.limit => {
-                        query.after = Some((last.created_at(), last.id()))
-                    }
-                    _ => break,
-                }
-            }
-        }
-        Ok(verifier.finish(&[]))
     }
+    Ok(verifier.finish(&[]))
 }

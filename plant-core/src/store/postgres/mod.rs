@@ -40,7 +40,7 @@ mod write;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -55,7 +55,7 @@ use super::{
     Change, Committed, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding,
     Store, StoreError, StoreResult, StoredEmbedding,
 };
-use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint};
+use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint, VerifyReport};
 use crate::error::Cause;
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
@@ -120,6 +120,11 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// A connection of the pool, for reads that take one.
+    async fn connection(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        self.pool.acquire().await.map_err(store_error)
+    }
+
     async fn commit_changes(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         self.appender
             .get_or_init(|| group::Appender::start(self.pool.clone(), self.group_commit))
@@ -175,7 +180,7 @@ impl Store for PgStore {
 
     #[instrument(skip(self))]
     async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>> {
-        read::list(&self.pool, query).await
+        read::list(&mut *self.connection().await?, query).await
     }
 
     #[instrument(skip(self))]
@@ -190,7 +195,7 @@ impl Store for PgStore {
 
     #[instrument(skip(self))]
     async fn audit_entries(&self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
-        read::audit_entries(&self.pool, after, limit).await
+        read::audit_entries(&mut *self.connection().await?, after, limit).await
     }
 
     #[instrument(skip(self))]
@@ -210,9 +215,24 @@ impl Store for PgStore {
         read::add_checkpoint(&self.pool, &checkpoint).await
     }
 
+    /// Reads the chain, the checkpoints and the rows in one repeatable-read, read-only
+    /// transaction: one snapshot, so writers committing meanwhile are simply not seen.
+    #[instrument(skip_all)]
+    async fn verify(&self, trusted_keys: &[String]) -> StoreResult<VerifyReport> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::raw_sql("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let report = crate::store::verify_from(&mut Snapshot(&mut tx), trusted_keys).await;
+        // Read only: ending it either way changes nothing.
+        let _ = tx.rollback().await;
+        report
+    }
+
     #[instrument(skip(self))]
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
-        read::checkpoints(&self.pool).await
+        read::checkpoints(&mut *self.connection().await?).await
     }
 
     #[instrument(skip(self))]
@@ -314,5 +334,21 @@ impl Store for PgStore {
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
             max: self.pool.options().get_max_connections(),
         })
+    }
+}
+
+/// One transaction's reads, for [`PgStore::verify`].
+struct Snapshot<'a>(&'a mut PgConnection);
+
+#[async_trait]
+impl crate::store::VerifySource for Snapshot<'_> {
+    async fn checkpoints(&mut self) -> StoreResult<Vec<Checkpoint>> {
+        read::checkpoints(self.0).await
+    }
+    async fn audit_entries(&mut self, after: u64, limit: u64) -> StoreResult<Vec<AuditEntry>> {
+        read::audit_entries(self.0, after, limit).await
+    }
+    async fn list(&mut self, query: &ListQuery) -> StoreResult<Vec<Record>> {
+        read::list(self.0, query).await
     }
 }

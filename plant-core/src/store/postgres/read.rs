@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::{Query, QueryScalar};
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 use uuid::Uuid;
 
 use super::error::store_error;
@@ -183,7 +183,7 @@ fn bind_count<'q, O>(kind: Kind, q: &'q ListQuery, query: Scalar<'q, O>) -> Scal
 
 /// One kind's page: filters, then cursor, offset, limit.
 pub(super) async fn list_kind(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     kind: Kind,
     q: &ListQuery,
     offset: u64,
@@ -194,19 +194,19 @@ pub(super) async fn list_kind(
         .bind(q.after.map(|(_, id)| id))
         .bind(to_i64(offset)?)
         .bind(to_i64(limit.min(i64::MAX as u64))?);
-    let rows = query.fetch_all(pool).await.map_err(store_error)?;
+    let rows = query.fetch_all(conn).await.map_err(store_error)?;
     rows.iter().map(|row| record_of(kind, row)).collect()
 }
 
-pub(super) async fn list(pool: &PgPool, q: &ListQuery) -> StoreResult<Vec<Record>> {
+pub(super) async fn list(conn: &mut PgConnection, q: &ListQuery) -> StoreResult<Vec<Record>> {
     if let Some(kind) = q.kind {
-        return list_kind(pool, kind, q, q.offset, q.limit).await;
+        return list_kind(conn, kind, q, q.offset, q.limit).await;
     }
     // Across kinds: each kind's first offset + limit rows, merged in (created_at, id) order.
     let wanted = q.offset.saturating_add(q.limit);
     let mut all = Vec::new();
     for kind in Kind::ALL {
-        all.extend(list_kind(pool, *kind, q, 0, wanted).await?);
+        all.extend(list_kind(&mut *conn, *kind, q, 0, wanted).await?);
     }
     all.sort_by_key(|r| (r.created_at(), r.id()));
     let offset = usize::try_from(q.offset).unwrap_or(usize::MAX);
@@ -260,14 +260,14 @@ pub(super) async fn entity_entries(pool: &PgPool, id: Uuid) -> StoreResult<Vec<A
 }
 
 pub(super) async fn audit_entries(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     after: u64,
     limit: u64,
 ) -> StoreResult<Vec<AuditEntry>> {
     let rows = sqlx::query(sql::AUDIT_ENTRIES)
         .bind(to_i64(after)?)
         .bind(to_i64(limit.min(i64::MAX as u64))?)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
         .map_err(store_error)?;
     rows.iter().map(audit_entry).collect()
@@ -296,9 +296,9 @@ pub(super) async fn add_checkpoint(pool: &PgPool, c: &Checkpoint) -> StoreResult
     Ok(())
 }
 
-pub(super) async fn checkpoints(pool: &PgPool) -> StoreResult<Vec<Checkpoint>> {
+pub(super) async fn checkpoints(conn: &mut PgConnection) -> StoreResult<Vec<Checkpoint>> {
     let rows = sqlx::query(sql::CHECKPOINTS)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
         .map_err(store_error)?;
     rows.iter().map(checkpoint_row).collect()
