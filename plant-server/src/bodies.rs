@@ -19,7 +19,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
-use crate::query::Query;
 use crate::wire::{self, Names};
 
 /// Which form of an entity a response carries.
@@ -34,12 +33,12 @@ pub enum Form {
 impl Form {
     /// `?full=true` (or `1`) asks for the full form of list items; `false`, `0` or absent for
     /// the lean one. Anything else is a 422.
-    pub fn of_list(query: &Query) -> Result<Self, ApiError> {
-        match query.get("full").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false" | "0") => Ok(Self::Lean),
-            Some("true" | "1") => Ok(Self::Full),
-            Some(_) => Err(ApiError::invalid_field("full", "must be true or false")),
-        }
+    pub fn of_list(full: Option<&str>) -> Result<Self, ApiError> {
+        Ok(if crate::query::flag("full", full)? {
+            Self::Full
+        } else {
+            Self::Lean
+        })
     }
 }
 

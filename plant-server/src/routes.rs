@@ -15,14 +15,14 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::context::RequestCtx;
-use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json};
+use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json, Query};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
     trials, validate, versions, webhooks,
 };
 use crate::openapi::ApiDoc;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
+use crate::query::Paging;
 use crate::response::{Response, full};
 use crate::state::AppState;
 
@@ -141,7 +141,15 @@ fn catalog_kind(router: OpenApiRouter<AppState>, kind: Kind) -> OpenApiRouter<Ap
                     catalog::create(s, who, kind, dry, input)
                 },
             )
-            .get(move |ctx: RequestCtx| catalog::list(ctx, kind)),
+            .get(
+                move |State(s): State<AppState>,
+                      paging: Paging,
+                      Query(params): Query<catalog::ListParams>,
+                      uri: Uri,
+                      headers: HeaderMap| {
+                    catalog::list(s, kind, paging, params, uri, headers)
+                },
+            ),
         )
         .route(
             item,
