@@ -162,7 +162,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         let seq = response
             .headers_mut()
             .remove(&crate::conditional::SEQ_HEADER);
-        response = render(&err, uri.path(), &correlation_id).map(axum::body::Body::new);
+        response = render(&err, uri.path(), &correlation_id);
         if let Some(seq) = seq {
             response
                 .headers_mut()
