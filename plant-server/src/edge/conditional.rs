@@ -138,7 +138,11 @@ pub async fn consistency(State(state): State<AppState>, request: Request, next: 
                     wanted = behind.wanted,
                     "min_seq not reached in time"
                 );
-                return ApiError::Unavailable(Some(Box::new(behind))).into_response();
+                return ApiError::ModelBehind {
+                    at: behind.at,
+                    wanted: behind.wanted,
+                }
+                .into_response();
             }
         },
         None => model.now().await,
