@@ -123,6 +123,34 @@ impl Bodies {
         Ok(out)
     }
 
+    /// A JSON array of ranked `records` in `form`, each item as [`Bodies::list`] writes it with
+    /// its `score` (the same position in `scores`) added.
+    pub async fn ranked(
+        &self,
+        catalog: &Catalog,
+        records: &[Record],
+        scores: &[f32],
+        form: Form,
+    ) -> Result<Vec<u8>, ApiError> {
+        let industries = industry_names(catalog, records).await?;
+        let mut out = Vec::with_capacity(records.len() * 1024 + 2);
+        out.push(b'[');
+        for (i, (record, score)) in records.iter().zip(scores).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.write_item(catalog, record, form, &industries, &mut out)
+                .await?;
+            // Every item is an object: reopen it for the score.
+            out.pop();
+            out.extend_from_slice(b",\"score\":");
+            serde_json::to_writer(&mut out, &f64::from(*score)).map_err(ApiError::internal)?;
+            out.push(b'}');
+        }
+        out.push(b']');
+        Ok(out)
+    }
+
     /// One record's JSON in `form` (see [`Bodies::list`]).
     pub async fn item(
         &self,

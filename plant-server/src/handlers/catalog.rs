@@ -19,7 +19,7 @@ use crate::query::{Paging, keyword, uuid_opt};
 use crate::response::HandlerResult;
 use crate::response::{json_bytes_response, json_response};
 use crate::state::AppState;
-use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
+use crate::wire::{self, created_response, cursor_of, entity_response, history_json};
 
 /// Where each catalog kind lives under `/api/v1`.
 pub fn collection(kind: Kind) -> &'static str {
@@ -184,7 +184,7 @@ pub async fn list(
         && let Some(text) = &params.q
     {
         let mode = crate::handlers::search::parse_mode(params.mode.as_deref())?;
-        return ranked_agents(&state, text, mode, &query).await;
+        return ranked_agents(&state, text, mode, &query, form).await;
     }
     let records = catalog.list(&query).await?;
     let body = state.bodies().list(catalog, &records, form).await?;
@@ -203,12 +203,13 @@ pub async fn list(
 }
 
 /// Agents best matching `text` in `mode`, best first, each with its `score`; the other filters
-/// still apply.
+/// still apply. Items are in the list's `form` (lean unless `?full=true`).
 async fn ranked_agents(
     state: &AppState,
     text: &str,
     mode: SearchMode,
     query: &ListQuery,
+    form: Form,
 ) -> HandlerResult {
     let catalog = state.catalog();
     let filter = SearchFilter {
@@ -242,14 +243,13 @@ async fn ranked_agents(
         }
     }
     let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
-    let records: Vec<Record> = records.into_iter().skip(skip).collect();
-    let mut body = records_json(catalog, &records).await?;
-    for (item, score) in body.iter_mut().zip(scores.into_iter().skip(skip)) {
-        if let Value::Object(map) = item {
-            map.insert("score".into(), Value::from(f64::from(score)));
-        }
-    }
-    Ok(json_response(StatusCode::OK, &body))
+    let records = records.get(skip..).unwrap_or_default();
+    let scores = scores.get(skip..).unwrap_or_default();
+    let body = state
+        .bodies()
+        .ranked(catalog, records, scores, form)
+        .await?;
+    Ok(json_bytes_response(StatusCode::OK, body))
 }
 
 /// `GET` one entity, with its ETag (`"v<version>"`, the one `If-Match` takes): its full form,
