@@ -67,7 +67,7 @@ done
 CEILING=$(free_port)
 "$DRIVER" serve --port "$CEILING" --max-seconds 3600 "${routes[@]}" >/dev/null 2>&1 &
 PIDS+=($!)
-wait_200 "http://127.0.0.1:$CEILING/health"
+wait_200 "http://127.0.0.1:$CEILING/ceiling/health"
 
 rps() { wrk -t2 -c32 -d"${SECS}s" --latency "$1" 2>&1 | awk '/Requests\/sec/ { print $2 }'; }
 printf 'run\tendpoint\ttarget\treq/s\n'
