@@ -19,7 +19,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
-use crate::query::Query;
 use crate::wire::{self, Names};
 
 /// Which form of an entity a response carries.
@@ -34,12 +33,12 @@ pub enum Form {
 impl Form {
     /// `?full=true` (or `1`) asks for the full form of list items; `false`, `0` or absent for
     /// the lean one. Anything else is a 422.
-    pub fn of_list(query: &Query) -> Result<Self, ApiError> {
-        match query.get("full").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false" | "0") => Ok(Self::Lean),
-            Some("true" | "1") => Ok(Self::Full),
-            Some(_) => Err(ApiError::invalid_field("full", "must be true or false")),
-        }
+    pub fn of_list(full: Option<&str>) -> Result<Self, ApiError> {
+        Ok(if crate::query::flag("full", full)? {
+            Self::Full
+        } else {
+            Self::Lean
+        })
     }
 }
 
@@ -119,6 +118,34 @@ impl Bodies {
             }
             self.write_item(catalog, record, form, &industries, &mut out)
                 .await?;
+        }
+        out.push(b']');
+        Ok(out)
+    }
+
+    /// A JSON array of ranked `records` in `form`, each item as [`Bodies::list`] writes it with
+    /// its `score` (the same position in `scores`) added.
+    pub async fn ranked(
+        &self,
+        catalog: &Catalog,
+        records: &[Record],
+        scores: &[f32],
+        form: Form,
+    ) -> Result<Vec<u8>, ApiError> {
+        let industries = industry_names(catalog, records).await?;
+        let mut out = Vec::with_capacity(records.len() * 1024 + 2);
+        out.push(b'[');
+        for (i, (record, score)) in records.iter().zip(scores).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.write_item(catalog, record, form, &industries, &mut out)
+                .await?;
+            // Every item is an object: reopen it for the score.
+            out.pop();
+            out.extend_from_slice(b",\"score\":");
+            serde_json::to_writer(&mut out, &f64::from(*score)).map_err(ApiError::internal)?;
+            out.push(b'}');
         }
         out.push(b']');
         Ok(out)

@@ -30,10 +30,10 @@ pub mod state;
 pub mod webhooks;
 pub mod wire;
 
-// The adapters keep their top-level paths (`plant_server::context::RequestCtx`, …).
+// The adapters keep their top-level paths (`plant_server::extract::Query`, …).
 pub use edge::{
-    body, conditional, context, correlation, cors, extract, headers, problem, query, ratelimit,
-    response, serve, service,
+    body, conditional, correlation, cors, extract, headers, problem, query, ratelimit, response,
+    serve, service,
 };
 
 pub use config::Config;

@@ -12,6 +12,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
@@ -21,13 +22,18 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber. Call once, at start-up.
 pub fn init(format: LogFormat, gcp_project: Option<String>) -> Result<(), LoggingError> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Without RUST_LOG the filter is a plain level: EnvFilter takes a lock on every span entry
+    // and exit (it tracks spans for per-span directives), which a request enters many times.
+    let (directives, level) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (Some(filter), None),
+        Err(_) => (None, Some(LevelFilter::INFO)),
+    };
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry().with(directives).with(level);
     if json {
         registry
             .with(CloudLoggingLayer::new(std::io::stderr, gcp_project))

@@ -4,7 +4,9 @@
 //! needs, and the process exits with status 2 (as plant-cli does for a usage error).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use plant_server::console::{Console, ConsoleConfig};
 use plant_server::{Config, logging, run, startup};
 
 /// The exit status of a configuration or start-up error.
@@ -27,9 +29,8 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     logging::init(config.log_format, config.gcp_project.clone())?;
     let development = startup::development_credentials(&mut config)?;
-    // A console configuration that cannot be used stops start-up (the router would only log it).
-    plant_server::console::ConsoleConfig::from_env()
-        .and_then(|console| plant_server::console::Console::new(&console))?;
+    // A console configuration that cannot be used stops start-up; the router takes this one.
+    let console = Console::new(&ConsoleConfig::from_env()?)?;
     let state = startup::build_state(&config).await?;
     if let Some(port) = config.metrics_port {
         let metrics = tokio::net::TcpListener::bind(("0.0.0.0", port))
@@ -52,6 +53,12 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         // On stderr, not in the log: tokens never reach a log line.
         eprintln!("{}", development.announcement());
     }
-    run(listener, state, plant_server::shutdown_signal()).await;
+    run(
+        listener,
+        state,
+        Arc::new(console),
+        plant_server::shutdown_signal(),
+    )
+    .await;
     Ok(())
 }

@@ -265,7 +265,10 @@ fn filters(kind: Kind) -> Vec<(&'static str, &'static str)> {
             f.push(("job_role_id", "job role id"));
             f.push(("skill_id", "skill id"));
             f.push(("team_id", "team id"));
-            f.push(("q", "text to rank agents by; adds `score` (see `mode`)"));
+            f.push((
+                "q",
+                "text to rank agents by, best first; each item (lean unless `full=true`) adds `score` (see `mode`)",
+            ));
             f.push((
                 "mode",
                 "with `q`: `hybrid` (default; full text and meaning fused by reciprocal rank fusion), \

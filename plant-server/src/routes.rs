@@ -3,7 +3,7 @@
 //! names and adds that operation to the document. The five catalog kinds share closures over
 //! their kind, documented by [`crate::openapi::CatalogPaths`].
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::State;
@@ -15,24 +15,32 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::context::RequestCtx;
-use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json};
+use crate::console::Console;
+use crate::extract::{Authorized, DryRun, Genesis, Id, IdVersion, Json, Query};
 use crate::handlers::{
     agent_card, agents, audit, catalog, certify, feed, jobs, ops, precedents, search, transparency,
     trials, validate, versions, webhooks,
 };
 use crate::openapi::ApiDoc;
 pub use crate::paths::{CATALOG_KINDS, kind_paths, version_paths};
+use crate::query::Paging;
 use crate::response::{Response, full};
 use crate::state::AppState;
 
 /// Genesis, who alone writes the catalog.
 type Curator = Authorized<Genesis>;
 
-/// All routes: the API's and the console's. Unknown paths, other methods, `OPTIONS` and the route label of each
-/// response are the edge's ([`crate::service`]).
+/// All routes: the API's and the console's, the console signing in by token only. Unknown
+/// paths, other methods, `OPTIONS` and the route label of each response are the edge's
+/// ([`crate::service`]).
 pub fn router() -> Router<AppState> {
-    crate::console::routes(api_router())
+    router_with(Arc::new(Console::token_only()))
+}
+
+/// All routes, the console's over `console` (built, and its configuration checked, once at
+/// start-up).
+pub fn router_with(console: Arc<Console>) -> Router<AppState> {
+    crate::console::routes_with(api_router(), console)
 }
 
 /// The API's routes alone, without the console's pages.
@@ -141,7 +149,15 @@ fn catalog_kind(router: OpenApiRouter<AppState>, kind: Kind) -> OpenApiRouter<Ap
                     catalog::create(s, who, kind, dry, input)
                 },
             )
-            .get(move |ctx: RequestCtx| catalog::list(ctx, kind)),
+            .get(
+                move |State(s): State<AppState>,
+                      paging: Paging,
+                      Query(params): Query<catalog::ListParams>,
+                      uri: Uri,
+                      headers: HeaderMap| {
+                    catalog::list(s, kind, paging, params, uri, headers)
+                },
+            ),
         )
         .route(
             item,

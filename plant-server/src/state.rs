@@ -30,7 +30,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub drain_timeout: Duration,
-    /// Trusted proxies that append to `X-Forwarded-For` (see `context::client_address`).
+    /// Trusted proxies that append to `X-Forwarded-For` (see `extract::client_address`).
     pub forwarded_hops: usize,
     /// Live SSE feed clients served at once.
     pub feed_max_clients: usize,

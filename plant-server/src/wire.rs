@@ -171,14 +171,6 @@ pub async fn record_out<'a>(
     })
 }
 
-/// Several records' JSON, for a handler that adds to each.
-pub async fn records_json(catalog: &Catalog, records: &[Record]) -> Result<Vec<Value>, ApiError> {
-    let out = records_out(catalog, records).await?;
-    out.iter()
-        .map(|r| serde_json::to_value(r).map_err(ApiError::internal))
-        .collect()
-}
-
 /// A list body: every record as [`record_out`] shows it, the referenced names fetched in one
 /// store call.
 pub async fn records_out<'a>(

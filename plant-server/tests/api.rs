@@ -1327,3 +1327,29 @@ async fn dry_runs_check_everything_and_write_nothing() {
         .await
         .problem(422);
 }
+
+#[tokio::test]
+async fn ranked_agents_are_lean_like_lists_unless_full_is_asked_for() {
+    let s = start().await;
+    let lean = get(&s, "/api/v1/agents?q=Pax+Arden&limit=3").await;
+    let full = get(&s, "/api/v1/agents?q=Pax+Arden&limit=3&full=true").await;
+    let (lean, full) = (lean.as_array().unwrap(), full.as_array().unwrap());
+    assert!(!lean.is_empty());
+    assert_eq!(lean.len(), full.len());
+    for (l, f) in lean.iter().zip(full) {
+        assert_eq!(l["id"], f["id"]);
+        assert!(l["score"].is_number() && l["score"] == f["score"]);
+        assert!(l.get("amendment_history").is_none() && l.get("hash_chain_sha256").is_none());
+        assert!(f["amendment_history"].is_array() && f["hash_chain_sha256"].is_array());
+        assert!(l["industry"].is_string());
+        let mut stripped = f.clone();
+        let map = stripped.as_object_mut().unwrap();
+        map.remove("amendment_history");
+        map.remove("hash_chain_sha256");
+        assert_eq!(&stripped, l);
+    }
+    req("GET", "/api/v1/agents?q=Pax+Arden&full=maybe")
+        .send(&s)
+        .await
+        .problem(422);
+}

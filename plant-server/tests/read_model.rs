@@ -201,3 +201,24 @@ async fn list_items_are_lean_unless_the_full_form_is_asked_for() {
         .await
         .problem(422);
 }
+
+#[tokio::test]
+async fn a_min_seq_timeout_says_the_model_is_behind_not_that_the_database_is_down() {
+    let s = start_with(Options {
+        vars: vec![("PLANT_MIN_SEQ_WAIT_MS", "50".into())],
+        ..Options::default()
+    })
+    .await;
+    let seq = seq_of(&req("GET", "/api/v1/agents").send(&s).await);
+    let reply = req("GET", &format!("/api/v1/agents?min_seq={}", seq + 1000))
+        .send(&s)
+        .await;
+    let problem = reply.problem(503);
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("min_seq {}", seq + 1000)),
+        "{detail}"
+    );
+    assert!(!detail.contains("database"), "{detail}");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+}

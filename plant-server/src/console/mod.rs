@@ -105,24 +105,17 @@ pub struct Console {
 }
 
 impl Console {
+    /// The console with token sign-in only (no Identity-Aware Proxy).
+    pub fn token_only() -> Self {
+        Self { iap: None }
+    }
+
     /// Builds the verifiers of `config`.
     pub fn new(config: &ConsoleConfig) -> Result<Self, IapConfigError> {
         Ok(Self {
             iap: config.iap.as_ref().map(iap::IapVerifier::new).transpose()?,
         })
     }
-}
-
-/// Adds the console's routes, configured from the environment. A configuration that cannot be
-/// used is logged and leaves Identity-Aware Proxy off (token login keeps working).
-pub fn routes(router: Router<AppState>) -> Router<AppState> {
-    let console = ConsoleConfig::from_env()
-        .and_then(|config| Console::new(&config))
-        .unwrap_or_else(|err| {
-            tracing::error!(error = %crate::problem::cause_chain(&err), "console: Identity-Aware Proxy is off");
-            Console { iap: None }
-        });
-    routes_with(router, Arc::new(console))
 }
 
 type PageFn = fn(Request) -> std::pin::Pin<Box<dyn Future<Output = Page> + Send>>;

@@ -77,8 +77,21 @@ pub struct MakeCorrelationId;
 
 impl MakeRequestId for MakeCorrelationId {
     fn make_request_id<B>(&mut self, request: &Request<B>) -> Option<RequestId> {
-        let id = CorrelationId::from_headers(request.headers());
-        HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
+        // As `CorrelationId::from_headers`, written straight into the header value.
+        let sent = [&CORRELATION_HEADER, &REQUEST_ID_HEADER]
+            .into_iter()
+            .filter_map(|name| request.headers().get(name))
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .find(|v| is_sane(v));
+        let value = match sent {
+            Some(id) => HeaderValue::from_str(id),
+            None => {
+                let mut text = uuid::Uuid::encode_buffer();
+                HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text))
+            }
+        };
+        value.ok().map(RequestId::new)
     }
 }
 

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use bytes::Bytes;
 use http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -16,7 +17,7 @@ use crate::auth::{Principal, Role};
 use crate::body::{check_content_type, parse_json, read_body};
 use crate::correlation::CorrelationId;
 use crate::problem::{ApiError, Violation};
-use crate::query::{self, Paging, parse_uuid};
+use crate::query::{self, Paging, PagingParams, parse_uuid};
 use crate::ratelimit::ClientKey;
 use crate::state::AppState;
 
@@ -139,28 +140,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let raw = parts.uri.query().unwrap_or_default();
-        let mut seen = HashSet::new();
-        let pairs = form_urlencoded::parse(raw.as_bytes())
-            .filter(|(k, v)| !v.is_empty() && seen.insert(k.clone()));
-        let kept = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        serde_urlencoded::from_str(&kept)
-            .map(Self)
-            .map_err(|err| ApiError::Invalid {
-                detail: format!("the query string does not have the expected shape: {err}"),
-                violations: vec![Violation::input("query", err.to_string())],
-            })
+        decode_query(parts.uri.query().unwrap_or_default()).map(Self)
     }
 }
 
-/// `limit` (1‥=1000, default 100) and `offset` (or `skip`): see [`Paging::from_query`].
+/// Decodes a raw query string as `T`, as [`Query`] does.
+pub fn decode_query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    let mut seen = HashSet::new();
+    let pairs = form_urlencoded::parse(raw.as_bytes())
+        .filter(|(k, v)| !v.is_empty() && seen.insert(k.clone()));
+    let kept = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    serde_urlencoded::from_str(&kept).map_err(|err| ApiError::Invalid {
+        detail: format!("the query string does not have the expected shape: {err}"),
+        violations: vec![Violation::input("query", err.to_string())],
+    })
+}
+
+/// `limit` (1‥=1000, default 100) and `offset` (or `skip`): see [`Paging::from_params`].
 impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Paging::from_query(&query::Query::parse(parts.uri.query()))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(params) = Query::<PagingParams>::from_request_parts(parts, state).await?;
+        Paging::from_params(&params)
     }
 }
 
@@ -172,13 +176,13 @@ pub struct DryRun(pub bool);
 impl<S: Send + Sync> FromRequestParts<S> for DryRun {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = query::Query::parse(parts.uri.query());
-        match query.get("dry_run").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("false" | "0") => Ok(Self(false)),
-            Some("true" | "1") => Ok(Self(true)),
-            Some(_) => Err(ApiError::invalid_field("dry_run", "must be true or false")),
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Params {
+            dry_run: Option<String>,
         }
+        let Query(params) = Query::<Params>::from_request_parts(parts, state).await?;
+        query::flag("dry_run", params.dry_run.as_deref()).map(Self)
     }
 }
 
@@ -295,12 +299,39 @@ impl FromRequest<AppState> for JsonBody {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::net::IpAddr;
 
     use super::*;
 
     const PEER: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Decoded {
+        industry: Option<String>,
+        q: Option<String>,
+        bad: Option<String>,
+        flag: Option<String>,
+        end: Option<String>,
+        #[serde(rename = "k&=")]
+        odd: Option<String>,
+    }
+
+    #[test]
+    fn decoding_handles_escapes_plus_and_garbage() {
+        let q: Decoded = decode_query("industry=Health%20Care&q=a+b&bad=%zz&flag&end=%4").unwrap();
+        assert_eq!(q.industry.as_deref(), Some("Health Care"));
+        assert_eq!(q.q.as_deref(), Some("a b"));
+        assert_eq!(q.bad.as_deref(), Some("%zz"));
+        assert_eq!(q.flag, None);
+        assert_eq!(q.end.as_deref(), Some("%4"));
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .append_pair("k&=", "ä b/&=")
+            .finish();
+        let q: Decoded = decode_query(&encoded).unwrap();
+        assert_eq!(q.odd.as_deref(), Some("ä b/&="));
+    }
 
     #[test]
     fn without_trusted_proxies_the_header_is_ignored() {

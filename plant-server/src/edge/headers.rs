@@ -3,7 +3,6 @@
 use http::{HeaderMap, HeaderValue, header};
 
 use crate::problem::ApiError;
-use crate::query::Query;
 
 /// The strong entity tag of an entity at `version`: `"v3"`.
 pub fn etag(version: u64) -> HeaderValue {
@@ -72,16 +71,15 @@ fn parse_tag(tag: &str) -> Option<u64> {
     tag.strip_prefix('v').unwrap_or(tag).parse().ok()
 }
 
-/// `Link: <path?…&name=value>; rel="next"`: the request's query with `replace` applied.
-pub fn next_link(path: &str, query: &Query, replace: &[(&str, String)]) -> Option<HeaderValue> {
-    let mut pairs: Vec<(String, String)> = query
-        .pairs()
-        .iter()
-        .filter(|(k, _)| !replace.iter().any(|(r, _)| r == k))
-        .cloned()
-        .collect();
-    pairs.extend(replace.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let encoded = Query::encode(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+/// `Link: <path?…&name=value>; rel="next"`: the request's query (`raw`, as sent) with `replace`
+/// applied; the other pairs keep their order.
+pub fn next_link(path: &str, raw: Option<&str>, replace: &[(&str, String)]) -> Option<HeaderValue> {
+    let kept = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| !replace.iter().any(|(r, _)| r == k));
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .extend_pairs(replace.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
     HeaderValue::from_str(&format!("<{path}?{encoded}>; rel=\"next\"")).ok()
 }
 
@@ -140,8 +138,8 @@ mod tests {
 
     #[test]
     fn next_link_keeps_filters_and_replaces_the_cursor() {
-        let q = Query::parse(Some("industry=health%20care&after=old&limit=10"));
-        let link = next_link("/api/v1/agents", &q, &[("after", "abc".into())]).unwrap();
+        let q = Some("industry=health%20care&after=old&limit=10");
+        let link = next_link("/api/v1/agents", q, &[("after", "abc".into())]).unwrap();
         assert_eq!(
             link.to_str().unwrap(),
             "</api/v1/agents?industry=health+care&limit=10&after=abc>; rel=\"next\""

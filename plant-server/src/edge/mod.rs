@@ -6,7 +6,6 @@
 
 pub mod body;
 pub mod conditional;
-pub mod context;
 pub mod correlation;
 pub mod cors;
 pub mod extract;

@@ -151,6 +151,9 @@ pub enum ApiError {
     Unavailable(#[source] Option<Box<dyn StdError + Send + Sync>>),
     #[error("request timed out")]
     Timeout,
+    /// A `min_seq` read the read model did not reach within the wait.
+    #[error("the read model is at seq {at}, behind the min_seq {wanted} asked for")]
+    ModelBehind { at: u64, wanted: u64 },
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
 }
@@ -203,7 +206,9 @@ impl ApiError {
             Self::Invalid { .. } | Self::RuleViolation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Timeout | Self::ModelBehind { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -227,7 +232,9 @@ impl ApiError {
             }
             Self::PreconditionRequired(_) => ("precondition-required", "Precondition required"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-            Self::Unavailable(_) => ("service-unavailable", "Service unavailable"),
+            Self::Unavailable(_) | Self::ModelBehind { .. } => {
+                ("service-unavailable", "Service unavailable")
+            }
             Self::Timeout => ("timeout", "Request timed out"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
@@ -261,6 +268,10 @@ impl ApiError {
                 "the service cannot reach its database; try again shortly".into()
             }
             Self::Timeout => "the request did not finish in time; try again shortly".into(),
+            Self::ModelBehind { at, wanted } => format!(
+                "this instance has not caught up with min_seq {wanted} yet (it is at seq {at}); \
+                 try again shortly"
+            ),
             Self::Internal(_) => {
                 "an unexpected error occurred; quote the correlation id when reporting it".into()
             }
@@ -316,7 +327,7 @@ impl ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            Self::Unavailable(_) | Self::Timeout => {
+            Self::Unavailable(_) | Self::Timeout | Self::ModelBehind { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -1,8 +1,16 @@
-//! Query strings: decoding, typed parameters, paging.
+//! Query parameters from decoded text to typed values.
+//!
+//! Decoding is the crates' (`form_urlencoded` / `serde_urlencoded`, through
+//! [`crate::extract::Query`]); what stays here is the step after it that no crate words as this
+//! API does: a value that does not parse is a 422 naming the parameter and what it must be
+//! (`"limit": "must be an integer between 1 and 1000"`), the field names and sentences the
+//! portals' clients and the problem bodies already carry. serde's own error would name the Rust
+//! type instead.
 
 use std::fmt::Display;
 use std::str::FromStr;
 
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
@@ -11,49 +19,6 @@ use crate::problem::ApiError;
 pub const MAX_LIMIT: u32 = 1000;
 /// Page size when the caller names none.
 pub const DEFAULT_LIMIT: u32 = 100;
-
-/// A decoded query string, in order, repeated keys kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Query(Vec<(String, String)>);
-
-impl Query {
-    /// Decodes `a=1&b=x%20y` (`application/x-www-form-urlencoded`: `+` is a space, invalid
-    /// escapes stay as written); pairs without `=` get an empty value.
-    pub fn parse(raw: Option<&str>) -> Self {
-        raw.map_or_else(Self::default, |raw| {
-            Self(
-                form_urlencoded::parse(raw.as_bytes())
-                    .into_owned()
-                    .collect(),
-            )
-        })
-    }
-
-    /// Encodes `pairs` as a query string (the inverse of [`Query::parse`]).
-    pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish()
-    }
-
-    /// The first value of `name`, if present and non-empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first value of `name` parsed as `T`; 422 naming the parameter when it does not parse.
-    pub fn parse_opt<T: FromStr>(&self, name: &str, expected: &str) -> Result<Option<T>, ApiError> {
-        number(name, self.get(name), expected)
-    }
-
-    /// All pairs, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
-    }
-}
 
 /// Parses a UUID parameter or field: 422 naming it when it is not one.
 pub fn parse_uuid(name: &str, text: &str) -> Result<Uuid, ApiError> {
@@ -90,6 +55,23 @@ where
         .map_err(|e| ApiError::invalid_field(name, e.to_string()))
 }
 
+/// An optional yes/no parameter (`true`/`1`, `false`/`0`, any case): 422 naming it otherwise.
+pub fn flag(name: &str, text: Option<&str>) -> Result<bool, ApiError> {
+    match text.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(_) => Err(ApiError::invalid_field(name, "must be true or false")),
+    }
+}
+
+/// The paging parameters as sent (decoded by [`crate::extract::Query`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct PagingParams {
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+    pub skip: Option<String>,
+}
+
 /// `limit` and `offset` of a list request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
@@ -99,24 +81,24 @@ pub struct Paging {
 
 impl Paging {
     /// Reads `limit` (1‥=1000, default 100) and `offset` (≥ 0, also spelled `skip`).
-    pub fn from_query(query: &Query) -> Result<Self, ApiError> {
-        let limit = query
-            .parse_opt::<i64>("limit", "an integer between 1 and 1000")?
-            .unwrap_or(i64::from(DEFAULT_LIMIT));
+    pub fn from_params(params: &PagingParams) -> Result<Self, ApiError> {
+        let limit = number::<i64>(
+            "limit",
+            params.limit.as_deref(),
+            "an integer between 1 and 1000",
+        )?
+        .unwrap_or(i64::from(DEFAULT_LIMIT));
         if !(1..=i64::from(MAX_LIMIT)).contains(&limit) {
             return Err(ApiError::invalid_field(
                 "limit",
                 "must be an integer between 1 and 1000",
             ));
         }
-        let offset_name = if query.get("offset").is_some() {
-            "offset"
-        } else {
-            "skip"
+        let (offset_name, offset) = match &params.offset {
+            Some(offset) => ("offset", Some(offset.as_str())),
+            None => ("skip", params.skip.as_deref()),
         };
-        let offset = query
-            .parse_opt::<i64>(offset_name, "a non-negative integer")?
-            .unwrap_or(0);
+        let offset = number::<i64>(offset_name, offset, "a non-negative integer")?.unwrap_or(0);
         if offset < 0 {
             return Err(ApiError::invalid_field(
                 offset_name,
@@ -134,22 +116,15 @@ impl Paging {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::extract::decode_query;
 
-    #[test]
-    fn decoding_handles_escapes_plus_and_garbage() {
-        let q = Query::parse(Some("industry=Health%20Care&q=a+b&bad=%zz&flag&end=%4"));
-        assert_eq!(q.get("industry"), Some("Health Care"));
-        assert_eq!(q.get("q"), Some("a b"));
-        assert_eq!(q.get("bad"), Some("%zz"));
-        assert_eq!(q.get("flag"), None);
-        assert_eq!(q.get("end"), Some("%4"));
-        let encoded = Query::encode([("k&=", "ä b/&=")]);
-        assert_eq!(Query::parse(Some(&encoded)).get("k&="), Some("ä b/&="));
+    fn paging(raw: &str) -> Result<Paging, ApiError> {
+        Paging::from_params(&decode_query(raw).unwrap())
     }
 
     #[test]
     fn paging_bounds_are_enforced_with_422() {
-        let ok = Paging::from_query(&Query::parse(Some("limit=1000&offset=5"))).unwrap();
+        let ok = paging("limit=1000&offset=5").unwrap();
         assert_eq!(
             ok,
             Paging {
@@ -157,18 +132,10 @@ mod tests {
                 offset: 5
             }
         );
-        assert_eq!(
-            Paging::from_query(&Query::parse(None)).unwrap().limit,
-            DEFAULT_LIMIT
-        );
-        assert_eq!(
-            Paging::from_query(&Query::parse(Some("skip=7")))
-                .unwrap()
-                .offset,
-            7
-        );
+        assert_eq!(paging("").unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(paging("skip=7").unwrap().offset, 7);
         for bad in ["limit=1001", "limit=0", "limit=x", "offset=-1", "skip=-3"] {
-            let err = Paging::from_query(&Query::parse(Some(bad))).unwrap_err();
+            let err = paging(bad).unwrap_err();
             assert_eq!(
                 err.status(),
                 http::StatusCode::UNPROCESSABLE_ENTITY,

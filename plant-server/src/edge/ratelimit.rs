@@ -42,7 +42,7 @@ pub enum ClientKey {
 }
 
 impl ClientKey {
-    /// The key of a client address as text (see `context::client_address`).
+    /// The key of a client address as text (see `extract::client_address`).
     pub fn parse(text: &str) -> Self {
         match text.trim().parse::<IpAddr>() {
             Ok(ip) => Self::from_ip(ip),

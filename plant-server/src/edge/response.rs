@@ -1,26 +1,23 @@
 //! Response construction: the body type and JSON helpers.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 
-/// The body every response carries: a whole buffer for most, a stream for the SSE feed.
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// The body every response carries (axum's): a whole buffer for most, a stream for the SSE feed.
+pub use axum::body::Body;
 
 /// A body of `bytes`, sent at once.
 pub fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).boxed_unsync()
+    Body::from(bytes)
 }
 
 /// The media type of every error body (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Every response the server sends.
-pub type Response = http::Response<Body>;
+/// Every response the server sends: axum's, so that the router takes a handler's answer as it
+/// is, without boxing its body again.
+pub type Response = axum::response::Response;
 
 /// What a handler returns: its response, or the error the edge renders as problem+json.
 pub type HandlerResult = Result<Response, crate::problem::ApiError>;

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::console::Console;
 use crate::routes;
 use crate::service::App;
 use crate::state::AppState;
@@ -27,10 +28,16 @@ const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const TRIAL_EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to the drain
-/// timeout for in-flight requests to finish.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+/// timeout for in-flight requests to finish. `console` is the operator console's configuration,
+/// checked at start-up.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    console: Arc<Console>,
+    shutdown: impl Future<Output = ()>,
+) {
     let app = Arc::new(App {
-        router: routes::router(),
+        router: routes::router_with(console),
         state,
     });
     run_app(listener, app, shutdown).await;

@@ -3,7 +3,7 @@
 //!
 //! From the outside in: the correlation id (read from `X-Correlation-ID` or `X-Request-ID`, else
 //! generated; echoed), the request span, response compression (gzip or br by `Accept-Encoding`),
-//! the edge (`nosniff`, `Cache-Control`, metrics, the completion log line, and problem bodies for
+//! the edge (`nosniff`, `Cache-Control`, the consistency token, metrics, the completion log line, and problem bodies for
 //! the layers below that answer on their own), CORS (tower-http's), the body limit, catch-panic, the
 //! per-request deadline, trailing-slash normalisation and the router.
 
@@ -88,8 +88,7 @@ impl App {
                     .on_failure(()),
             )
             .layer(CompressionLayer::new().gzip(true).br(true))
-            .layer(from_fn_with_state(state.clone(), edge))
-            .layer(from_fn_with_state(state, crate::conditional::consistency))
+            .layer(from_fn_with_state(state, edge))
             .layer(cors)
             .layer(RequestBodyLimitLayer::new(limits.body_limit))
             .layer(CatchPanicLayer::custom(panicked))
@@ -138,7 +137,8 @@ fn panicked(_: Box<dyn Any + Send + 'static>) -> http::Response<axum::body::Body
     response
 }
 
-/// What every response carries, and the metrics and log line of every request.
+/// What every response carries (with the consistency token, see [`crate::conditional`]), and
+/// the metrics and log line of every request.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Kept for a problem body (cheap clones of the request's own bytes).
@@ -146,7 +146,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     let id = request.headers().get(&CORRELATION_HEADER).cloned();
     let method = request.method().clone();
 
-    let mut response = next.run(request).await;
+    let mut response = crate::conditional::consistency(&state, request, next).await;
     let route = response.extensions_mut().remove::<MatchedRoute>();
     let route = route.as_ref().map(|r| r.0.as_str());
     if method == Method::OPTIONS && response.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -162,7 +162,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         let seq = response
             .headers_mut()
             .remove(&crate::conditional::SEQ_HEADER);
-        response = render(&err, uri.path(), &correlation_id).map(axum::body::Body::new);
+        response = render(&err, uri.path(), &correlation_id);
         if let Some(seq) = seq {
             response
                 .headers_mut()

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::extract::{Authorized, Id, Operator, Query};
 use crate::handlers::certify::parse_kind;
 use crate::headers::next_link;
-use crate::query::{self, number};
+use crate::query::number;
 use crate::response::HandlerResult;
 use crate::response::{json_bytes_response, json_response};
 use crate::state::AppState;
@@ -77,12 +77,10 @@ pub async fn export(
     Query(query): Query<ExportQuery>,
 ) -> HandlerResult {
     // Tagged like a list (the model's seq and the query): If-None-Match answers 304 at once.
-    let raw_query = query::Query::parse(uri.query());
-    let tag =
-        match crate::conditional::list_tag_or_304(&state, uri.path(), &raw_query, &headers).await {
-            Ok(tag) => tag,
-            Err(not_modified) => return Ok(not_modified),
-        };
+    let tag = match crate::conditional::list_tag_or_304(&state, &uri, &headers).await {
+        Ok(tag) => tag,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let after = number::<u64>(
         "after",
         query.after.as_deref(),
@@ -114,7 +112,7 @@ pub async fn export(
     );
     if entries.len() == usize::try_from(limit).unwrap_or(usize::MAX)
         && let Some(last) = entries.last()
-        && let Some(link) = next_link(uri.path(), &raw_query, &[("after", last.seq.to_string())])
+        && let Some(link) = next_link(uri.path(), uri.query(), &[("after", last.seq.to_string())])
     {
         response.headers_mut().insert(header::LINK, link);
     }

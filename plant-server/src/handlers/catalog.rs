@@ -5,6 +5,7 @@ use plant_core::Catalog;
 use plant_core::input::{IndustryInput, JobRoleInput, SkillInput, TeamInput};
 use plant_core::model::{Category, Kind, Record, Seniority, Status};
 use plant_core::store::{ListQuery, SearchFilter, SearchMode};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -12,14 +13,13 @@ use crate::auth::Principal;
 use crate::bodies::Form;
 use crate::body::from_value;
 use crate::conditional;
-use crate::context::{RequestCtx, parse_uuid};
 use crate::headers::{IfMatch, etag, next_link};
 use crate::problem::ApiError;
-use crate::query::{Paging, Query};
+use crate::query::{Paging, keyword, uuid_opt};
 use crate::response::HandlerResult;
 use crate::response::{json_bytes_response, json_response};
 use crate::state::AppState;
-use crate::wire::{self, created_response, cursor_of, entity_response, history_json, records_json};
+use crate::wire::{self, created_response, cursor_of, entity_response, history_json};
 
 /// Where each catalog kind lives under `/api/v1`.
 pub fn collection(kind: Kind) -> &'static str {
@@ -98,40 +98,48 @@ pub async fn create(
     created_response(catalog, &record, collection(kind)).await
 }
 
+/// The query of a kind's list, beside paging (decoded by [`crate::extract::Query`]: empty
+/// values are absent, the first of repeated keys wins).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    industry_id: Option<String>,
+    job_role_id: Option<String>,
+    skill_id: Option<String>,
+    team_id: Option<String>,
+    after: Option<String>,
+    /// Skills only.
+    category: Option<String>,
+    /// Job roles only.
+    seniority_level: Option<String>,
+    /// An industry by name, in any case.
+    industry: Option<String>,
+    /// Agents only: rank by this text.
+    q: Option<String>,
+    mode: Option<String>,
+    full: Option<String>,
+}
+
 /// Filters a kind's list accepts, beside paging.
-fn list_query(ctx: &RequestCtx, kind: Kind, paging: Paging) -> Result<ListQuery, ApiError> {
-    let q = &ctx.query;
-    let uuid = |name: &str| q.get(name).map(|v| parse_uuid(name, v)).transpose();
-    let status = q
-        .get("status")
-        .map(|v| v.trim().to_ascii_lowercase().parse::<Status>())
-        .transpose()
-        .map_err(|e| ApiError::invalid_field("status", e.to_string()))?;
+fn list_query(p: &ListParams, kind: Kind, paging: Paging) -> Result<ListQuery, ApiError> {
     let mut query = ListQuery {
         kind: Some(kind),
-        status: status.map(Into::into),
-        industry_id: uuid("industry_id")?,
-        job_role_id: uuid("job_role_id")?,
-        skill_id: uuid("skill_id")?,
-        team_id: uuid("team_id")?,
+        status: keyword::<Status>("status", p.status.as_deref())?.map(Into::into),
+        industry_id: uuid_opt("industry_id", p.industry_id.as_deref())?,
+        job_role_id: uuid_opt("job_role_id", p.job_role_id.as_deref())?,
+        skill_id: uuid_opt("skill_id", p.skill_id.as_deref())?,
+        team_id: uuid_opt("team_id", p.team_id.as_deref())?,
         offset: paging.offset,
         limit: u64::from(paging.limit),
-        after: q.get("after").map(wire::parse_cursor).transpose()?,
+        after: p.after.as_deref().map(wire::parse_cursor).transpose()?,
         ..ListQuery::default()
     };
     if kind == Kind::Skill {
-        query.category = q
-            .get("category")
-            .map(|v| v.trim().to_ascii_lowercase().parse::<Category>())
-            .transpose()
-            .map_err(|e| ApiError::invalid_field("category", e.to_string()))?;
+        query.category = keyword::<Category>("category", p.category.as_deref())?;
     }
     if kind == Kind::JobRole {
-        query.seniority_level = q
-            .get("seniority_level")
-            .map(|v| v.trim().to_ascii_lowercase().parse::<Seniority>())
-            .transpose()
-            .map_err(|e| ApiError::invalid_field("seniority_level", e.to_string()))?;
+        query.seniority_level =
+            keyword::<Seniority>("seniority_level", p.seniority_level.as_deref())?;
     }
     Ok(query)
 }
@@ -140,17 +148,22 @@ fn list_query(ctx: &RequestCtx, kind: Kind, paging: Paging) -> Result<ListQuery,
 /// when the page is full. Items are lean unless `?full=true` (see [`crate::bodies`]); the
 /// answer carries a weak ETag of the model's seq and the query, and `If-None-Match` with it
 /// answers 304 before anything is read.
-pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
-    let paging = Paging::from_query(&ctx.query)?;
-    let mut query = list_query(&ctx, kind, paging)?;
-    let form = Form::of_list(&ctx.query)?;
-    let tag =
-        match conditional::list_tag_or_304(&ctx.state, &ctx.path, &ctx.query, &ctx.headers).await {
-            Ok(tag) => tag,
-            Err(not_modified) => return Ok(not_modified),
-        };
-    let catalog = ctx.state.catalog();
-    if let Some(name) = ctx.query.get("industry") {
+pub async fn list(
+    state: AppState,
+    kind: Kind,
+    paging: Paging,
+    params: ListParams,
+    uri: Uri,
+    headers: HeaderMap,
+) -> HandlerResult {
+    let mut query = list_query(&params, kind, paging)?;
+    let form = Form::of_list(params.full.as_deref())?;
+    let tag = match conditional::list_tag_or_304(&state, &uri, &headers).await {
+        Ok(tag) => tag,
+        Err(not_modified) => return Ok(not_modified),
+    };
+    let catalog = state.catalog();
+    if let Some(name) = &params.industry {
         // The customer portal filters by industry name, in any case.
         match catalog
             .store()
@@ -168,19 +181,19 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
         }
     }
     if kind == Kind::Agent
-        && let Some(text) = ctx.query.get("q")
+        && let Some(text) = &params.q
     {
-        let mode = crate::handlers::search::parse_mode(&ctx)?;
-        return ranked_agents(&ctx, text, mode, &query).await;
+        let mode = crate::handlers::search::parse_mode(params.mode.as_deref())?;
+        return ranked_agents(&state, text, mode, &query, form).await;
     }
     let records = catalog.list(&query).await?;
-    let body = ctx.state.bodies().list(catalog, &records, form).await?;
+    let body = state.bodies().list(catalog, &records, form).await?;
     let mut response = json_bytes_response(StatusCode::OK, body);
     if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
         && let Some(last) = records.last()
         && let Some(link) = next_link(
-            &ctx.path,
-            &ctx.query,
+            uri.path(),
+            uri.query(),
             &[("after", cursor_of(last)), ("offset", "0".into())],
         )
     {
@@ -190,14 +203,15 @@ pub async fn list(ctx: RequestCtx, kind: Kind) -> HandlerResult {
 }
 
 /// Agents best matching `text` in `mode`, best first, each with its `score`; the other filters
-/// still apply.
+/// still apply. Items are in the list's `form` (lean unless `?full=true`).
 async fn ranked_agents(
-    ctx: &RequestCtx,
+    state: &AppState,
     text: &str,
     mode: SearchMode,
     query: &ListQuery,
+    form: Form,
 ) -> HandlerResult {
-    let catalog = ctx.state.catalog();
+    let catalog = state.catalog();
     let filter = SearchFilter {
         kinds: vec![Kind::Agent],
         status: query.status,
@@ -229,14 +243,13 @@ async fn ranked_agents(
         }
     }
     let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
-    let records: Vec<Record> = records.into_iter().skip(skip).collect();
-    let mut body = records_json(catalog, &records).await?;
-    for (item, score) in body.iter_mut().zip(scores.into_iter().skip(skip)) {
-        if let Value::Object(map) = item {
-            map.insert("score".into(), Value::from(f64::from(score)));
-        }
-    }
-    Ok(json_response(StatusCode::OK, &body))
+    let records = records.get(skip..).unwrap_or_default();
+    let scores = scores.get(skip..).unwrap_or_default();
+    let body = state
+        .bodies()
+        .ranked(catalog, records, scores, form)
+        .await?;
+    Ok(json_bytes_response(StatusCode::OK, body))
 }
 
 /// `GET` one entity, with its ETag (`"v<version>"`, the one `If-Match` takes): its full form,
@@ -320,8 +333,7 @@ pub async fn history(
     uri: Uri,
     headers: HeaderMap,
 ) -> HandlerResult {
-    let query = Query::parse(uri.query());
-    let tag = match conditional::list_tag_or_304(&state, uri.path(), &query, &headers).await {
+    let tag = match conditional::list_tag_or_304(&state, &uri, &headers).await {
         Ok(tag) => tag,
         Err(not_modified) => return Ok(not_modified),
     };

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::Frame;
 use plant_core::audit::AuditEntry;
 use plant_core::feed::{self, FeedOptions};
@@ -162,7 +162,7 @@ fn stream(state: &AppState, instance: &Instance, after: u64) -> Response {
             .await
             .map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), rx))
     });
-    let mut response = http::Response::new(StreamBody::new(frames).boxed_unsync());
+    let mut response = Response::new(crate::response::Body::new(StreamBody::new(frames)));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -5,7 +5,6 @@ use http::StatusCode;
 use plant_core::store::{SearchHit, SearchMode};
 use serde::{Deserialize, Serialize};
 
-use crate::context::RequestCtx;
 use crate::extract::Query;
 use crate::handlers::certify::parse_kind;
 use crate::problem::ApiError;
@@ -24,11 +23,7 @@ pub struct SearchQuery {
 }
 
 /// The `mode` query parameter: `hybrid` (default), `semantic` or `lexical`; anything else is 422.
-pub fn parse_mode(ctx: &RequestCtx) -> Result<SearchMode, ApiError> {
-    mode(ctx.query.get("mode"))
-}
-
-fn mode(text: Option<&str>) -> Result<SearchMode, ApiError> {
+pub fn parse_mode(text: Option<&str>) -> Result<SearchMode, ApiError> {
     match text.map(str::trim) {
         None | Some("") => Ok(SearchMode::default()),
         Some(raw) => raw
@@ -66,7 +61,7 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
             "must be an integer between 1 and 100",
         ));
     }
-    let mode = mode(q.mode.as_deref())?;
+    let mode = parse_mode(q.mode.as_deref())?;
     let kinds = match q.kind {
         Some(raw) => vec![parse_kind("kind", &raw)?],
         None => Vec::new(),

@@ -2,11 +2,12 @@
 //! owned by the server's state (not a process-global one, so that servers in one process count
 //! apart), and the gauges set at scrape time.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::Method;
-use metrics::{Label, Recorder, SharedString};
+use metrics::{Key, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 /// Upper bounds of the latency histogram buckets, in seconds.
@@ -18,6 +19,9 @@ const BUCKETS: [f64; 12] = [
 pub const UNMATCHED: &str = "unmatched";
 
 const REQUESTS: &str = "plant_http_requests_total";
+/// What the `metrics` macros would attach to the request series.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 const DURATION: &str = "plant_http_request_duration_seconds";
 
 /// Observations between two upkeeps of the recorder (which folds histogram samples into their
@@ -114,15 +118,20 @@ impl Default for Metrics {
 impl Metrics {
     /// Records one answered request.
     pub fn observe(&self, route: &str, method: &Method, status: u16, latency: Duration) {
-        let labels = [
-            Label::new("route", route.to_owned()),
+        // The route's text is copied once and shared by both keys' labels.
+        let route = SharedString::from(Arc::<str>::from(route));
+        let labels = vec![
+            Label::new("route", route),
             Label::new("method", method_label(method)),
             Label::new("status", status_label(status)),
         ];
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!(REQUESTS, labels.iter()).increment(1);
-            metrics::histogram!(DURATION, labels.iter()).record(latency);
-        });
+        let counted = Key::from_parts(REQUESTS, labels.clone());
+        self.recorder
+            .register_counter(&counted, &METADATA)
+            .increment(1);
+        self.recorder
+            .register_histogram(&Key::from_parts(DURATION, labels), &METADATA)
+            .record(latency);
         if self.observed.fetch_add(1, Ordering::Relaxed) % UPKEEP_EVERY == UPKEEP_EVERY - 1 {
             self.handle.run_upkeep();
         }
