@@ -338,6 +338,8 @@ for key in "${READS[@]}"; do
   if [ -n "${ARGS[$key]:-}" ] && [[ "${ARGS[$key]}" == -H\|* ]]; then
     headers=(-H "${ARGS[$key]#-H|}")
   fi
+  # A 304 has no body, and curl then writes no file: start from an empty one.
+  : >"$WORK/body-$key"
   curl -s "${headers[@]}" -o "$WORK/body-$key" "$BASE${PATHS[$key]}"
   routes+=(--route "/ceiling/$key=$WORK/body-$key")
 done
