@@ -347,7 +347,7 @@ CEILING_PORT=$(free_port)
 "$DRIVER" serve --port "$CEILING_PORT" --max-seconds 3600 "${routes[@]}" &
 CEILING_PID=$!
 PIDS+=("$CEILING_PID")
-wait_200 "http://127.0.0.1:$CEILING_PORT/health"
+wait_200 "http://127.0.0.1:$CEILING_PORT/ceiling/health"
 for key in "${READS[@]}"; do
   url="http://127.0.0.1:$CEILING_PORT/ceiling/$key"
   for run in $(seq 1 "$RUNS"); do

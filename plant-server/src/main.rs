@@ -9,6 +9,10 @@ use std::sync::Arc;
 use plant_server::console::{Console, ConsoleConfig};
 use plant_server::{Config, logging, run, startup};
 
+/// The allocator (see Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The exit status of a configuration or start-up error.
 const EXIT_CONFIG: u8 = 2;
 
