@@ -146,7 +146,11 @@ impl Target {
         let store: Arc<dyn Store> = Arc::new(store);
         let reads: Arc<dyn Store> =
             Arc::new(ReadModelStore::start(store.clone(), ReadModelOptions::default()).await?);
-        let catalog = Catalog::new(store, embedder);
+        // The server's catalog is over the read model too: a trial booking reads its agent
+        // from memory, a create waits for the model to fold its entry. Over the bare store
+        // the loop read the agent from PostgreSQL on every booking and ran slower than the
+        // server it is the ceiling of.
+        let catalog = Catalog::new(reads.clone(), embedder);
         let agent_id = catalog
             .list(&ListQuery::of(Kind::Agent, 1))
             .await?
