@@ -213,7 +213,7 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
     let _ = writeln!(
         md,
         "Machine: {} × {} ({}), {} MiB RAM. PostgreSQL {} from `scripts/test-db.sh` on the same \
-         machine (fsync off). Load: `wrk -t2 -c32 -d{}s --latency`, {} runs each, median; \
+         machine. Load: `wrk -t2 -c32 -d{}s --latency`, {} runs each, median; \
          `-c1` columns: `wrk -t1 -c1 -d{}s`; HTTP ceiling runs {} s, store loops {} s, write \
          scaling {} s per run. Server pool: {} connections.\n",
         m("nproc"),
