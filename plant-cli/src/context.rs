@@ -28,6 +28,16 @@ pub async fn store(args: &DbArgs, command: &'static str) -> Result<PgStore, CliE
     Ok(PgStore::connect(&config).await?)
 }
 
+/// Refreshes the planner's statistics after a bulk load (see `PgStore::analyze`), so that the
+/// server starting next plans with them.
+pub async fn analyze(args: &DbArgs, command: &'static str) -> Result<(), CliError> {
+    store(args, command)
+        .await?
+        .analyze()
+        .await
+        .map_err(|e| CliError::catalog("cannot analyse the loaded tables", e.into()))
+}
+
 /// The configured embedder. A model directory that is set but does not load is an error, not a
 /// silent fall-back: vectors from another model would land in the database.
 pub fn embedder(args: &EmbedderArgs) -> Result<Arc<dyn Embedder>, CliError> {

@@ -109,18 +109,7 @@ impl Bodies {
         records: &[Record],
         form: Form,
     ) -> Result<Vec<u8>, ApiError> {
-        let industries = industry_names(catalog, records).await?;
-        let mut out = Vec::with_capacity(records.len() * 1024 + 2);
-        out.push(b'[');
-        for (i, record) in records.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            self.write_item(catalog, record, form, &industries, &mut out)
-                .await?;
-        }
-        out.push(b']');
-        Ok(out)
+        self.array(catalog, records, None, form).await
     }
 
     /// A JSON array of ranked `records` in `form`, each item as [`Bodies::list`] writes it with
@@ -132,20 +121,33 @@ impl Bodies {
         scores: &[f32],
         form: Form,
     ) -> Result<Vec<u8>, ApiError> {
+        self.array(catalog, records, Some(scores), form).await
+    }
+
+    /// The array [`Bodies::list`] and [`Bodies::ranked`] write.
+    async fn array(
+        &self,
+        catalog: &Catalog,
+        records: &[Record],
+        scores: Option<&[f32]>,
+        form: Form,
+    ) -> Result<Vec<u8>, ApiError> {
         let industries = industry_names(catalog, records).await?;
         let mut out = Vec::with_capacity(records.len() * 1024 + 2);
         out.push(b'[');
-        for (i, (record, score)) in records.iter().zip(scores).enumerate() {
+        for (i, record) in records.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             self.write_item(catalog, record, form, &industries, &mut out)
                 .await?;
-            // Every item is an object: reopen it for the score.
-            out.pop();
-            out.extend_from_slice(b",\"score\":");
-            serde_json::to_writer(&mut out, &f64::from(*score)).map_err(ApiError::internal)?;
-            out.push(b'}');
+            if let Some(score) = scores.and_then(|s| s.get(i)) {
+                // Every item is an object: reopen it for the score.
+                out.pop();
+                out.extend_from_slice(b",\"score\":");
+                serde_json::to_writer(&mut out, &f64::from(*score)).map_err(ApiError::internal)?;
+                out.push(b'}');
+            }
         }
         out.push(b']');
         Ok(out)

@@ -77,12 +77,7 @@ pub async fn run(args: SeedArgs, out: &mut (dyn Write + Send)) -> Result<Exit, C
     .await
     .map_err(|e| CliError::catalog("seeding failed", e))?;
     progress.finish();
-    // The planner's statistics, for the server that starts next (see `PgStore::analyze`).
-    crate::context::store(&args.db, "seed")
-        .await?
-        .analyze()
-        .await
-        .map_err(|e| CliError::catalog("cannot analyse the seeded tables", e.into()))?;
+    crate::context::analyze(&args.db, "seed").await?;
 
     let mut counts = BTreeMap::new();
     for kind in Kind::CATALOG {

@@ -102,12 +102,7 @@ pub async fn run_import(args: ImportArgs, out: &mut (dyn Write + Send)) -> Resul
         }
         embedded += done;
     }
-    // The planner's statistics, as after any bulk load (see `PgStore::analyze`).
-    crate::context::store(&args.db, "import")
-        .await?
-        .analyze()
-        .await
-        .map_err(|e| CliError::catalog("cannot analyse the imported tables", e.into()))?;
+    crate::context::analyze(&args.db, "import").await?;
     emit(
         out,
         &format!(
