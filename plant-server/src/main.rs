@@ -18,7 +18,9 @@ const EXIT_CONFIG: u8 = 2;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match serve().await {
+    // Held to the end of `main`: dropping it writes out the log lines still queued.
+    let mut log = None;
+    let status = match serve(&mut log).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let text = startup::cause_chain(err.as_ref());
@@ -26,12 +28,17 @@ async fn main() -> ExitCode {
             eprintln!("plant-server: cannot start: {text}");
             ExitCode::from(EXIT_CONFIG)
         }
-    }
+    };
+    drop(log);
+    status
 }
 
-async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(log: &mut Option<logging::LogGuard>) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
-    logging::init(config.log_format, config.gcp_project.clone())?;
+    *log = Some(logging::init(
+        config.log_format,
+        config.gcp_project.clone(),
+    )?);
     let development = startup::development_credentials(&mut config)?;
     // A console configuration that cannot be used stops start-up; the router takes this one.
     let console = Console::new(&ConsoleConfig::from_env()?)?;

@@ -469,4 +469,10 @@ async fn a_jwks_url_that_cannot_be_fetched_stops_start_up_with_exit_2() {
         text.contains("cannot start") && text.contains("cannot be fetched"),
         "{text}"
     );
+    // The log's own line too: the log thread's queue is written out before the process exits.
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with('{') && line.contains(r#""message":"cannot start""#)),
+        "{text}"
+    );
 }
