@@ -1,9 +1,9 @@
 //! Vectors off the write path, with the MiniLM model on PostgreSQL: 32 writers create skills
 //! for a few seconds (`PLANT_VECTOR_LAG_SECONDS`, default 3). Writes do not wait for the model;
 //! afterwards every created skill has its vector (once the indexer settled), semantic search
-//! finds one by meaning, and the backlog never passed its bound. Prints the write rate, the
-//! commit-to-vector lag (p50, p99, max), the largest backlog seen and the RSS: a measurement,
-//! not an assertion of speed.
+//! finds one by meaning, and the queue in memory never passed its bound (texts past it are
+//! swept from the database). Prints the write rate, the commit-to-vector lag (p50, p99, max),
+//! the largest backlog and queue seen and the RSS: a measurement, not an assertion of speed.
 //!
 //! `PLANT_EMBED_MODEL_DIR=$(scripts/fetch-model.sh | tail -1) PLANT_VECTOR_LAG_SECONDS=30 \
 //!  scripts/test-db.sh run -- cargo test --release -p plant-core --features minilm \
@@ -22,7 +22,7 @@ use pg_support::TestDb;
 use plant_core::catalog::Catalog;
 use plant_core::input::SkillInput;
 use plant_core::model::Kind;
-use plant_core::search::{INDEX_BACKLOG, INDEX_BATCH, MiniLm};
+use plant_core::search::{INDEX_BACKLOG, MiniLm};
 use plant_core::store::{SearchFilter, Store};
 
 fn rss_mib() -> f64 {
@@ -74,9 +74,10 @@ async fn writes_do_not_wait_for_the_model_and_every_vector_follows() {
             }
         }));
     }
-    let mut peak_backlog = 0;
+    let (mut peak_backlog, mut peak_queued) = (0, 0);
     while started.elapsed() < Duration::from_secs(seconds) {
         peak_backlog = peak_backlog.max(catalog.vector_indexer().backlog());
+        peak_queued = peak_queued.max(catalog.vector_indexer().queued());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -90,7 +91,8 @@ async fn writes_do_not_wait_for_the_model_and_every_vector_follows() {
     eprintln!(
         "vector lag: {writes} skills in {:.1} s = {:.0} writes/s with MiniLM; commit to vector \
          p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} vectors; backlog peak {peak_backlog} \
-         (bound {INDEX_BACKLOG} queued + {INDEX_BATCH} embedding); RSS {:.0} MiB",
+         (queued in memory: peak {peak_queued}, bound {INDEX_BACKLOG}; the rest swept from the \
+         database); RSS {:.0} MiB",
         elapsed.as_secs_f64(),
         writes as f64 / elapsed.as_secs_f64(),
         lag.p50.as_secs_f64() * 1e3,
@@ -99,8 +101,8 @@ async fn writes_do_not_wait_for_the_model_and_every_vector_follows() {
         lag.count,
         rss_mib()
     );
-    // Queued texts are bounded by the channel; the batch being embedded has left it.
-    assert!(peak_backlog <= INDEX_BACKLOG + INDEX_BATCH);
+    // Texts in memory are bounded by the queue; the rest wait as records without a vector.
+    assert!(peak_queued <= INDEX_BACKLOG);
     assert_eq!(catalog.vector_indexer().backlog(), 0);
 
     // Every skill has its vector now.
@@ -112,7 +114,12 @@ async fn writes_do_not_wait_for_the_model_and_every_vector_follows() {
         missing.iter().all(|m| m.kind != Kind::Skill),
         "skills without a vector: {missing:?}"
     );
-    assert_eq!(lag.count, writes);
+    // Every write's vector was timed (a record both queued and swept may be timed twice).
+    assert!(
+        lag.count >= writes.min(10_000),
+        "{} lags for {writes} writes",
+        lag.count
+    );
     // And semantic search ranks them by meaning.
     let hits = catalog
         .search("budget spreadsheet lessons", &SearchFilter::default(), 3)

@@ -12,12 +12,16 @@ use crate::error::Result;
 use crate::model::{Kind, Record};
 use crate::search::{BoxError, IndexJob, IndexSink, VectorIndexer};
 use crate::store::StoredEmbedding;
+use crate::time::Timestamp;
 
 impl Catalog {
     /// True when vectors are stored in the write's own commit: the embedder is cheap (the
-    /// hashing embedder), so the write carries its vector at no cost.
+    /// hashing embedder) and the store keeps no vector index ([`crate::store::Store::indexes_vectors`]), so
+    /// the write carries its vector at no cost. On PostgreSQL every vector follows the commit:
+    /// an HNSW insert costs milliseconds of database CPU, and inside the commit it held the
+    /// batch's appender (skill creates ran at about 240/s, bound by it).
     pub(super) fn embeds_inline(&self) -> bool {
-        self.embedder.embedder().is_cheap()
+        self.embedder.embedder().is_cheap() && !self.store.indexes_vectors()
     }
 
     /// The vector of `text` for a write's commit, when vectors go inline (and this is not a
@@ -104,5 +108,40 @@ impl IndexSink for Sink {
             .search_text(&record)
             .await?
             .map(|text| (record.version(), text)))
+    }
+
+    async fn stale(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> std::result::Result<Vec<IndexJob>, BoxError> {
+        let stale = self
+            .0
+            .store
+            .stale_embeddings(model, u64::try_from(limit).unwrap_or(u64::MAX))
+            .await?;
+        let mut jobs = Vec::with_capacity(stale.len());
+        for item in stale {
+            let Some(record) = self.0.store.get(Some(item.kind), item.id).await? else {
+                continue;
+            };
+            let Some(text) = self.0.search_text(&record).await? else {
+                continue;
+            };
+            // The lag of a swept vector counts from its version's commit.
+            let since = (Timestamp::now().as_datetime() - record.updated_at().as_datetime())
+                .to_std()
+                .unwrap_or_default();
+            jobs.push(IndexJob {
+                kind: item.kind,
+                id: item.id,
+                version: record.version(),
+                text,
+                committed_at: Instant::now()
+                    .checked_sub(since)
+                    .unwrap_or_else(Instant::now),
+            });
+        }
+        Ok(jobs)
     }
 }

@@ -509,6 +509,10 @@ impl Store for ReadModelStore {
         Ok(Some(self.subscribe()))
     }
 
+    fn indexes_vectors(&self) -> bool {
+        self.inner.indexes_vectors()
+    }
+
     fn pool_stats(&self) -> Option<PoolStats> {
         self.inner.pool_stats()
     }

@@ -123,8 +123,9 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>, EmbedError>;
 
     /// True when embedding a text costs about as little as writing it (microseconds, no model):
-    /// the catalog then stores the vector in the write's own commit. Otherwise (a model, tens of
-    /// milliseconds of CPU per text) the write commits without it and
+    /// on a store without a vector index (the in-memory store) the catalog then stores the
+    /// vector in the write's own commit. Otherwise (a model, tens of milliseconds of CPU per
+    /// text, or a store whose index insert costs milliseconds) the write commits without it and
     /// [`VectorIndexer`](super::VectorIndexer) computes it right after, in batches.
     fn is_cheap(&self) -> bool {
         false

@@ -12,12 +12,18 @@
 //! when a later change kept the text (a certification), the vector is stored at that version.
 //!
 //! Between the commit and the vector, semantic ranking does not see the record (it has no
-//! vector); full-text ranking does, so hybrid search finds it by its words. The backlog is
-//! bounded by [`INDEX_BACKLOG`]: past it, a write waits after its commit (before it is
-//! answered) for room in the queue — backpressure on writers rather than an unbounded lag.
-//! Vectors that fail (the embedder fails) stay missing until `plant-cli embed` backfills them.
+//! vector); full-text ranking does, so hybrid search finds it by its words. The queue in memory
+//! is bounded by [`INDEX_BACKLOG`] texts. Past it, a write is not held: its job is dropped and
+//! counted, and once the queue has run empty the task sweeps the store for records whose vector
+//! is missing or from another model ([`IndexSink::stale`]), oldest first, until it has caught
+//! up. The pending work then lives where it already was — a record without its vector — so it
+//! coalesces (at most one pending vector per record, whatever the write rate), survives a
+//! restart, and never grows memory; the cost is lag, which [`VectorIndexer::lag`] measures for
+//! swept records too (from their commit time). Vectors that fail (the embedder fails) stay
+//! missing until a later sweep or `plant-cli embed` stores them.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,7 +36,8 @@ use super::queue::EmbedQueue;
 use crate::model::Kind;
 use crate::store::StoredEmbedding;
 
-/// The most texts waiting for their vector; past it, writers wait for room.
+/// The most texts queued in memory for their vector; past it, jobs are dropped and the store is
+/// swept for missing vectors instead.
 pub const INDEX_BACKLOG: usize = 1024;
 /// The most texts embedded in one call.
 pub const INDEX_BATCH: usize = 32;
@@ -66,6 +73,11 @@ pub trait IndexSink: Send + Sync + std::fmt::Debug {
 
     /// The record's current version and text; `None` when it is gone.
     async fn current_text(&self, kind: Kind, id: Uuid) -> Result<Option<(u64, String)>, BoxError>;
+
+    /// Up to `limit` records whose vector is missing or made by another model than `model`,
+    /// oldest first, as jobs for their current version and text (`committed_at` when that
+    /// version was committed).
+    async fn stale(&self, model: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError>;
 }
 
 /// The time from commit to stored vector over the recent jobs.
@@ -86,6 +98,8 @@ pub struct VectorLag {
 pub struct VectorIndexer {
     jobs: mpsc::Sender<IndexJob>,
     backlog: watch::Sender<usize>,
+    /// Jobs dropped because the queue was full, not yet covered by a sweep.
+    overflow: Arc<AtomicUsize>,
     lags: Arc<Mutex<VecDeque<Duration>>>,
 }
 
@@ -96,26 +110,35 @@ impl VectorIndexer {
         let indexer = Self {
             jobs,
             backlog: watch::Sender::new(0),
+            overflow: Arc::default(),
             lags: Arc::default(),
         };
         tokio::spawn(run(indexer.clone(), receiver, queue, sink));
         indexer
     }
 
-    /// Queues a record's text; waits while [`INDEX_BACKLOG`] texts are pending.
-    /// A writer waiting for room is not counted in [`Self::backlog`] until its text is queued.
+    /// Queues a record's text without waiting. With [`INDEX_BACKLOG`] texts queued the job is
+    /// dropped and counted; the store sweep after the queue runs empty stores its vector.
     pub async fn submit(&self, job: IndexJob) {
-        // Without a slot the task is gone (the runtime is shutting down): the vector stays
-        // missing and `plant-cli embed` backfills it.
-        if let Ok(slot) = self.jobs.reserve().await {
-            // Counted before the task can take it, so the count never goes below zero.
-            self.backlog.send_modify(|n| *n += 1);
-            slot.send(job);
+        // Counted before the task can take it, so the count never goes below zero.
+        self.backlog.send_modify(|n| *n += 1);
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            // A full queue means the task is busy: it sweeps once the queue has drained.
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.fetch_add(1, Ordering::SeqCst);
+            }
+            // The task is gone (the runtime is shutting down): the vector stays missing
+            // until a later start sweeps or `plant-cli embed` backfills it.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.backlog.send_modify(|n| *n = n.saturating_sub(1));
+            }
         }
     }
 
-    /// How many texts wait for their vector: queued (at most [`INDEX_BACKLOG`]) or in the batch
-    /// being embedded (at most [`INDEX_BATCH`]).
+    /// How many texts wait for their vector: queued (at most [`INDEX_BACKLOG`]), in the batch
+    /// being embedded (at most [`INDEX_BATCH`]), or dropped from a full queue and waiting for
+    /// the sweep.
     pub fn backlog(&self) -> usize {
         *self.backlog.borrow()
     }
@@ -145,6 +168,11 @@ impl VectorIndexer {
         })
     }
 
+    /// How many texts wait in the queue in memory (at most [`INDEX_BACKLOG`]).
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     fn record_lag(&self, lag: Duration) {
         let mut lags = self.lags.lock().unwrap_or_else(PoisonError::into_inner);
         if lags.len() == LAG_SAMPLES {
@@ -169,34 +197,97 @@ async fn run(
             }
         }
         let count = taken.len();
-        let jobs = coalesce(taken);
-        let texts = jobs.iter().map(|j| j.text.clone()).collect();
-        match queue.embed(texts).await {
-            Ok(vectors) => {
-                for (job, vector) in jobs.iter().zip(vectors) {
-                    let embedding = StoredEmbedding {
-                        model: queue.model_id().to_owned(),
-                        vector,
-                    };
-                    match store(sink.as_ref(), job, embedding).await {
-                        Ok(true) => indexer.record_lag(job.committed_at.elapsed()),
-                        Ok(false) => {}
-                        Err(e) => tracing::warn!(
-                            kind = %job.kind, id = %job.id, error = %e,
-                            "storing a vector failed; `plant-cli embed` backfills it"
-                        ),
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(
-                texts = jobs.len(), error = %e,
-                "embedding failed; the vectors stay missing until `plant-cli embed` backfills them"
-            ),
-        }
+        index(&indexer, &queue, sink.as_ref(), coalesce(taken)).await;
         indexer
             .backlog
             .send_modify(|n| *n = n.saturating_sub(count));
+        if receiver.is_empty() {
+            sweep(&indexer, &queue, sink.as_ref()).await;
+        }
     }
+}
+
+/// After jobs were dropped from a full queue: stores the missing vectors the store holds.
+async fn sweep(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn IndexSink) {
+    loop {
+        let dropped = indexer.overflow.swap(0, Ordering::SeqCst);
+        if dropped == 0 {
+            return;
+        }
+        let finished = sweep_pass(indexer, queue, sink).await;
+        if !finished {
+            // Queued jobs came in: they go first (they are newer), and the sweep is owed
+            // again once the queue has drained; the debt stays counted in the backlog.
+            indexer.overflow.fetch_add(1, Ordering::SeqCst);
+            indexer.backlog.send_modify(|n| *n += 1);
+        }
+        indexer
+            .backlog
+            .send_modify(|n| *n = n.saturating_sub(dropped));
+        if !finished {
+            return;
+        }
+    }
+}
+
+/// Stores missing vectors batch by batch, oldest first, until a batch finds none or stores none
+/// (the rest failed, or another process stored them): true. False when jobs were queued
+/// meanwhile, to serve them first.
+async fn sweep_pass(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn IndexSink) -> bool {
+    loop {
+        let jobs = match sink.stale(queue.model_id(), INDEX_BATCH).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the records without a vector failed");
+                return true;
+            }
+        };
+        if jobs.is_empty() || index(indexer, queue, sink, jobs).await == 0 {
+            return true;
+        }
+        if indexer.queued() > 0 {
+            return false;
+        }
+    }
+}
+
+/// Embeds `jobs` in one call and stores each vector at its version; returns how many stored.
+async fn index(
+    indexer: &VectorIndexer,
+    queue: &EmbedQueue,
+    sink: &dyn IndexSink,
+    jobs: Vec<IndexJob>,
+) -> usize {
+    let texts = jobs.iter().map(|j| j.text.clone()).collect();
+    let vectors = match queue.embed(texts).await {
+        Ok(vectors) => vectors,
+        Err(e) => {
+            tracing::warn!(
+                texts = jobs.len(), error = %e,
+                "embedding failed; the vectors stay missing until a sweep or `plant-cli embed` stores them"
+            );
+            return 0;
+        }
+    };
+    let mut stored = 0;
+    for (job, vector) in jobs.iter().zip(vectors) {
+        let embedding = StoredEmbedding {
+            model: queue.model_id().to_owned(),
+            vector,
+        };
+        match store(sink, job, embedding).await {
+            Ok(true) => {
+                indexer.record_lag(job.committed_at.elapsed());
+                stored += 1;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                kind = %job.kind, id = %job.id, error = %e,
+                "storing a vector failed; a sweep or `plant-cli embed` stores it"
+            ),
+        }
+    }
+    stored
 }
 
 /// The newest job per record, in the order the records first appeared.
@@ -274,6 +365,50 @@ mod tests {
         async fn current_text(&self, _: Kind, id: Uuid) -> Result<Option<(u64, String)>, BoxError> {
             Ok(self.current.lock().await.get(&id).cloned())
         }
+
+        async fn stale(&self, _: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError> {
+            let current = self.current.lock().await;
+            let stored = self.stored.lock().await;
+            Ok(current
+                .iter()
+                .filter(|(id, (version, _))| stored.get(*id).map(|s| s.0) != Some(*version))
+                .take(limit)
+                .map(|(id, (version, text))| job(*id, *version, text))
+                .collect())
+        }
+    }
+
+    /// [`Records`] whose stores wait until the gate opens.
+    #[derive(Debug)]
+    struct Gated {
+        records: Records,
+        open: watch::Sender<bool>,
+    }
+
+    #[async_trait]
+    impl IndexSink for Gated {
+        async fn put(
+            &self,
+            kind: Kind,
+            id: Uuid,
+            version: u64,
+            embedding: StoredEmbedding,
+        ) -> Result<bool, BoxError> {
+            let _ = self.open.subscribe().wait_for(|open| *open).await;
+            self.records.put(kind, id, version, embedding).await
+        }
+
+        async fn current_text(
+            &self,
+            kind: Kind,
+            id: Uuid,
+        ) -> Result<Option<(u64, String)>, BoxError> {
+            self.records.current_text(kind, id).await
+        }
+
+        async fn stale(&self, model: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError> {
+            self.records.stale(model, limit).await
+        }
     }
 
     fn job(id: Uuid, version: u64, text: &str) -> IndexJob {
@@ -318,6 +453,57 @@ mod tests {
         assert_eq!(stored[&certified].0, 2);
         assert_eq!(stored[&certified].1.vector, vector("data pipelines"));
         assert_eq!(indexer.lag().unwrap().count, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_never_holds_a_writer_and_the_sweep_stores_every_dropped_vector() {
+        let count = INDEX_BACKLOG * 2;
+        let sink = Arc::new(Gated {
+            records: Records::default(),
+            open: watch::Sender::new(false),
+        });
+        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        {
+            let mut current = sink.records.current.lock().await;
+            for (i, id) in ids.iter().enumerate() {
+                current.insert(*id, (1, format!("skill {i}")));
+            }
+        }
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        // Nothing is stored while the gate is shut, so the queue fills; no submit may wait.
+        let submitted = async {
+            for (i, id) in ids.iter().enumerate() {
+                indexer.submit(job(*id, 1, &format!("skill {i}"))).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), submitted)
+            .await
+            .expect("a submit waited for room in the queue");
+        assert_eq!(
+            indexer.backlog(),
+            count,
+            "every job is counted, queued or dropped"
+        );
+        assert!(
+            indexer.overflow.load(Ordering::SeqCst) > 0,
+            "some jobs were dropped"
+        );
+
+        sink.open.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(30), indexer.settled())
+            .await
+            .expect("the backlog drained");
+        let stored = sink.records.stored.lock().await;
+        for (i, id) in ids.iter().enumerate() {
+            let vector = HashingEmbedder.embed_one(&format!("skill {i}")).unwrap();
+            assert_eq!(
+                stored.get(id).map(|s| &s.1.vector),
+                Some(&vector),
+                "record {i}"
+            );
+        }
+        assert_eq!(indexer.lag().unwrap().count, count);
     }
 
     #[test]

@@ -595,6 +595,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// True when storing a vector costs an index insert (PostgreSQL's HNSW indexes: milliseconds
+    /// of database CPU per vector). The catalog then stores every vector after the write's commit
+    /// ([`crate::search::VectorIndexer`]), whatever the embedder; a store without such an index
+    /// (the in-memory store) takes a cheap embedder's vector inside the commit.
+    fn indexes_vectors(&self) -> bool {
+        false
+    }
+
     /// Connection pool usage, for metrics; `None` for a store without a pool.
     fn pool_stats(&self) -> Option<PoolStats> {
         None

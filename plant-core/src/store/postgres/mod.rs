@@ -328,6 +328,10 @@ impl Store for PgStore {
         Ok(Some(self.notifier.subscribe(&self.pool)))
     }
 
+    fn indexes_vectors(&self) -> bool {
+        true
+    }
+
     fn pool_stats(&self) -> Option<PoolStats> {
         Some(PoolStats {
             size: self.pool.size(),
