@@ -11,7 +11,7 @@ use super::Catalog;
 use crate::error::Result;
 use crate::model::{Kind, Record};
 use crate::search::{BoxError, IndexJob, IndexSink, VectorIndexer};
-use crate::store::StoredEmbedding;
+use crate::store::{EmbeddingAt, StoredEmbedding};
 use crate::time::Timestamp;
 
 impl Catalog {
@@ -93,6 +93,22 @@ impl IndexSink for Sink {
             .store
             .put_embedding_at(kind, id, version, embedding)
             .await?)
+    }
+
+    async fn put_many(
+        &self,
+        vectors: Vec<(Kind, Uuid, u64, StoredEmbedding)>,
+    ) -> std::result::Result<Vec<bool>, BoxError> {
+        let vectors = vectors
+            .into_iter()
+            .map(|(kind, id, version, embedding)| EmbeddingAt {
+                kind,
+                id,
+                version,
+                embedding,
+            })
+            .collect();
+        Ok(self.0.store.put_embeddings_at(vectors).await?)
     }
 
     async fn current_text(

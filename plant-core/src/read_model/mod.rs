@@ -60,8 +60,8 @@ use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint, Ver
 use crate::model::{Kind, Record};
 use crate::search::Embedding;
 use crate::store::{
-    Change, Committed, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding,
-    Store, StoreResult, StoredEmbedding,
+    Change, Committed, EmbeddingAt, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit,
+    StaleEmbedding, Store, StoreResult, StoredEmbedding,
 };
 
 /// How the model follows the chain.
@@ -493,6 +493,10 @@ impl Store for ReadModelStore {
         self.inner
             .put_embedding_at(kind, id, version, embedding)
             .await
+    }
+
+    async fn put_embeddings_at(&self, vectors: Vec<EmbeddingAt>) -> StoreResult<Vec<bool>> {
+        self.inner.put_embeddings_at(vectors).await
     }
 
     fn webhooks(&self) -> Option<&dyn crate::webhooks::WebhookStore> {

@@ -22,7 +22,10 @@ use std::sync::Arc;
 use serde_json::{Map, json};
 use uuid::Uuid;
 
-use super::{Action, Change, ListQuery, SearchFilter, SearchMode, Store, StoreError};
+use super::{
+    Action, Change, EmbeddingAt, ListQuery, SearchFilter, SearchMode, Store, StoreError,
+    StoredEmbedding,
+};
 use crate::audit::{CheckpointSigner, Head};
 use crate::catalog::{Catalog, JobPatch, TrialPatch};
 use crate::error::Error;
@@ -31,7 +34,7 @@ use crate::input::{AgentInput, JobInput, JobRoleInput, SkillInput, TeamInput, Tr
 use crate::model::{
     Alignment, Category, CertificationState, Kind, Record, Seniority, Status, TrialStatus,
 };
-use crate::search::HashingEmbedder;
+use crate::search::{DIM, Embedding, HashingEmbedder};
 use crate::seed::{self, SeedCatalog};
 use crate::validate::validate;
 
@@ -1262,6 +1265,48 @@ async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {
             .unwrap()
             .len(),
         3 + 19 + 10 + 50 + 5
+    );
+    // Several vectors at once: each lands only at its record's version.
+    let (seo, sales_skill) = (
+        id_of(&c, Kind::Skill, "SEO").await,
+        id_of(&c, Kind::Skill, "Email Marketing").await,
+    );
+    let (seo_version, sales_version) = (
+        c.get(Kind::Skill, seo).await.unwrap().version(),
+        c.get(Kind::Skill, sales_skill).await.unwrap().version(),
+    );
+    let other = |vector: Vec<f32>| StoredEmbedding {
+        model: "another-model".into(),
+        vector: Embedding::from_vec(vector).unwrap(),
+    };
+    let unit = |i: usize| (0..DIM).map(|d| if d == i { 1.0 } else { 0.0 }).collect();
+    let stored = c
+        .store()
+        .put_embeddings_at(vec![
+            EmbeddingAt {
+                kind: Kind::Skill,
+                id: seo,
+                version: seo_version,
+                embedding: other(unit(0)),
+            },
+            EmbeddingAt {
+                kind: Kind::Skill,
+                id: sales_skill,
+                version: sales_version + 1,
+                embedding: other(unit(1)),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(stored, [true, false]);
+    let stale = c
+        .store()
+        .stale_embeddings("hashing-v1", 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.iter().map(|s| (s.kind, s.id)).collect::<Vec<_>>(),
+        [(Kind::Skill, seo)]
     );
 }
 

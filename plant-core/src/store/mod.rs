@@ -418,6 +418,19 @@ pub struct StaleEmbedding {
     pub id: Uuid,
 }
 
+/// A vector for a record at one version ([`Store::put_embeddings_at`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingAt {
+    /// The record's kind.
+    pub kind: Kind,
+    /// Its id.
+    pub id: Uuid,
+    /// The version whose text the vector was computed from.
+    pub version: u64,
+    /// The vector.
+    pub embedding: StoredEmbedding,
+}
+
 /// Connections of a store's pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
@@ -577,6 +590,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             }
             _ => Ok(false),
         }
+    }
+
+    /// [`Self::put_embedding_at`] for several vectors, one answer each, in order. The default
+    /// stores them one by one; PostgreSQL stores them in one transaction (one WAL flush), and
+    /// when it fails stores none.
+    async fn put_embeddings_at(&self, vectors: Vec<EmbeddingAt>) -> StoreResult<Vec<bool>> {
+        let mut stored = Vec::with_capacity(vectors.len());
+        for v in vectors {
+            stored.push(
+                self.put_embedding_at(v.kind, v.id, v.version, v.embedding)
+                    .await?,
+            );
+        }
+        Ok(stored)
     }
 
     /// Succeeds when the store can serve requests.

@@ -52,8 +52,8 @@ pub use self::setup::{
 };
 pub use self::url::{UrlError, connect_options, normalize_url, redact};
 use super::{
-    Change, Committed, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit, StaleEmbedding,
-    Store, StoreError, StoreResult, StoredEmbedding,
+    Change, Committed, EmbeddingAt, FusedQuery, ListQuery, PoolStats, SearchFilter, SearchHit,
+    StaleEmbedding, Store, StoreError, StoreResult, StoredEmbedding,
 };
 use crate::audit::{AuditEntry, Checkpoint, Hash, Head, StoredTreeCheckpoint, VerifyReport};
 use crate::error::Cause;
@@ -309,6 +309,18 @@ impl Store for PgStore {
     ) -> StoreResult<bool> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         write::put_embedding_at(&mut conn, kind, id, version, &embedding).await
+    }
+
+    async fn put_embeddings_at(&self, vectors: Vec<EmbeddingAt>) -> StoreResult<Vec<bool>> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let mut stored = Vec::with_capacity(vectors.len());
+        for v in &vectors {
+            stored.push(
+                write::put_embedding_at(&mut tx, v.kind, v.id, v.version, &v.embedding).await?,
+            );
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(stored)
     }
 
     #[instrument(skip(self))]
