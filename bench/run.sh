@@ -423,9 +423,24 @@ verify_chain() {
     printf 'verify\t%s\tFAILED: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt")" >>"$RECORDED"
   fi
 }
+# vectors_caught_up SCENARIO: vectors follow the commit, so skills written by a row may still
+# lack theirs when it ends. Waits (up to 600 s) until every skill has one, so the indexer's
+# catch-up does not load the next row, and records how many were missing and how long it took.
+vectors_caught_up() {
+  local missing start left
+  missing=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
+  start=$(date +%s.%N)
+  left=$missing
+  while [ "$left" -gt 0 ] && awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { exit !(n - s < 600) }'; do
+    sleep 0.5
+    left=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
+  done
+  meta "vectors_$1" "$missing skills without a vector when the row ended; $left after $(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }') s"
+}
 for key in post-skill post-trial; do
   load_endpoint "$BASE" "$key"
   verify_chain "$key"
+  if [ "$key" = post-skill ]; then vectors_caught_up "$key"; fi
   db_ceiling "$key"
   verify_chain "db-$key"
 done
@@ -467,6 +482,7 @@ for n in 1 2 3; do
     fi
   done
   verify_chain "scale$n"
+  vectors_caught_up "scale$n"
 done
 meta total_seconds "$(($(date +%s) - ${BENCH_STARTED:-$(date +%s)}))"
 

@@ -61,6 +61,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     if config.database_url.is_none() {
         seed_memory(&catalog, config).await?;
     }
+    if catalog.store().indexes_vectors() {
+        // Started now rather than on the first write: its first sweep stores the vectors of
+        // records a stopped process committed without them.
+        catalog.vector_indexer();
+    }
     let state = AppState::from_config(config, catalog)?;
     state.auth().load().await?;
     Ok(state)

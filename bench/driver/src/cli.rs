@@ -148,12 +148,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 duration: Duration::from_secs(seconds),
                 max_ops,
             };
+            let loaded = target.clone();
             let summary = load::run(spec, move |n| {
-                let target = target.clone();
+                let target = loaded.clone();
                 async move { target.run(op, n).await }
             })
             .await;
             println!("{summary}");
+            // Vectors follow the commit: the loop's records get theirs before the process
+            // (and its indexer) ends, untimed.
+            target.vectors_settled().await;
             Ok(())
         }),
         Command::Startup {

@@ -311,6 +311,18 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         }
     }
 
+    md.push_str("\n## Vectors after the skill rows\n\nVectors follow the commit: the rows measure writes, and the vectors of the skills they wrote are stored after (the indexer yields to writes while they go on). Before the next row the benchmark waits until every skill has its vector (its database ceiling loop stores its own before it ends, untimed).\n\n| after | vectors |\n|---|---|\n");
+    for (scenario, label) in [
+        ("post-skill", "`POST /api/v1/genesis/skills` over HTTP"),
+        ("scale1", "1 process"),
+        ("scale2", "2 processes"),
+        ("scale3", "3 processes"),
+    ] {
+        if let Some(outcome) = rec.meta.get(&format!("vectors_{scenario}")) {
+            let _ = writeln!(md, "| {label} | {outcome} |");
+        }
+    }
+
     md.push_str("\n## Audited writes over 1, 2, 3 server processes (one database, one chain)\n\n");
     md.push_str("| processes | POST /genesis/skills req/s | p50 ms | p99 ms | errors | `plant-cli verify` |\n|---:|---:|---:|---:|---:|---|\n");
     for n in 1..=3 {

@@ -172,6 +172,11 @@ impl Target {
         })
     }
 
+    /// Waits until the vectors of the records written so far are stored.
+    pub async fn vectors_settled(&self) {
+        self.catalog.vectors_settled().await;
+    }
+
     /// Runs operation number `n` of `op`.
     pub async fn run(&self, op: Op, n: u64) -> Result<(), Error> {
         let store = self.catalog.store();

@@ -113,17 +113,21 @@ pub struct VectorIndexer {
     backlog: watch::Sender<usize>,
     /// Jobs dropped because the queue was full, not yet covered by a sweep.
     overflow: Arc<AtomicUsize>,
+    /// Jobs submitted so far: the indexer yields to writes while this moves.
+    submitted: Arc<AtomicUsize>,
     lags: Arc<Mutex<VecDeque<Duration>>>,
 }
 
 impl VectorIndexer {
-    /// Starts the task on the current tokio runtime.
+    /// Starts the task on the current tokio runtime. It begins with a sweep: records an
+    /// earlier process committed without storing their vector (it stopped first) get theirs.
     pub fn start(queue: EmbedQueue, sink: Arc<dyn IndexSink>) -> Self {
         let (jobs, receiver) = mpsc::channel(INDEX_BACKLOG);
         let indexer = Self {
             jobs,
-            backlog: watch::Sender::new(0),
-            overflow: Arc::default(),
+            backlog: watch::Sender::new(1),
+            overflow: Arc::new(AtomicUsize::new(1)),
+            submitted: Arc::default(),
             lags: Arc::default(),
         };
         tokio::spawn(run(indexer.clone(), receiver, queue, sink));
@@ -135,6 +139,7 @@ impl VectorIndexer {
     pub async fn submit(&self, job: IndexJob) {
         // Counted before the task can take it, so the count never goes below zero.
         self.backlog.send_modify(|n| *n += 1);
+        self.submitted.fetch_add(1, Ordering::Relaxed);
         match self.jobs.try_send(job) {
             Ok(()) => {}
             // A full queue means the task is busy: it sweeps once the queue has drained.
@@ -201,6 +206,7 @@ async fn run(
     queue: EmbedQueue,
     sink: Arc<dyn IndexSink>,
 ) {
+    sweep(&indexer, &queue, sink.as_ref()).await;
     while let Some(first) = receiver.recv().await {
         let mut taken = vec![first];
         while taken.len() < INDEX_BATCH {
@@ -210,24 +216,41 @@ async fn run(
             }
         }
         let count = taken.len();
-        let started = Instant::now();
+        let batch = Batch::start(&indexer);
         index(&indexer, &queue, sink.as_ref(), coalesce(taken)).await;
         indexer
             .backlog
             .send_modify(|n| *n = n.saturating_sub(count));
+        batch.yield_to_writes(&indexer).await;
         if receiver.is_empty() {
             sweep(&indexer, &queue, sink.as_ref()).await;
-        } else {
-            yield_to_writes(started.elapsed()).await;
         }
     }
 }
 
-/// Under a backlog, rests as long as the batch took: the index inserts (milliseconds of
-/// database CPU per vector) then take at most half of the indexer's time, and a burst of writes
-/// keeps the rest of the machine; the burst shows as vector lag, not as write latency.
-async fn yield_to_writes(batch: Duration) {
-    tokio::time::sleep(batch).await;
+/// When a batch of the indexer began, and how many jobs had been submitted then.
+struct Batch {
+    started: Instant,
+    submitted: usize,
+}
+
+impl Batch {
+    fn start(indexer: &VectorIndexer) -> Self {
+        Self {
+            started: Instant::now(),
+            submitted: indexer.submitted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// While writes go on (jobs were submitted during the batch), rests as long as the batch
+    /// took: index inserts (milliseconds of database CPU per vector) then take at most half of
+    /// the indexer's time, a burst of writes keeps the rest of the machine, and it shows as
+    /// vector lag rather than write latency. Once writes pause the indexer runs flat out.
+    async fn yield_to_writes(self, indexer: &VectorIndexer) {
+        if indexer.submitted.load(Ordering::Relaxed) != self.submitted {
+            tokio::time::sleep(self.started.elapsed()).await;
+        }
+    }
 }
 
 /// After jobs were dropped from a full queue: stores the missing vectors the store holds.
@@ -265,11 +288,11 @@ async fn sweep_pass(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn Inde
                 return true;
             }
         };
-        let started = Instant::now();
+        let batch = Batch::start(indexer);
         if jobs.is_empty() || index(indexer, queue, sink, jobs).await == 0 {
             return true;
         }
-        yield_to_writes(started.elapsed()).await;
+        batch.yield_to_writes(indexer).await;
         if indexer.queued() > 0 {
             return false;
         }
@@ -469,6 +492,12 @@ mod tests {
     async fn vectors_follow_the_current_text_and_never_an_older_one() {
         let records = Arc::new(Records::default());
         let (fresh, renamed, certified) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let indexer = VectorIndexer::start(
+            EmbedQueue::new(Arc::new(HashingEmbedder), 2),
+            records.clone(),
+        );
+        // Its first sweep finds nothing; the records below are written after.
+        indexer.settled().await;
         {
             let mut current = records.current.lock().await;
             current.insert(fresh, (1, "seo audit".into()));
@@ -477,10 +506,6 @@ mod tests {
             // Certified (same text, version 2) before its vector was stored.
             current.insert(certified, (2, "data pipelines".into()));
         }
-        let indexer = VectorIndexer::start(
-            EmbedQueue::new(Arc::new(HashingEmbedder), 2),
-            records.clone(),
-        );
         indexer.submit(job(fresh, 1, "seo audit")).await;
         indexer.submit(job(renamed, 1, "old name")).await;
         indexer.submit(job(certified, 1, "data pipelines")).await;
@@ -507,14 +532,16 @@ mod tests {
             open: watch::Sender::new(false),
         });
         let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        // Its first sweep finds nothing; the records below are written after.
+        indexer.settled().await;
         {
             let mut current = sink.records.current.lock().await;
             for (i, id) in ids.iter().enumerate() {
                 current.insert(*id, (1, format!("skill {i}")));
             }
         }
-        let indexer =
-            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
         // Nothing is stored while the gate is shut, so the queue fills; no submit may wait.
         let submitted = async {
             for (i, id) in ids.iter().enumerate() {
@@ -548,6 +575,30 @@ mod tests {
             );
         }
         assert_eq!(indexer.lag().unwrap().count, count);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_start_it_stores_the_vectors_an_earlier_process_left_missing() {
+        let records = Arc::new(Records::default());
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        {
+            let mut current = records.current.lock().await;
+            current.insert(a, (1, "tax filing".into()));
+            current.insert(b, (3, "route planning".into()));
+        }
+        let indexer = VectorIndexer::start(
+            EmbedQueue::new(Arc::new(HashingEmbedder), 2),
+            records.clone(),
+        );
+        tokio::time::timeout(Duration::from_secs(10), indexer.settled())
+            .await
+            .expect("the first sweep ended");
+        let stored = records.stored.lock().await;
+        let vector = |text: &str| HashingEmbedder.embed_one(text).unwrap();
+        assert_eq!(stored[&a], (1, stored[&a].1.clone()));
+        assert_eq!(stored[&a].1.vector, vector("tax filing"));
+        assert_eq!(stored[&b].0, 3);
+        assert_eq!(stored[&b].1.vector, vector("route planning"));
     }
 
     #[test]
