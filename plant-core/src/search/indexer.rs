@@ -41,6 +41,9 @@ use crate::store::StoredEmbedding;
 pub const INDEX_BACKLOG: usize = 1024;
 /// The most texts embedded in one call.
 pub const INDEX_BATCH: usize = 32;
+/// How long the queue stays empty after writes before the indexer sweeps for records that
+/// were committed without their job being queued.
+const IDLE_SWEEP: Duration = Duration::from_secs(2);
 /// How many recent lags [`VectorIndexer::lag`] summarises.
 const LAG_SAMPLES: usize = 10_000;
 
@@ -207,7 +210,25 @@ async fn run(
     sink: Arc<dyn IndexSink>,
 ) {
     sweep(&indexer, &queue, sink.as_ref()).await;
-    while let Some(first) = receiver.recv().await {
+    let mut swept_after = indexer.submitted.load(Ordering::Relaxed);
+    loop {
+        let first = match tokio::time::timeout(IDLE_SWEEP, receiver.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(_) => {
+                // Writes went on since the last sweep and have paused: a write whose caller
+                // went away between its commit and its submit (a client hanging up) left its
+                // record without a job; this sweep stores its vector.
+                let submitted = indexer.submitted.load(Ordering::Relaxed);
+                if submitted != swept_after {
+                    swept_after = submitted;
+                    indexer.overflow.fetch_add(1, Ordering::SeqCst);
+                    indexer.backlog.send_modify(|n| *n += 1);
+                    sweep(&indexer, &queue, sink.as_ref()).await;
+                }
+                continue;
+            }
+        };
         let mut taken = vec![first];
         while taken.len() < INDEX_BATCH {
             match receiver.try_recv() {
@@ -599,6 +620,30 @@ mod tests {
         assert_eq!(stored[&a].1.vector, vector("tax filing"));
         assert_eq!(stored[&b].0, 3);
         assert_eq!(stored[&b].1.vector, vector("route planning"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_whose_job_was_never_queued_gets_its_vector_once_writes_pause() {
+        let records = Arc::new(Records::default());
+        let indexer = VectorIndexer::start(
+            EmbedQueue::new(Arc::new(HashingEmbedder), 2),
+            records.clone(),
+        );
+        indexer.settled().await;
+        let (queued, lost) = (Uuid::new_v4(), Uuid::new_v4());
+        {
+            let mut current = records.current.lock().await;
+            current.insert(queued, (1, "payroll".into()));
+            // Committed, but its writer went away before submitting its job.
+            current.insert(lost, (1, "invoicing".into()));
+        }
+        indexer.submit(job(queued, 1, "payroll")).await;
+        indexer.settled().await;
+        tokio::time::sleep(IDLE_SWEEP + Duration::from_secs(1)).await;
+        indexer.settled().await;
+        let stored = records.stored.lock().await;
+        let vector = HashingEmbedder.embed_one("invoicing").unwrap();
+        assert_eq!(stored.get(&lost).map(|s| &s.1.vector), Some(&vector));
     }
 
     #[test]
