@@ -128,6 +128,8 @@ fn stopped() -> StoreError {
 
 /// One appender: takes a batch from the queue, commits it, answers it; until the queue closes.
 async fn run(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Unit>>>, config: GroupCommit) {
+    // Batches left to write with a savepoint per unit, after one where a unit failed.
+    let mut careful = 0;
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
@@ -136,7 +138,7 @@ async fn run(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Unit>>>, config: G
                 None => return,
             }
         };
-        commit_batch(&pool, batch).await;
+        commit_batch(&pool, batch, &mut careful).await;
     }
 }
 
@@ -171,10 +173,20 @@ async fn next_batch(
 /// How often a unit refused by a deadlock or a serialization failure is tried again.
 const RETRIES: usize = 3;
 
+/// How many batches after one where a unit failed are written with a savepoint per unit from
+/// the start, rather than tried without and written again.
+const CAREFUL_BATCHES: u32 = 16;
+
 /// Commits a batch and answers every unit in it. A unit refused because it deadlocked anyway
 /// (an atomic unit of several records, a unique name two batches insert crosswise) is retried
 /// alone once this batch committed and released its locks.
-async fn commit_batch(pool: &PgPool, mut batch: Vec<Unit>) {
+///
+/// A batch is first written without savepoints ([`commit_optimistic`]): a savepoint costs a
+/// round trip and a subtransaction per unit, and almost every unit succeeds. Should one fail,
+/// that transaction is rolled back whole and the batch is written again with a savepoint per
+/// unit ([`commit_units`]), so every unit gets exactly the answer it gets there; the next
+/// [`CAREFUL_BATCHES`] batches then start that way.
+async fn commit_batch(pool: &PgPool, mut batch: Vec<Unit>, careful: &mut u32) {
     // Every batch writes its records in the order of their ids, so that two batches (of this
     // process or another) touching the same records wait for each other instead of deadlocking.
     batch.sort_by_key(|unit| unit.changes.iter().map(|c| c.record.id()).min());
@@ -184,7 +196,20 @@ async fn commit_batch(pool: &PgPool, mut batch: Vec<Unit>) {
         replies.push(unit.reply);
         units.push(unit.changes);
     }
-    let outcomes = match commit_units(pool, units).await {
+    let committed = if units.len() > 1 && *careful == 0 {
+        match commit_optimistic(pool, units).await {
+            Ok(Tried::Committed(outcomes)) => Ok(outcomes),
+            Ok(Tried::UnitFailed(units)) => {
+                *careful = CAREFUL_BATCHES;
+                commit_units(pool, units).await
+            }
+            Err(err) => Err(err),
+        }
+    } else {
+        *careful = careful.saturating_sub(1);
+        commit_units(pool, units).await
+    };
+    let outcomes = match committed {
         Ok(outcomes) => outcomes,
         Err(err) => {
             let mut outcomes = Vec::with_capacity(replies.len());
@@ -268,6 +293,33 @@ impl Outcome {
     }
 }
 
+/// What became of a batch written without savepoints.
+enum Tried {
+    /// Every unit committed.
+    Committed(Vec<Done>),
+    /// A unit failed: nothing was committed, and the batch is handed back whole.
+    UnitFailed(Vec<Vec<Change>>),
+}
+
+/// One transaction for the whole batch, no savepoints: either every unit commits, or (a unit
+/// failed) none does and the batch comes back to be written unit by unit. `Err` when the
+/// transaction itself failed after every unit was written (then nothing of the batch committed).
+async fn commit_optimistic(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Tried> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let mut staged = Vec::with_capacity(units.len());
+    for changes in &units {
+        match stage_unit(&mut tx, changes.clone()).await {
+            Ok(unit) => staged.push(Outcome::Staged(unit)),
+            Err(_) => {
+                // Rolled back here, or (the connection is gone) by the pool that drops it.
+                let _ = tx.rollback().await;
+                return Ok(Tried::UnitFailed(units));
+            }
+        }
+    }
+    append_and_commit(tx, staged).await.map(Tried::Committed)
+}
+
 /// One transaction for the whole batch; `Err` when the transaction itself failed (then nothing
 /// of the batch committed), otherwise one outcome per unit, in order.
 async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec<Done>> {
@@ -311,6 +363,15 @@ async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec
         let _ = tx.rollback().await;
         return Ok(outcomes.into_iter().map(Outcome::unappended).collect());
     }
+    append_and_commit(tx, outcomes).await
+}
+
+/// Locks the head, links and appends the entries of every staged unit, commits; one answer per
+/// unit, in order (the refused ones keep their error).
+async fn append_and_commit(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    outcomes: Vec<Outcome>,
+) -> StoreResult<Vec<Done>> {
     let head = write::lock_head(&mut tx).await?;
     let mut appended = Appended::after(head);
     let mut results = Vec::with_capacity(outcomes.len());
