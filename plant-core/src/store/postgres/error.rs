@@ -99,7 +99,15 @@ fn by_constraint(constraint: &str, kind: Kind, db: &dyn DatabaseError) -> Option
         })
     };
     match constraint {
+        // A catalog record's base row and its kind's row are inserted by one statement, which
+        // may meet either key first.
         "base_entity_pkey"
+        | "base_entity_id_type_key"
+        | "industry_pkey"
+        | "skill_pkey"
+        | "job_role_pkey"
+        | "team_pkey"
+        | "agent_pkey"
         | "trial_pkey"
         | "job_pkey"
         | "precedent_seed_pkey"

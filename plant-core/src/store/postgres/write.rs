@@ -197,7 +197,10 @@ pub(super) async fn put_embedding_at(
         }
     };
     let vector = pgvector::Vector::from(embedding.vector.as_slice().to_vec());
+    // Planned on each call: a plan cached while the seeded tables held a few rows scans the
+    // whole table ever after, one scan per vector (see `sql::APPEND_BATCH`).
     let done = sqlx::query(sql)
+        .persistent(false)
         .bind(id)
         .bind(vector)
         .bind(&embedding.model)
@@ -222,43 +225,115 @@ fn version_hash(record: &Record) -> Vec<u8> {
     record.version_hash().unwrap_or(Hash::ZERO).0.to_vec()
 }
 
-const INSERT_BASE: &str = "insert into base_entity (id, entity_type, external_id, created_at, \
-        updated_at, deleted_at, status, version, version_hash, amendment_history, \
-        l0_compliance_status, amendment_alignment, certification, append_only, tamper_proof, \
-        hash_chain_sha256, tags, custom_attributes, governance_notes, parent_id, child_ids, \
-        governance_agent_id) \
-    select r.id, r.entity_type, r.external_id, r.created_at, r.updated_at, r.deleted_at, \
-        r.status, r.version, $2, r.amendment_history, r.l0_compliance_status, \
-        r.amendment_alignment, r.certification, r.append_only, r.tamper_proof, \
-        r.hash_chain_sha256, r.tags, r.custom_attributes, r.governance_notes, r.parent_id, \
-        r.child_ids, r.governance_agent_id \
-    from jsonb_populate_record(null::base_entity, $1) as r";
+/// The base row's insert, as the first part of a statement that also inserts the kind's row:
+/// `$json` is the record's JSON, `$hash` its version hash (placeholders after the kind's own).
+macro_rules! insert_base {
+    ($json:literal, $hash:literal) => {
+        concat!(
+            "with base as (insert into base_entity (id, entity_type, external_id, created_at, \
+                updated_at, deleted_at, status, version, version_hash, amendment_history, \
+                l0_compliance_status, amendment_alignment, certification, append_only, \
+                tamper_proof, hash_chain_sha256, tags, custom_attributes, governance_notes, \
+                parent_id, child_ids, governance_agent_id) \
+            select r.id, r.entity_type, r.external_id, r.created_at, r.updated_at, \
+                r.deleted_at, r.status, r.version, ",
+            $hash,
+            ", r.amendment_history, r.l0_compliance_status, r.amendment_alignment, \
+                r.certification, r.append_only, r.tamper_proof, r.hash_chain_sha256, r.tags, \
+                r.custom_attributes, r.governance_notes, r.parent_id, r.child_ids, \
+                r.governance_agent_id \
+            from jsonb_populate_record(null::base_entity, ",
+            $json,
+            ") as r) "
+        )
+    };
+}
 
-const UPDATE_BASE: &str = "update base_entity as b set external_id = r.external_id, \
-        created_at = r.created_at, updated_at = r.updated_at, deleted_at = r.deleted_at, \
-        status = r.status, version = r.version, version_hash = $2, \
-        amendment_history = r.amendment_history, l0_compliance_status = r.l0_compliance_status, \
-        amendment_alignment = r.amendment_alignment, certification = r.certification, \
-        append_only = r.append_only, tamper_proof = r.tamper_proof, \
-        hash_chain_sha256 = r.hash_chain_sha256, tags = r.tags, \
-        custom_attributes = r.custom_attributes, governance_notes = r.governance_notes, \
-        parent_id = r.parent_id, child_ids = r.child_ids, \
-        governance_agent_id = r.governance_agent_id \
-    from jsonb_populate_record(null::base_entity, $1) as r \
-    where b.id = r.id and b.entity_type = r.entity_type and b.version = $3";
+/// The base row's optimistic update, as the first part of a statement that updates the kind's
+/// row only where this matched (`… where id = $1 and exists (select from base)`): `$expected`
+/// is the version the change was made from.
+macro_rules! update_base {
+    ($json:literal, $hash:literal, $expected:literal) => {
+        concat!(
+            "with base as (update base_entity as b set external_id = r.external_id, \
+                created_at = r.created_at, updated_at = r.updated_at, \
+                deleted_at = r.deleted_at, status = r.status, version = r.version, \
+                version_hash = ",
+            $hash,
+            ", amendment_history = r.amendment_history, \
+                l0_compliance_status = r.l0_compliance_status, \
+                amendment_alignment = r.amendment_alignment, certification = r.certification, \
+                append_only = r.append_only, tamper_proof = r.tamper_proof, \
+                hash_chain_sha256 = r.hash_chain_sha256, tags = r.tags, \
+                custom_attributes = r.custom_attributes, governance_notes = r.governance_notes, \
+                parent_id = r.parent_id, child_ids = r.child_ids, \
+                governance_agent_id = r.governance_agent_id \
+            from jsonb_populate_record(null::base_entity, ",
+            $json,
+            ") as r \
+            where b.id = r.id and b.entity_type = r.entity_type and b.version = ",
+            $expected,
+            " returning b.id) "
+        )
+    };
+}
+
+/// One statement per catalog kind and direction: the base row and the kind's own row together,
+/// one round trip. The kind's columns come first (`$1` is the id); then the record's JSON, its
+/// version hash and, for an update, the expected version.
+const INSERT_INDUSTRY: &str = concat!(
+    insert_base!("$5", "$6"),
+    "insert into industry (id, name, description, name_key) values ($1, $2, $3, $4)"
+);
+const UPDATE_INDUSTRY: &str = concat!(
+    update_base!("$5", "$6", "$7"),
+    "update industry set name = $2, description = $3, name_key = $4 \
+     where id = $1 and exists (select from base)"
+);
+const INSERT_SKILL: &str = concat!(
+    insert_base!("$6", "$7"),
+    "insert into skill (id, name, description, category, name_key) values ($1, $2, $3, $4, $5)"
+);
+const UPDATE_SKILL: &str = concat!(
+    update_base!("$6", "$7", "$8"),
+    "update skill set name = $2, description = $3, category = $4, name_key = $5 \
+     where id = $1 and exists (select from base)"
+);
+const INSERT_JOB_ROLE: &str = concat!(
+    insert_base!("$7", "$8"),
+    "insert into job_role (id, name, description, seniority_level, industry_id, name_key) \
+     values ($1, $2, $3, $4, $5, $6)"
+);
+const UPDATE_JOB_ROLE: &str = concat!(
+    update_base!("$7", "$8", "$9"),
+    "update job_role set name = $2, description = $3, seniority_level = $4, industry_id = $5, \
+     name_key = $6 where id = $1 and exists (select from base)"
+);
+const INSERT_TEAM: &str = concat!(
+    insert_base!("$7", "$8"),
+    "insert into team (id, name, description, job_role_id, industry_id, name_key) \
+     values ($1, $2, $3, $4, $5, $6)"
+);
+const UPDATE_TEAM: &str = concat!(
+    update_base!("$7", "$8", "$9"),
+    "update team set name = $2, description = $3, job_role_id = $4, industry_id = $5, \
+     name_key = $6 where id = $1 and exists (select from base)"
+);
+const INSERT_AGENT: &str = concat!(
+    insert_base!("$9", "$10"),
+    "insert into agent (id, name, description, skill_id, job_role_id, team_id, industry_id, \
+     name_key) values ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+const UPDATE_AGENT: &str = concat!(
+    update_base!("$9", "$10", "$11"),
+    "update agent set name = $2, description = $3, skill_id = $4, job_role_id = $5, \
+     team_id = $6, industry_id = $7, name_key = $8 where id = $1 and exists (select from base)"
+);
 
 async fn insert_record(conn: &mut PgConnection, record: &Record) -> StoreResult<bool> {
     let kind = record.kind();
-    let fail = |e| write_error(e, kind);
     if let Some(base) = record.base() {
-        sqlx::query(INSERT_BASE)
-            .bind(Json(record_json(record)?))
-            .bind(version_hash(record))
-            .execute(&mut *conn)
-            .await
-            .map_err(fail)?;
-        write_body(conn, record, base, true).await?;
-        return Ok(true);
+        return write_catalog(conn, record, base, None).await;
     }
     match record {
         Record::Trial(t) => write_trial(conn, t, None).await,
@@ -277,18 +352,7 @@ async fn update_record(
 ) -> StoreResult<bool> {
     let kind = record.kind();
     if let Some(base) = record.base() {
-        let done = sqlx::query(UPDATE_BASE)
-            .bind(Json(record_json(record)?))
-            .bind(version_hash(record))
-            .bind(to_i64(expected)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| write_error(e, kind))?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        write_body(conn, record, base, false).await?;
-        return Ok(true);
+        return write_catalog(conn, record, base, Some(expected)).await;
     }
     match record {
         Record::Trial(t) => write_trial(conn, t, Some(expected)).await,
@@ -300,129 +364,91 @@ async fn update_record(
     }
 }
 
-/// Writes the kind's own row (insert on create, update otherwise).
-async fn write_body(
+/// Writes a catalog record: its base row and its kind's row in one statement (inserted when
+/// `expected` is `None`, else updated from that version), then a job role's skills. False when
+/// an update matched no row (the record is gone, or at another version).
+async fn write_catalog(
     conn: &mut PgConnection,
     record: &Record,
     base: &Base,
-    create: bool,
-) -> StoreResult<()> {
+    expected: Option<u64>,
+) -> StoreResult<bool> {
     let kind = record.kind();
     let fail = |e| write_error(e, kind);
     let id = base.id;
-    match record {
-        Record::Industry(e) => {
-            let sql = if create {
-                "insert into industry (id, name, description, name_key) values ($1, $2, $3, $4)"
-            } else {
-                "update industry set name = $2, description = $3, name_key = $4 where id = $1"
-            };
-            sqlx::query(sql)
-                .bind(id)
-                .bind(e.body.name.as_str())
-                .bind(e.body.description.as_str())
-                .bind(e.body.name.unique_key(kind))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-        Record::Skill(e) => {
-            let sql = if create {
-                "insert into skill (id, name, description, category, name_key) \
-                 values ($1, $2, $3, $4, $5)"
-            } else {
-                "update skill set name = $2, description = $3, category = $4, name_key = $5 \
-                 where id = $1"
-            };
-            sqlx::query(sql)
-                .bind(id)
-                .bind(e.body.name.as_str())
-                .bind(e.body.description.as_str())
-                .bind(e.body.category.as_str())
-                .bind(e.body.name.unique_key(kind))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-        Record::JobRole(e) => {
-            let sql = if create {
-                "insert into job_role (id, name, description, seniority_level, industry_id, \
-                 name_key) values ($1, $2, $3, $4, $5, $6)"
-            } else {
-                "update job_role set name = $2, description = $3, seniority_level = $4, \
-                 industry_id = $5, name_key = $6 where id = $1"
-            };
-            sqlx::query(sql)
-                .bind(id)
-                .bind(e.body.name.as_str())
-                .bind(e.body.description.as_str())
-                .bind(e.body.seniority_level.as_str())
-                .bind(e.body.industry_id)
-                .bind(e.body.name.unique_key(kind))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-            if !create {
-                sqlx::query("delete from job_role_skill where job_role_id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(fail)?;
-            }
-            sqlx::query(
-                "insert into job_role_skill (job_role_id, position, skill_id) \
-                 select $1, (s.ord - 1)::int, s.skill_id \
-                 from unnest($2::uuid[]) with ordinality as s(skill_id, ord)",
-            )
+    let create = expected.is_none();
+    let pick = |insert, update| if create { insert } else { update };
+    let query = match record {
+        Record::Industry(e) => sqlx::query(pick(INSERT_INDUSTRY, UPDATE_INDUSTRY))
             .bind(id)
-            .bind(&e.body.required_skills)
-            .execute(&mut *conn)
-            .await
-            .map_err(fail)?;
+            .bind(e.body.name.as_str())
+            .bind(e.body.description.as_str())
+            .bind(e.body.name.unique_key(kind)),
+        Record::Skill(e) => sqlx::query(pick(INSERT_SKILL, UPDATE_SKILL))
+            .bind(id)
+            .bind(e.body.name.as_str())
+            .bind(e.body.description.as_str())
+            .bind(e.body.category.as_str())
+            .bind(e.body.name.unique_key(kind)),
+        Record::JobRole(e) => sqlx::query(pick(INSERT_JOB_ROLE, UPDATE_JOB_ROLE))
+            .bind(id)
+            .bind(e.body.name.as_str())
+            .bind(e.body.description.as_str())
+            .bind(e.body.seniority_level.as_str())
+            .bind(e.body.industry_id)
+            .bind(e.body.name.unique_key(kind)),
+        Record::Team(e) => sqlx::query(pick(INSERT_TEAM, UPDATE_TEAM))
+            .bind(id)
+            .bind(e.body.name.as_str())
+            .bind(e.body.description.as_str())
+            .bind(e.body.job_role_id)
+            .bind(e.body.industry_id)
+            .bind(e.body.name.unique_key(kind)),
+        Record::Agent(e) => sqlx::query(pick(INSERT_AGENT, UPDATE_AGENT))
+            .bind(id)
+            .bind(e.body.name.as_str())
+            .bind(e.body.description.as_str())
+            .bind(e.body.skill_id)
+            .bind(e.body.job_role_id)
+            .bind(e.body.team_id)
+            .bind(e.body.industry_id)
+            .bind(e.body.name.unique_key(kind)),
+        Record::Trial(_) | Record::Job(_) | Record::PrecedentSeed(_) => {
+            return Err(StoreError::Internal(Cause::from(format!(
+                "{kind} has no base"
+            ))));
         }
-        Record::Team(e) => {
-            let sql = if create {
-                "insert into team (id, name, description, job_role_id, industry_id, name_key) \
-                 values ($1, $2, $3, $4, $5, $6)"
-            } else {
-                "update team set name = $2, description = $3, job_role_id = $4, \
-                 industry_id = $5, name_key = $6 where id = $1"
-            };
-            sqlx::query(sql)
-                .bind(id)
-                .bind(e.body.name.as_str())
-                .bind(e.body.description.as_str())
-                .bind(e.body.job_role_id)
-                .bind(e.body.industry_id)
-                .bind(e.body.name.unique_key(kind))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-        Record::Agent(e) => {
-            let sql = if create {
-                "insert into agent (id, name, description, skill_id, job_role_id, team_id, \
-                 industry_id, name_key) values ($1, $2, $3, $4, $5, $6, $7, $8)"
-            } else {
-                "update agent set name = $2, description = $3, skill_id = $4, job_role_id = $5, \
-                 team_id = $6, industry_id = $7, name_key = $8 where id = $1"
-            };
-            sqlx::query(sql)
-                .bind(id)
-                .bind(e.body.name.as_str())
-                .bind(e.body.description.as_str())
-                .bind(e.body.skill_id)
-                .bind(e.body.job_role_id)
-                .bind(e.body.team_id)
-                .bind(e.body.industry_id)
-                .bind(e.body.name.unique_key(kind))
-                .execute(&mut *conn)
-                .await
-                .map_err(fail)?;
-        }
-        Record::Trial(_) | Record::Job(_) | Record::PrecedentSeed(_) => {}
+    };
+    let mut query = query
+        .bind(Json(record_json(record)?))
+        .bind(version_hash(record));
+    if let Some(expected) = expected {
+        query = query.bind(to_i64(expected)?);
     }
-    Ok(())
+    let done = query.execute(&mut *conn).await.map_err(fail)?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if let Record::JobRole(e) = record {
+        if !create {
+            sqlx::query("delete from job_role_skill where job_role_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail)?;
+        }
+        sqlx::query(
+            "insert into job_role_skill (job_role_id, position, skill_id) \
+             select $1, (s.ord - 1)::int, s.skill_id \
+             from unnest($2::uuid[]) with ordinality as s(skill_id, ord)",
+        )
+        .bind(id)
+        .bind(&e.body.required_skills)
+        .execute(&mut *conn)
+        .await
+        .map_err(fail)?;
+    }
+    Ok(true)
 }
 
 /// Inserts (`expected` is `None`) or updates a trial and rewrites its deliverables.
