@@ -14,13 +14,13 @@
 //! Between the commit and the vector, semantic ranking does not see the record (it has no
 //! vector); full-text ranking does, so hybrid search finds it by its words. The queue in memory
 //! is bounded by [`INDEX_BACKLOG`] texts. Past it, a write is not held: its job is dropped and
-//! counted, and once the queue has run empty the task sweeps the store for records whose vector
-//! is missing or from another model ([`IndexSink::stale`]), oldest first, until it has caught
-//! up. The pending work then lives where it already was — a record without its vector — so it
-//! coalesces (at most one pending vector per record, whatever the write rate), survives a
-//! restart, and never grows memory; the cost is lag, which [`VectorIndexer::lag`] measures for
-//! swept records too (from their commit time). Vectors that fail (the embedder fails) stay
-//! missing until a later sweep or `plant-cli embed` stores them.
+//! counted, and once the queue has run empty while writes pause the task sweeps the store for
+//! records whose vector is missing or from another model ([`IndexSink::stale`]), oldest first,
+//! until it has caught up. The pending work then lives where it already was — a record without
+//! its vector — so it coalesces (at most one pending vector per record, whatever the write
+//! rate), survives a restart, and never grows memory; the cost is lag, which
+//! [`VectorIndexer::lag`] measures for swept records too (from their commit time). Vectors that
+//! fail (the embedder fails) stay missing until a later sweep or `plant-cli embed` stores them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -242,8 +242,11 @@ async fn run(
         indexer
             .backlog
             .send_modify(|n| *n = n.saturating_sub(count));
-        batch.yield_to_writes(&indexer).await;
-        if receiver.is_empty() {
+        // Each sweep reads the store for records without their vector, a scan of every searched
+        // kind: while writes go on it waits (the queue is fresh work, and the writes refill it),
+        // and the first batch without new writes, or the idle sweep, starts it.
+        let writes_went_on = batch.yield_to_writes(&indexer).await;
+        if receiver.is_empty() && !writes_went_on {
             sweep(&indexer, &queue, sink.as_ref()).await;
         }
     }
@@ -267,10 +270,13 @@ impl Batch {
     /// took: index inserts (milliseconds of database CPU per vector) then take at most half of
     /// the indexer's time, a burst of writes keeps the rest of the machine, and it shows as
     /// vector lag rather than write latency. Once writes pause the indexer runs flat out.
-    async fn yield_to_writes(self, indexer: &VectorIndexer) {
-        if indexer.submitted.load(Ordering::Relaxed) != self.submitted {
+    /// True when writes went on.
+    async fn yield_to_writes(self, indexer: &VectorIndexer) -> bool {
+        let writes_went_on = indexer.submitted.load(Ordering::Relaxed) != self.submitted;
+        if writes_went_on {
             tokio::time::sleep(self.started.elapsed()).await;
         }
+        writes_went_on
     }
 }
 
