@@ -6,7 +6,8 @@
 //! labelled by the matched route template (`/api/v1/agents/{id}`, never the raw path, so ids do
 //! not multiply series), the method and the status; requests that match no route share
 //! `route="unmatched"`. Everything else is read when scraped: the store's pool, the chain head, the
-//! newest checkpoint's age, the embedding queue and the live feed clients.
+//! newest checkpoint's age, the embedding queue, the vectors still to store and their lag
+//! (commit to stored), and the live feed clients.
 
 pub mod recorder;
 
@@ -56,6 +57,26 @@ pub async fn render(state: &AppState) -> String {
     let queue = state.catalog().embed_queue();
     metrics.gauge("plant_embed_queue_depth", &[], queue.depth() as f64);
     metrics.gauge("plant_embed_in_flight", &[], queue.in_flight() as f64);
+    if let Some(indexer) = state.catalog().started_vector_indexer() {
+        metrics.gauge("plant_vector_backlog", &[], indexer.backlog() as f64);
+        if let Some(lag) = indexer.lag() {
+            // Over the newest vectors stored (up to ten thousand), from each record's commit.
+            let quantile = |q: &'static str| [Label::from_static_parts("quantile", q)];
+            let seconds = |d: std::time::Duration| d.as_secs_f64();
+            metrics.gauge(
+                "plant_vector_lag_seconds",
+                &quantile("0.5"),
+                seconds(lag.p50),
+            );
+            metrics.gauge(
+                "plant_vector_lag_seconds",
+                &quantile("0.99"),
+                seconds(lag.p99),
+            );
+            metrics.gauge("plant_vector_lag_seconds", &quantile("1"), seconds(lag.max));
+            metrics.gauge("plant_vector_lag_samples", &[], lag.count as f64);
+        }
+    }
     metrics.gauge("plant_feed_clients", &[], state.feeds().active() as f64);
     metrics.gauge("plant_feed_max_clients", &[], state.feeds().max() as f64);
     metrics.render()

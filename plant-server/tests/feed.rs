@@ -346,6 +346,22 @@ async fn metrics_count_requests_by_route_and_status_on_their_own_port() {
         "pool gauges exactly when there is a pool"
     );
     assert!(!text.contains("plant_audit_last_checkpoint_age_seconds"));
+    if common::admin_url().is_some() {
+        // On PostgreSQL the skill's vector followed its commit, and its lag is counted.
+        s.state.catalog().vectors_settled().await;
+        let text = scrape(metrics_addr).await;
+        assert_eq!(sample(&text, "plant_vector_backlog"), Some(0.0), "{text}");
+        assert!(
+            sample(&text, "plant_vector_lag_samples").is_some_and(|n| n >= 1.0),
+            "{text}"
+        );
+        let p99 = sample(&text, r#"plant_vector_lag_seconds{quantile="0.99"}"#).unwrap();
+        let max = sample(&text, r#"plant_vector_lag_seconds{quantile="1"}"#).unwrap();
+        assert!(p99 > 0.0 && p99 <= max, "{text}");
+    } else {
+        // The memory store embeds inline: no vector waits.
+        assert!(!text.contains("plant_vector_lag_seconds"), "{text}");
+    }
 
     // The counter moves with the next request; a checkpoint gets an age.
     req("GET", &format!("/api/v1/genesis/skills/{id}"))

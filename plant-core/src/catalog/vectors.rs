@@ -67,6 +67,11 @@ impl Catalog {
         })
     }
 
+    /// The indexer, if it started (a write queued a vector, or the server started it).
+    pub fn started_vector_indexer(&self) -> Option<&VectorIndexer> {
+        self.vectors.get()
+    }
+
     /// Waits until every vector queued after a commit so far is stored (or failed).
     pub async fn vectors_settled(&self) {
         if let Some(indexer) = self.vectors.get() {

@@ -29,7 +29,7 @@ const DURATION: &str = "plant_http_request_duration_seconds";
 const UPKEEP_EVERY: u64 = 4096;
 
 /// The gauges read at scrape time, with their help text.
-const GAUGES: [(&str, &str); 10] = [
+const GAUGES: [(&str, &str); 13] = [
     (
         "plant_db_pool_connections",
         "Database connections of the pool, by state.",
@@ -61,6 +61,18 @@ const GAUGES: [(&str, &str); 10] = [
     (
         "plant_embed_in_flight",
         "Embedding requests being computed.",
+    ),
+    (
+        "plant_vector_backlog",
+        "Vectors still to compute and store after their records' commits (dropped ones count until a sweep stored them).",
+    ),
+    (
+        "plant_vector_lag_seconds",
+        "Seconds from a record's commit to its vector stored, over the newest vectors stored (quantile 1 is the largest).",
+    ),
+    (
+        "plant_vector_lag_samples",
+        "How many stored vectors plant_vector_lag_seconds covers (at most 10,000).",
     ),
     ("plant_feed_clients", "Live SSE feed clients."),
     (
