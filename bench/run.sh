@@ -21,6 +21,7 @@
 #                               the server's runs, so that a ratio compares like with like
 #   BENCH_DB_SECONDS [BENCH_SECONDS]       duration of each database-ceiling loop
 #   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
+#   BENCH_MINILM_WRITE_SECONDS [5]  duration of the one run of skill creates with MiniLM loaded
 #   BENCH_PGBENCH_SECONDS [30]  duration of each pgbench ceiling run
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
@@ -44,6 +45,7 @@ C1_SECONDS=${BENCH_C1_SECONDS:-1}
 CEILING_SECONDS=${BENCH_CEILING_SECONDS:-$SECONDS_PER_RUN}
 DB_SECONDS=${BENCH_DB_SECONDS:-$SECONDS_PER_RUN}
 SCALE_SECONDS=${BENCH_SCALE_SECONDS:-3}
+MINILM_WRITE_SECONDS=${BENCH_MINILM_WRITE_SECONDS:-5}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
 POOL=${BENCH_POOL:-10}
 OUT=${BENCH_OUT:-$REPO/bench/results}
@@ -371,12 +373,29 @@ if [ -n "${BENCH_MODEL_DIR:-}" ]; then
   note "MiniLM search"
   PLANT_EMBED_MODEL_DIR=$BENCH_MODEL_DIR "$CLI" embed >&2
   MINILM_PORT=$(free_port)
-  start_server "$MINILM_PORT" PLANT_EMBED_MODEL_DIR="$BENCH_MODEL_DIR"
+  MINILM_METRICS=$(free_port)
+  start_server "$MINILM_PORT" PLANT_EMBED_MODEL_DIR="$BENCH_MODEL_DIR" PLANT_METRICS_PORT="$MINILM_METRICS"
   MINILM_PID=$SERVER_PID
   sleep 1
   meta rss_minilm_kib "$(rss_kib "$MINILM_PID" VmRSS)"
   load_endpoint "http://127.0.0.1:$MINILM_PORT" search search-minilm
+  # Skill creates with the model loaded: one run, then the wait until every skill has its vector,
+  # and the lag (commit to stored vector) and memory the server reports.
+  note "skill creates with MiniLM loaded"
+  measure minilm post-skill 2 32 "$MINILM_WRITE_SECONDS" "http://127.0.0.1:$MINILM_PORT${PATHS[post-skill]}" \
+    -s "$REPO/bench/lua/post-skill.lua"
+  verify_chain minilm
+  vectors_caught_up minilm
+  meta vector_lag_minilm "$(curl -s "http://127.0.0.1:$MINILM_METRICS/metrics" | awk '
+    /^plant_vector_lag_seconds\{quantile="0.5"\}/ { p50 = $2 }
+    /^plant_vector_lag_seconds\{quantile="0.99"\}/ { p99 = $2 }
+    /^plant_vector_lag_seconds\{quantile="1"\}/ { max = $2 }
+    /^plant_vector_lag_samples / { n = $2 }
+    END { if (n) printf "p50 %.1f s, p99 %.1f s, max %.1f s over the newest %d vectors", p50, p99, max, n; else print "n/a" }')"
+  meta rss_minilm_peak_kib "$(rss_kib "$MINILM_PID" VmHWM)"
   stop_pid "$MINILM_PID"
+  # Back to the main server's model, untimed, so that its sweeps do not re-embed these later.
+  "$CLI" embed >&2
   # Its database ceiling: what the handler does without HTTP, the query embedded with the model
   # on every call, then the same SQL.
   db_ceiling search-embedded "$RUNS" search-minilm --embed-model-dir "$BENCH_MODEL_DIR"

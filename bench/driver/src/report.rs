@@ -323,6 +323,34 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         }
     }
 
+    if let Some(s) = rec.medians("minilm", "post-skill") {
+        md.push_str("\n## Skill creates with MiniLM loaded\n\nA second server with the model loaded (one run, `wrk -t2 -c32`): writes commit without waiting for their vector; the indexer embeds and stores them after, in batches, yielding to the writes while they go on. The lag is what that server reports at `/metrics` (`plant_vector_lag_seconds`) once every skill has its vector.\n\n| measure | value |\n|---|---|\n");
+        let _ = writeln!(
+            md,
+            "| `POST /api/v1/genesis/skills` | {} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {:.0} |",
+            rate(Some(s.rps)),
+            s.p50_ms,
+            s.p99_ms,
+            s.errors
+        );
+        let _ = writeln!(md, "| vectors after the run | {} |", m("vectors_minilm"));
+        let _ = writeln!(
+            md,
+            "| commit to stored vector | {} |",
+            m("vector_lag_minilm")
+        );
+        let _ = writeln!(
+            md,
+            "| RSS peak of that server (VmHWM) | {} |",
+            kib_to_mib(m("rss_minilm_peak_kib"))
+        );
+        let _ = writeln!(
+            md,
+            "| `plant-cli verify` after | {} |",
+            rec.verify.get("minilm").map_or("n/a", String::as_str)
+        );
+    }
+
     md.push_str("\n## Audited writes over 1, 2, 3 server processes (one database, one chain)\n\n");
     md.push_str("| processes | POST /genesis/skills req/s | p50 ms | p99 ms | errors | `plant-cli verify` |\n|---:|---:|---:|---:|---:|---|\n");
     for n in 1..=3 {
