@@ -21,7 +21,7 @@
 #                               the server's runs, so that a ratio compares like with like
 #   BENCH_DB_SECONDS [BENCH_SECONDS]       duration of each database-ceiling loop
 #   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
-#   BENCH_MINILM_WRITE_SECONDS [5]  duration of the one run of skill creates with MiniLM loaded
+#   BENCH_MINILM_WRITE_SECONDS [3]  duration of the one run of skill creates with MiniLM loaded
 #   BENCH_PGBENCH_SECONDS [30]  duration of each pgbench ceiling run
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
 #   BENCH_POOL [10]             the server's PostgreSQL pool (PLANT_DB_POOL_SIZE), and the loop's
@@ -45,7 +45,7 @@ C1_SECONDS=${BENCH_C1_SECONDS:-1}
 CEILING_SECONDS=${BENCH_CEILING_SECONDS:-$SECONDS_PER_RUN}
 DB_SECONDS=${BENCH_DB_SECONDS:-$SECONDS_PER_RUN}
 SCALE_SECONDS=${BENCH_SCALE_SECONDS:-3}
-MINILM_WRITE_SECONDS=${BENCH_MINILM_WRITE_SECONDS:-5}
+MINILM_WRITE_SECONDS=${BENCH_MINILM_WRITE_SECONDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
 POOL=${BENCH_POOL:-10}
 OUT=${BENCH_OUT:-$REPO/bench/results}
@@ -261,6 +261,31 @@ load_endpoint() {
   done
 }
 
+# verify_chain SCENARIO: `plant-cli verify` on the whole chain and every row, recorded. It reads
+# one snapshot (a repeatable-read transaction), so commits still landing from requests wrk cut
+# when it stopped are either wholly in it or not at all.
+verify_chain() {
+  if "$CLI" verify >"$WORK/verify-$1.txt" 2>/dev/null; then
+    printf 'verify\t%s\tok: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt" | cut -c1-60)" >>"$RECORDED"
+  else
+    printf 'verify\t%s\tFAILED: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt")" >>"$RECORDED"
+  fi
+}
+# vectors_caught_up SCENARIO: vectors follow the commit, so skills written by a row may still
+# lack theirs when it ends. Waits (up to 600 s) until every skill has one, so the indexer's
+# catch-up does not load the next row, and records how many were missing and how long it took.
+vectors_caught_up() {
+  local missing start left
+  missing=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
+  start=$(date +%s.%N)
+  left=$missing
+  while [ "$left" -gt 0 ] && awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { exit !(n - s < 600) }'; do
+    sleep 0.5
+    left=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
+  done
+  meta "vectors_$1" "$missing skills without a vector when the row ended; $left after $(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }') s"
+}
+
 # -- database, tokens ---------------------------------------------------------------------------
 note "migrating and seeding"
 "$CLI" migrate >&2
@@ -432,30 +457,6 @@ pgbench_ceiling 10
 
 # -- audited writes -----------------------------------------------------------------------------
 note "audited writes"
-# verify_chain SCENARIO: `plant-cli verify` on the whole chain and every row, recorded. It reads
-# one snapshot (a repeatable-read transaction), so commits still landing from requests wrk cut
-# when it stopped are either wholly in it or not at all.
-verify_chain() {
-  if "$CLI" verify >"$WORK/verify-$1.txt" 2>/dev/null; then
-    printf 'verify\t%s\tok: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt" | cut -c1-60)" >>"$RECORDED"
-  else
-    printf 'verify\t%s\tFAILED: %s\n' "$1" "$(tail -n 1 "$WORK/verify-$1.txt")" >>"$RECORDED"
-  fi
-}
-# vectors_caught_up SCENARIO: vectors follow the commit, so skills written by a row may still
-# lack theirs when it ends. Waits (up to 600 s) until every skill has one, so the indexer's
-# catch-up does not load the next row, and records how many were missing and how long it took.
-vectors_caught_up() {
-  local missing start left
-  missing=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
-  start=$(date +%s.%N)
-  left=$missing
-  while [ "$left" -gt 0 ] && awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { exit !(n - s < 600) }'; do
-    sleep 0.5
-    left=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
-  done
-  meta "vectors_$1" "$missing skills without a vector when the row ended; $left after $(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }') s"
-}
 for key in post-skill post-trial; do
   load_endpoint "$BASE" "$key"
   verify_chain "$key"
