@@ -300,28 +300,28 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
     );
 
     md.push_str("\n## `plant-cli verify` after the write rows\n\n| after | result |\n|---|---|\n");
-    for (scenario, label) in [
-        ("post-skill", "`POST /api/v1/genesis/skills` over HTTP"),
-        ("db-post-skill", "its database ceiling loop"),
-        ("post-trial", "`POST /api/v1/trials` over HTTP"),
-        ("db-post-trial", "its database ceiling loop"),
-    ] {
-        if let Some(outcome) = rec.verify.get(scenario) {
-            let _ = writeln!(md, "| {label} | {outcome} |");
-        }
-    }
+    labelled_rows(
+        &mut md,
+        &[
+            ("post-skill", "`POST /api/v1/genesis/skills` over HTTP"),
+            ("db-post-skill", "its database ceiling loop"),
+            ("post-trial", "`POST /api/v1/trials` over HTTP"),
+            ("db-post-trial", "its database ceiling loop"),
+        ],
+        |scenario| rec.verify.get(scenario),
+    );
 
     md.push_str("\n## Vectors after the skill rows\n\nVectors follow the commit: the rows measure writes, and the vectors of the skills they wrote are stored after (the indexer yields to writes while they go on). Before the next row the benchmark waits until every skill has its vector (its database ceiling loop stores its own before it ends, untimed).\n\n| after | vectors |\n|---|---|\n");
-    for (scenario, label) in [
-        ("post-skill", "`POST /api/v1/genesis/skills` over HTTP"),
-        ("scale1", "1 process"),
-        ("scale2", "2 processes"),
-        ("scale3", "3 processes"),
-    ] {
-        if let Some(outcome) = rec.meta.get(&format!("vectors_{scenario}")) {
-            let _ = writeln!(md, "| {label} | {outcome} |");
-        }
-    }
+    labelled_rows(
+        &mut md,
+        &[
+            ("post-skill", "`POST /api/v1/genesis/skills` over HTTP"),
+            ("scale1", "1 process"),
+            ("scale2", "2 processes"),
+            ("scale3", "3 processes"),
+        ],
+        |scenario| rec.meta.get(&format!("vectors_{scenario}")),
+    );
 
     if let Some(s) = rec.medians("minilm", "post-skill") {
         md.push_str("\n## Skill creates with MiniLM loaded\n\nA second server with the model loaded (one run, `wrk -t2 -c32`): writes commit without waiting for their vector; the indexer embeds and stores them after, in batches, yielding to the writes while they go on. The lag is what that server reports at `/metrics` (`plant_vector_lag_seconds`) once every skill has its vector.\n\n| measure | value |\n|---|---|\n");
@@ -438,6 +438,19 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
 }
 
 /// One row of a breakdown table, when the run recorded it.
+/// One `| label | value |` row for each scenario that has a value.
+fn labelled_rows<'a>(
+    md: &mut String,
+    scenarios: &[(&str, &str)],
+    value: impl Fn(&str) -> Option<&'a String>,
+) {
+    for (scenario, label) in scenarios {
+        if let Some(outcome) = value(scenario) {
+            let _ = writeln!(md, "| {label} | {outcome} |");
+        }
+    }
+}
+
 fn breakdown_row(md: &mut String, rec: &Recorded, scenario: &str, key: &str, label: &str) {
     if let Some(s) = rec.medians(scenario, key) {
         let _ = writeln!(
