@@ -15,7 +15,9 @@
 //! chain, checkpoints, search and verification (which must read the store's rows, not the
 //! model's). Writes of the projected kinds pass through and answer only once the model has
 //! folded their entry, so a process reads its own writes (a trial or job alone does not wait:
-//! its reads go to the store). Other processes see them once the notification arrives;
+//! its reads go to the store). A process folds the entries it committed itself as the commit
+//! returns them, without reading them back; one that follows another process's entry not yet
+//! read is kept until the follower has read that one. Other processes see them once the notification arrives;
 //! [`ReadModelStore::seq`] names how far the model is, and [`ReadModelStore::wait_for`] waits
 //! (bounded) for a given seq — what the server's consistency tokens are made of.
 //!
@@ -45,8 +47,8 @@ mod projection;
 #[cfg(any(test, feature = "testing"))]
 pub mod story;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -95,7 +97,14 @@ struct Shared {
     seq: watch::Sender<u64>,
     /// A write of this process committed: read the chain now, not at the next notification.
     poke: Notify,
+    /// Entries this process committed that could not be folded yet (an entry of another
+    /// process comes before them), by seq; folded as soon as the model reaches them.
+    pending: Mutex<BTreeMap<u64, AuditEntry>>,
 }
+
+/// The most entries of this process kept for folding while the model waits for other
+/// processes' entries; beyond that they are read from the store like everyone else's.
+const MAX_PENDING: usize = 4096;
 
 impl Shared {
     fn read(&self) -> RwLockReadGuard<'_, Projection> {
@@ -110,6 +119,49 @@ impl Shared {
         self.projection
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Folds entries this process committed without reading them back from the store: those
+    /// that follow the model's seq now, and the ones kept from earlier writes that then follow
+    /// it. The rest are kept until the model reaches them (the follower reads the entries of
+    /// other processes in between). An entry that does not fold is left to the follower, which
+    /// reads it from the store. Publishes the seq when it moved.
+    fn fold_own<'a>(&self, entries: impl IntoIterator<Item = &'a AuditEntry>) {
+        let mut projection = self.write();
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for entry in entries {
+            if entry.seq > projection.seq && pending.len() < MAX_PENDING {
+                pending.insert(entry.seq, entry.clone());
+            }
+        }
+        let before = projection.seq;
+        drain_pending(&mut projection, &mut pending);
+        let seq = projection.seq;
+        drop(pending);
+        drop(projection);
+        if seq != before {
+            self.seq.send_replace(seq);
+        }
+    }
+}
+
+/// Folds the kept entries that follow the model's seq, and forgets those it has passed.
+fn drain_pending(projection: &mut Projection, pending: &mut BTreeMap<u64, AuditEntry>) {
+    while let Some(entry) = pending.first_entry() {
+        let seq = *entry.key();
+        if seq <= projection.seq {
+            entry.remove();
+        } else if seq == projection.seq + 1 && projection.fold(entry.get()).is_ok() {
+            projection.seq = seq;
+            entry.remove();
+        } else {
+            // A gap (another process's entries, read by the follower), or an entry that does
+            // not fold (the follower reads its record from the store).
+            break;
+        }
     }
 }
 
@@ -153,6 +205,7 @@ impl ReadModelStore {
             seq: watch::Sender::new(projection.seq),
             projection: RwLock::new(projection),
             poke: Notify::new(),
+            pending: Mutex::default(),
         });
         loop {
             let after = *shared.seq.borrow();
@@ -253,17 +306,18 @@ async fn snapshot(store: &dyn Store) -> StoreResult<Projection> {
 }
 
 /// Follows the chain until the model is dropped: reads every entry after the model's seq, folds
-/// them, publishes the new seq; then waits for a signal, a poke or the poll interval.
+/// them, publishes the new seq; then waits for a signal, a poke or the poll interval. A
+/// notification of a head the model has reached already (this process's own writes, folded as
+/// they committed) reads nothing.
 async fn follow(
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
     mut signal: Option<watch::Receiver<u64>>,
     options: ReadModelOptions,
 ) {
+    // The highest head notified so far.
+    let mut notified = signal.as_mut().map_or(0, |s| *s.borrow_and_update());
     loop {
-        if let Some(signal) = &mut signal {
-            signal.borrow_and_update();
-        }
         let after = *shared.seq.borrow();
         match store.audit_entries(after, options.batch).await {
             Ok(page) if !page.is_empty() => match fold_page(store.as_ref(), &shared, &page).await {
@@ -279,28 +333,66 @@ async fn follow(
                 continue;
             }
         }
-        let lost = match &mut signal {
-            Some(receiver) => tokio::select! {
-                changed = receiver.changed() => changed.is_err(),
-                () = shared.poke.notified() => false,
-                () = tokio::time::sleep(options.poll_interval) => false,
-            },
-            None => tokio::select! {
-                () = shared.poke.notified() => false,
-                () = tokio::time::sleep(options.poll_interval) => false,
-            },
-        };
-        if lost {
-            // The store's notifier stopped: subscribe again; poll meanwhile.
-            signal = store.audit_signal().await.ok().flatten();
+        loop {
+            let woken = match &mut signal {
+                Some(receiver) => tokio::select! {
+                    changed = receiver.changed() => match changed {
+                        Ok(()) => Wake::Notified(*receiver.borrow_and_update()),
+                        Err(_) => Wake::Lost,
+                    },
+                    () = shared.poke.notified() => Wake::Read,
+                    () = tokio::time::sleep(options.poll_interval) => Wake::Read,
+                },
+                None => tokio::select! {
+                    () = shared.poke.notified() => Wake::Read,
+                    () = tokio::time::sleep(options.poll_interval) => Wake::Read,
+                },
+            };
+            match woken {
+                // A new head the model holds already: nothing to read.
+                Wake::Notified(head) if head > notified && head <= *shared.seq.borrow() => {
+                    notified = head;
+                }
+                // A new head past the model, or a wake without a new head (the listener
+                // reconnected: notifications may have been lost).
+                Wake::Notified(head) => {
+                    notified = notified.max(head);
+                    break;
+                }
+                Wake::Read => break,
+                Wake::Lost => {
+                    // The store's notifier stopped: subscribe again; poll meanwhile.
+                    signal = store.audit_signal().await.ok().flatten();
+                    break;
+                }
+            }
         }
     }
+}
+
+/// Why the follower woke.
+enum Wake {
+    /// A notification, with the head notified.
+    Notified(u64),
+    /// A poke, or the poll interval passed.
+    Read,
+    /// The notifier is gone.
+    Lost,
 }
 
 /// Folds a page of entries (which follow the model's seq without a gap) and publishes the seq.
 async fn fold_page(store: &dyn Store, shared: &Shared, page: &[AuditEntry]) -> StoreResult<()> {
     let result = fold_entries(store, shared, page).await;
-    shared.seq.send_replace(shared.read().seq);
+    let seq = {
+        let mut projection = shared.write();
+        let mut pending = shared
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        drain_pending(&mut projection, &mut pending);
+        projection.seq
+    };
+    shared.seq.send_replace(seq);
     result
 }
 
@@ -338,6 +430,9 @@ fn cloned(records: Vec<Arc<Record>>) -> Vec<Record> {
 impl Store for ReadModelStore {
     async fn commit(&self, change: Change) -> StoreResult<Committed> {
         let committed = self.inner.commit(change).await?;
+        // A trial's or job's entry too: the model's seq passes it here rather than at the
+        // follower's next read, and a catalog write after it need not wait for that read.
+        self.shared.fold_own([&committed.entry]);
         if is_projected(committed.record.kind()) {
             self.folded(committed.entry.seq).await;
         }
@@ -350,6 +445,7 @@ impl Store for ReadModelStore {
     /// a projected kind still waits for the model to pass their seq.
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         let committed = self.inner.commit_all(changes).await?;
+        self.shared.fold_own(committed.iter().map(|c| &c.entry));
         if committed.iter().any(|c| is_projected(c.record.kind()))
             && let Some(last) = committed.last()
         {

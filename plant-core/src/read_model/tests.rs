@@ -111,3 +111,71 @@ async fn an_unreadable_payload_is_replaced_by_the_stored_record() {
         Some(stored)
     );
 }
+
+#[tokio::test]
+async fn a_write_of_this_process_is_folded_without_the_follower() {
+    let inner = memory();
+    seed(inner.clone()).await;
+    let options = ReadModelOptions {
+        write_wait: Duration::from_millis(200),
+        ..ReadModelOptions::default()
+    };
+    let model = Arc::new(ReadModelStore::start(inner.clone(), options).await.unwrap());
+    // Nobody reads the chain any more: only the write itself can bring its entry in.
+    model.follower.abort();
+    let catalog = crate::Catalog::new(model.clone(), Arc::new(crate::search::HashingEmbedder));
+    let input = crate::input::IndustryInput {
+        name: Some("Folded as committed".into()),
+        ..Default::default()
+    };
+    let industry = catalog.create_industry(&input, "genesis").await.unwrap();
+    assert_eq!(model.seq(), inner.head().await.unwrap().seq);
+    assert_eq!(
+        model.get(None, industry.id()).await.unwrap(),
+        inner.get(None, industry.id()).await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn entries_of_this_process_wait_for_the_ones_before_them() {
+    let inner = memory();
+    seed(inner.clone()).await;
+    let entries = inner.audit_entries(0, 3).await.unwrap();
+    let shared = Shared::default();
+    // Two of this process's entries after a gap (another process's entry): kept, not folded.
+    shared.fold_own([&entries[2], &entries[1]]);
+    assert_eq!(*shared.seq.borrow(), 0);
+    assert!(shared.read().get(None, entries[1].entity_id).is_none());
+    // The follower folds the gap; the kept entries follow it.
+    fold_page(inner.as_ref(), &shared, &entries[..1])
+        .await
+        .unwrap();
+    assert_eq!(*shared.seq.borrow(), entries[2].seq);
+    for entry in &entries {
+        assert!(shared.read().get(None, entry.entity_id).is_some());
+    }
+    assert!(shared.pending.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_entry_of_this_process_that_does_not_fold_is_left_to_the_follower() {
+    let inner = memory();
+    seed(inner.clone()).await;
+    let entries = inner.audit_entries(0, 2).await.unwrap();
+    let mut broken = entries[0].clone();
+    broken.payload = "{\"not\":\"a record\"}".into();
+    let shared = Shared::default();
+    shared.fold_own([&broken, &entries[1]]);
+    assert_eq!(*shared.seq.borrow(), 0);
+    // The follower reads the chain and the broken entry's record from the store.
+    fold_page(inner.as_ref(), &shared, &[broken.clone()])
+        .await
+        .unwrap();
+    assert_eq!(*shared.seq.borrow(), entries[1].seq);
+    let stored = inner.get(None, broken.entity_id).await.unwrap();
+    let folded = shared
+        .read()
+        .get(None, broken.entity_id)
+        .map(|r| Record::clone(r));
+    assert_eq!(folded, stored);
+}
