@@ -17,7 +17,8 @@
 //! folded their entry, so a process reads its own writes (a trial or job alone does not wait:
 //! its reads go to the store). A process folds the entries it committed itself as the commit
 //! returns them, without reading them back; one that follows another process's entry not yet
-//! read is kept until the follower has read that one. Other processes see them once the notification arrives;
+//! read is kept until the follower has read that one. Other processes see them once the
+//! notification arrives;
 //! [`ReadModelStore::seq`] names how far the model is, and [`ReadModelStore::wait_for`] waits
 //! (bounded) for a given seq — what the server's consistency tokens are made of.
 //!
@@ -127,6 +128,18 @@ impl Shared {
     /// other processes in between). An entry that does not fold is left to the follower, which
     /// reads it from the store. Publishes the seq when it moved.
     fn fold_own<'a>(&self, entries: impl IntoIterator<Item = &'a AuditEntry>) {
+        // Copied before the lock: readers wait while it is held.
+        let entries: Vec<AuditEntry> = entries.into_iter().cloned().collect();
+        let (before, after) = self.fold_kept(entries);
+        if after != before {
+            self.seq.send_replace(after);
+        }
+    }
+
+    /// Keeps `entries` (those past the model's seq, up to [`MAX_PENDING`]), folds every kept
+    /// entry that now follows the model's seq, and forgets those it has passed; the model's seq
+    /// before and after.
+    fn fold_kept(&self, entries: Vec<AuditEntry>) -> (u64, u64) {
         let mut projection = self.write();
         let mut pending = self
             .pending
@@ -134,17 +147,12 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for entry in entries {
             if entry.seq > projection.seq && pending.len() < MAX_PENDING {
-                pending.insert(entry.seq, entry.clone());
+                pending.insert(entry.seq, entry);
             }
         }
         let before = projection.seq;
         drain_pending(&mut projection, &mut pending);
-        let seq = projection.seq;
-        drop(pending);
-        drop(projection);
-        if seq != before {
-            self.seq.send_replace(seq);
-        }
+        (before, projection.seq)
     }
 }
 
@@ -383,15 +391,8 @@ enum Wake {
 /// Folds a page of entries (which follow the model's seq without a gap) and publishes the seq.
 async fn fold_page(store: &dyn Store, shared: &Shared, page: &[AuditEntry]) -> StoreResult<()> {
     let result = fold_entries(store, shared, page).await;
-    let seq = {
-        let mut projection = shared.write();
-        let mut pending = shared
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        drain_pending(&mut projection, &mut pending);
-        projection.seq
-    };
+    // This process's entries kept behind the page follow it now.
+    let (_, seq) = shared.fold_kept(Vec::new());
     shared.seq.send_replace(seq);
     result
 }
