@@ -328,12 +328,18 @@ async fn follow(
     loop {
         let after = *shared.seq.borrow();
         match store.audit_entries(after, options.batch).await {
-            Ok(page) if !page.is_empty() => match fold_page(store.as_ref(), &shared, &page).await {
-                Ok(()) => continue,
-                Err(err) => {
-                    tracing::warn!(error = %err, "read model cannot fold; retrying");
+            Ok(page) if !page.is_empty() => {
+                // A short page ended at the head as it was when read: what commits after it
+                // comes with a notification or a poke, so there is nothing more to read now.
+                let full = page.len() as u64 >= options.batch;
+                match fold_page(store.as_ref(), &shared, &page).await {
+                    Ok(()) if full => continue,
+                    Ok(()) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "read model cannot fold; retrying");
+                    }
                 }
-            },
+            }
             Ok(_) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "read model cannot read the chain; retrying");
