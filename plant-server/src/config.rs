@@ -6,7 +6,7 @@
 //! | `DATABASE_URL` | unset | PostgreSQL URL; unset means the in-memory store seeded from `seeds/` |
 //! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
 //! | `PLANT_GROUP_COMMIT_MAX` | `32` | most changes one PostgreSQL transaction commits together (group commit) |
-//! | `PLANT_GROUP_COMMIT_WAIT_US` | `0` | how long a batch waits for more changes after its first, in µs; 0 takes what queued meanwhile |
+//! | `PLANT_GROUP_COMMIT_WAIT_US` | `4000` | how long a batch waits for more changes after its first, in µs, when the previous batch held more than one (a lone writer never waits); 0 takes what queued meanwhile |
 //! | `PLANT_GROUP_COMMIT_APPENDERS` | `2` | batches in flight at once (each holds a pool connection while it commits) |
 //! | `PLANT_HNSW_EF_SEARCH` | `800` | pgvector `hnsw.ef_search` (1 to 1000): HNSW search breadth, recall against latency |
 //! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |

@@ -49,9 +49,16 @@ pub struct GroupCommit {
     /// savepoint, and PostgreSQL tracks up to 64 of them per transaction cheaply, hence the
     /// default of 32.
     pub max_changes: usize,
-    /// How long an appender waits for more changes after the first one of a batch arrived
-    /// (default zero: a batch is whatever queued while the previous one committed, which is
-    /// what grouping needs under load and costs nothing when idle).
+    /// How long an appender waits for more changes after the first one of a batch arrived,
+    /// when its previous batch held more than one unit (so a lone writer never waits; the
+    /// first batch of an appender does). Zero: a batch is whatever queued meanwhile.
+    ///
+    /// Default 4 ms, from measurements (skill creates over HTTP, 32 connections, durable
+    /// cluster, 6 s rows): without a wait an appender took what had queued, a unit or two
+    /// under load, and each batch cost its own lock, append statement, commit, notification
+    /// and a read by every other process's read model — 1,240 / 786 / 681 req/s over 1 / 2 /
+    /// 3 processes (2.8 changes a batch at three); with 4 ms 1,544 / 1,019 / 930 (and 935 to
+    /// 1,103 at three processes with 3 ms, 7.3 changes a batch).
     pub max_wait: Duration,
     /// How many batches may be in flight at once per process (default 2: one writes its
     /// records while the other holds the head and waits for its flush). Each holds a pool
@@ -63,7 +70,7 @@ impl Default for GroupCommit {
     fn default() -> Self {
         Self {
             max_changes: 32,
-            max_wait: Duration::ZERO,
+            max_wait: Duration::from_millis(4),
             appenders: 2,
         }
     }
@@ -130,33 +137,42 @@ fn stopped() -> StoreError {
 async fn run(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Unit>>>, config: GroupCommit) {
     // Batches left to write with a savepoint per unit, after one where a unit failed.
     let mut careful = 0;
+    // Whether the previous batch held more than one unit: only then does the next one wait.
+    let mut busy = true;
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
-            match next_batch(&mut receiver, &config).await {
+            match next_batch(&mut receiver, &config, busy).await {
                 Some(batch) => batch,
                 None => return,
             }
         };
+        busy = batch.len() > 1;
         commit_batch(&pool, batch, &mut careful).await;
     }
 }
 
-/// The first unit to arrive, then whatever else is waiting (up to `max_wait` for more) until
-/// the batch holds `max_changes` changes. `None` once the queue is closed and empty.
+/// The first unit to arrive, then whatever else is waiting (when `busy`, up to `max_wait` for
+/// more) until the batch holds `max_changes` changes. `None` once the queue is closed and empty.
 async fn next_batch(
     receiver: &mut mpsc::Receiver<Unit>,
     config: &GroupCommit,
+    busy: bool,
 ) -> Option<Vec<Unit>> {
     let first = receiver.recv().await?;
     let mut size = first.changes.len();
     let mut batch = vec![first];
-    let deadline = Instant::now() + config.max_wait;
+    let wait = if busy {
+        config.max_wait
+    } else {
+        Duration::ZERO
+    };
+    let deadline = Instant::now() + wait;
     while size < config.max_changes {
         let next = match receiver.try_recv() {
             Ok(unit) => unit,
             Err(mpsc::error::TryRecvError::Disconnected) => break,
-            Err(mpsc::error::TryRecvError::Empty) if config.max_wait.is_zero() => break,
+            Err(mpsc::error::TryRecvError::Empty) if wait.is_zero() => break,
             Err(mpsc::error::TryRecvError::Empty) => {
                 match tokio::time::timeout_at(deadline, receiver.recv()).await {
                     Ok(Some(unit)) => unit,
