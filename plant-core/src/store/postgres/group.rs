@@ -54,11 +54,13 @@ pub struct GroupCommit {
     /// first batch of an appender does). Zero: a batch is whatever queued meanwhile.
     ///
     /// Default 4 ms, from measurements (skill creates over HTTP, 32 connections, durable
-    /// cluster, 6 s rows): without a wait an appender took what had queued, a unit or two
-    /// under load, and each batch cost its own lock, append statement, commit, notification
-    /// and a read by every other process's read model — 1,240 / 786 / 681 req/s over 1 / 2 /
-    /// 3 processes (2.8 changes a batch at three); with 4 ms 1,544 / 1,019 / 930 (and 935 to
-    /// 1,103 at three processes with 3 ms, 7.3 changes a batch).
+    /// cluster, 6 s rows, builds interleaved on one database): without a wait an appender took
+    /// what had queued, a unit or two under load (2.8 changes a batch at three processes), and
+    /// each batch cost its own lock, append statement, commit, notification and a read by
+    /// every other process's read model — 1,262 / 679 / 523 req/s over 1 / 2 / 3 processes;
+    /// with 4 ms 1,531 / 1,190 / 953 (about 7 changes a batch at three). In other passes 2 ms
+    /// gave 1,041 / 1,158 / 810 and 3 ms 935–1,103 at three processes; 1, 2 and 4 connections
+    /// on one process showed no measurable cost (bench/README.md).
     pub max_wait: Duration,
     /// How many batches may be in flight at once per process (default 2: one writes its
     /// records while the other holds the head and waits for its flush). Each holds a pool
