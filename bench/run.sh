@@ -245,9 +245,12 @@ endpoint_table() {
   )
 }
 
-# load_endpoint BASE KEY SCENARIO: warm up, then RUNS runs at -c32 and at -c1.
+# load_endpoint BASE KEY [SCENARIO [COMMAND...]]: warm up, then RUNS runs at -c32 (each followed by
+# COMMAND, when given: the row's ceilings, so that both sides of a ratio are measured in the same
+# minute and database state), then RUNS runs at -c1.
 load_endpoint() {
   local base=$1 key=$2 name=${3:-$2} url extra=() run
+  shift $(($# < 3 ? $# : 3))
   url="$base${PATHS[$key]}"
   if [ -n "${ARGS[$key]:-}" ]; then
     IFS='|' read -r -a extra <<<"${ARGS[$key]}"
@@ -255,6 +258,7 @@ load_endpoint() {
   BENCH_TAG="warm-$name-$RANDOM" wrk -t2 -c32 -d"${WARMUP_SECONDS}s" "${extra[@]}" "$url" >/dev/null 2>&1 || true
   for run in $(seq 1 "$RUNS"); do
     measure c32 "$name" 2 32 "$SECONDS_PER_RUN" "$url" "${extra[@]}"
+    if (($# > 0)); then "$@"; fi
   done
   for run in $(seq 1 "$RUNS"); do
     measure c1 "$name" 1 1 "$C1_SECONDS" "$url" "${extra[@]}"
@@ -351,12 +355,12 @@ AGENT_ETAG=$(etag_of "$BASE/api/v1/agents/$AGENT_ID")
 endpoint_table
 
 READS=(health agents agents-50 agents-304 agent agent-304 skills job-roles audit-export search)
-for key in "${READS[@]}"; do
-  load_endpoint "$BASE" "$key"
-done
+# The store-loop operation that bounds each read (none for /health and the list's 304, which
+# answer before any store call); the 304 of one agent reads the agent first.
+declare -A DB_OP=([agents]=agents [agents-50]=agents-50 [agent]=agent [skills]=skills
+  [job-roles]=job-roles [audit-export]=audit-export [search]=search)
 
 # -- HTTP ceiling: the same bytes from a bare hyper handler -------------------------------------
-note "HTTP ceiling"
 # Each endpoint's bytes (sent with the same headers, so a 304 row's ceiling answers its empty
 # body) under a path of its own: several rows share a server path.
 routes=()
@@ -375,19 +379,23 @@ CEILING_PORT=$(free_port)
 CEILING_PID=$!
 PIDS+=("$CEILING_PID")
 wait_200 "http://127.0.0.1:$CEILING_PORT/ceiling/health"
+
+# -- the reads, each run beside its ceilings ----------------------------------------------------
+# Run by run, interleaved: the server, then the HTTP ceiling, then the store loop. Measured one
+# block after another (every server row, then every ceiling), the two sides of a ratio were
+# minutes apart, and the database's state (plans, caches, autovacuum) drifted between them: a
+# search row once ran at 132% of a store loop measured nine minutes later.
+# read_ceilings KEY: one run of the HTTP ceiling of KEY, then one of its store loop (if any).
+read_ceilings() {
+  measure http "$1" 2 32 "$CEILING_SECONDS" "http://127.0.0.1:$CEILING_PORT/ceiling/$1"
+  if [ -n "${DB_OP[$1]:-}" ]; then
+    db_ceiling "${DB_OP[$1]}" 1
+  fi
+}
 for key in "${READS[@]}"; do
-  url="http://127.0.0.1:$CEILING_PORT/ceiling/$key"
-  for run in $(seq 1 "$RUNS"); do
-    measure http "$key" 2 32 "$CEILING_SECONDS" "$url"
-  done
+  load_endpoint "$BASE" "$key" "$key" read_ceilings "$key"
 done
 stop_pid "$CEILING_PID"
-
-# -- database ceiling for the reads -------------------------------------------------------------
-note "database ceiling (reads)"
-for op in agents agents-50 agent skills job-roles audit-export search; do
-  db_ceiling "$op"
-done
 # What the "where the time goes" tables add: one run each.
 for op in agents-jsonb agents-served agents-columns audit-export-served; do
   db_ceiling "$op" 1
@@ -403,7 +411,10 @@ if [ -n "${BENCH_MODEL_DIR:-}" ]; then
   MINILM_PID=$SERVER_PID
   sleep 1
   meta rss_minilm_kib "$(rss_kib "$MINILM_PID" VmRSS)"
-  load_endpoint "http://127.0.0.1:$MINILM_PORT" search search-minilm
+  # Its database ceiling, run by run: what the handler does without HTTP, the query embedded with
+  # the model on every call, then the same SQL, over the same vectors (the catalog's, by MiniLM).
+  load_endpoint "http://127.0.0.1:$MINILM_PORT" search search-minilm \
+    db_ceiling search-embedded 1 search-minilm --embed-model-dir "$BENCH_MODEL_DIR"
   # Skill creates with the model loaded: one run, then the wait until every skill has its vector,
   # and the lag (commit to stored vector) and memory the server reports.
   note "skill creates with MiniLM loaded"
@@ -421,9 +432,6 @@ if [ -n "${BENCH_MODEL_DIR:-}" ]; then
   stop_pid "$MINILM_PID"
   # Back to the main server's model, untimed, so that its sweeps do not re-embed these later.
   "$CLI" embed >&2
-  # Its database ceiling: what the handler does without HTTP, the query embedded with the model
-  # on every call, then the same SQL.
-  db_ceiling search-embedded "$RUNS" search-minilm --embed-model-dir "$BENCH_MODEL_DIR"
 fi
 
 # -- SQL ceilings of the chain append (pgbench) -------------------------------------------------
@@ -457,12 +465,20 @@ pgbench_ceiling 10
 
 # -- audited writes -----------------------------------------------------------------------------
 note "audited writes"
+# write_ceiling KEY: after a run over HTTP, the chain verified (and, for skills, every vector
+# stored, untimed), then one run of the store loop, and the chain verified again.
+write_ceiling() {
+  verify_chain "$1"
+  if [ "$1" = post-skill ]; then vectors_caught_up "$1"; fi
+  db_ceiling "$1" 1
+  verify_chain "db-$1"
+}
 for key in post-skill post-trial; do
-  load_endpoint "$BASE" "$key"
+  load_endpoint "$BASE" "$key" "$key" write_ceiling "$key"
   verify_chain "$key"
-  if [ "$key" = post-skill ]; then vectors_caught_up "$key"; fi
-  db_ceiling "$key"
-  verify_chain "db-$key"
+  # The -c1 runs' vectors, untimed (recorded apart; the report shows the -c32 runs'), so that
+  # their catch-up does not load the next row.
+  if [ "$key" = post-skill ]; then vectors_caught_up "$key-c1"; fi
 done
 meta rss_peak_kib "$(rss_kib "$MAIN_PID" VmHWM)"
 meta image "not measured: no Docker daemon on this machine"
