@@ -82,6 +82,14 @@ async fn clients_without_accept_encoding_get_identity_with_a_length() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), None);
     assert_eq!(r.header("transfer-encoding"), None);
+    // The compression layer is skipped for them, but caches still learn the answer varies.
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-encoding")),
+        "{:?}",
+        r.headers
+    );
     assert_eq!(
         r.header("content-length")
             .map(|n| n.parse::<usize>().unwrap()),
@@ -96,4 +104,25 @@ async fn clients_without_accept_encoding_get_identity_with_a_length() {
         .await;
     assert_eq!(r.header("content-encoding"), None);
     r.json();
+}
+
+#[tokio::test]
+async fn answers_too_small_to_compress_do_not_vary_by_encoding() {
+    let s = start().await;
+    for encoding in [None, Some("gzip")] {
+        let mut r = req("GET", "/health");
+        if let Some(encoding) = encoding {
+            r = r.header("accept-encoding", encoding);
+        }
+        let r = r.send(&s).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), None, "{encoding:?}");
+        assert!(
+            !r.headers
+                .iter()
+                .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-encoding")),
+            "{encoding:?}: {:?}",
+            r.headers
+        );
+    }
 }
