@@ -363,18 +363,17 @@ declare -A DB_OP=([agents]=agents [agents-50]=agents-50 [agent]=agent [skills]=s
   [job-roles]=job-roles [audit-export]=audit-export [search]=search)
 
 # -- HTTP ceiling: the same bytes from a bare hyper handler -------------------------------------
-# Each endpoint's bytes (sent with the same headers, so a 304 row's ceiling answers its empty
-# body) under a path of its own: several rows share a server path.
+# Each endpoint's answer, captured whole (status, headers and body, asked for with the row's own
+# request headers, so a 304 row's ceiling answers 304) and replayed under a path of its own:
+# several rows share a server path.
 routes=()
 for key in "${READS[@]}"; do
   headers=()
   if [ -n "${ARGS[$key]:-}" ] && [[ "${ARGS[$key]}" == -H\|* ]]; then
     headers=(-H "${ARGS[$key]#-H|}")
   fi
-  # A 304 has no body, and curl then writes no file: start from an empty one.
-  : >"$WORK/body-$key"
-  curl -s "${headers[@]}" -o "$WORK/body-$key" "$BASE${PATHS[$key]}"
-  routes+=(--route "/ceiling/$key=$WORK/body-$key")
+  curl -si "${headers[@]}" -o "$WORK/answer-$key" "$BASE${PATHS[$key]}"
+  routes+=(--route "/ceiling/$key=$WORK/answer-$key")
 done
 CEILING_PORT=$(free_port)
 "$DRIVER" serve --port "$CEILING_PORT" --max-seconds 3600 "${routes[@]}" &
