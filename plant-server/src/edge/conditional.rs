@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use plant_core::store::Store;
@@ -122,57 +121,86 @@ fn min_seq(request: &Request) -> Result<Option<u64>, ApiError> {
     .transpose()
 }
 
-/// `min_seq`, `X-Plant-Seq`, and 304 for a GET whose tag the client holds, around `next`. The
-/// edge middleware runs it inside itself rather than as a layer of its own (one boxed future
-/// and one clone of the stack fewer per request).
-pub async fn consistency(state: &AppState, request: Request, next: Next) -> Response {
-    let wanted = match min_seq(&request) {
-        Ok(wanted) => wanted,
-        Err(err) => return err.into_response(),
-    };
-    let model = state.model_seq();
-    let before = match wanted {
-        Some(wanted) => match model.reach(wanted, state.limits().min_seq_wait).await {
-            Ok(at) => Some(at),
-            Err(behind) => {
-                tracing::info!(
-                    at = behind.at,
-                    wanted = behind.wanted,
-                    "min_seq not reached in time"
-                );
-                return ApiError::ModelBehind {
-                    at: behind.at,
-                    wanted: behind.wanted,
+/// What [`Consistency::answer`] needs of a request, taken before the request is handed on:
+/// `min_seq`, `X-Plant-Seq`, and 304 for a GET whose tag the client holds. The edge runs it
+/// inside itself rather than as a layer of its own (one boxed future and one clone of the
+/// stack fewer per request).
+#[derive(Debug)]
+pub struct Consistency {
+    /// The seq the answer must include, if the client asked for one.
+    pub wanted: Option<u64>,
+    read: bool,
+    if_none_match: Option<HeaderValue>,
+}
+
+impl Consistency {
+    /// Reads `request`'s `min_seq` and conditions; 422 when `min_seq` is not a number.
+    pub fn of(request: &Request) -> Result<Self, ApiError> {
+        Ok(Self {
+            wanted: min_seq(request)?,
+            read: matches!(*request.method(), Method::GET | Method::HEAD),
+            if_none_match: request.headers().get(header::IF_NONE_MATCH).cloned(),
+        })
+    }
+
+    /// Waits for the model to reach the wanted seq (503 when it does not in time); the seq the
+    /// answer is read at. Call it before the handler runs.
+    pub async fn before(&self, state: &AppState) -> Result<Option<u64>, Response> {
+        let model = state.model_seq();
+        match self.wanted {
+            Some(wanted) => match model.reach(wanted, state.limits().min_seq_wait).await {
+                Ok(at) => Ok(Some(at)),
+                Err(behind) => {
+                    tracing::info!(
+                        at = behind.at,
+                        wanted = behind.wanted,
+                        "min_seq not reached in time"
+                    );
+                    Err(ApiError::ModelBehind {
+                        at: behind.at,
+                        wanted: behind.wanted,
+                    }
+                    .into_response())
                 }
-                .into_response();
-            }
-        },
-        None => model.now().await,
-    };
-    let read = matches!(*request.method(), Method::GET | Method::HEAD);
-    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-    let mut response = next.run(request).await;
-    let seq = if read { before } else { model.now().await };
-    if let Some(seq) = seq {
+            },
+            None => Ok(model.now().await),
+        }
+    }
+
+    /// The handler's `response` with its consistency token, and 304 in place of a 200 whose
+    /// tag the client holds. `before` is what [`Self::before`] gave.
+    pub async fn answer(
+        self,
+        state: &AppState,
+        before: Option<u64>,
+        mut response: Response,
+    ) -> Response {
+        let seq = if self.read {
+            before
+        } else {
+            state.model_seq().now().await
+        };
+        if let Some(seq) = seq {
+            response
+                .headers_mut()
+                .entry(&SEQ_HEADER)
+                .or_insert(HeaderValue::from(seq));
+        }
+        if !self.read || response.status() != StatusCode::OK {
+            return response;
+        }
+        let Some(tag) = response.headers().get(header::ETAG).cloned() else {
+            return response;
+        };
+        // A tagged answer may be kept and revalidated (the edge's default is `no-store`).
         response
             .headers_mut()
-            .entry(&SEQ_HEADER)
-            .or_insert(HeaderValue::from(seq));
-    }
-    if !read || response.status() != StatusCode::OK {
-        return response;
-    }
-    let Some(tag) = response.headers().get(header::ETAG).cloned() else {
-        return response;
-    };
-    // A tagged answer may be kept and revalidated (the edge's default is `no-store`).
-    response
-        .headers_mut()
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-cache"));
-    match if_none_match {
-        Some(held) if matches_any(&held, &tag) => without_body(response.headers()),
-        _ => response,
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-cache"));
+        match self.if_none_match {
+            Some(held) if matches_any(&held, &tag) => without_body(response.headers()),
+            _ => response,
+        }
     }
 }
 

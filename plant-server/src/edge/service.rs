@@ -16,8 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryFutureExt;
 use futures_util::future::{BoxFuture, Either, MapOk};
@@ -94,7 +93,7 @@ impl App {
             .layer(CompressWhenAsked(
                 CompressionLayer::new().gzip(true).br(true),
             ))
-            .layer(from_fn_with_state(state, edge))
+            .layer(EdgeLayer(state))
             .layer(cors)
             .layer(RequestBodyLimitLayer::new(limits.body_limit))
             .layer(CatchPanicLayer::custom(panicked))
@@ -145,17 +144,114 @@ fn panicked(_: Box<dyn Any + Send + 'static>) -> http::Response<axum::body::Body
 
 /// What every response carries (with the consistency token, see [`crate::conditional`]), and
 /// the metrics and log line of every request.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    // Kept for a problem body (cheap clones of the request's own bytes).
-    let uri = request.uri().clone();
-    let id = request.headers().get(&CORRELATION_HEADER).cloned();
-    let method = request.method().clone();
+///
+/// A layer of its own rather than `axum::middleware::from_fn`, which clones the whole stack
+/// below it and boxes it again on every request: the request is handed on as it arrives (the
+/// handler runs only once the seq it is read at is taken), and only a request that must wait
+/// for `min_seq` takes a clone of the stack into its future.
+#[derive(Debug, Clone)]
+struct EdgeLayer(AppState);
 
-    let mut response = crate::conditional::consistency(&state, request, next).await;
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`EdgeLayer`].
+#[derive(Debug, Clone)]
+struct Edge<S> {
+    inner: S,
+    state: AppState,
+}
+
+/// The request as the edge hands it on.
+enum Handed<S: tower::Service<Request>> {
+    /// Called at once: its answer is pending.
+    Called(S::Future),
+    /// Held until the model reaches `min_seq`, with the ready service that will answer it.
+    Waiting(Box<(S, Request)>),
+}
+
+impl<S> tower::Service<Request> for Edge<S>
+where
+    S: tower::Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let seen = Seen {
+            started,
+            // Kept for a problem body (cheap clones of the request's own bytes).
+            uri: request.uri().clone(),
+            id: request.headers().get(&CORRELATION_HEADER).cloned(),
+            method: request.method().clone(),
+        };
+        let state = self.state.clone();
+        let consistency = match crate::conditional::Consistency::of(&request) {
+            Ok(consistency) => consistency,
+            Err(err) => {
+                let response = finish(&state, &seen, err.into_response());
+                return Box::pin(std::future::ready(Ok(response)));
+            }
+        };
+        let handed = if consistency.wanted.is_some() {
+            let ready = self.inner.clone();
+            Handed::<S>::Waiting(Box::new((
+                std::mem::replace(&mut self.inner, ready),
+                request,
+            )))
+        } else {
+            Handed::Called(self.inner.call(request))
+        };
+        Box::pin(async move {
+            let response = match consistency.before(&state).await {
+                Err(behind) => behind,
+                Ok(before) => {
+                    let Ok(answered) = match handed {
+                        Handed::Called(future) => future.await,
+                        Handed::Waiting(waiting) => {
+                            let (mut inner, request) = *waiting;
+                            inner.call(request).await
+                        }
+                    };
+                    consistency
+                        .answer(&state, before, answered.into_response())
+                        .await
+                }
+            };
+            Ok(finish(&state, &seen, response))
+        })
+    }
+}
+
+/// What the edge keeps of a request for its answer.
+struct Seen {
+    started: Instant,
+    uri: Uri,
+    id: Option<HeaderValue>,
+    method: Method,
+}
+
+/// The headers, problem rendering, metrics and log line every answer gets.
+fn finish(state: &AppState, seen: &Seen, mut response: Response) -> Response {
     let route = response.extensions_mut().remove::<MatchedRoute>();
     let route = route.as_ref().map(|r| r.0.as_str());
-    if method == Method::OPTIONS && response.status() == StatusCode::METHOD_NOT_ALLOWED {
+    if seen.method == Method::OPTIONS && response.status() == StatusCode::METHOD_NOT_ALLOWED {
         // A known path asked what it allows (not a CORS preflight: see `cors`).
         *response.status_mut() = StatusCode::NO_CONTENT;
         let allow = allowed(response.headers());
@@ -163,12 +259,12 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
             .headers_mut()
             .insert(header::ALLOW, allow_value(&allow));
     } else if let Some(err) = unrendered(&mut response, state.limits().body_limit) {
-        let correlation_id = CorrelationId::from_value(id.as_ref());
+        let correlation_id = CorrelationId::from_value(seen.id.as_ref());
         // The consistency token the layer inside set survives the rendering.
         let seq = response
             .headers_mut()
             .remove(&crate::conditional::SEQ_HEADER);
-        response = render(&err, uri.path(), &correlation_id);
+        response = render(&err, seen.uri.path(), &correlation_id);
         if let Some(seq) = seq {
             response
                 .headers_mut()
@@ -186,14 +282,15 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         .or_insert(HeaderValue::from_static("no-store"));
 
     let status = response.status();
+    let elapsed = seen.started.elapsed();
     state.metrics().observe(
         route.unwrap_or(crate::metrics::UNMATCHED),
-        &method,
+        &seen.method,
         status.as_u16(),
-        started.elapsed(),
+        elapsed,
     );
     let span = tracing::Span::current();
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     span.record("status", status.as_u16());
     span.record("latency_ms", latency_ms);
     if status.is_server_error() {
