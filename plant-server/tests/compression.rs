@@ -24,6 +24,13 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Whether an answer's `Vary` names `Accept-Encoding`.
+fn varies_by_encoding(headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-encoding"))
+}
+
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
@@ -55,13 +62,7 @@ async fn a_compressed_list_decompresses_to_exactly_the_uncompressed_body() {
             .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-encoding"), Some(encoding));
-        assert!(
-            r.headers
-                .iter()
-                .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-encoding")),
-            "{:?}",
-            r.headers
-        );
+        assert!(varies_by_encoding(&r.headers), "{:?}", r.headers);
         let compressed = dechunk(&r.body);
         assert_eq!(decode(&compressed), plain.body, "{encoding}");
         assert!(
@@ -83,13 +84,7 @@ async fn clients_without_accept_encoding_get_identity_with_a_length() {
     assert_eq!(r.header("content-encoding"), None);
     assert_eq!(r.header("transfer-encoding"), None);
     // The compression layer is skipped for them, but caches still learn the answer varies.
-    assert!(
-        r.headers
-            .iter()
-            .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-encoding")),
-        "{:?}",
-        r.headers
-    );
+    assert!(varies_by_encoding(&r.headers), "{:?}", r.headers);
     assert_eq!(
         r.header("content-length")
             .map(|n| n.parse::<usize>().unwrap()),
@@ -118,9 +113,7 @@ async fn answers_too_small_to_compress_do_not_vary_by_encoding() {
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-encoding"), None, "{encoding:?}");
         assert!(
-            !r.headers
-                .iter()
-                .any(|(k, v)| k == "vary" && v.to_ascii_lowercase().contains("accept-encoding")),
+            !varies_by_encoding(&r.headers),
             "{encoding:?}: {:?}",
             r.headers
         );
