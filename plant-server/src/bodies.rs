@@ -9,6 +9,7 @@
 //! industry's name (lowercase), which is appended to the cached bytes since it is not the
 //! agent's to version; teams add their members and are built per request.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -103,10 +104,10 @@ impl Bodies {
 
     /// A JSON array of `records` in `form`, as the portals read them: cached entity bytes, with
     /// the agents' industry names appended and the teams' members built.
-    pub async fn list(
+    pub async fn list<R: Borrow<Record> + Sync>(
         &self,
         catalog: &Catalog,
-        records: &[Record],
+        records: &[R],
         form: Form,
     ) -> Result<Vec<u8>, ApiError> {
         self.array(catalog, records, None, form).await
@@ -125,10 +126,10 @@ impl Bodies {
     }
 
     /// The array [`Bodies::list`] and [`Bodies::ranked`] write.
-    async fn array(
+    async fn array<R: Borrow<Record> + Sync>(
         &self,
         catalog: &Catalog,
-        records: &[Record],
+        records: &[R],
         scores: Option<&[f32]>,
         form: Form,
     ) -> Result<Vec<u8>, ApiError> {
@@ -139,7 +140,7 @@ impl Bodies {
             if i > 0 {
                 out.push(b',');
             }
-            self.write_item(catalog, record, form, &industries, &mut out)
+            self.write_item(catalog, record.borrow(), form, &industries, &mut out)
                 .await?;
             if let Some(score) = scores.and_then(|s| s.get(i)) {
                 // Every item is an object: reopen it for the score.
@@ -205,9 +206,9 @@ impl Bodies {
 }
 
 /// The names of the industries the agents among `records` belong to, in one store call.
-async fn industry_names(
+async fn industry_names<R: Borrow<Record>>(
     catalog: &Catalog,
-    records: &[Record],
+    records: &[R],
 ) -> Result<HashMap<Uuid, String>, ApiError> {
     let ids = Record::agent_industry_ids(records);
     if ids.is_empty() {

@@ -147,6 +147,11 @@ impl Catalog {
         Ok(self.store.list(query).await?)
     }
 
+    /// Records matching a query, shared rather than copied (see [`Store::list_shared`]).
+    pub async fn list_shared(&self, query: &ListQuery) -> Result<Vec<std::sync::Arc<Record>>> {
+        Ok(self.store.list_shared(query).await?)
+    }
+
     /// A record's audit entries, oldest first ([`Error::NotFound`] when it has none).
     pub async fn history(&self, kind: Kind, id: Uuid) -> Result<Vec<crate::audit::AuditEntry>> {
         self.get(kind, id).await?;

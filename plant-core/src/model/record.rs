@@ -82,10 +82,10 @@ macro_rules! with_base {
 impl Record {
     /// The industries the agents among `records` belong to, sorted and each once: what a listing
     /// resolves to industry names in one store call.
-    pub fn agent_industry_ids(records: &[Record]) -> Vec<Uuid> {
+    pub fn agent_industry_ids<R: std::borrow::Borrow<Record>>(records: &[R]) -> Vec<Uuid> {
         let mut ids: Vec<Uuid> = records
             .iter()
-            .filter_map(|r| match r {
+            .filter_map(|r| match r.borrow() {
                 Record::Agent(agent) => Some(agent.body.industry_id),
                 _ => None,
             })

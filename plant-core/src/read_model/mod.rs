@@ -508,6 +508,13 @@ impl Store for ReadModelStore {
         }
     }
 
+    async fn list_shared(&self, query: &ListQuery) -> StoreResult<Vec<Arc<Record>>> {
+        match query.kind.filter(|k| is_projected(*k)) {
+            Some(kind) => Ok(self.shared.read().list(kind, query)),
+            None => self.inner.list_shared(query).await,
+        }
+    }
+
     async fn count(&self, query: &ListQuery) -> StoreResult<u64> {
         match query.kind.filter(|k| is_projected(*k)) {
             Some(kind) => Ok(self.shared.read().count(kind, query)),

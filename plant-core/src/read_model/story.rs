@@ -318,10 +318,12 @@ impl Pair {
         for kind in PROJECTED {
             let all = store.list(&ListQuery::of(*kind, 100_000)).await.unwrap();
             for query in queries(*kind, &all) {
-                assert_eq!(
-                    model.list(&query).await.unwrap(),
-                    store.list(&query).await.unwrap(),
-                    "list {query:?}"
+                let listed = store.list(&query).await.unwrap();
+                assert_eq!(model.list(&query).await.unwrap(), listed, "list {query:?}");
+                let shared = model.list_shared(&query).await.unwrap();
+                assert!(
+                    shared.iter().map(AsRef::as_ref).eq(listed.iter()),
+                    "list_shared {query:?}"
                 );
                 assert_eq!(
                     model.count(&query).await.unwrap(),

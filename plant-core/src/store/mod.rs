@@ -490,6 +490,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records matching a query, ordered by `(created_at, id)`.
     async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>>;
 
+    /// [`Store::list`] as shared records, for a reader that only looks at them: a store that
+    /// keeps its records shared (the read model) hands them out without copying each one; the
+    /// default wraps what `list` answers.
+    async fn list_shared(&self, query: &ListQuery) -> StoreResult<Vec<std::sync::Arc<Record>>> {
+        Ok(self
+            .list(query)
+            .await?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect())
+    }
+
     /// How many records match a query (ignoring its cursor, offset and limit).
     async fn count(&self, query: &ListQuery) -> StoreResult<u64>;
 

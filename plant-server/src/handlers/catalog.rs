@@ -186,7 +186,8 @@ pub async fn list(
         let mode = crate::handlers::search::parse_mode(params.mode.as_deref())?;
         return ranked_agents(&state, text, mode, &query, form).await;
     }
-    let records = catalog.list(&query).await?;
+    // Shared, not copied: the read model hands out the records it holds.
+    let records = catalog.list_shared(&query).await?;
     let body = state.bodies().list(catalog, &records, form).await?;
     let mut response = json_bytes_response(StatusCode::OK, body);
     if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
