@@ -502,10 +502,8 @@ impl Store for ReadModelStore {
     }
 
     async fn list(&self, query: &ListQuery) -> StoreResult<Vec<Record>> {
-        match query.kind.filter(|k| is_projected(*k)) {
-            Some(kind) => Ok(cloned(self.shared.read().list(kind, query))),
-            None => self.inner.list(query).await,
-        }
+        // A record the model does not hold comes back unshared, so it is moved, not copied.
+        Ok(cloned(self.list_shared(query).await?))
     }
 
     async fn list_shared(&self, query: &ListQuery) -> StoreResult<Vec<Arc<Record>>> {
