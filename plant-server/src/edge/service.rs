@@ -504,7 +504,9 @@ fn vary_as_if_compressed(mut response: Response) -> Response {
         .headers()
         .get_all(header::VARY)
         .iter()
-        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept-encoding"));
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"));
     if compressible && !varies {
         response
             .headers_mut()
