@@ -44,7 +44,7 @@ RUNS=${BENCH_RUNS:-3}
 C1_SECONDS=${BENCH_C1_SECONDS:-1}
 CEILING_SECONDS=${BENCH_CEILING_SECONDS:-$SECONDS_PER_RUN}
 DB_SECONDS=${BENCH_DB_SECONDS:-$SECONDS_PER_RUN}
-SCALE_SECONDS=${BENCH_SCALE_SECONDS:-3}
+SCALE_SECONDS=${BENCH_SCALE_SECONDS:-5}
 MINILM_WRITE_SECONDS=${BENCH_MINILM_WRITE_SECONDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
 POOL=${BENCH_POOL:-10}
@@ -504,8 +504,11 @@ for n in 2 3; do
   start_server "$p"
   SCALE_PORTS+=("$p")
 done
-for n in 1 2 3; do
-  for run in $(seq 1 "$RUNS"); do
+# Interleaved (1, 2, 3, then again), so that each process count samples the same stretch of a
+# noisy machine and the same growth of the tables; each block waits for its vectors, so that
+# one block's indexing does not load the next, and the chain is verified after each.
+for run in $(seq 1 "$RUNS"); do
+  for n in 1 2 3; do
     jobs_started=()
     for i in $(seq 0 $((n - 1))); do
       conns=$(((32 + i) / n))
@@ -524,9 +527,9 @@ for n in 1 2 3; do
       printf 'run\tscale%s\tpost-skill\t%s\n' "$n" "$summary" >>"$RECORDED"
       note "scale$n: $(cut -f1 <<<"$summary") req/s"
     fi
+    verify_chain "scale$n"
+    vectors_caught_up "scale$n"
   done
-  verify_chain "scale$n"
-  vectors_caught_up "scale$n"
 done
 meta total_seconds "$(($(date +%s) - ${BENCH_STARTED:-$(date +%s)}))"
 
