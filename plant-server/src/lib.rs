@@ -23,6 +23,7 @@ pub mod handlers;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod paths;
 pub mod routes;
 pub mod startup;

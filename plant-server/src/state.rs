@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::cors::CorsPolicy;
 use crate::feed_clients::FeedClients;
 use crate::metrics::recorder::Metrics;
+use crate::pages::Pages;
 use crate::ratelimit::RateLimiter;
 
 /// How long shutdown waits for in-flight requests before cutting them off.
@@ -122,6 +123,8 @@ struct Inner {
     model_seq: ModelSeq,
     /// List items serialised once per version.
     bodies: Bodies,
+    /// Whole list answers at the model's latest seq.
+    pages: Pages,
 }
 
 impl std::fmt::Debug for AppState {
@@ -152,6 +155,7 @@ impl AppState {
                 transparency: TransparencyLog::new(),
                 model_seq: ModelSeq::new(catalog.store().clone()),
                 bodies: Bodies::default(),
+                pages: Pages::default(),
                 auth,
                 cors,
                 limits,
@@ -260,6 +264,11 @@ impl AppState {
     /// List items serialised once per version.
     pub fn bodies(&self) -> &Bodies {
         &self.inner.bodies
+    }
+
+    /// Whole list answers at the model's latest seq.
+    pub fn pages(&self) -> &Pages {
+        &self.inner.pages
     }
 
     /// The readiness check.

@@ -127,6 +127,15 @@ async fn if_none_match_answers_304_for_lists_and_entities_until_they_change() {
         .await;
     assert_eq!(relisted.status, 200);
     assert_ne!(relisted.header("etag"), Some(tag.as_str()));
+    // Read after the write, the list shows it: no answer kept from before is given again.
+    let relisted = relisted.json();
+    let item = relisted
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .unwrap();
+    assert_eq!(item["description"], "changed");
     let history = req("GET", &format!("/api/v1/agents/{id}/history"))
         .send(&s)
         .await;
@@ -155,6 +164,32 @@ async fn if_none_match_answers_304_for_lists_and_entities_until_they_change() {
         .send(&s)
         .await;
     assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn a_list_asked_again_at_the_same_seq_is_the_same_answer_with_its_link() {
+    let s = start().await;
+    let first = req("GET", "/api/v1/genesis/skills?limit=2").send(&s).await;
+    assert_eq!(first.status, 200);
+    let link = first.header("link").unwrap().to_owned();
+    assert!(link.contains("rel=\"next\""), "{link}");
+    for path in [
+        "/api/v1/genesis/skills?limit=2".to_owned(),
+        format!("/api/v1/genesis/skills?limit=2&min_seq={}", seq_of(&first)),
+    ] {
+        let again = req("GET", &path).send(&s).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.header("link"), Some(link.as_str()));
+        assert_eq!(again.header("etag"), first.header("etag"));
+    }
+    // The next page is another answer.
+    let next = link.split(['<', '>']).nth(1).unwrap();
+    let path = next.find("/api/").map_or(next, |at| &next[at..]);
+    let second = req("GET", path).send(&s).await;
+    assert_eq!(second.status, 200);
+    assert_ne!(second.body, first.body);
+    assert_eq!(second.json().as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -238,9 +238,21 @@ fn without_body(headers: &HeaderMap) -> Response {
     response
 }
 
-/// The weak tag of a list or export answered by the model at `seq` for `path?query` (`query` as
+/// The tag of a list or export answered by the model at a seq.
+#[derive(Debug, Clone)]
+pub struct ListTag {
+    /// The model's seq, read before the answer is.
+    pub seq: u64,
+    /// SHA-256 of the path and the query less `min_seq` (and of this server's version): the
+    /// same request at the same seq gives the same body.
+    pub request: [u8; 32],
+    /// The weak ETag: `W/"s<seq>-<the first 8 bytes of request, in hex>"`.
+    pub etag: HeaderValue,
+}
+
+/// The tag of a list or export answered by the model at `seq` for `path?query` (`query` as
 /// sent): the same request at the same seq gives the same body, on every instance.
-pub fn list_tag(seq: u64, path: &str, query: Option<&str>) -> HeaderValue {
+pub fn list_tag(seq: u64, path: &str, query: Option<&str>) -> ListTag {
     let mut hash = Sha256::new();
     hash.update(env!("CARGO_PKG_VERSION").as_bytes());
     hash.update([0]);
@@ -255,10 +267,11 @@ pub fn list_tag(seq: u64, path: &str, query: Option<&str>) -> HeaderValue {
         hash.update([1]);
         hash.update(v.as_bytes());
     }
-    let digest = hash.finalize();
-    let short = hex::encode(digest.get(..8).unwrap_or_default());
-    HeaderValue::from_str(&format!("W/\"s{seq}-{short}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("W/\"s0\""))
+    let request: [u8; 32] = hash.finalize().into();
+    let short = hex::encode(request.get(..8).unwrap_or_default());
+    let etag = HeaderValue::from_str(&format!("W/\"s{seq}-{short}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("W/\"s0\""));
+    ListTag { seq, request, etag }
 }
 
 /// A list's tag at the model's current seq (read before the list is), or the 304 to answer at
@@ -267,17 +280,17 @@ pub async fn list_tag_or_304(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<Option<(u64, HeaderValue)>, crate::response::Response> {
+) -> Result<Option<ListTag>, crate::response::Response> {
     let Some(seq) = state.model_seq().now().await else {
         return Ok(None);
     };
     let tag = list_tag(seq, uri.path(), uri.query());
-    if !fresh(headers, &tag) {
-        return Ok(Some((seq, tag)));
+    if !fresh(headers, &tag.etag) {
+        return Ok(Some(tag));
     }
     let mut response = crate::response::empty(StatusCode::NOT_MODIFIED);
     let out = response.headers_mut();
-    out.insert(header::ETAG, tag);
+    out.insert(header::ETAG, tag.etag);
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     out.insert(SEQ_HEADER.clone(), HeaderValue::from(seq));
     Err(response)
@@ -286,12 +299,12 @@ pub async fn list_tag_or_304(
 /// `response` with the list tag and seq [`list_tag_or_304`] gave.
 pub fn tagged(
     mut response: crate::response::Response,
-    tag: Option<(u64, HeaderValue)>,
+    tag: Option<&ListTag>,
 ) -> crate::response::Response {
-    if let Some((seq, tag)) = tag {
+    if let Some(tag) = tag {
         let headers = response.headers_mut();
-        headers.insert(header::ETAG, tag);
-        headers.insert(SEQ_HEADER.clone(), HeaderValue::from(seq));
+        headers.insert(header::ETAG, tag.etag.clone());
+        headers.insert(SEQ_HEADER.clone(), HeaderValue::from(tag.seq));
     }
     response
 }
@@ -318,11 +331,12 @@ mod tests {
     #[test]
     fn list_tags_change_with_the_seq_and_the_query_but_not_the_token() {
         let q = Some;
-        let a = list_tag(7, "/api/v1/agents", q("limit=50"));
-        assert_eq!(a, list_tag(7, "/api/v1/agents", q("limit=50&min_seq=7")));
-        assert_ne!(a, list_tag(8, "/api/v1/agents", q("limit=50")));
-        assert_ne!(a, list_tag(7, "/api/v1/agents", q("limit=100")));
-        assert_ne!(a, list_tag(7, "/api/v1/genesis/skills", q("limit=50")));
+        let tag = |seq, path, query| list_tag(seq, path, query).etag;
+        let a = tag(7, "/api/v1/agents", q("limit=50"));
+        assert_eq!(a, tag(7, "/api/v1/agents", q("limit=50&min_seq=7")));
+        assert_ne!(a, tag(8, "/api/v1/agents", q("limit=50")));
+        assert_ne!(a, tag(7, "/api/v1/agents", q("limit=100")));
+        assert_ne!(a, tag(7, "/api/v1/genesis/skills", q("limit=50")));
         assert!(a.to_str().unwrap().starts_with("W/\"s7-"));
     }
 }

@@ -51,8 +51,8 @@ pub fn json_response_with_type<T: Serialize + ?Sized>(
 
 /// A JSON response from bytes already written (by a hand-written encoder such as
 /// [`plant_core::audit::AuditEntry::list_json`]).
-pub fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
-    with_body(status, Bytes::from(bytes), "application/json")
+pub fn json_bytes_response(status: StatusCode, bytes: impl Into<Bytes>) -> Response {
+    with_body(status, bytes.into(), "application/json")
 }
 
 /// A response with no body.

@@ -116,7 +116,7 @@ pub async fn export(
     {
         response.headers_mut().insert(header::LINK, link);
     }
-    Ok(crate::conditional::tagged(response, tag))
+    Ok(crate::conditional::tagged(response, tag.as_ref()))
 }
 
 /// `GET /audit/verify`: recomputes every link, checks every record against its latest entry and

@@ -1,5 +1,6 @@
 //! The five catalog kinds: create, list, read, evolve (PATCH), archive (DELETE), history.
 
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Uri, header};
 use plant_core::Catalog;
 use plant_core::input::{IndustryInput, JobRoleInput, SkillInput, TeamInput};
@@ -14,6 +15,7 @@ use crate::bodies::Form;
 use crate::body::from_value;
 use crate::conditional;
 use crate::headers::{IfMatch, etag, next_link};
+use crate::pages::Page;
 use crate::problem::ApiError;
 use crate::query::{Paging, keyword, uuid_opt};
 use crate::response::HandlerResult;
@@ -147,7 +149,8 @@ fn list_query(p: &ListParams, kind: Kind, paging: Paging) -> Result<ListQuery, A
 /// `GET` on a kind's collection: a JSON array in `(created_at, id)` order, with `Link: rel=next`
 /// when the page is full. Items are lean unless `?full=true` (see [`crate::bodies`]); the
 /// answer carries a weak ETag of the model's seq and the query, and `If-None-Match` with it
-/// answers 304 before anything is read.
+/// answers 304 before anything is read. The same request at the same seq is given the bytes
+/// built for it the first time (see [`crate::pages`]).
 pub async fn list(
     state: AppState,
     kind: Kind,
@@ -156,51 +159,100 @@ pub async fn list(
     uri: Uri,
     headers: HeaderMap,
 ) -> HandlerResult {
-    let mut query = list_query(&params, kind, paging)?;
+    let query = list_query(&params, kind, paging)?;
     let form = Form::of_list(params.full.as_deref())?;
     let tag = match conditional::list_tag_or_304(&state, &uri, &headers).await {
         Ok(tag) => tag,
         Err(not_modified) => return Ok(not_modified),
     };
-    let catalog = state.catalog();
-    if let Some(name) = &params.industry {
-        // The customer portal filters by industry name, in any case.
-        match catalog
-            .store()
-            .get_by_name(Kind::Industry, name.trim())
-            .await
-            .map_err(plant_core::Error::from)?
-        {
-            Some(industry) => query.industry_id = Some(industry.id()),
-            None => {
-                return Ok(conditional::tagged(
-                    json_response(StatusCode::OK, &Vec::<Value>::new()),
-                    tag,
-                ));
-            }
-        }
-    }
     if kind == Kind::Agent
         && let Some(text) = &params.q
     {
+        // Ranked by vectors, which follow the commit: not a function of the seq alone.
         let mode = crate::handlers::search::parse_mode(params.mode.as_deref())?;
+        let mut query = query;
+        if !named_industry(&state, &params, &mut query).await? {
+            let empty = json_bytes_response(StatusCode::OK, Bytes::from_static(b"[]"));
+            return Ok(conditional::tagged(empty, tag.as_ref()));
+        }
         return ranked_agents(&state, text, mode, &query, form).await;
     }
+    let kept = tag.as_ref().and_then(|tag| state.pages().get(tag));
+    let page = match kept {
+        Some(page) => page,
+        None => {
+            let page = build_page(&state, &params, query, form, &uri).await?;
+            if let Some(tag) = &tag {
+                state.pages().put(tag, &page);
+            }
+            page
+        }
+    };
+    let mut response = json_bytes_response(StatusCode::OK, page.body);
+    if let Some(next) = page.next {
+        response.headers_mut().insert(header::LINK, next);
+    }
+    Ok(conditional::tagged(response, tag.as_ref()))
+}
+
+/// The body and `Link` of a list (see [`list`]).
+async fn build_page(
+    state: &AppState,
+    params: &ListParams,
+    mut query: ListQuery,
+    form: Form,
+    uri: &Uri,
+) -> Result<Page, ApiError> {
+    if !named_industry(state, params, &mut query).await? {
+        return Ok(Page {
+            body: Bytes::from_static(b"[]"),
+            next: None,
+        });
+    }
+    let catalog = state.catalog();
     // Shared, not copied: the read model hands out the records it holds.
     let records = catalog.list_shared(&query).await?;
     let body = state.bodies().list(catalog, &records, form).await?;
-    let mut response = json_bytes_response(StatusCode::OK, body);
-    if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
+    let next = if records.len() == usize::try_from(query.limit).unwrap_or(usize::MAX)
         && let Some(last) = records.last()
-        && let Some(link) = next_link(
+    {
+        next_link(
             uri.path(),
             uri.query(),
             &[("after", cursor_of(last)), ("offset", "0".into())],
         )
-    {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    Ok(conditional::tagged(response, tag))
+    } else {
+        None
+    };
+    Ok(Page {
+        body: Bytes::from(body),
+        next,
+    })
+}
+
+/// Narrows `query` to the industry `?industry=` names, in any case (the customer portal filters
+/// by name); false when no industry has that name, so that nothing matches.
+async fn named_industry(
+    state: &AppState,
+    params: &ListParams,
+    query: &mut ListQuery,
+) -> Result<bool, ApiError> {
+    let Some(name) = &params.industry else {
+        return Ok(true);
+    };
+    let industry = state
+        .catalog()
+        .store()
+        .get_by_name(Kind::Industry, name.trim())
+        .await
+        .map_err(plant_core::Error::from)?;
+    Ok(match industry {
+        Some(industry) => {
+            query.industry_id = Some(industry.id());
+            true
+        }
+        None => false,
+    })
 }
 
 /// Agents best matching `text` in `mode`, best first, each with its `score`; the other filters
@@ -342,6 +394,6 @@ pub async fn history(
     let body: Vec<Value> = entries.iter().map(history_json).collect();
     Ok(conditional::tagged(
         json_response(StatusCode::OK, &body),
-        tag,
+        tag.as_ref(),
     ))
 }

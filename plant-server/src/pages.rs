@@ -1,0 +1,177 @@
+//! Whole list answers, kept while the model stays at the seq they were read at.
+//!
+//! A list is a pure function of the model's state and the request (its tag says so: the same
+//! request at the same seq gives the same body, on every instance), and the catalog is read far
+//! more often than it changes. So the bytes of a list answer, and its `Link`, are kept under its
+//! tag's digest and given again to the same request until the model moves on: the first answer
+//! at a new seq empties the cache. Its memory is bounded by a count and a byte budget; past
+//! either, answers are built per request until the next seq.
+//!
+//! An answer kept at seq `n` was read from a model at `n` or later (the seq is read before the
+//! list is), so a request tagged `n` may be given a newer answer than its tag, never an older
+//! one: the same as building it.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+use crate::conditional::ListTag;
+
+/// At most this many answers are kept.
+const MAX_PAGES: usize = 512;
+/// At most this many bytes of answers are kept.
+const MAX_BYTES: usize = 32 << 20;
+
+/// A list answer: its body and its `Link` to the next page, if any.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The JSON array.
+    pub body: Bytes,
+    /// `Link: <…>; rel="next"` when the page is full.
+    pub next: Option<HeaderValue>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    seq: u64,
+    bytes: usize,
+    pages: HashMap<[u8; 32], Page>,
+}
+
+/// The answers kept at the model's latest seq.
+#[derive(Debug, Default)]
+pub struct Pages {
+    kept: RwLock<Kept>,
+}
+
+impl Pages {
+    /// The answer kept for `tag`, if its seq is the one kept.
+    pub fn get(&self, tag: &ListTag) -> Option<Page> {
+        let kept = self.kept.read().unwrap_or_else(|p| p.into_inner());
+        if kept.seq != tag.seq {
+            return None;
+        }
+        kept.pages.get(&tag.request).cloned()
+    }
+
+    /// Keeps `page` as the answer to `tag`: the first answer at a newer seq empties the cache;
+    /// an answer tagged with an older seq than the one kept is not kept.
+    pub fn put(&self, tag: &ListTag, page: &Page) {
+        let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
+        if tag.seq > kept.seq {
+            *kept = Kept {
+                seq: tag.seq,
+                ..Kept::default()
+            };
+        } else if tag.seq < kept.seq {
+            return;
+        }
+        let size = page.body.len();
+        if kept.pages.len() >= MAX_PAGES || kept.bytes.saturating_add(size) > MAX_BYTES {
+            return;
+        }
+        if kept.pages.insert(tag.request, page.clone()).is_none() {
+            kept.bytes += size;
+        }
+    }
+
+    /// How many answers are kept (for tests).
+    pub fn len(&self) -> usize {
+        self.kept
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .pages
+            .len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::conditional::list_tag;
+
+    fn page(body: &'static [u8]) -> Page {
+        Page {
+            body: Bytes::from_static(body),
+            next: None,
+        }
+    }
+
+    #[test]
+    fn an_answer_is_given_again_only_at_its_seq_and_to_its_request() {
+        let pages = Pages::default();
+        let at7 = list_tag(7, "/api/v1/agents", Some("limit=50"));
+        pages.put(&at7, &page(b"[1]"));
+        assert_eq!(pages.get(&at7).unwrap().body, &b"[1]"[..]);
+        // The token does not change the request.
+        let token = list_tag(7, "/api/v1/agents", Some("limit=50&min_seq=3"));
+        assert_eq!(pages.get(&token).unwrap().body, &b"[1]"[..]);
+        assert!(
+            pages
+                .get(&list_tag(7, "/api/v1/agents", Some("limit=51")))
+                .is_none()
+        );
+        assert!(
+            pages
+                .get(&list_tag(8, "/api/v1/agents", Some("limit=50")))
+                .is_none()
+        );
+
+        // A late answer tagged 6 is not kept, and does not displace seq 7's.
+        pages.put(
+            &list_tag(6, "/api/v1/agents", Some("limit=5")),
+            &page(b"[0]"),
+        );
+        assert!(
+            pages
+                .get(&list_tag(6, "/api/v1/agents", Some("limit=5")))
+                .is_none()
+        );
+        assert_eq!(pages.len(), 1);
+
+        // The first answer at seq 8 empties the cache.
+        let at8 = list_tag(8, "/api/v1/agents", Some("limit=5"));
+        pages.put(&at8, &page(b"[2]"));
+        assert_eq!(pages.len(), 1);
+        assert!(pages.get(&at7).is_none());
+        assert_eq!(pages.get(&at8).unwrap().body, &b"[2]"[..]);
+    }
+
+    #[test]
+    fn the_count_is_bounded() {
+        let pages = Pages::default();
+        for i in 0..MAX_PAGES + 10 {
+            let query = format!("offset={i}");
+            pages.put(&list_tag(1, "/api/v1/agents", Some(&query)), &page(b"[]"));
+        }
+        assert_eq!(pages.len(), MAX_PAGES);
+        // Past the bound an answer is still given, built per request, not kept.
+        let late = list_tag(1, "/api/v1/agents", Some("offset=999999"));
+        assert!(pages.get(&late).is_none());
+    }
+
+    #[test]
+    fn the_bytes_are_bounded() {
+        let pages = Pages::default();
+        let big = Bytes::from(vec![b' '; MAX_BYTES / 2 + 1]);
+        for i in 0..3 {
+            let query = format!("offset={i}");
+            pages.put(
+                &list_tag(1, "/api/v1/agents", Some(&query)),
+                &Page {
+                    body: big.clone(),
+                    next: None,
+                },
+            );
+        }
+        assert_eq!(pages.len(), 1);
+    }
+}
