@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn the_chart_has_a_bar_per_row_and_escapes_text() {
         let rec = Recorded::parse(
-            "meta\tcpu\tA & B\nrun\tc32\tagents\t500\t1\t2\t3\t0\nrun\tdb\tagents\t1000\t1\t1\t1\t0\n\
+            "meta\tcpu\tA & B\nrun\tc32\tagents\t500\t1\t2\t3\t0\nrun\thttp\tagents\t1000\t1\t1\t1\t0\n\
              run\tc32\thealth\t900\t1\t1\t1\t0\n",
         );
         let svg = chart(&rec);
