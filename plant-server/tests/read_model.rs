@@ -193,6 +193,41 @@ async fn a_list_asked_again_at_the_same_seq_is_the_same_answer_with_its_link() {
 }
 
 #[tokio::test]
+async fn one_entity_asked_again_is_the_same_answer_under_its_own_kind_only() {
+    let s = start().await;
+    let agent = req("GET", "/api/v1/agents?limit=1").send(&s).await.json()[0].clone();
+    let id = agent["id"].as_str().unwrap();
+    let path = format!("/api/v1/agents/{id}");
+    let first = req("GET", &path).send(&s).await;
+    assert_eq!(first.status, 200);
+    let again = req("GET", &path).send(&s).await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    // The id under another kind is not that answer.
+    for kind in ["genesis/skills", "genesis/job-roles", "industries", "teams"] {
+        req("GET", &format!("/api/v1/{kind}/{id}"))
+            .send(&s)
+            .await
+            .problem(404);
+    }
+    // A change elsewhere that shows in the agent (its industry's name) is seen at once.
+    let industry_id = first.json()["industry_id"].as_str().unwrap().to_owned();
+    let industry = req("GET", &format!("/api/v1/industries/{industry_id}"))
+        .send(&s)
+        .await;
+    let renamed = req("PATCH", &format!("/api/v1/industries/{industry_id}"))
+        .bearer(&token(&s, "genesis"))
+        .header("If-Match", industry.header("etag").unwrap())
+        .json(&json!({"name": "Renamed Industry"}))
+        .send(&s)
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+    let after = req("GET", &path).send(&s).await;
+    assert_eq!(after.json()["industry"], "renamed industry");
+    assert_eq!(after.header("etag"), first.header("etag"));
+}
+
+#[tokio::test]
 async fn list_items_are_lean_unless_the_full_form_is_asked_for() {
     let s = start().await;
     let lean = req("GET", "/api/v1/agents?limit=5").send(&s).await.json();

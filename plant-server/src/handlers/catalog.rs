@@ -15,7 +15,7 @@ use crate::bodies::Form;
 use crate::body::from_value;
 use crate::conditional;
 use crate::headers::{IfMatch, etag, next_link};
-use crate::pages::Page;
+use crate::pages::{Key, Page};
 use crate::problem::ApiError;
 use crate::query::{Paging, keyword, uuid_opt};
 use crate::response::HandlerResult;
@@ -177,19 +177,19 @@ pub async fn list(
         }
         return ranked_agents(&state, text, mode, &query, form).await;
     }
-    let kept = tag.as_ref().and_then(|tag| state.pages().get(tag));
-    let page = match kept {
+    let key = tag.as_ref().map(Key::list);
+    let page = match key.and_then(|key| state.pages().get(key)) {
         Some(page) => page,
         None => {
             let page = build_page(&state, &params, query, form, &uri).await?;
-            if let Some(tag) = &tag {
-                state.pages().put(tag, &page);
+            if let Some(key) = key {
+                state.pages().put(key, &page);
             }
             page
         }
     };
     let mut response = json_bytes_response(StatusCode::OK, page.body);
-    if let Some(next) = page.next {
+    if let Some(next) = page.link {
         response.headers_mut().insert(header::LINK, next);
     }
     Ok(conditional::tagged(response, tag.as_ref()))
@@ -206,7 +206,8 @@ async fn build_page(
     if !named_industry(state, params, &mut query).await? {
         return Ok(Page {
             body: Bytes::from_static(b"[]"),
-            next: None,
+            link: None,
+            etag: None,
         });
     }
     let catalog = state.catalog();
@@ -226,7 +227,8 @@ async fn build_page(
     };
     Ok(Page {
         body: Bytes::from(body),
-        next,
+        link: next,
+        etag: None,
     })
 }
 
@@ -308,13 +310,33 @@ async fn ranked_agents(
 /// `GET` one entity, with its ETag (`"v<version>"`, the one `If-Match` takes): its full form,
 /// serialised once per version.
 pub async fn get(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
-    let catalog = state.catalog();
-    let record = catalog.get(kind, id).await?;
-    let body = state.bodies().item(catalog, &record, Form::Full).await?;
-    let mut response = json_bytes_response(StatusCode::OK, body);
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(record.version()));
+    // Read before the entity is: a kept answer is at this seq or newer (see [`crate::pages`]).
+    let key = state
+        .model_seq()
+        .now()
+        .await
+        .map(|seq| Key::entity(seq, kind, id));
+    let page = match key.and_then(|key| state.pages().get(key)) {
+        Some(page) => page,
+        None => {
+            let catalog = state.catalog();
+            let record = catalog.get(kind, id).await?;
+            let body = state.bodies().item(catalog, &record, Form::Full).await?;
+            let page = Page {
+                body: Bytes::from(body),
+                link: None,
+                etag: Some(etag(record.version())),
+            };
+            if let Some(key) = key {
+                state.pages().put(key, &page);
+            }
+            page
+        }
+    };
+    let mut response = json_bytes_response(StatusCode::OK, page.body);
+    if let Some(tag) = page.etag {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
     Ok(response)
 }
 
