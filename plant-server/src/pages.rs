@@ -16,12 +16,13 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderValue, StatusCode, header};
 
 use plant_core::model::Kind;
 use uuid::Uuid;
 
 use crate::conditional::ListTag;
+use crate::response::{Response, json_bytes_response};
 
 /// At most this many answers are kept.
 const MAX_PAGES: usize = 512;
@@ -37,6 +38,21 @@ pub struct Page {
     pub link: Option<HeaderValue>,
     /// An entity's `ETag` (`"v<version>"`); a list's is its tag, made per request.
     pub etag: Option<HeaderValue>,
+}
+
+impl Page {
+    /// The 200 answer: the JSON body with its `Link` and `ETag`.
+    pub fn into_response(self) -> Response {
+        let mut response = json_bytes_response(StatusCode::OK, self.body);
+        let headers = response.headers_mut();
+        if let Some(link) = self.link {
+            headers.insert(header::LINK, link);
+        }
+        if let Some(etag) = self.etag {
+            headers.insert(header::ETAG, etag);
+        }
+        response
+    }
 }
 
 /// The key of a request's answer.
@@ -88,6 +104,23 @@ pub struct Pages {
 }
 
 impl Pages {
+    /// The answer kept for `key`, or the one `build` makes, then kept for `key`. `None`: no seq
+    /// to key by (a store that cannot say), so nothing is kept.
+    pub async fn get_or_build<E>(
+        &self,
+        key: Option<Key>,
+        build: impl Future<Output = Result<Page, E>>,
+    ) -> Result<Page, E> {
+        if let Some(page) = key.and_then(|key| self.get(key)) {
+            return Ok(page);
+        }
+        let page = build.await?;
+        if let Some(key) = key {
+            self.put(key, &page);
+        }
+        Ok(page)
+    }
+
     /// The answer kept for `key`, if its seq is the one kept.
     pub fn get(&self, key: Key) -> Option<Page> {
         let kept = self.kept.read().unwrap_or_else(|p| p.into_inner());

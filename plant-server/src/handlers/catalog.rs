@@ -177,22 +177,14 @@ pub async fn list(
         }
         return ranked_agents(&state, text, mode, &query, form).await;
     }
-    let key = tag.as_ref().map(Key::list);
-    let page = match key.and_then(|key| state.pages().get(key)) {
-        Some(page) => page,
-        None => {
-            let page = build_page(&state, &params, query, form, &uri).await?;
-            if let Some(key) = key {
-                state.pages().put(key, &page);
-            }
-            page
-        }
-    };
-    let mut response = json_bytes_response(StatusCode::OK, page.body);
-    if let Some(next) = page.link {
-        response.headers_mut().insert(header::LINK, next);
-    }
-    Ok(conditional::tagged(response, tag.as_ref()))
+    let page = state
+        .pages()
+        .get_or_build(
+            tag.as_ref().map(Key::list),
+            build_page(&state, &params, query, form, &uri),
+        )
+        .await?;
+    Ok(conditional::tagged(page.into_response(), tag.as_ref()))
 }
 
 /// The body and `Link` of a list (see [`list`]).
@@ -316,28 +308,20 @@ pub async fn get(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
         .now()
         .await
         .map(|seq| Key::entity(seq, kind, id));
-    let page = match key.and_then(|key| state.pages().get(key)) {
-        Some(page) => page,
-        None => {
+    let page = state
+        .pages()
+        .get_or_build(key, async {
             let catalog = state.catalog();
             let record = catalog.get(kind, id).await?;
             let body = state.bodies().item(catalog, &record, Form::Full).await?;
-            let page = Page {
+            Ok::<_, ApiError>(Page {
                 body: Bytes::from(body),
                 link: None,
                 etag: Some(etag(record.version())),
-            };
-            if let Some(key) = key {
-                state.pages().put(key, &page);
-            }
-            page
-        }
-    };
-    let mut response = json_bytes_response(StatusCode::OK, page.body);
-    if let Some(tag) = page.etag {
-        response.headers_mut().insert(header::ETAG, tag);
-    }
-    Ok(response)
+            })
+        })
+        .await?;
+    Ok(page.into_response())
 }
 
 /// The version an `If-Match` names, resolving `*` to the current one.
