@@ -41,6 +41,15 @@ pub struct Page {
 }
 
 impl Page {
+    /// An empty list.
+    pub fn empty_list() -> Self {
+        Self {
+            body: Bytes::from_static(b"[]"),
+            link: None,
+            etag: None,
+        }
+    }
+
     /// The 200 answer: the JSON body with its `Link` and `ETag`.
     pub fn into_response(self) -> Response {
         let mut response = json_bytes_response(StatusCode::OK, self.body);
@@ -151,18 +160,14 @@ impl Pages {
         }
     }
 
-    /// How many answers are kept (for tests).
-    pub fn len(&self) -> usize {
+    /// How many answers are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.kept
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .pages
             .len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -172,7 +172,7 @@ pub async fn list(
         let mode = crate::handlers::search::parse_mode(params.mode.as_deref())?;
         let mut query = query;
         if !named_industry(&state, &params, &mut query).await? {
-            let empty = json_bytes_response(StatusCode::OK, Bytes::from_static(b"[]"));
+            let empty = Page::empty_list().into_response();
             return Ok(conditional::tagged(empty, tag.as_ref()));
         }
         return ranked_agents(&state, text, mode, &query, form).await;
@@ -196,11 +196,7 @@ async fn build_page(
     uri: &Uri,
 ) -> Result<Page, ApiError> {
     if !named_industry(state, params, &mut query).await? {
-        return Ok(Page {
-            body: Bytes::from_static(b"[]"),
-            link: None,
-            etag: None,
-        });
+        return Ok(Page::empty_list());
     }
     let catalog = state.catalog();
     // Shared, not copied: the read model hands out the records it holds.
