@@ -80,6 +80,10 @@ impl ModelSeq {
 
     /// The seq now; `None` for a store that cannot say.
     pub async fn now(&self) -> Option<u64> {
+        // Once the signal is known (every request after the first), read it in place.
+        if let Some(known) = self.signal.get() {
+            return known.as_ref().map(|r| *r.borrow());
+        }
         self.receiver().await.map(|r| *r.borrow())
     }
 

@@ -1,22 +1,27 @@
 //! The accept loop: HTTP/1.1 and h2c on one port, a cap on open connections, a deadline for the
 //! first request bytes, and a graceful shutdown that stops accepting and drains within a bound.
 
+use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use futures_util::future::Either;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+use tower::util::Oneshot;
 
 use crate::console::Console;
 use crate::routes;
-use crate::service::App;
+use crate::service::{App, HttpService};
 use crate::state::AppState;
 
 /// Streams served at once on one HTTP/2 connection.
@@ -108,12 +113,10 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
             if !first_byte_within(&stream, header_timeout).await {
                 return;
             }
-            let service = TowerToHyperService::new(service.map_request(
-                move |mut request: http::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    request
-                },
-            ));
+            let service = Connection {
+                service: Mutex::new(service),
+                peer,
+            };
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(err) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(error = %err, "connection closed with an error");
@@ -135,6 +138,38 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
     match tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await {
         Ok(()) => tracing::info!("drained; stopped"),
         Err(_) => tracing::warn!("drain deadline passed; remaining connections are cut"),
+    }
+}
+
+/// One connection's service: its own copy of the pipeline, called in place.
+///
+/// hyper calls a service through `&self`, and hyper-util's `TowerToHyperService` bridges to a
+/// tower service (`&mut self`) by cloning the whole layer stack for every request (a tenth of the
+/// work of answering `/health`). The stack here is always ready (no layer in it applies
+/// back-pressure), so each request is handed to the connection's one copy; a copy that ever
+/// reports not ready is cloned and driven to readiness as before. The lock is never contended:
+/// hyper calls a connection's service from that connection's task, one request at a time.
+struct Connection {
+    service: Mutex<HttpService>,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Connection {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = Either<
+        <HttpService as tower::Service<http::Request<Incoming>>>::Future,
+        Oneshot<HttpService, http::Request<Incoming>>,
+    >;
+
+    fn call(&self, mut request: http::Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        let mut service = self.service.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match tower::Service::poll_ready(&mut *service, &mut cx) {
+            Poll::Ready(Ok(())) => Either::Left(tower::Service::call(&mut *service, request)),
+            Poll::Pending => Either::Right(service.clone().oneshot(request)),
+        }
     }
 }
 

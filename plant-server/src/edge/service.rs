@@ -88,6 +88,8 @@ impl App {
                     .make_span_with(request_span)
                     .on_request(())
                     .on_response(())
+                    .on_body_chunk(())
+                    .on_eos(())
                     .on_failure(()),
             )
             .layer(CompressWhenAsked(
@@ -114,14 +116,12 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
         .get(&CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // Only what every line inside the request should name: the completion line adds the
+    // method, path, route, status and latency as its own fields (recording them on the span
+    // would copy each into the span and again into every line).
     let span = tracing::info_span!(
         "request",
         correlation_id,
-        method = request.method().as_str(),
-        path = request.uri().path(),
-        route = field::Empty,
-        status = field::Empty,
-        latency_ms = field::Empty,
         trace_id = field::Empty,
         trace_span_id = field::Empty,
         trace_sampled = field::Empty,
@@ -289,18 +289,28 @@ fn finish(state: &AppState, seen: &Seen, mut response: Response) -> Response {
         status.as_u16(),
         elapsed,
     );
-    let span = tracing::Span::current();
     let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-    span.record("status", status.as_u16());
-    span.record("latency_ms", latency_ms);
+    macro_rules! completed {
+        ($level:expr, $message:literal) => {
+            tracing::event!(
+                $level,
+                method = seen.method.as_str(),
+                path = seen.uri.path(),
+                route,
+                status = status.as_u16(),
+                latency_ms,
+                $message
+            )
+        };
+    }
     if status.is_server_error() {
-        tracing::warn!("request failed");
+        completed!(tracing::Level::WARN, "request failed");
     } else if route.is_some_and(is_probe) {
         // Load balancers and Cloud Run poll these every few seconds: a line each would bury
         // the requests that matter. They still count in /metrics; failures log above.
-        tracing::debug!("request completed");
+        completed!(tracing::Level::DEBUG, "request completed");
     } else {
-        tracing::info!("request completed");
+        completed!(tracing::Level::INFO, "request completed");
     }
     response
 }
@@ -378,9 +388,6 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
-        if let Some(route) = &route {
-            tracing::Span::current().record("route", route.as_str());
-        }
         MarkedFuture {
             inner: self.0.call(request),
             route,
@@ -500,14 +507,16 @@ fn vary_as_if_compressed(mut response: Response) -> Response {
     let compressible = !response.headers().contains_key(header::CONTENT_ENCODING)
         && !response.headers().contains_key(header::CONTENT_RANGE)
         && DefaultPredicate::new().should_compress(&response);
-    let varies = response
-        .headers()
-        .get_all(header::VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"));
-    if compressible && !varies {
+    let varies = |response: &Response| {
+        response
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
+    };
+    if compressible && !varies(&response) {
         response
             .headers_mut()
             .append(header::VARY, HeaderValue::from_static("accept-encoding"));
