@@ -148,9 +148,18 @@ fn member(out: &mut Vec<u8>, key: &str, value: &impl serde::Serialize) {
     if out.last() != Some(&b'{') {
         out.push(b',');
     }
-    // Writing JSON into a Vec only fails for values that cannot be JSON (none here).
-    let _ = serde_json::to_writer(&mut *out, key);
+    // Keys are field names, nearly always identifiers: those are written as they are, the
+    // rare one that JSON must escape goes through serde_json.
+    if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing JSON into a Vec only fails for values that cannot be JSON (none here).
+        let _ = serde_json::to_writer(&mut *out, key);
+    }
     out.push(b':');
+    // As above: a Vec takes every write.
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
@@ -260,6 +269,27 @@ mod tests {
         fn make_writer(&'a self) -> Self::Writer {
             self.clone()
         }
+    }
+
+    #[test]
+    fn members_are_json_whatever_their_keys() {
+        let mut out = b"{".to_vec();
+        for key in [
+            "correlation_id",
+            "logging.googleapis.com/trace",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "é",
+        ] {
+            member(&mut out, key, &key.len());
+        }
+        out.push(b'}');
+        let parsed: serde_json::Map<String, Value> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed.len(), 6);
+        assert_eq!(parsed["a\"b"], 3);
+        assert_eq!(parsed["tab\t"], 4);
+        assert_eq!(parsed["é"], 2);
     }
 
     #[test]
