@@ -106,11 +106,6 @@ impl Fields {
             None => self.0.push((name, value)),
         }
     }
-
-    fn take(&mut self, name: &str) -> Option<Value> {
-        let at = self.0.iter().position(|(k, _)| *k == name)?;
-        Some(self.0.remove(at).1)
-    }
 }
 
 /// Fields recorded on a span, kept in its extensions.
@@ -144,7 +139,7 @@ impl Visit for JsonVisitor<'_> {
 
 /// Appends `"key":value` (with a leading comma unless it is the first member) to a JSON object
 /// being written by hand.
-fn member(out: &mut Vec<u8>, key: &str, value: &impl serde::Serialize) {
+fn member(out: &mut Vec<u8>, key: &str, value: &(impl serde::Serialize + ?Sized)) {
     if out.last() != Some(&b'{') {
         out.push(b',');
     }
@@ -195,53 +190,105 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
+        let metadata = event.metadata();
+        let mut line = Line {
+            out: Vec::with_capacity(384),
+            written: Vec::new(),
+            gcp_project: self.gcp_project.as_deref(),
+        };
+        line.out.push(b'{');
+        member(&mut line.out, "severity", &severity(metadata.level()));
+        member(&mut line.out, "time", &plant_core::Timestamp::now());
+        member(&mut line.out, "target", &metadata.target());
+        // The event's own fields first, written as they are visited (no copies); then the
+        // spans', innermost first. A name already written is skipped, so the event's value wins
+        // over a span's and an inner span's over an outer one's.
+        event.record(&mut Direct(&mut line));
         if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    for (k, v) in &span_fields.0 {
-                        fields.set(k, v.clone());
+            for span in scope {
+                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                    for (name, value) in &fields.0 {
+                        line.put(name, value, value.as_str());
                     }
                 }
             }
         }
-        event.record(&mut JsonVisitor(&mut fields));
-
-        let metadata = event.metadata();
-        let mut line = Vec::with_capacity(384);
-        line.push(b'{');
-        member(&mut line, "severity", &severity(metadata.level()));
-        match fields.take("message") {
-            Some(message) => member(&mut line, "message", &message),
-            None => member(&mut line, "message", &""),
+        if !line.written.contains(&"message") {
+            member(&mut line.out, "message", &"");
         }
-        member(&mut line, "time", &plant_core::Timestamp::now());
-        member(&mut line, "target", &metadata.target());
-        if let Some(Value::String(trace_id)) = fields.take("trace_id") {
-            match &self.gcp_project {
-                Some(project) => member(
-                    &mut line,
+        line.out.extend_from_slice(b"}\n");
+        // A log line that cannot be written has nowhere better to go.
+        let _ = self.make_writer.make_writer().write_all(&line.out);
+    }
+}
+
+/// One JSON line being written, and the field names it has already.
+struct Line<'a> {
+    out: Vec<u8>,
+    written: Vec<&'static str>,
+    gcp_project: Option<&'a str>,
+}
+
+impl Line<'_> {
+    /// Writes a field unless one of its name is written already. `text` is the value when it is
+    /// a string (a trace id becomes a Cloud Trace name with it).
+    fn put(
+        &mut self,
+        name: &'static str,
+        value: &(impl serde::Serialize + ?Sized),
+        text: Option<&str>,
+    ) {
+        if self.written.contains(&name) {
+            return;
+        }
+        self.written.push(name);
+        match name {
+            // The line's own members win over fields that happen to share their names.
+            "severity" | "time" | "target" => {}
+            "trace_id" => match (self.gcp_project, text) {
+                (Some(project), Some(trace_id)) => member(
+                    &mut self.out,
                     "logging.googleapis.com/trace",
                     &format!("projects/{project}/traces/{trace_id}"),
                 ),
-                None => member(&mut line, "trace_id", &trace_id),
+                (None, Some(trace_id)) => member(&mut self.out, "trace_id", &trace_id),
+                (_, None) => {}
+            },
+            "trace_span_id" => member(&mut self.out, "logging.googleapis.com/spanId", value),
+            "trace_sampled" => {
+                member(&mut self.out, "logging.googleapis.com/trace_sampled", value);
             }
+            _ => member(&mut self.out, name, value),
         }
-        if let Some(span_id) = fields.take("trace_span_id") {
-            member(&mut line, "logging.googleapis.com/spanId", &span_id);
-        }
-        if let Some(sampled) = fields.take("trace_sampled") {
-            member(&mut line, "logging.googleapis.com/trace_sampled", &sampled);
-        }
-        for (k, v) in &fields.0 {
-            // The line's own members above win over fields that happen to share their names.
-            if !matches!(*k, "severity" | "time" | "target") {
-                member(&mut line, k, v);
-            }
-        }
-        line.extend_from_slice(b"}\n");
-        // A log line that cannot be written has nowhere better to go.
-        let _ = self.make_writer.make_writer().write_all(&line);
+    }
+}
+
+/// Writes an event's fields straight into its [`Line`].
+struct Direct<'l, 'a>(&'l mut Line<'a>);
+
+impl Visit for Direct<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.put(field.name(), value, Some(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.put(field.name(), &value, None);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.put(field.name(), &value, None);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.put(field.name(), &value, None);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.put(field.name(), &value, None);
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let text = value.to_string();
+        self.0.put(field.name(), text.as_str(), Some(&text));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        self.0.put(field.name(), text.as_str(), Some(&text));
     }
 }
 
@@ -268,6 +315,44 @@ mod tests {
         type Writer = Capture;
         fn make_writer(&'a self) -> Self::Writer {
             self.clone()
+        }
+    }
+
+    #[test]
+    fn the_event_wins_over_its_spans_and_an_inner_span_over_an_outer_one() {
+        let capture = Capture::default();
+        let subscriber =
+            tracing_subscriber::registry().with(CloudLoggingLayer::new(capture.clone(), None));
+        tracing::subscriber::with_default(subscriber, || {
+            let outer = tracing::info_span!("outer", who = "outer", kept = 1_u64, time = "no");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("inner", who = "inner", trace_id = "abc");
+            let _inner = inner.enter();
+            tracing::info!(kept = 2_u64, "first");
+            tracing::info!(severity = "no", who = ?"event");
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let [first, second] = lines.as_slice() else {
+            panic!("{text}");
+        };
+        assert_eq!(first["message"], "first");
+        assert_eq!(first["kept"], 2);
+        assert_eq!(first["who"], "inner");
+        assert_eq!(first["trace_id"], "abc");
+        assert_ne!(first["time"], "no");
+        assert_eq!(second["message"], "");
+        assert_eq!(second["who"], "\"event\"");
+        assert_eq!(second["kept"], 1);
+        assert_eq!(second["severity"], "INFO");
+        // One member per name: each raw line names each of its keys once.
+        for (raw, line) in text.lines().zip(&lines) {
+            for key in line.as_object().unwrap().keys() {
+                assert_eq!(raw.matches(&format!("\"{key}\":")).count(), 1, "{raw}");
+            }
         }
     }
 
