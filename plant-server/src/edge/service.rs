@@ -501,22 +501,24 @@ where
     }
 }
 
+/// Whether `Vary` names `Accept-Encoding` already.
+fn varies_on_accept_encoding(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
+}
+
 /// The `Vary` tower-http's compression adds to an answer it would compress for a client that
 /// asked (its own default predicate decides), so caches keep the two forms apart.
 fn vary_as_if_compressed(mut response: Response) -> Response {
     let compressible = !response.headers().contains_key(header::CONTENT_ENCODING)
         && !response.headers().contains_key(header::CONTENT_RANGE)
         && DefaultPredicate::new().should_compress(&response);
-    let varies = |response: &Response| {
-        response
-            .headers()
-            .get_all(header::VARY)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
-    };
-    if compressible && !varies(&response) {
+    // Only an answer that would be compressed has its `Vary` read.
+    if compressible && !varies_on_accept_encoding(response.headers()) {
         response
             .headers_mut()
             .append(header::VARY, HeaderValue::from_static("accept-encoding"));
