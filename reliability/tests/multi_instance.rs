@@ -298,6 +298,7 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
     assert!(!agents.is_empty(), "the seed has agents");
     let genesis = token::role(&secret, "genesis");
     let mut shared = Vec::new();
+    let mut created_at = 0_u64;
     for k in 0..SHARED_SKILLS {
         let r = req("POST", "/api/v1/genesis/skills")
             .bearer(&genesis)
@@ -308,7 +309,18 @@ async fn three_instances_and_32_clients_keep_one_gap_free_chain_and_every_acknow
             .ok(addrs[k % INSTANCES])
             .await;
         assert_eq!(r.status, 201, "{}", r.text());
+        let seq = r.header("x-plant-seq").and_then(|s| s.parse().ok());
+        created_at = created_at.max(seq.expect("a write answers with its X-Plant-Seq"));
         shared.push(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    // Each instance learns the others' writes by following the chain (milliseconds behind):
+    // the load starts once every one has folded the shared skills, as a client would ask with
+    // the write's consistency token.
+    for &addr in &addrs {
+        let r = req("GET", &format!("/health?min_seq={created_at}"))
+            .ok(addr)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
     }
 
     let duration = load_duration();
