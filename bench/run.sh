@@ -506,11 +506,14 @@ for n in 2 3; do
   start_server "$p"
   SCALE_PORTS+=("$p")
 done
-# Interleaved (1, 2, 3, then again), so that each process count samples the same stretch of a
-# noisy machine and the same growth of the tables; each block waits for its vectors, so that
+# Interleaved, so that each process count samples the same stretch of a noisy machine, and in
+# alternating order (1, 2, 3, then 3, 2, 1, …), so that the tables' growth, which every create
+# adds to, does not always fall on the same count; each block waits for its vectors, so that
 # one block's indexing does not load the next, and the chain is verified after each.
 for run in $(seq 1 "$RUNS"); do
-  for n in 1 2 3; do
+  order="1 2 3"
+  if [ $((run % 2)) = 0 ]; then order="3 2 1"; fi
+  for n in $order; do
     jobs_started=()
     for i in $(seq 0 $((n - 1))); do
       conns=$(((32 + i) / n))
