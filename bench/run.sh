@@ -193,11 +193,23 @@ stop_pid() {
   wait "$1" 2>/dev/null || true
 }
 
-# measure SCENARIO ENDPOINT THREADS CONNECTIONS SECONDS URL [wrk args...]: one wrk run, recorded.
+# checkpoint_db: a CHECKPOINT, before every timed write row (HTTP, store loop, pgbench, process
+# counts), so that each starts at the same point of PostgreSQL's checkpoint cycle. Left alone, a
+# timed checkpoint (every 5 minutes, spread over the next 4.5) starts at a random moment of some
+# rows and not of others, and after it every page a row touches first is written whole to the WAL
+# (full_page_writes) while the checkpointer writes beside it. The defaults stay as they are.
+checkpoint_db() {
+  "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c checkpoint >/dev/null 2>&1 ||
+    note "CHECKPOINT failed; the next row starts wherever the checkpoint cycle is"
+}
+
+# measure SCENARIO ENDPOINT THREADS CONNECTIONS SECONDS URL [wrk args...]: one wrk run, recorded;
+# a write row (ENDPOINT post-*) after a checkpoint.
 measure() {
   local scenario=$1 endpoint=$2 threads=$3 conns=$4 secs=$5 url=$6
   shift 6
   local raw="$WORK/wrk-$scenario-$endpoint-$RANDOM.txt" line
+  if [[ $endpoint == post-* ]]; then checkpoint_db; fi
   BENCH_TAG="$scenario-$endpoint-$RANDOM$RANDOM" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency "$@" "$url" >"$raw" 2>&1 || true
   if line=$("$DRIVER" wrk-parse <"$raw"); then
     printf 'run\t%s\t%s\t%s\n' "$scenario" "$endpoint" "$line" >>"$RECORDED"
@@ -214,6 +226,7 @@ db_ceiling() {
   local op=$1 runs=${2:-$RUNS} key=${3:-$1} run line
   shift $(($# < 3 ? $# : 3))
   for run in $(seq 1 "$runs"); do
+    if [[ $op == post-* ]]; then checkpoint_db; fi
     if line=$("$DRIVER" db --op "$op" --pool "$POOL" --concurrency 32 --seconds "$DB_SECONDS" --search-text "$SEARCH_TEXT" "$@"); then
       printf 'run\tdb\t%s\t%s\n' "$key" "$line" >>"$RECORDED"
       note "db $key: $(cut -f1 <<<"$line") ops/s, p99 $(cut -f3 <<<"$line") ms"
@@ -445,6 +458,7 @@ PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-30}
 pgbench_ceiling() {
   local entries=$1 out logs="$WORK/pgbench-$1" tps failed lat
   mkdir -p "$logs"
+  checkpoint_db
   out=$( (cd "$logs" && "$PLANT_PG_BIN/pgbench" -n -M prepared -c 32 -j 2 -T "$PGBENCH_SECONDS" -l \
     -f "$REPO/bench/pgbench/append-$entries.sql" "$DATABASE_URL") 2>&1) || {
     note "pgbench append-$entries failed: $out"
@@ -509,11 +523,13 @@ done
 # Interleaved, so that each process count samples the same stretch of a noisy machine, and in
 # alternating order (1, 2, 3, then 3, 2, 1, …), so that the tables' growth, which every create
 # adds to, does not always fall on the same count; each block waits for its vectors, so that
-# one block's indexing does not load the next, and the chain is verified after each.
+# one block's indexing does not load the next, starts after a checkpoint, and the chain is
+# verified after it.
 for run in $(seq 1 "$RUNS"); do
   order="1 2 3"
   if [ $((run % 2)) = 0 ]; then order="3 2 1"; fi
   for n in $order; do
+    checkpoint_db
     jobs_started=()
     for i in $(seq 0 $((n - 1))); do
       conns=$(((32 + i) / n))
