@@ -193,13 +193,18 @@ stop_pid() {
   wait "$1" 2>/dev/null || true
 }
 
+# sql STATEMENT: one statement on the benchmark's database, its rows unaligned and bare.
+sql() {
+  "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "$1"
+}
+
 # checkpoint_db: a CHECKPOINT, before every timed write row (HTTP, store loop, pgbench, process
 # counts), so that each starts at the same point of PostgreSQL's checkpoint cycle. Left alone, a
 # timed checkpoint (every 5 minutes, spread over the next 4.5) starts at a random moment of some
 # rows and not of others, and after it every page a row touches first is written whole to the WAL
 # (full_page_writes) while the checkpointer writes beside it. The defaults stay as they are.
 checkpoint_db() {
-  "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c checkpoint >/dev/null 2>&1 ||
+  sql checkpoint >/dev/null 2>&1 ||
     note "CHECKPOINT failed; the next row starts wherever the checkpoint cycle is"
 }
 
@@ -295,12 +300,12 @@ verify_chain() {
 # catch-up does not load the next row, and records how many were missing and how long it took.
 vectors_caught_up() {
   local missing start left
-  missing=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
+  missing=$(sql "select count(*) from skill where embedding is null")
   start=$(date +%s.%N)
   left=$missing
   while [ "$left" -gt 0 ] && awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { exit !(n - s < 600) }'; do
     sleep 0.5
-    left=$("$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select count(*) from skill where embedding is null")
+    left=$(sql "select count(*) from skill where embedding is null")
   done
   meta "vectors_$1" "$missing skills without a vector when the row ended; $left after $(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }') s"
 }
