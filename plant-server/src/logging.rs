@@ -5,13 +5,13 @@
 //! `logging.googleapis.com/trace` / `spanId` / `trace_sampled` when the request came with
 //! `X-Cloud-Trace-Context` and a project id is configured.
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Write};
 
 use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Level, Subscriber};
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -21,13 +21,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
+pub mod writer;
+
 /// Installs the global subscriber. Call once, at start-up, and keep the guard until the process
-/// ends: dropping it writes out the lines still queued.
+/// ends: dropping it writes out the lines still waiting.
 ///
-/// Lines are written by one thread of their own (`tracing-appender`'s non-blocking writer) through
-/// a buffer it flushes whenever its queue runs empty, so a request never waits on a write to
-/// stderr and a busy server writes many lines per system call. It is not lossy: when 128,000
-/// lines are queued, a request waits for room rather than a line being dropped.
+/// Lines are written to stderr by a thread of their own (see [`writer`]), so a request never
+/// waits on a write to stderr and a busy server writes many lines per system call. It is not
+/// lossy: when 8 MiB of lines wait, a request waits for room rather than a line being dropped.
 pub fn init(format: LogFormat, gcp_project: Option<String>) -> Result<LogGuard, LoggingError> {
     // Without RUST_LOG the filter is a plain level: EnvFilter takes a lock on every span entry
     // and exit (it tracks spans for per-span directives), which a request enters many times.
@@ -40,13 +41,8 @@ pub fn init(format: LogFormat, gcp_project: Option<String>) -> Result<LogGuard, 
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("plant-log")
-        .finish(std::io::BufWriter::with_capacity(
-            LOG_BUFFER_BYTES,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = writer::start(std::io::stderr(), "plant-log", writer::Limits::default())
+        .map_err(LoggingError::Thread)?;
     let registry = tracing_subscriber::registry().with(directives).with(level);
     if json {
         registry
@@ -57,25 +53,27 @@ pub fn init(format: LogFormat, gcp_project: Option<String>) -> Result<LogGuard, 
             .with(tracing_subscriber::fmt::layer().with_writer(writer))
             .try_init()
     }
-    .map_err(|e| LoggingError(e.to_string()))?;
-    Ok(LogGuard { _worker: guard })
+    .map_err(LoggingError::Install)?;
+    Ok(LogGuard { _writer: guard })
 }
 
-/// How many bytes of lines the log thread gathers before a write (it also writes whenever its
-/// queue runs empty).
-const LOG_BUFFER_BYTES: usize = 64 * 1024;
-
-/// Keeps the log thread running; dropping it writes out every queued line.
+/// Keeps the log thread running; dropping it writes out every waiting line.
 #[must_use = "dropping the guard stops the log thread"]
 #[derive(Debug)]
 pub struct LogGuard {
-    _worker: WorkerGuard,
+    _writer: writer::WriterGuard,
 }
 
-/// The global subscriber could not be installed (one already was).
+/// Logging could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot install the log subscriber: {0}")]
-pub struct LoggingError(String);
+pub enum LoggingError {
+    /// The log thread could not be started.
+    #[error("cannot start the log thread")]
+    Thread(#[source] std::io::Error),
+    /// The global subscriber could not be installed (one already was).
+    #[error("cannot install the log subscriber")]
+    Install(#[source] tracing_subscriber::util::TryInitError),
+}
 
 /// A layer writing one Cloud Logging JSON object per event.
 #[derive(Debug)]
@@ -191,9 +189,12 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let metadata = event.metadata();
+        // The thread's buffers, taken (an event logged while this one is written finds none
+        // and makes its own) and given back once the line is written.
+        let scratch = SCRATCH.take();
         let mut line = Line {
-            out: Vec::with_capacity(384),
-            written: Vec::new(),
+            out: scratch.out,
+            written: scratch.written,
             gcp_project: self.gcp_project.as_deref(),
         };
         line.out.push(b'{');
@@ -219,6 +220,42 @@ where
         line.out.extend_from_slice(b"}\n");
         // A log line that cannot be written has nowhere better to go.
         let _ = self.make_writer.make_writer().write_all(&line.out);
+        if line.out.capacity() <= MAX_KEPT_LINE {
+            line.out.clear();
+            line.written.clear();
+            SCRATCH.set(Scratch {
+                out: line.out,
+                written: line.written,
+            });
+        }
+    }
+}
+
+/// A line buffer larger than this (a line with a long field) is not kept for the next line.
+const MAX_KEPT_LINE: usize = 16 * 1024;
+
+/// A thread's buffers for the lines it writes, kept from one line to the next.
+#[derive(Default)]
+struct Scratch {
+    out: Vec<u8>,
+    written: Vec<&'static str>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = const {
+        Cell::new(Scratch {
+            out: Vec::new(),
+            written: Vec::new(),
+        })
+    };
+}
+
+/// A `Debug` value as a JSON string, escaped while it is formatted (no intermediate copy).
+struct DebugString<'a>(&'a dyn std::fmt::Debug);
+
+impl serde::Serialize for DebugString<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:?}", self.0))
     }
 }
 
@@ -287,8 +324,15 @@ impl Visit for Direct<'_, '_> {
         self.0.put(field.name(), text.as_str(), Some(&text));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let text = format!("{value:?}");
-        self.0.put(field.name(), text.as_str(), Some(&text));
+        match field.name() {
+            // A trace id's text becomes a Cloud Trace name (see `Line::put`).
+            name @ "trace_id" => {
+                let text = format!("{value:?}");
+                self.0.put(name, text.as_str(), Some(&text));
+            }
+            // Every event's `message` comes this way.
+            name => self.0.put(name, &DebugString(value), None),
+        }
     }
 }
 
