@@ -68,6 +68,8 @@ impl Page {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
     seq: u64,
+    /// [`plant_core::read_model::Ahead::digest`] of the model the answer is read from.
+    ahead: u64,
     request: [u8; 32],
 }
 
@@ -76,13 +78,15 @@ impl Key {
     pub fn list(tag: &ListTag) -> Self {
         Self {
             seq: tag.seq,
+            ahead: tag.ahead,
             request: tag.request,
         }
     }
 
-    /// The key of one entity of `kind` at `seq`: its kind and id, where a list's digest is
+    /// The key of one entity of `kind` at `seq` (and `ahead`, the model's
+    /// [`plant_core::read_model::Ahead::digest`]): its kind and id, where a list's digest is
     /// SHA-256 (no list digest ends in fifteen zero bytes but by chance of 2^-120).
-    pub fn entity(seq: u64, kind: Kind, id: Uuid) -> Self {
+    pub fn entity(seq: u64, ahead: u64, kind: Kind, id: Uuid) -> Self {
         let mut request = [0u8; 32];
         request[0] = match kind {
             Kind::Industry => 1,
@@ -95,13 +99,18 @@ impl Key {
             Kind::PrecedentSeed => 8,
         };
         request[1..17].copy_from_slice(id.as_bytes());
-        Self { seq, request }
+        Self {
+            seq,
+            ahead,
+            request,
+        }
     }
 }
 
 #[derive(Debug, Default)]
 struct Kept {
     seq: u64,
+    ahead: u64,
     bytes: usize,
     pages: HashMap<[u8; 32], Page>,
 }
@@ -130,22 +139,26 @@ impl Pages {
         Ok(page)
     }
 
-    /// The answer kept for `key`, if its seq is the one kept.
+    /// The answer kept for `key`, if its seq (and the entries its model held ahead of it) are
+    /// the ones kept.
     pub fn get(&self, key: Key) -> Option<Page> {
         let kept = self.kept.read().unwrap_or_else(|p| p.into_inner());
-        if kept.seq != key.seq {
+        if kept.seq != key.seq || kept.ahead != key.ahead {
             return None;
         }
         kept.pages.get(&key.request).cloned()
     }
 
-    /// Keeps `page` as the answer to `key`: the first answer at a newer seq empties the cache;
-    /// an answer at an older seq than the one kept is not kept.
+    /// Keeps `page` as the answer to `key`: the first answer at a newer seq empties the cache,
+    /// as does one at the same seq from a model holding other entries ahead of it (this
+    /// process's own writes, [`plant_core::read_model::Ahead`]); an answer at an older seq
+    /// than the one kept is not kept.
     pub fn put(&self, key: Key, page: &Page) {
         let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
-        if key.seq > kept.seq {
+        if key.seq > kept.seq || (key.seq == kept.seq && key.ahead != kept.ahead) {
             *kept = Kept {
                 seq: key.seq,
+                ahead: key.ahead,
                 ..Kept::default()
             };
         } else if key.seq < kept.seq {
@@ -178,7 +191,7 @@ mod tests {
     use crate::conditional;
 
     fn list_tag(seq: u64, path: &str, query: Option<&str>) -> Key {
-        Key::list(&conditional::list_tag(seq, path, query))
+        Key::list(&conditional::list_tag(seq, 0, path, query))
     }
 
     fn page(body: &'static [u8]) -> Page {
@@ -233,15 +246,21 @@ mod tests {
     fn an_entity_is_kept_under_its_kind_and_id() {
         let pages = Pages::default();
         let id = Uuid::new_v4();
-        pages.put(Key::entity(3, Kind::Agent, id), &page(b"{}"));
-        assert!(pages.get(Key::entity(3, Kind::Agent, id)).is_some());
-        assert!(pages.get(Key::entity(3, Kind::Skill, id)).is_none());
+        pages.put(Key::entity(3, 0, Kind::Agent, id), &page(b"{}"));
+        assert!(pages.get(Key::entity(3, 0, Kind::Agent, id)).is_some());
+        assert!(pages.get(Key::entity(3, 0, Kind::Skill, id)).is_none());
         assert!(
             pages
-                .get(Key::entity(3, Kind::Agent, Uuid::new_v4()))
+                .get(Key::entity(3, 0, Kind::Agent, Uuid::new_v4()))
                 .is_none()
         );
-        assert!(pages.get(Key::entity(4, Kind::Agent, id)).is_none());
+        assert!(pages.get(Key::entity(4, 0, Kind::Agent, id)).is_none());
+        // The same seq from a model holding this process's writes ahead of it: not that answer,
+        // and its first answer replaces the ones kept.
+        assert!(pages.get(Key::entity(3, 9, Kind::Agent, id)).is_none());
+        pages.put(Key::entity(3, 9, Kind::Agent, id), &page(b"{\"v\":2}"));
+        assert!(pages.get(Key::entity(3, 9, Kind::Agent, id)).is_some());
+        assert!(pages.get(Key::entity(3, 0, Kind::Agent, id)).is_none());
     }
 
     #[test]

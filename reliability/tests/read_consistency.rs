@@ -116,3 +116,94 @@ async fn a_write_through_one_process_is_read_through_the_others_within_the_bound
     drop(servers);
     db.drop_db().await;
 }
+
+/// Writers per process, and skills each writes, in the concurrent test below.
+const WRITERS: usize = 10;
+const EACH: usize = 12;
+
+/// Three processes written through at once: each write's batch commits among the others', so
+/// a process's own entry often comes after entries of other processes its model has not read
+/// yet. The write must still answer with its record readable through its own process at once
+/// (and, every few writes, in the list too, under a new tag for the list its writer read
+/// before), and through the others with its token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_three_processes_at_once_are_each_read_back_at_once() {
+    let Some(db) = TestDb::migrated("read_consistency_concurrent").await else {
+        return;
+    };
+    cli::seed(&db.url);
+    let secret = random_secret();
+    let servers: Vec<Server> = (0..3)
+        .map(|_| Server::start(Options::database(&db.url).secret(&secret)))
+        .collect();
+    let genesis = token::role(&secret, "genesis");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+
+    let mut tasks = Vec::new();
+    for (p, writer) in addrs.iter().copied().enumerate() {
+        for w in 0..WRITERS {
+            let genesis = genesis.clone();
+            let other = addrs[(p + 1) % addrs.len()];
+            tasks.push(tokio::spawn(async move {
+                let list = "/api/v1/genesis/skills?limit=1000";
+                for i in 0..EACH {
+                    let check_list = i % 4 == 3;
+                    let tag = if check_list {
+                        let before = req("GET", list).ok(writer).await;
+                        assert_eq!(before.status, 200, "{}", before.brief());
+                        before.header("etag")
+                    } else {
+                        None
+                    };
+                    let (path, token_seq, _) =
+                        write_skill(writer, &genesis, &format!("At once {p}-{w}-{i}")).await;
+                    // Through the writer, at once: no polling.
+                    let own = req("GET", &path).ok(writer).await;
+                    assert_eq!(
+                        own.status,
+                        200,
+                        "{path} through its writer: {}",
+                        own.brief()
+                    );
+                    let Some(tag) = tag else {
+                        continue;
+                    };
+                    let id = path.rsplit('/').next().unwrap().to_owned();
+                    let listed = req("GET", list)
+                        .header("if-none-match", &tag)
+                        .ok(writer)
+                        .await;
+                    assert_eq!(
+                        listed.status,
+                        200,
+                        "the list its writer read before {path} answered {}",
+                        listed.brief()
+                    );
+                    let listed = listed.json();
+                    let ids: Vec<&str> = listed
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s["id"].as_str().unwrap())
+                        .collect();
+                    assert!(
+                        ids.contains(&id.as_str()),
+                        "{path} missing from its writer's list"
+                    );
+                    // Through another process, with the write's token.
+                    let there = req("GET", &format!("{path}?min_seq={token_seq}"))
+                        .ok(other)
+                        .await;
+                    assert_eq!(there.status, 200, "{}", there.brief());
+                    assert!(seq(&there) >= token_seq);
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    drop(servers);
+    db.drop_db().await;
+}

@@ -16,9 +16,13 @@
 //! model's). Writes of the projected kinds pass through and answer only once the model has
 //! folded their entry, so a process reads its own writes (a trial or job alone does not wait:
 //! its reads go to the store). A process folds the entries it committed itself as the commit
-//! returns them, without reading them back; one that follows another process's entry not yet
-//! read is kept until the follower has read that one. Other processes see them once the
-//! notification arrives;
+//! returns them, without reading them back. One that comes after another process's entry not
+//! yet read is folded ahead when it makes the next version of its record (a record's fold
+//! needs only the record before it): the write answers at once and this process's reads
+//! show it, while the model's seq stays before the unread entry until the follower has read
+//! it ([`ReadModelStore::ahead`] names what is held past the seq, for tags of answers). Only
+//! an entry whose record has an earlier version still unread waits for the follower. Other
+//! processes see them once the notification arrives;
 //! [`ReadModelStore::seq`] names how far the model is, and [`ReadModelStore::wait_for`] waits
 //! (bounded) for a given seq — what the server's consistency tokens are made of.
 //!
@@ -49,6 +53,7 @@ mod projection;
 pub mod story;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -98,9 +103,21 @@ struct Shared {
     seq: watch::Sender<u64>,
     /// A write of this process committed: read the chain now, not at the next notification.
     poke: Notify,
-    /// Entries this process committed that could not be folded yet (an entry of another
-    /// process comes before them), by seq; folded as soon as the model reaches them.
-    pending: Mutex<BTreeMap<u64, AuditEntry>>,
+    /// Entries this process committed past the model's seq (an entry of another process comes
+    /// before them), by seq; each folded ahead when it makes the next version of its record,
+    /// and passed once the model's seq reaches it.
+    pending: Mutex<BTreeMap<u64, Kept>>,
+    /// [`Ahead::digest`] of the entries folded ahead (0: none), set as they change.
+    ahead: AtomicU64,
+    /// The highest seq this process has committed (0: none yet).
+    committed: AtomicU64,
+}
+
+/// An entry of this process past the model's seq.
+struct Kept {
+    entry: AuditEntry,
+    /// Folded ahead of the entries before it: the model holds its record as of it.
+    ahead: bool,
 }
 
 /// The most entries of this process kept for folding while the model waits for other
@@ -122,54 +139,127 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Folds entries this process committed without reading them back from the store: those
-    /// that follow the model's seq now, and the ones kept from earlier writes that then follow
-    /// it. The rest are kept until the model reaches them (the follower reads the entries of
-    /// other processes in between). An entry that does not fold is left to the follower, which
-    /// reads it from the store. Publishes the seq when it moved.
-    fn fold_own<'a>(&self, entries: impl IntoIterator<Item = &'a AuditEntry>) {
+    /// Folds entries this process committed without reading them back from the store (see
+    /// [`Shared::fold_kept`]) and publishes the seq when it moved. True when the model holds
+    /// every record they changed as of them: folded in order, or ahead.
+    fn fold_own<'a>(&self, entries: impl IntoIterator<Item = &'a AuditEntry>) -> bool {
         // Copied before the lock: readers wait while it is held.
         let entries: Vec<AuditEntry> = entries.into_iter().cloned().collect();
-        let (before, after) = self.fold_kept(entries);
+        if let Some(last) = entries.iter().map(|e| e.seq).max() {
+            self.committed.fetch_max(last, Ordering::SeqCst);
+        }
+        let (before, after, held) = self.fold_kept(entries);
         if after != before {
             self.seq.send_replace(after);
         }
+        held
     }
 
     /// Keeps `entries` (those past the model's seq, up to [`MAX_PENDING`]), folds every kept
-    /// entry that now follows the model's seq, and forgets those it has passed; the model's seq
-    /// before and after.
-    fn fold_kept(&self, entries: Vec<AuditEntry>) -> (u64, u64) {
+    /// entry that now follows the model's seq, and forgets those it has passed. A kept entry
+    /// of a catalog record that makes the record's next version is folded ahead: the model's
+    /// seq stays where it is (the entries before it are still to be read), but this process's
+    /// reads see its own write at once instead of after the follower's next read of the chain.
+    /// An entry whose record has an earlier version still to come waits for it.
+    ///
+    /// Returns the model's seq before and after, and whether the model holds every record the
+    /// projected ones of `entries` changed, as of them.
+    fn fold_kept(&self, entries: Vec<AuditEntry>) -> (u64, u64, bool) {
         let mut projection = self.write();
         let mut pending = self
             .pending
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let projected: Vec<u64> = entries
+            .iter()
+            .filter(|e| projects(e))
+            .map(|e| e.seq)
+            .collect();
         for entry in entries {
             if entry.seq > projection.seq && pending.len() < MAX_PENDING {
-                pending.insert(entry.seq, entry);
+                pending.entry(entry.seq).or_insert(Kept {
+                    entry,
+                    ahead: false,
+                });
             }
         }
         let before = projection.seq;
         drain_pending(&mut projection, &mut pending);
-        (before, projection.seq)
+        fold_ahead(&mut projection, &mut pending);
+        self.ahead
+            .store(Ahead::of(&pending).digest, Ordering::SeqCst);
+        let all_held = projected
+            .iter()
+            .all(|seq| *seq <= projection.seq || pending.get(seq).is_some_and(|k| k.ahead));
+        (before, projection.seq, all_held)
     }
 }
 
+/// Whether the model folds `entry` into a record (an entry of a projected kind).
+fn projects(entry: &AuditEntry) -> bool {
+    entry.entity_type.parse::<Kind>().is_ok_and(is_projected)
+}
+
 /// Folds the kept entries that follow the model's seq, and forgets those it has passed.
-fn drain_pending(projection: &mut Projection, pending: &mut BTreeMap<u64, AuditEntry>) {
-    while let Some(entry) = pending.first_entry() {
-        let seq = *entry.key();
+fn drain_pending(projection: &mut Projection, pending: &mut BTreeMap<u64, Kept>) {
+    while let Some(kept) = pending.first_entry() {
+        let seq = *kept.key();
         if seq <= projection.seq {
-            entry.remove();
-        } else if seq == projection.seq + 1 && projection.fold(entry.get()).is_ok() {
+            kept.remove();
+        } else if seq == projection.seq + 1
+            && (kept.get().ahead || projection.fold(&kept.get().entry).is_ok())
+        {
             projection.seq = seq;
-            entry.remove();
+            kept.remove();
         } else {
             // A gap (another process's entries, read by the follower), or an entry that does
             // not fold (the follower reads its record from the store).
             break;
         }
+    }
+}
+
+/// Folds ahead, in seq order, every kept entry of a projected kind that makes the next version
+/// of its record.
+fn fold_ahead(projection: &mut Projection, pending: &mut BTreeMap<u64, Kept>) {
+    for kept in pending.values_mut() {
+        if !kept.ahead
+            && projects(&kept.entry)
+            && projection.follows(&kept.entry)
+            && projection.fold(&kept.entry).is_ok()
+        {
+            kept.ahead = true;
+        }
+    }
+}
+
+/// The entries a model holds past its seq (its process's own, folded ahead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ahead {
+    /// 0 when there are none; else a digest of their seqs (FNV-1a over each seq's bytes), the
+    /// same in every process holding the same ones, so that a tag made of the model's seq and
+    /// this names the same records wherever it is made.
+    pub digest: u64,
+}
+
+impl Ahead {
+    fn of(pending: &BTreeMap<u64, Kept>) -> Self {
+        let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut any = false;
+        for (seq, _) in pending.iter().filter(|(_, kept)| kept.ahead) {
+            any = true;
+            for byte in seq.to_le_bytes() {
+                digest ^= u64::from(byte);
+                digest = digest.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        // 0 is kept for "none": a digest that comes out 0 is moved off it.
+        let digest = match (any, digest) {
+            (false, _) => 0,
+            (true, 0) => 1,
+            (true, d) => d,
+        };
+        Self { digest }
     }
 }
 
@@ -214,6 +304,8 @@ impl ReadModelStore {
             projection: RwLock::new(projection),
             poke: Notify::new(),
             pending: Mutex::default(),
+            ahead: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
         });
         loop {
             let after = *shared.seq.borrow();
@@ -240,6 +332,14 @@ impl ReadModelStore {
     /// The seq the model has folded up to: every answer it gives includes every entry up to it.
     pub fn seq(&self) -> u64 {
         *self.shared.seq.borrow()
+    }
+
+    /// The entries the model holds past its seq: this process's own, folded ahead of other
+    /// processes' entries before them that it has not read yet.
+    pub fn ahead(&self) -> Ahead {
+        Ahead {
+            digest: self.shared.ahead.load(Ordering::SeqCst),
+        }
     }
 
     /// A receiver of [`ReadModelStore::seq`], changing as the model advances.
@@ -398,7 +498,7 @@ enum Wake {
 async fn fold_page(store: &dyn Store, shared: &Shared, page: &[AuditEntry]) -> StoreResult<()> {
     let result = fold_entries(store, shared, page).await;
     // This process's entries kept behind the page follow it now.
-    let (_, seq) = shared.fold_kept(Vec::new());
+    let (_, seq, _) = shared.fold_kept(Vec::new());
     shared.seq.send_replace(seq);
     result
 }
@@ -439,8 +539,8 @@ impl Store for ReadModelStore {
         let committed = self.inner.commit(change).await?;
         // A trial's or job's entry too: the model's seq passes it here rather than at the
         // follower's next read, and a catalog write after it need not wait for that read.
-        self.shared.fold_own([&committed.entry]);
-        if is_projected(committed.record.kind()) {
+        let held = self.shared.fold_own([&committed.entry]);
+        if !held && is_projected(committed.record.kind()) {
             self.folded(committed.entry.seq).await;
         }
         Ok(committed)
@@ -452,8 +552,9 @@ impl Store for ReadModelStore {
     /// a projected kind still waits for the model to pass their seq.
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         let committed = self.inner.commit_all(changes).await?;
-        self.shared.fold_own(committed.iter().map(|c| &c.entry));
-        if committed.iter().any(|c| is_projected(c.record.kind()))
+        let held = self.shared.fold_own(committed.iter().map(|c| &c.entry));
+        if !held
+            && committed.iter().any(|c| is_projected(c.record.kind()))
             && let Some(last) = committed.last()
         {
             self.folded(last.entry.seq).await;
@@ -619,6 +720,14 @@ impl Store for ReadModelStore {
     /// it reads entries the model already answers for.
     async fn audit_signal(&self) -> StoreResult<Option<watch::Receiver<u64>>> {
         Ok(Some(self.subscribe()))
+    }
+
+    fn ahead(&self) -> Ahead {
+        ReadModelStore::ahead(self)
+    }
+
+    fn committed_seq(&self) -> u64 {
+        self.shared.committed.load(Ordering::SeqCst)
     }
 
     fn indexes_vectors(&self) -> bool {

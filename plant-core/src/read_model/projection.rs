@@ -29,10 +29,11 @@ pub fn is_projected(kind: Kind) -> bool {
     PROJECTED.contains(&kind)
 }
 
-/// The records of the projected kinds as of [`Projection::seq`].
+/// The records of the projected kinds as of [`Projection::seq`], and those of this process's
+/// entries past it that the model holds already (see [`super::Shared::fold_kept`]).
 #[derive(Debug, Default)]
 pub(super) struct Projection {
-    /// The last entry folded in (every entry up to it is in).
+    /// The last entry folded in with every entry before it.
     pub(super) seq: u64,
     records: HashMap<Uuid, Arc<Record>>,
     /// Per kind, in list order: `(created_at, id)`, which never changes for a record.
@@ -108,6 +109,18 @@ impl Projection {
         record.apply_entry(entry);
         self.put(record);
         Ok(())
+    }
+
+    /// Whether `entry` makes the next version of its record here (its first, when the model
+    /// holds no record of it). Folding such an entry gives the record the store holds after
+    /// it even while entries of other records before it are not folded yet: a record's fold
+    /// reads nothing but the record before it and the entry.
+    pub(super) fn follows(&self, entry: &AuditEntry) -> bool {
+        let held = self
+            .records
+            .get(&entry.entity_id)
+            .map_or(0, |record| record.version());
+        held.checked_add(1) == Some(entry.entity_version)
     }
 
     /// A record by id.

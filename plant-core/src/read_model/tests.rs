@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::story::{Op, Pair, seed};
@@ -137,24 +138,123 @@ async fn a_write_of_this_process_is_folded_without_the_follower() {
 }
 
 #[tokio::test]
-async fn entries_of_this_process_wait_for_the_ones_before_them() {
+async fn entries_of_this_process_past_a_gap_are_held_ahead_until_the_gap_is_read() {
     let inner = memory();
     seed(inner.clone()).await;
     let entries = inner.audit_entries(0, 3).await.unwrap();
     let shared = Shared::default();
-    // Two of this process's entries after a gap (another process's entry): kept, not folded.
-    shared.fold_own([&entries[2], &entries[1]]);
+    // Two of this process's entries after a gap (another process's entry): each creates its
+    // record, so both are folded ahead while the model's seq stays before the gap.
+    assert!(shared.fold_own([&entries[2], &entries[1]]));
     assert_eq!(*shared.seq.borrow(), 0);
-    assert!(shared.read().get(None, entries[1].entity_id).is_none());
-    // The follower folds the gap; the kept entries follow it.
+    for entry in &entries[1..] {
+        assert!(shared.read().get(None, entry.entity_id).is_some());
+    }
+    assert!(shared.read().get(None, entries[0].entity_id).is_none());
+    let ahead = shared.ahead.load(Ordering::SeqCst);
+    assert_ne!(ahead, 0);
+    // The digest names the entries, not the process: another holding the same agrees.
+    let other = Shared::default();
+    other.fold_own([&entries[1], &entries[2]]);
+    assert_eq!(other.ahead.load(Ordering::SeqCst), ahead);
+    other.fold_own([&entries[1]]);
+    assert_eq!(other.ahead.load(Ordering::SeqCst), ahead);
+    // The follower folds the gap; the model's seq passes the entries held ahead.
     fold_page(inner.as_ref(), &shared, &entries[..1])
         .await
         .unwrap();
     assert_eq!(*shared.seq.borrow(), entries[2].seq);
     for entry in &entries {
-        assert!(shared.read().get(None, entry.entity_id).is_some());
+        assert_eq!(
+            shared
+                .read()
+                .get(None, entry.entity_id)
+                .map(|r| r.version()),
+            Some(entry.entity_version)
+        );
     }
     assert!(shared.pending.lock().unwrap().is_empty());
+    assert_eq!(shared.ahead.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_entry_of_this_process_waits_for_an_earlier_version_of_its_record() {
+    let inner = memory();
+    seed(inner.clone()).await;
+    let entries = inner.audit_entries(0, 10_000).await.unwrap();
+    // A record's second version (the seed certifies what it creates), and its first.
+    let second = entries.iter().find(|e| e.entity_version == 2).unwrap();
+    let first = entries
+        .iter()
+        .position(|e| e.entity_id == second.entity_id && e.entity_version == 1)
+        .unwrap();
+    let at = entries.iter().position(|e| e.seq == second.seq).unwrap();
+    let shared = Shared::default();
+    fold_page(inner.as_ref(), &shared, &entries[..first])
+        .await
+        .unwrap();
+    // Its first version is another process's entry, not read yet: the second is kept, not
+    // folded ahead, and the write would wait for the follower.
+    assert!(!shared.fold_own([second]));
+    assert!(shared.read().get(None, second.entity_id).is_none());
+    assert_eq!(shared.ahead.load(Ordering::SeqCst), 0);
+    fold_page(inner.as_ref(), &shared, &entries[first..at])
+        .await
+        .unwrap();
+    assert_eq!(*shared.seq.borrow(), second.seq);
+    assert_eq!(
+        shared
+            .read()
+            .get(None, second.entity_id)
+            .map(|r| r.version()),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn a_write_past_another_process_entry_answers_without_reading_it() {
+    let inner = memory();
+    seed(inner.clone()).await;
+    let options = ReadModelOptions {
+        write_wait: Duration::from_secs(60),
+        ..ReadModelOptions::default()
+    };
+    let here = Arc::new(ReadModelStore::start(inner.clone(), options).await.unwrap());
+    // This process never reads the chain again: what another process commits stays unread.
+    here.follower.abort();
+    let there = crate::Catalog::new(inner.clone(), Arc::new(crate::search::HashingEmbedder));
+    let theirs = there
+        .create_industry(
+            &crate::input::IndustryInput {
+                name: Some("Written elsewhere".into()),
+                ..Default::default()
+            },
+            "genesis",
+        )
+        .await
+        .unwrap();
+    let catalog = crate::Catalog::new(here.clone(), Arc::new(crate::search::HashingEmbedder));
+    let input = crate::input::IndustryInput {
+        name: Some("Written here".into()),
+        ..Default::default()
+    };
+    // Waiting for the unread entry would take the whole write_wait.
+    let ours = tokio::time::timeout(
+        Duration::from_secs(20),
+        catalog.create_industry(&input, "genesis"),
+    )
+    .await
+    .expect("the write waited for an entry of another process")
+    .unwrap();
+    assert_eq!(
+        here.get(None, ours.id()).await.unwrap(),
+        inner.get(None, ours.id()).await.unwrap()
+    );
+    assert!(here.get(None, theirs.id()).await.unwrap().is_none());
+    let head = inner.head().await.unwrap().seq;
+    assert_eq!(here.seq(), head - 2);
+    assert_ne!(Store::ahead(here.as_ref()).digest, 0);
+    assert_eq!(here.committed_seq(), head);
 }
 
 #[tokio::test]

@@ -628,6 +628,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
+    /// For a read model ([`crate::read_model`]): the entries it holds past the seq its
+    /// [`Store::audit_signal`] gives (this process's own writes, folded before the earlier
+    /// entries of other processes are read). Its answers reflect that seq and these, so a tag
+    /// of an answer names both. None for any other store.
+    fn ahead(&self) -> crate::read_model::Ahead {
+        crate::read_model::Ahead::default()
+    }
+
+    /// The highest seq this process has committed through this store, where the store keeps
+    /// count (a read model does; 0 otherwise): a write's consistency token is at least this.
+    fn committed_seq(&self) -> u64 {
+        0
+    }
+
     /// The store's webhook subscriptions and delivery log ([`crate::webhooks`]); `None` when it
     /// keeps none.
     fn webhooks(&self) -> Option<&dyn crate::webhooks::WebhookStore> {

@@ -78,6 +78,20 @@ impl ModelSeq {
             .clone()
     }
 
+    /// The [`plant_core::read_model::Ahead::digest`] of the model now: 0 unless it holds
+    /// writes of this process past its seq.
+    pub fn ahead(&self) -> u64 {
+        self.store.ahead().digest
+    }
+
+    /// A write's consistency token: the seq now, or the newest seq this process has committed
+    /// when that is higher (its model may hold its own writes ahead of its seq); `None` for a
+    /// store that cannot say.
+    pub async fn written(&self) -> Option<u64> {
+        let committed = self.store.committed_seq();
+        self.now().await.map(|seq| seq.max(committed))
+    }
+
     /// The seq now; `None` for a store that cannot say.
     pub async fn now(&self) -> Option<u64> {
         // Once the signal is known (every request after the first), read it in place.
@@ -182,7 +196,7 @@ impl Consistency {
         let seq = if self.read {
             before
         } else {
-            state.model_seq().now().await
+            state.model_seq().written().await
         };
         if let Some(seq) = seq {
             response
@@ -247,6 +261,8 @@ fn without_body(headers: &HeaderMap) -> Response {
 pub struct ListTag {
     /// The model's seq, read before the answer is.
     pub seq: u64,
+    /// The entries its model held ahead of the seq ([`ModelSeq::ahead`]; 0: none), read with it.
+    pub ahead: u64,
     /// SHA-256 of the path and the query less `min_seq` (and of this server's version): the
     /// same request at the same seq gives the same body.
     pub request: [u8; 32],
@@ -254,10 +270,15 @@ pub struct ListTag {
     pub etag: HeaderValue,
 }
 
-/// The tag of a list or export answered by the model at `seq` for `path?query` (`query` as
-/// sent): the same request at the same seq gives the same body, on every instance.
-pub fn list_tag(seq: u64, path: &str, query: Option<&str>) -> ListTag {
+/// The tag of a list or export answered by the model at `seq` (holding the entries `ahead`
+/// names past it) for `path?query` (`query` as sent): the same request at the same seq gives
+/// the same body, on every instance.
+pub fn list_tag(seq: u64, ahead: u64, path: &str, query: Option<&str>) -> ListTag {
     let mut hash = Sha256::new();
+    if ahead != 0 {
+        hash.update([2]);
+        hash.update(ahead.to_le_bytes());
+    }
     hash.update(env!("CARGO_PKG_VERSION").as_bytes());
     hash.update([0]);
     hash.update(path.as_bytes());
@@ -286,7 +307,12 @@ pub fn list_tag(seq: u64, path: &str, query: Option<&str>) -> ListTag {
     text.push_str(short);
     text.push('"');
     let etag = HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("W/\"s0\""));
-    ListTag { seq, request, etag }
+    ListTag {
+        seq,
+        ahead,
+        request,
+        etag,
+    }
 }
 
 /// A list's tag at the model's current seq (read before the list is), or the 304 to answer at
@@ -299,7 +325,7 @@ pub async fn list_tag_or_304(
     let Some(seq) = state.model_seq().now().await else {
         return Ok(None);
     };
-    let tag = list_tag(seq, uri.path(), uri.query());
+    let tag = list_tag(seq, state.model_seq().ahead(), uri.path(), uri.query());
     if !fresh(headers, &tag.etag) {
         return Ok(Some(tag));
     }
@@ -344,15 +370,19 @@ mod tests {
     }
 
     #[test]
-    fn list_tags_change_with_the_seq_and_the_query_but_not_the_token() {
+    fn list_tags_change_with_the_seq_the_entries_ahead_and_the_query_but_not_the_token() {
         let q = Some;
-        let tag = |seq, path, query| list_tag(seq, path, query).etag;
-        let a = tag(7, "/api/v1/agents", q("limit=50"));
-        assert_eq!(a, tag(7, "/api/v1/agents", q("limit=50&min_seq=7")));
-        assert_ne!(a, tag(8, "/api/v1/agents", q("limit=50")));
-        assert_ne!(a, tag(7, "/api/v1/agents", q("limit=100")));
-        assert_ne!(a, tag(7, "/api/v1/genesis/skills", q("limit=50")));
-        let whole = list_tag(1234567890123, "/api/v1/agents", None);
+        let tag = |seq, ahead, path, query| list_tag(seq, ahead, path, query).etag;
+        let a = tag(7, 0, "/api/v1/agents", q("limit=50"));
+        assert_eq!(a, tag(7, 0, "/api/v1/agents", q("limit=50&min_seq=7")));
+        assert_ne!(a, tag(8, 0, "/api/v1/agents", q("limit=50")));
+        assert_ne!(a, tag(7, 0, "/api/v1/agents", q("limit=100")));
+        assert_ne!(a, tag(7, 0, "/api/v1/genesis/skills", q("limit=50")));
+        // A model holding writes of its process past seq 7 answers with another tag.
+        let ahead = tag(7, 99, "/api/v1/agents", q("limit=50"));
+        assert_ne!(a, ahead);
+        assert_ne!(ahead, tag(7, 98, "/api/v1/agents", q("limit=50")));
+        let whole = list_tag(1234567890123, 0, "/api/v1/agents", None);
         assert_eq!(
             whole.etag.to_str().unwrap(),
             format!("W/\"s1234567890123-{}\"", hex::encode(&whole.request[..8]))

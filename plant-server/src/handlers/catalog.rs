@@ -303,7 +303,7 @@ pub async fn get(state: AppState, id: Uuid, kind: Kind) -> HandlerResult {
         .model_seq()
         .now()
         .await
-        .map(|seq| Key::entity(seq, kind, id));
+        .map(|seq| Key::entity(seq, state.model_seq().ahead(), kind, id));
     let page = state
         .pages()
         .get_or_build(key, async {
