@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Audited writes over one, two and three plant-server processes on one durable PostgreSQL, for
+# one or more server builds or settings side by side, interleaved (the tables grow as rows run,
+# so each configuration meets the same growth).
+#
+#   PLANT_TEST_DB_DURABLE=1 scripts/test-db.sh run -- bench/processes.sh
+#
+# Environment:
+#   CONFIGS   space-separated NAME:VAR=VALUE,VAR=VALUE... (default "default:"); SERVER=PATH in
+#             a configuration runs that binary instead of $BINS/plant-server
+#   BINS      folder of plant-server and plant-cli (default target/bench-release)
+#   PASSES    passes over the configurations [2]; odd passes run 1, 2, 3 processes, even
+#             ones 3, 2, 1
+#   SECS      seconds per row [5]
+#
+# Each row starts after a CHECKPOINT, runs `wrk` with `bench/lua/post-skill.lua` (32
+# connections split over the processes) for SECS, and is followed by the indexer's catch-up
+# (every skill's vector stored) so that the next row does not share the machine with it.
+# Prints per row the total rate, the highest p99, the changes per group-commit batch (the
+# head's update count) and the WAL written.
+set -euo pipefail
+: "${DATABASE_URL:?run it inside scripts/test-db.sh run --}"
+cd "$(dirname "$0")/.."
+BINS=${BINS:-target/bench-release}
+SECS=${SECS:-5}
+PORTS=(18091 18092 18093)
+psql_() { "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "$1"; }
+"$BINS/plant-cli" migrate >/dev/null
+"$BINS/plant-cli" seed >/dev/null
+PLANT_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export PLANT_JWT_SECRET
+TOKEN=$("$BINS/plant-cli" token --role genesis --ttl 14400 | tail -n 1)
+PIDS=()
+stop_all() { if [ ${#PIDS[@]} -gt 0 ]; then kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; fi; PIDS=(); }
+trap stop_all EXIT
+start3() { # "VAR=VALUE ...": three servers with these settings
+  local server="$BINS/plant-server" vars=() kv p i
+  for kv in $1; do
+    case $kv in SERVER=*) server=${kv#SERVER=} ;; *) vars+=("$kv") ;; esac
+  done
+  for p in "${PORTS[@]}"; do
+    env "${vars[@]}" PORT="$p" PLANT_DB_POOL_SIZE=10 LOG_FORMAT=json "$server" >/dev/null 2>&1 &
+    PIDS+=($!)
+  done
+  for p in "${PORTS[@]}"; do
+    for i in $(seq 100); do curl -sf "localhost:$p/health" >/dev/null && break; sleep 0.1; done
+  done
+}
+work=$(mktemp -d)
+for pass in $(seq "${PASSES:-2}"); do
+  for cfg in ${CONFIGS:-default:}; do
+    name=${cfg%%:*}
+    start3 "$(echo "${cfg#*:}" | tr ',' ' ')"
+    line="pass $pass $name:"
+    order="1 2 3"
+    if [ $((pass % 2)) = 0 ]; then order="3 2 1"; fi
+    for n in $order; do
+      psql_ checkpoint >/dev/null
+      b0=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
+      w0=$(psql_ "select pg_current_wal_lsn()")
+      wp=()
+      for i in $(seq 0 $((n - 1))); do
+        conns=$(((32 + i) / n)); threads=2; [ "$n" -gt 1 ] && threads=1
+        BENCH_TOKEN=$TOKEN BENCH_TAG="p$pass-$name-$n-$i-$RANDOM" wrk -t$threads -c$conns -d"${SECS}s" \
+          --latency -s bench/lua/post-skill.lua "http://127.0.0.1:${PORTS[$i]}/api/v1/genesis/skills" \
+          >"$work/wrk-$i.txt" 2>&1 &
+        wp+=($!)
+      done
+      wait "${wp[@]}"
+      rate=$(cat "$work"/wrk-*.txt | awk '/Requests\/sec/ { r += $2 } END { printf "%.0f", r }')
+      p99=$(cat "$work"/wrk-*.txt | awk '$1 == "99%" { print $2 }' | sort -h | tail -1)
+      b1=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
+      wal=$(psql_ "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$w0')")
+      per=$(awk -v r="$rate" -v s="$SECS" -v b=$((b1 - b0)) 'BEGIN { if (b > 0) printf "%.1f", r * s / b; else print "?" }')
+      line="$line  n$n $rate req/s (p99 $p99, ~$per per batch, wal $((${wal%.*} / 1048576)) MiB)"
+      rm -f "$work"/wrk-*.txt
+      while [ "$(psql_ 'select count(*) from skill where embedding is null')" != 0 ]; do sleep 0.5; done
+    done
+    echo "$line"
+    stop_all
+  done
+done
+rm -rf "$work"
