@@ -63,11 +63,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_through_one_process_is_read_through_the_others_within_the_bound() {
-    let Some(db) = TestDb::migrated("read_consistency").await else {
-        return;
-    };
+/// A seeded database named `name` and three servers on it, with a genesis token; `None`
+/// where the tests have no database.
+async fn three_processes(name: &str) -> Option<(TestDb, Vec<Server>, String)> {
+    let db = TestDb::migrated(name).await?;
     cli::seed(&db.url);
     let secret = random_secret();
     let servers: Vec<Server> = (0..3)
@@ -76,6 +75,14 @@ async fn a_write_through_one_process_is_read_through_the_others_within_the_bound
     let genesis = token::role(&secret, "genesis");
     // Let every process's LISTEN connection come up.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    Some((db, servers, genesis))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_process_is_read_through_the_others_within_the_bound() {
+    let Some((db, servers, genesis)) = three_processes("read_consistency").await else {
+        return;
+    };
 
     let mut own = Vec::new();
     let mut others = Vec::new();
@@ -128,16 +135,9 @@ const EACH: usize = 12;
 /// before), and through the others with its token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_three_processes_at_once_are_each_read_back_at_once() {
-    let Some(db) = TestDb::migrated("read_consistency_concurrent").await else {
+    let Some((db, servers, genesis)) = three_processes("read_consistency_concurrent").await else {
         return;
     };
-    cli::seed(&db.url);
-    let secret = random_secret();
-    let servers: Vec<Server> = (0..3)
-        .map(|_| Server::start(Options::database(&db.url).secret(&secret)))
-        .collect();
-    let genesis = token::role(&secret, "genesis");
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
 
     let mut tasks = Vec::new();

@@ -113,17 +113,23 @@ async fn an_unreadable_payload_is_replaced_by_the_stored_record() {
     );
 }
 
-#[tokio::test]
-async fn a_write_of_this_process_is_folded_without_the_follower() {
+/// A seeded memory store, and a model over it that never reads the chain again after start
+/// (its follower stopped): only its own writes bring entries in.
+async fn model_that_does_not_follow(write_wait: Duration) -> (Arc<dyn Store>, Arc<ReadModelStore>) {
     let inner = memory();
     seed(inner.clone()).await;
     let options = ReadModelOptions {
-        write_wait: Duration::from_millis(200),
+        write_wait,
         ..ReadModelOptions::default()
     };
     let model = Arc::new(ReadModelStore::start(inner.clone(), options).await.unwrap());
-    // Nobody reads the chain any more: only the write itself can bring its entry in.
     model.follower.abort();
+    (inner, model)
+}
+
+#[tokio::test]
+async fn a_write_of_this_process_is_folded_without_the_follower() {
+    let (inner, model) = model_that_does_not_follow(Duration::from_millis(200)).await;
     let catalog = crate::Catalog::new(model.clone(), Arc::new(crate::search::HashingEmbedder));
     let input = crate::input::IndustryInput {
         name: Some("Folded as committed".into()),
@@ -213,15 +219,8 @@ async fn an_entry_of_this_process_waits_for_an_earlier_version_of_its_record() {
 
 #[tokio::test]
 async fn a_write_past_another_process_entry_answers_without_reading_it() {
-    let inner = memory();
-    seed(inner.clone()).await;
-    let options = ReadModelOptions {
-        write_wait: Duration::from_secs(60),
-        ..ReadModelOptions::default()
-    };
-    let here = Arc::new(ReadModelStore::start(inner.clone(), options).await.unwrap());
-    // This process never reads the chain again: what another process commits stays unread.
-    here.follower.abort();
+    // What another process commits stays unread here.
+    let (inner, here) = model_that_does_not_follow(Duration::from_secs(60)).await;
     let there = crate::Catalog::new(inner.clone(), Arc::new(crate::search::HashingEmbedder));
     let theirs = there
         .create_industry(
