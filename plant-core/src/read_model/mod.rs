@@ -116,6 +116,8 @@ struct Shared {
 /// An entry of this process past the model's seq.
 struct Kept {
     entry: AuditEntry,
+    /// Of a projected kind: the model folds it into a record.
+    projected: bool,
     /// Folded ahead of the entries before it: the model holds its record as of it.
     ahead: bool,
 }
@@ -170,15 +172,16 @@ impl Shared {
             .pending
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let projected: Vec<u64> = entries
-            .iter()
-            .filter(|e| projects(e))
-            .map(|e| e.seq)
-            .collect();
+        let mut projected = Vec::new();
         for entry in entries {
+            let is_projected = projects(&entry);
+            if is_projected {
+                projected.push(entry.seq);
+            }
             if entry.seq > projection.seq && pending.len() < MAX_PENDING {
                 pending.entry(entry.seq).or_insert(Kept {
                     entry,
+                    projected: is_projected,
                     ahead: false,
                 });
             }
@@ -224,7 +227,7 @@ fn drain_pending(projection: &mut Projection, pending: &mut BTreeMap<u64, Kept>)
 fn fold_ahead(projection: &mut Projection, pending: &mut BTreeMap<u64, Kept>) {
     for kept in pending.values_mut() {
         if !kept.ahead
-            && projects(&kept.entry)
+            && kept.projected
             && projection.follows(&kept.entry)
             && projection.fold(&kept.entry).is_ok()
         {
@@ -538,23 +541,21 @@ impl Store for ReadModelStore {
     async fn commit(&self, change: Change) -> StoreResult<Committed> {
         let committed = self.inner.commit(change).await?;
         // A trial's or job's entry too: the model's seq passes it here rather than at the
-        // follower's next read, and a catalog write after it need not wait for that read.
-        let held = self.shared.fold_own([&committed.entry]);
-        if !held && is_projected(committed.record.kind()) {
+        // follower's next read, and a catalog write after it need not wait for that read. Only
+        // a catalog record's entry the model cannot hold yet waits (see `fold_kept`).
+        if !self.shared.fold_own([&committed.entry]) {
             self.folded(committed.entry.seq).await;
         }
         Ok(committed)
     }
 
-    /// Answers once the model holds the last entry of the changes, when any of them is of a
-    /// projected kind. Trials and jobs alone do not wait: the model never serves them, so
+    /// Answers once the model holds every record the changes made (folded in order or ahead;
+    /// else once its seq passes the last entry). Trials and jobs alone do not wait: the model never serves them, so
     /// their reads go to the store, where the commit is already visible; a `min_seq` read of
     /// a projected kind still waits for the model to pass their seq.
     async fn commit_all(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         let committed = self.inner.commit_all(changes).await?;
-        let held = self.shared.fold_own(committed.iter().map(|c| &c.entry));
-        if !held
-            && committed.iter().any(|c| is_projected(c.record.kind()))
+        if !self.shared.fold_own(committed.iter().map(|c| &c.entry))
             && let Some(last) = committed.last()
         {
             self.folded(last.entry.seq).await;
