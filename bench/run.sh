@@ -211,7 +211,7 @@ checkpoint_db() {
 # settle_db: before every timed write run, a VACUUM (ANALYZE) and then a CHECKPOINT. Storing the
 # vectors of the skills a row wrote leaves as many dead row versions; left to autovacuum, their
 # cleanup started at a random moment of some later run (at `7c751a7` the first store loop after a
-# skills row ran at 1,706 req/s, the next two at 2,299 and 2,204), so each run now starts with
+# skills row ran at 1,706 ops/s, the next two at 2,299 and 2,204), so each run now starts with
 # none, at the same point of the checkpoint cycle.
 settle_db() {
   local started=$SECONDS
@@ -233,7 +233,7 @@ model_caught_up() {
 }
 
 # measure SCENARIO ENDPOINT THREADS CONNECTIONS SECONDS URL [wrk args...]: one wrk run, recorded;
-# a write row (ENDPOINT post-*) after a checkpoint.
+# a write row's (ENDPOINT post-*) after settle_db.
 measure() {
   local scenario=$1 endpoint=$2 threads=$3 conns=$4 secs=$5 url=$6
   shift 6
