@@ -185,3 +185,52 @@ async fn a_refused_change_fails_alone_and_the_batch_commits_with_consecutive_seq
     drop(conn);
     db.drop_db().await;
 }
+
+/// The appenders run on a thread of their own: a store goes on committing after the runtime
+/// that made its first commit has gone (a caller's short-lived runtime), and `close` stops them
+/// like the store's other connections.
+#[test]
+fn the_appenders_outlive_the_first_commits_runtime_and_stop_on_close() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let outer = runtime();
+    let Some(db) = outer.block_on(TestDb::new("group_commit_thread")) else {
+        return;
+    };
+    let first = runtime();
+    let store = first.block_on(async {
+        let store = db.store().await;
+        store
+            .commit(Change::create(industry("First"), "test"))
+            .await
+            .unwrap();
+        store
+    });
+    drop(first);
+    let after = outer
+        .block_on(store.commit(Change::create(industry("After"), "test")))
+        .expect("commits after the first commit's runtime is gone");
+    assert_eq!(after.record.name().map(|n| n.as_str()), Some("After"));
+
+    outer.block_on(async {
+        let store = db.store().await;
+        let before = store
+            .commit(Change::create(industry("Before close"), "test"))
+            .await
+            .unwrap();
+        assert_eq!(before.entry.seq, after.entry.seq + 1);
+        store.close().await;
+        let closed = store
+            .commit(Change::create(industry("After close"), "test"))
+            .await;
+        assert!(
+            matches!(closed, Err(StoreError::Unavailable(_))),
+            "{closed:?}"
+        );
+        db.drop_db().await;
+    });
+}

@@ -113,7 +113,7 @@ variable "transaction_log_retention_days" {
 }
 
 variable "max_connections" {
-  description = "PostgreSQL max_connections; must cover max Cloud Run instances x the server's pool size, plus the migration job and a margin."
+  description = "PostgreSQL max_connections; must cover max Cloud Run instances x the connections of one server (PLANT_DB_POOL_SIZE, plus PLANT_GROUP_COMMIT_APPENDERS for the group commit and one LISTEN connection), plus the migration job and a margin."
   type        = number
   default     = 100
 }

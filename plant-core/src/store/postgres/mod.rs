@@ -67,7 +67,7 @@ pub struct PgStore {
     pool: PgPool,
     notifier: Arc<listen::Notifier>,
     group_commit: GroupCommit,
-    /// Started on the first commit, on the runtime that makes it.
+    /// Started on the first commit, on a thread of its own (see `group`).
     appender: Arc<OnceLock<group::Appender>>,
 }
 
@@ -117,6 +117,9 @@ impl PgStore {
 
     /// Closes every connection; calls after this fail as unavailable.
     pub async fn close(&self) {
+        if let Some(appender) = self.appender.get() {
+            appender.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -127,7 +130,7 @@ impl PgStore {
 
     async fn commit_changes(&self, changes: Vec<Change>) -> StoreResult<Vec<Committed>> {
         self.appender
-            .get_or_init(|| group::Appender::start(self.pool.clone(), self.group_commit))
+            .get_or_init(|| group::Appender::start(&self.pool, self.group_commit))
             .commit(changes)
             .await
     }
