@@ -72,8 +72,8 @@ pub struct GroupCommit {
     /// on one process showed no measurable cost (bench/README.md).
     pub max_wait: Duration,
     /// How many batches may be in flight at once per process (default 2: one writes its
-    /// records while the other holds the head and waits for its flush). Each holds a pool
-    /// connection while it commits.
+    /// records while the other holds the head and waits for its flush). Each has a connection
+    /// of its own, outside the store's pool, on the appenders' thread.
     pub appenders: usize,
 }
 
