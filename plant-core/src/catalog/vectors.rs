@@ -11,7 +11,7 @@ use super::Catalog;
 use crate::error::Result;
 use crate::model::{Kind, Record};
 use crate::search::{BoxError, IndexJob, IndexSink, VectorIndexer};
-use crate::store::{EmbeddingAt, StoredEmbedding};
+use crate::store::{EmbeddingAt, StoredEmbedding, VectorTurn};
 use crate::time::Timestamp;
 
 impl Catalog {
@@ -114,6 +114,10 @@ impl IndexSink for Sink {
             })
             .collect();
         Ok(self.0.store.put_embeddings_at(vectors).await?)
+    }
+
+    async fn turn(&self) -> std::result::Result<VectorTurn, BoxError> {
+        Ok(self.0.store.vector_turn().await?)
     }
 
     async fn current_text(

@@ -713,6 +713,10 @@ impl Store for ReadModelStore {
         self.inner.webhooks()
     }
 
+    async fn vector_turn(&self) -> StoreResult<crate::store::VectorTurn> {
+        self.inner.vector_turn().await
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }

@@ -34,7 +34,7 @@ use uuid::Uuid;
 use super::embedding::BoxError;
 use super::queue::EmbedQueue;
 use crate::model::Kind;
-use crate::store::StoredEmbedding;
+use crate::store::{StoredEmbedding, VectorTurn};
 
 /// The most texts queued in memory for their vector; past it, jobs are dropped and the store is
 /// swept for missing vectors instead.
@@ -89,6 +89,13 @@ pub trait IndexSink: Send + Sync + std::fmt::Debug {
 
     /// The record's current version and text; `None` when it is gone.
     async fn current_text(&self, kind: Kind, id: Uuid) -> Result<Option<(u64, String)>, BoxError>;
+
+    /// Waits for the turn to store vectors that every process on the database shares
+    /// ([`Store::vector_turn`](crate::store::Store::vector_turn)); the default is
+    /// [`VectorTurn::free`].
+    async fn turn(&self) -> Result<VectorTurn, BoxError> {
+        Ok(VectorTurn::free())
+    }
 
     /// Up to `limit` records whose vector is missing or made by another model than `model`,
     /// oldest first, as jobs for their current version and text (`committed_at` when that
@@ -238,7 +245,7 @@ async fn run(
         }
         let count = taken.len();
         let batch = Batch::start(&indexer);
-        index(&indexer, &queue, sink.as_ref(), coalesce(taken)).await;
+        let (_, turn) = index(&indexer, &queue, sink.as_ref(), coalesce(taken)).await;
         indexer
             .backlog
             .send_modify(|n| *n = n.saturating_sub(count));
@@ -246,6 +253,7 @@ async fn run(
         // kind: while writes go on it waits (the queue is fresh work, and the writes refill it),
         // and the first batch without new writes, or the idle sweep, starts it.
         let writes_went_on = batch.yield_to_writes(&indexer).await;
+        turn.end().await;
         if receiver.is_empty() && !writes_went_on {
             sweep(&indexer, &queue, sink.as_ref()).await;
         }
@@ -269,8 +277,10 @@ impl Batch {
     /// While writes go on (jobs were submitted during the batch), rests as long as the batch
     /// took: index inserts (milliseconds of database CPU per vector) then take at most half of
     /// the indexer's time, a burst of writes keeps the rest of the machine, and it shows as
-    /// vector lag rather than write latency. Once writes pause the indexer runs flat out.
-    /// True when writes went on.
+    /// vector lag rather than write latency. The caller holds the batch's vector turn through
+    /// the rest, so on a database several processes write the bound is the database's (one
+    /// indexer stores at a time, at most half the time), not each process's. Once writes pause
+    /// the indexer runs flat out. True when writes went on.
     async fn yield_to_writes(self, indexer: &VectorIndexer) -> bool {
         let writes_went_on = indexer.submitted.load(Ordering::Relaxed) != self.submitted;
         if writes_went_on {
@@ -315,24 +325,32 @@ async fn sweep_pass(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn Inde
                 return true;
             }
         };
+        if jobs.is_empty() {
+            return true;
+        }
         let batch = Batch::start(indexer);
-        if jobs.is_empty() || index(indexer, queue, sink, jobs).await == 0 {
+        let (stored, turn) = index(indexer, queue, sink, jobs).await;
+        if stored == 0 {
+            turn.end().await;
             return true;
         }
         batch.yield_to_writes(indexer).await;
+        turn.end().await;
         if indexer.queued() > 0 {
             return false;
         }
     }
 }
 
-/// Embeds `jobs` in one call and stores each vector at its version; returns how many stored.
+/// Embeds `jobs` in one call and stores each vector at its version, in a vector turn taken
+/// after the embedding (the embedding is this process's CPU, the store the database's); returns
+/// how many stored and the turn, for the caller to hold through its rest.
 async fn index(
     indexer: &VectorIndexer,
     queue: &EmbedQueue,
     sink: &dyn IndexSink,
     jobs: Vec<IndexJob>,
-) -> usize {
+) -> (usize, VectorTurn) {
     let texts = jobs.iter().map(|j| j.text.clone()).collect();
     let vectors = match queue.embed(texts).await {
         Ok(vectors) => vectors,
@@ -341,7 +359,14 @@ async fn index(
                 texts = jobs.len(), error = %e,
                 "embedding failed; the vectors stay missing until a sweep or `plant-cli embed` stores them"
             );
-            return 0;
+            return (0, VectorTurn::free());
+        }
+    };
+    let turn = match sink.turn().await {
+        Ok(turn) => turn,
+        Err(e) => {
+            tracing::warn!(error = %e, "the vector turn could not be had; storing without it");
+            VectorTurn::free()
         }
     };
     let embeddings: Vec<StoredEmbedding> = vectors
@@ -381,7 +406,7 @@ async fn index(
             ),
         }
     }
-    stored
+    (stored, turn)
 }
 
 /// The newest job per record, in the order the records first appeared.
@@ -662,6 +687,121 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert_eq!(stored, Some(vector));
+    }
+
+    /// [`Records`] whose stores take `store_for` and whose vector turn logs when it is taken
+    /// and handed on, and when each store ends.
+    #[derive(Debug)]
+    struct Turned {
+        records: Records,
+        store_for: Duration,
+        log: Arc<std::sync::Mutex<Vec<(&'static str, Instant)>>>,
+    }
+
+    struct LoggedTurn(Arc<std::sync::Mutex<Vec<(&'static str, Instant)>>>);
+
+    #[async_trait]
+    impl crate::store::HeldTurn for LoggedTurn {
+        async fn release(self: Box<Self>) {
+            self.0.lock().unwrap().push(("end", Instant::now()));
+        }
+    }
+
+    #[async_trait]
+    impl IndexSink for Turned {
+        async fn put(
+            &self,
+            kind: Kind,
+            id: Uuid,
+            version: u64,
+            embedding: StoredEmbedding,
+        ) -> Result<bool, BoxError> {
+            self.records.put(kind, id, version, embedding).await
+        }
+
+        async fn put_many(
+            &self,
+            vectors: Vec<(Kind, Uuid, u64, StoredEmbedding)>,
+        ) -> Result<Vec<bool>, BoxError> {
+            tokio::time::sleep(self.store_for).await;
+            let mut stored = Vec::new();
+            for (kind, id, version, embedding) in vectors {
+                stored.push(self.records.put(kind, id, version, embedding).await?);
+            }
+            self.log.lock().unwrap().push(("stored", Instant::now()));
+            Ok(stored)
+        }
+
+        async fn turn(&self) -> Result<VectorTurn, BoxError> {
+            self.log.lock().unwrap().push(("turn", Instant::now()));
+            Ok(VectorTurn::held(Box::new(LoggedTurn(self.log.clone()))))
+        }
+
+        async fn current_text(
+            &self,
+            kind: Kind,
+            id: Uuid,
+        ) -> Result<Option<(u64, String)>, BoxError> {
+            self.records.current_text(kind, id).await
+        }
+
+        async fn stale(&self, model: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError> {
+            self.records.stale(model, limit).await
+        }
+    }
+
+    /// While writes go on, each batch stores inside a vector turn and keeps it through the rest
+    /// that follows (as long as the batch took): on a database several processes write, the
+    /// next process's indexer stores only after that rest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_holds_its_vector_turn_through_the_rest_while_writes_go_on() {
+        let store_for = Duration::from_millis(60);
+        let sink = Arc::new(Turned {
+            records: Records::default(),
+            store_for,
+            log: Arc::default(),
+        });
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        indexer.settled().await;
+        // Writes going on: a job every 10 ms for about a second.
+        for i in 0..100u64 {
+            let id = Uuid::new_v4();
+            let text = format!("skill {i}");
+            sink.records
+                .current
+                .lock()
+                .await
+                .insert(id, (1, text.clone()));
+            indexer.submit(job(id, 1, &text)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        indexer.settled().await;
+        // The backlog empties when the last batch is stored; its turn ends after its rest.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sink.log.lock().unwrap().last().map(|(name, _)| *name) != Some("end")
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let log = sink.log.lock().unwrap().clone();
+        let names: Vec<&str> = log.iter().map(|(name, _)| *name).collect();
+        // Turns never overlap, and every store is inside one.
+        assert!(names.len() >= 6, "{names:?}");
+        for step in names.chunks(3) {
+            assert_eq!(step, ["turn", "stored", "end"], "{names:?}");
+        }
+        // While the jobs kept coming, each turn lasted through a rest at least as long as the
+        // store (the batch took longer than the store alone).
+        let rested = log
+            .chunks(3)
+            .filter(|step| step[2].1 - step[1].1 >= store_for - Duration::from_millis(5))
+            .count();
+        assert!(
+            rested >= 3,
+            "turns held through their rest: {rested} of {}",
+            log.len() / 3
+        );
     }
 
     #[test]

@@ -29,10 +29,12 @@ use crate::model::{
 use crate::search::Embedding;
 
 mod action;
+mod turn;
 
 pub use action::Action;
 pub use memory::MemoryStore;
 pub(crate) use memory::{check_transition, matches, name_key};
+pub use turn::{HeldTurn, VectorTurn};
 
 /// What went wrong in a store. Constraint failures are reported by what they protect, so that
 /// callers never need a racy pre-check.
@@ -616,6 +618,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             );
         }
         Ok(stored)
+    }
+
+    /// Waits for the turn to store vectors that every process on this database shares (see
+    /// [`VectorTurn`]) and holds it until [`VectorTurn::end`]. The default is
+    /// [`VectorTurn::free`]: a store only one process writes needs no turn.
+    async fn vector_turn(&self) -> StoreResult<VectorTurn> {
+        Ok(VectorTurn::free())
     }
 
     /// Succeeds when the store can serve requests.

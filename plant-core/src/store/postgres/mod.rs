@@ -34,6 +34,7 @@ mod rows;
 mod setup;
 mod sql;
 mod tlog;
+mod turn;
 mod url;
 mod write;
 
@@ -324,6 +325,10 @@ impl Store for PgStore {
         }
         tx.commit().await.map_err(store_error)?;
         Ok(stored)
+    }
+
+    async fn vector_turn(&self) -> StoreResult<crate::store::VectorTurn> {
+        turn::take(&self.pool).await
     }
 
     #[instrument(skip(self))]
