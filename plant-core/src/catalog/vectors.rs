@@ -116,6 +116,10 @@ impl IndexSink for Sink {
         Ok(self.0.store.put_embeddings_at(vectors).await?)
     }
 
+    fn chain(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.0.store.model_seq()
+    }
+
     async fn turn(&self) -> std::result::Result<VectorTurn, BoxError> {
         Ok(self.0.store.vector_turn().await?)
     }

@@ -713,6 +713,10 @@ impl Store for ReadModelStore {
         self.inner.webhooks()
     }
 
+    fn model_seq(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.subscribe())
+    }
+
     async fn vector_turn(&self) -> StoreResult<crate::store::VectorTurn> {
         self.inner.vector_turn().await
     }

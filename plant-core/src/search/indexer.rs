@@ -90,6 +90,13 @@ pub trait IndexSink: Send + Sync + std::fmt::Debug {
     /// The record's current version and text; `None` when it is gone.
     async fn current_text(&self, kind: Kind, id: Uuid) -> Result<Option<(u64, String)>, BoxError>;
 
+    /// The chain's seq as this process knows it, moving with every process's writes (a read
+    /// model's seq: [`Store::model_seq`](crate::store::Store::model_seq)); `None` when the sink
+    /// cannot tell, and the indexer then counts only this process's writes.
+    fn chain(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
+
     /// Waits for the turn to store vectors that every process on the database shares
     /// ([`Store::vector_turn`](crate::store::Store::vector_turn)); the default is
     /// [`VectorTurn::free`].
@@ -125,6 +132,9 @@ pub struct VectorIndexer {
     overflow: Arc<AtomicUsize>,
     /// Jobs submitted so far: the indexer yields to writes while this moves.
     submitted: Arc<AtomicUsize>,
+    /// The chain's seq ([`IndexSink::chain`]): the indexer also yields while this moves, to
+    /// the writes of other processes on the same database.
+    chain: Option<watch::Receiver<u64>>,
     lags: Arc<Mutex<VecDeque<Duration>>>,
 }
 
@@ -138,6 +148,7 @@ impl VectorIndexer {
             backlog: watch::Sender::new(1),
             overflow: Arc::new(AtomicUsize::new(1)),
             submitted: Arc::default(),
+            chain: sink.chain(),
             lags: Arc::default(),
         };
         tokio::spawn(run(indexer.clone(), receiver, queue, sink));
@@ -201,6 +212,11 @@ impl VectorIndexer {
         self.jobs.max_capacity() - self.jobs.capacity()
     }
 
+    /// The chain's seq as the sink knows it; 0 when it cannot tell.
+    fn chain_seq(&self) -> u64 {
+        self.chain.as_ref().map_or(0, |chain| *chain.borrow())
+    }
+
     fn record_lag(&self, lag: Duration) {
         let mut lags = self.lags.lock().unwrap_or_else(PoisonError::into_inner);
         if lags.len() == LAG_SAMPLES {
@@ -260,10 +276,12 @@ async fn run(
     }
 }
 
-/// When a batch of the indexer began, and how many jobs had been submitted then.
+/// When a batch of the indexer began, how many jobs had been submitted then, and the chain's
+/// seq.
 struct Batch {
     started: Instant,
     submitted: usize,
+    chain: u64,
 }
 
 impl Batch {
@@ -271,10 +289,12 @@ impl Batch {
         Self {
             started: Instant::now(),
             submitted: indexer.submitted.load(Ordering::Relaxed),
+            chain: indexer.chain_seq(),
         }
     }
 
-    /// While writes go on (jobs were submitted during the batch), rests as long as the batch
+    /// While writes go on (jobs were submitted during the batch, or the chain grew through
+    /// another process), rests as long as the batch
     /// took: index inserts (milliseconds of database CPU per vector) then take at most half of
     /// the indexer's time, a burst of writes keeps the rest of the machine, and it shows as
     /// vector lag rather than write latency. The caller holds the batch's vector turn through
@@ -282,7 +302,8 @@ impl Batch {
     /// indexer stores at a time, at most half the time), not each process's. Once writes pause
     /// the indexer runs flat out. True when writes went on.
     async fn yield_to_writes(self, indexer: &VectorIndexer) -> bool {
-        let writes_went_on = indexer.submitted.load(Ordering::Relaxed) != self.submitted;
+        let writes_went_on = indexer.submitted.load(Ordering::Relaxed) != self.submitted
+            || indexer.chain_seq() != self.chain;
         if writes_went_on {
             tokio::time::sleep(self.started.elapsed()).await;
         }
@@ -696,6 +717,43 @@ mod tests {
         records: Records,
         store_for: Duration,
         log: Arc<std::sync::Mutex<Vec<(&'static str, Instant)>>>,
+        /// The chain's seq, moved by "other processes".
+        chain: watch::Sender<u64>,
+    }
+
+    impl Turned {
+        fn new(store_for: Duration) -> Self {
+            Self {
+                records: Records::default(),
+                store_for,
+                log: Arc::default(),
+                chain: watch::Sender::new(0),
+            }
+        }
+
+        /// Waits until the last turn taken has ended (the backlog empties when a batch is
+        /// stored; its turn ends after its rest), then returns the log.
+        async fn log_once_ended(&self) -> Vec<(&'static str, Instant)> {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.log.lock().unwrap().last().map(|(name, _)| *name) != Some("end")
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            self.log.lock().unwrap().clone()
+        }
+    }
+
+    /// The log's turns: each is taken, stores, and ends, never overlapping another. Returns
+    /// how many lasted through a rest at least as long as `store_for` after their store.
+    fn turns_rested(log: &[(&'static str, Instant)], store_for: Duration) -> usize {
+        let names: Vec<&str> = log.iter().map(|(name, _)| *name).collect();
+        for step in names.chunks(3) {
+            assert_eq!(step, ["turn", "stored", "end"], "{names:?}");
+        }
+        log.chunks(3)
+            .filter(|step| step[2].1 - step[1].1 >= store_for - Duration::from_millis(5))
+            .count()
     }
 
     struct LoggedTurn(Arc<std::sync::Mutex<Vec<(&'static str, Instant)>>>);
@@ -732,6 +790,10 @@ mod tests {
             Ok(stored)
         }
 
+        fn chain(&self) -> Option<watch::Receiver<u64>> {
+            Some(self.chain.subscribe())
+        }
+
         async fn turn(&self) -> Result<VectorTurn, BoxError> {
             self.log.lock().unwrap().push(("turn", Instant::now()));
             Ok(VectorTurn::held(Box::new(LoggedTurn(self.log.clone()))))
@@ -756,11 +818,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_holds_its_vector_turn_through_the_rest_while_writes_go_on() {
         let store_for = Duration::from_millis(60);
-        let sink = Arc::new(Turned {
-            records: Records::default(),
-            store_for,
-            log: Arc::default(),
-        });
+        let sink = Arc::new(Turned::new(store_for));
         let indexer =
             VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
         indexer.settled().await;
@@ -777,26 +835,50 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         indexer.settled().await;
-        // The backlog empties when the last batch is stored; its turn ends after its rest.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while sink.log.lock().unwrap().last().map(|(name, _)| *name) != Some("end")
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let log = sink.log.lock().unwrap().clone();
-        let names: Vec<&str> = log.iter().map(|(name, _)| *name).collect();
-        // Turns never overlap, and every store is inside one.
-        assert!(names.len() >= 6, "{names:?}");
-        for step in names.chunks(3) {
-            assert_eq!(step, ["turn", "stored", "end"], "{names:?}");
-        }
+        let log = sink.log_once_ended().await;
+        assert!(log.len() >= 6, "{log:?}");
         // While the jobs kept coming, each turn lasted through a rest at least as long as the
         // store (the batch took longer than the store alone).
-        let rested = log
-            .chunks(3)
-            .filter(|step| step[2].1 - step[1].1 >= store_for - Duration::from_millis(5))
-            .count();
+        let rested = turns_rested(&log, store_for);
+        assert!(
+            rested >= 3,
+            "turns held through their rest: {rested} of {}",
+            log.len() / 3
+        );
+    }
+
+    /// A process without writes of its own (sweeping for missing vectors) yields all the same
+    /// while other processes write: the chain moving is writes going on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_indexer_rests_through_its_turn_while_other_processes_write() {
+        let store_for = Duration::from_millis(60);
+        let sink = Arc::new(Turned::new(store_for));
+        // Records without vectors: the indexer's first sweep stores them, 32 a batch.
+        for i in 0..128u64 {
+            let id = Uuid::new_v4();
+            sink.records
+                .current
+                .lock()
+                .await
+                .insert(id, (1, format!("skill {i}")));
+        }
+        // Other processes write: the chain moves every 10 ms until the sweep is done.
+        let writer = tokio::spawn({
+            let sink = sink.clone();
+            async move {
+                loop {
+                    sink.chain.send_modify(|seq| *seq += 1);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        });
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        indexer.settled().await;
+        let log = sink.log_once_ended().await;
+        writer.abort();
+        assert_eq!(sink.records.stored.lock().await.len(), 128);
+        let rested = turns_rested(&log, store_for);
         assert!(
             rested >= 3,
             "turns held through their rest: {rested} of {}",

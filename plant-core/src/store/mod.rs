@@ -620,6 +620,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(stored)
     }
 
+    /// For a read model ([`crate::read_model`]): its seq as it moves, with the writes of every
+    /// process on the database. `None` for any other store (it would have to listen to the
+    /// database for it: [`Store::audit_signal`]).
+    fn model_seq(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Waits for the turn to store vectors that every process on this database shares (see
     /// [`VectorTurn`]) and holds it until [`VectorTurn::end`]. The default is
     /// [`VectorTurn::free`]: a store only one process writes needs no turn.
