@@ -20,7 +20,7 @@
 #   BENCH_CEILING_SECONDS [BENCH_SECONDS]  duration of each HTTP-ceiling run (-c32); the same as
 #                               the server's runs, so that a ratio compares like with like
 #   BENCH_DB_SECONDS [BENCH_SECONDS]       duration of each database-ceiling loop
-#   BENCH_SCALE_SECONDS [3]     duration of each run of the 1/2/3-process write load
+#   BENCH_SCALE_SECONDS [5]     duration of each run of the 1/2/3-process write load
 #   BENCH_MINILM_WRITE_SECONDS [3]  duration of the one run of skill creates with MiniLM loaded
 #   BENCH_PGBENCH_SECONDS [30]  duration of each pgbench ceiling run
 #   BENCH_WARMUP_SECONDS [1]    warm-up per endpoint before measuring
