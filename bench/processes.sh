@@ -17,7 +17,9 @@
 # connections split over the processes) for SECS, and is followed by the indexer's catch-up
 # (every skill's vector stored) so that the next row does not share the machine with it.
 # Prints per row the total rate, the highest p99, the changes per group-commit batch (the
-# head's update count) and the WAL written.
+# head's update count), the WAL written, and the CPU time per request of the three servers
+# (all three: the idle ones follow the chain), of PostgreSQL's processes and of the whole
+# machine (from /proc; a PostgreSQL process that exits during the row is not counted).
 set -euo pipefail
 : "${DATABASE_URL:?run it inside scripts/test-db.sh run --}"
 cd "$(dirname "$0")/.."
@@ -46,6 +48,20 @@ start3() { # "VAR=VALUE ...": three servers with these settings
     for i in $(seq 100); do curl -sf "localhost:$p/health" >/dev/null && break; sleep 0.1; done
   done
 }
+# CPU ticks (user + system) of the given processes, and of the whole machine.
+ticks_of() {
+  local t=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
+pg_pids() { echo "$postmaster"; pgrep -P "$postmaster" || true; }
+tick=$(getconf CLK_TCK)
+# µs of CPU per request: TICKS REQUESTS.
+cpu() { awk -v t="$1" -v k="$tick" -v r="$2" 'BEGIN { if (r > 0) printf "%.0f", t / k * 1e6 / r; else print "?" }'; }
 work=$(mktemp -d)
 for pass in $(seq "${PASSES:-2}"); do
   for cfg in ${CONFIGS:-default:}; do
@@ -58,6 +74,8 @@ for pass in $(seq "${PASSES:-2}"); do
       psql_ checkpoint >/dev/null
       b0=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
       w0=$(psql_ "select pg_current_wal_lsn()")
+      mapfile -t pg < <(pg_pids)
+      s0=$(ticks_of "${PIDS[@]}"); g0=$(ticks_of "${pg[@]}"); m0=$(machine_ticks)
       wp=()
       for i in $(seq 0 $((n - 1))); do
         conns=$(((32 + i) / n)); threads=2; [ "$n" -gt 1 ] && threads=1
@@ -67,12 +85,16 @@ for pass in $(seq "${PASSES:-2}"); do
         wp+=($!)
       done
       wait "${wp[@]}"
+      # Backends opened during the row count from zero.
+      mapfile -t pg < <(pg_pids)
+      s1=$(ticks_of "${PIDS[@]}"); g1=$(ticks_of "${pg[@]}"); m1=$(machine_ticks)
+      reqs=$(cat "$work"/wrk-*.txt | awk '/requests in/ { r += $1 } END { print r + 0 }')
       rate=$(cat "$work"/wrk-*.txt | awk '/Requests\/sec/ { r += $2 } END { printf "%.0f", r }')
       p99=$(cat "$work"/wrk-*.txt | awk '$1 == "99%" { print $2 }' | sort -h | tail -1)
       b1=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
       wal=$(psql_ "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$w0')")
       per=$(awk -v r="$rate" -v s="$SECS" -v b=$((b1 - b0)) 'BEGIN { if (b > 0) printf "%.1f", r * s / b; else print "?" }')
-      line="$line  n$n $rate req/s (p99 $p99, ~$per per batch, wal $((${wal%.*} / 1048576)) MiB)"
+      line="$line  n$n $rate req/s (p99 $p99, ~$per per batch, wal $((${wal%.*} / 1048576)) MiB, CPU µs/request servers $(cpu $((s1 - s0)) "$reqs") postgres $(cpu $((g1 - g0)) "$reqs") machine $(cpu $((m1 - m0)) "$reqs"))"
       rm -f "$work"/wrk-*.txt
       while [ "$(psql_ 'select count(*) from skill where embedding is null')" != 0 ]; do sleep 0.5; done
     done
