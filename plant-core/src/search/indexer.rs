@@ -296,9 +296,10 @@ impl Batch {
     /// While writes go on (jobs were submitted during the batch, or the chain grew through
     /// another process), rests as long as the batch took: index inserts (milliseconds of
     /// database CPU per vector) then take at most half of the indexer's time, a burst of writes
-    /// keeps the rest of the machine, and it shows as vector lag rather than write latency. The caller holds the batch's vector turn through
-    /// the rest, so on a database several processes write the bound is the database's (one
-    /// indexer stores at a time, at most half the time), not each process's. Once writes pause
+    /// keeps the rest of the machine, and it shows as vector lag rather than write latency.
+    /// The caller holds the batch's vector turn through the rest, so on a database several
+    /// processes write the bound is the database's (one indexer stores at a time, at most half
+    /// the time), not each process's. Once writes pause
     /// the indexer runs flat out. True when writes went on.
     async fn yield_to_writes(self, indexer: &VectorIndexer) -> bool {
         let writes_went_on = indexer.submitted.load(Ordering::Relaxed) != self.submitted
