@@ -20,6 +20,8 @@ use uuid::Uuid;
 pub const LIST_LIMIT: u64 = 100;
 /// The server's largest (and default) audit export page.
 pub const EXPORT_LIMIT: u64 = 1000;
+/// How many skills [`Op::CertifySkill`] takes turns on.
+const CERTIFIED_SKILLS: u64 = 10_000;
 /// Hits a search returns by default.
 pub const SEARCH_K: usize = 10;
 
@@ -90,6 +92,9 @@ pub enum Op {
     InsertSkill,
     /// `POST /trials`: read the agent, commit the trial under the chain head.
     BookTrial,
+    /// `POST /genesis/skills/{id}/certify` on the skills in turn (the first 10,000, so that no two operations in flight certify the same one): an update that leaves the
+    /// skill's own columns, and its vector, as they were.
+    CertifySkill,
 }
 
 impl FromStr for Op {
@@ -110,6 +115,7 @@ impl FromStr for Op {
             "search-embedded" => Op::SearchEmbedded,
             "post-skill" => Op::InsertSkill,
             "post-trial" => Op::BookTrial,
+            "certify-skill" => Op::CertifySkill,
             other => return Err(format!("unknown operation {other:?}")),
         })
     }
@@ -125,6 +131,8 @@ pub struct Target {
     agent_id: Uuid,
     search_text: Arc<str>,
     run_tag: String,
+    /// The skills [`Op::CertifySkill`] certifies, read on its first call.
+    skills: tokio::sync::OnceCell<Vec<Uuid>>,
 }
 
 impl Target {
@@ -169,6 +177,7 @@ impl Target {
             agent_id,
             search_text: search_text.into(),
             run_tag,
+            skills: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -259,6 +268,25 @@ impl Target {
                 };
                 drop(self.catalog.book_trial(&input, "plant-bench").await?);
             }
+            Op::CertifySkill => {
+                let skills = self
+                    .skills
+                    .get_or_try_init(|| async {
+                        let query = ListQuery::of(Kind::Skill, CERTIFIED_SKILLS);
+                        let ids: Vec<Uuid> =
+                            reads.list(&query).await?.iter().map(Record::id).collect();
+                        Ok::<_, Error>(ids)
+                    })
+                    .await?;
+                let count = u64::try_from(skills.len()).unwrap_or(u64::MAX);
+                let Some(&id) = usize::try_from(n % count.max(1))
+                    .ok()
+                    .and_then(|i| skills.get(i))
+                else {
+                    return Err(Error::Internal("the catalog has no skill".into()));
+                };
+                drop(self.catalog.certify(Kind::Skill, id, "plant-bench").await?);
+            }
         }
         Ok(())
     }
@@ -321,6 +349,7 @@ mod tests {
             "search-embedded",
             "post-skill",
             "post-trial",
+            "certify-skill",
         ] {
             assert!(name.parse::<Op>().is_ok(), "{name}");
         }
