@@ -284,6 +284,99 @@ async fn updates_bump_the_version_and_stale_ones_fail_typed_and_write_nothing() 
     db.drop_db().await;
 }
 
+/// Where a skill's row is (its row version): moves whenever the row is written.
+async fn row_version(db: &TestDb, id: Uuid) -> (String, bool) {
+    let mut conn = db.superuser().await;
+    sqlx::query_as("select ctid::text, embedding is not null from skill where id = $1")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_update_writes_the_kinds_row_only_when_its_columns_change() {
+    let Some(db) = TestDb::new("kind_row_only_when_changed").await else {
+        return;
+    };
+    let store = db.store().await;
+    let c = catalog(&store).await;
+    let embedder = HashingEmbedder;
+    let id = c.skill.base.id;
+    let vector = embedder.embed(&["content marketing"]).unwrap().remove(0);
+    let embedding = StoredEmbedding {
+        model: embedder.model_id().to_owned(),
+        vector,
+    };
+    store
+        .put_embedding(Kind::Skill, id, embedding)
+        .await
+        .unwrap();
+    let (at_start, with_vector) = row_version(&db, id).await;
+    assert!(with_vector);
+
+    // A change of the base only (a certification, a status, tags): the skill's row, and so
+    // its vector's entry in the HNSW graph, is not written again.
+    let mut skill = c.skill.clone();
+    skill.base.tags = vec!["certified-by-test".into()];
+    let v2 = store
+        .commit(Change::update(skill, 1, Action::Certify, "test"))
+        .await
+        .unwrap();
+    assert_eq!(row_version(&db, id).await, (at_start.clone(), true));
+    assert_eq!(
+        store.get(Some(Kind::Skill), id).await.unwrap(),
+        Some(v2.record.clone())
+    );
+
+    // A column of the kind's own that is not its text: written, the vector kept.
+    let mut skill: Entity<Skill> = v2.record.try_into().unwrap();
+    skill.body.category = Category::DomainExpertise;
+    let v3 = store
+        .commit(Change::update(skill, 2, Action::Update, "test"))
+        .await
+        .unwrap();
+    let (after_category, with_vector) = row_version(&db, id).await;
+    assert_ne!(after_category, at_start, "the new category is written");
+    assert!(with_vector, "the text is the same, so is the vector");
+
+    // The text: written, and the vector dropped in the same statement.
+    let mut skill: Entity<Skill> = v3.record.try_into().unwrap();
+    skill.body.description = desc("Writes long-form content");
+    let v4 = store
+        .commit(Change::update(skill, 3, Action::Update, "test").clearing_embedding())
+        .await
+        .unwrap();
+    let (after_text, with_vector) = row_version(&db, id).await;
+    assert_ne!(after_text, after_category);
+    assert!(!with_vector, "a vector of the old text is dropped");
+    assert_eq!(
+        store.get(Some(Kind::Skill), id).await.unwrap(),
+        Some(v4.record)
+    );
+    // Dropping the vector alone writes the row even when no column changed.
+    let mut with_vector_again = db.superuser().await;
+    sqlx::query("update skill set embedding = array_fill(0.1, array[384])::vector where id = $1")
+        .bind(id)
+        .execute(&mut with_vector_again)
+        .await
+        .unwrap();
+    let current: Entity<Skill> = store
+        .get(Some(Kind::Skill), id)
+        .await
+        .unwrap()
+        .unwrap()
+        .try_into()
+        .unwrap();
+    store
+        .commit(Change::update(current, 4, Action::Update, "test").clearing_embedding())
+        .await
+        .unwrap();
+    assert!(!row_version(&db, id).await.1);
+    assert!(store.verify(&[]).await.unwrap().ok);
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn refusals_come_from_named_constraints_as_typed_errors() {
     let Some(db) = TestDb::new("refusals_are_typed").await else {
