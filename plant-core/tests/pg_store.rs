@@ -309,7 +309,7 @@ async fn an_update_writes_the_kinds_row_only_when_its_columns_change() {
         vector,
     };
     store
-        .put_embedding(Kind::Skill, id, embedding)
+        .put_embedding(Kind::Skill, id, embedding.clone())
         .await
         .unwrap();
     let (at_start, with_vector) = row_version(&db, id).await;
@@ -355,10 +355,8 @@ async fn an_update_writes_the_kinds_row_only_when_its_columns_change() {
         Some(v4.record)
     );
     // Dropping the vector alone writes the row even when no column changed.
-    let mut with_vector_again = db.superuser().await;
-    sqlx::query("update skill set embedding = array_fill(0.1, array[384])::vector where id = $1")
-        .bind(id)
-        .execute(&mut with_vector_again)
+    store
+        .put_embedding(Kind::Skill, id, embedding)
         .await
         .unwrap();
     let current: Entity<Skill> = store

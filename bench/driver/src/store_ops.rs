@@ -92,8 +92,9 @@ pub enum Op {
     InsertSkill,
     /// `POST /trials`: read the agent, commit the trial under the chain head.
     BookTrial,
-    /// `POST /genesis/skills/{id}/certify` on the skills in turn (the first 10,000, so that no two operations in flight certify the same one): an update that leaves the
-    /// skill's own columns, and its vector, as they were.
+    /// `POST /genesis/skills/{id}/certify` on the skills in turn (the first 10,000, so that no
+    /// two operations in flight certify the same one): an update that leaves the skill's own
+    /// columns, and its vector, as they were.
     CertifySkill,
 }
 
