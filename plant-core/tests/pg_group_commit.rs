@@ -7,6 +7,9 @@
 //! takes a name already taken (so the pair as a whole is refused). The refused ones get their
 //! own errors and leave nothing behind; the others commit in one transaction (their entries
 //! share one `xmin`), with consecutive seqs right after the head, and the chain verifies.
+//!
+//! Bookings grouped into one batch are inserted by one statement (counted by a statement-level
+//! trigger the test adds), and one refused among them still fails alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod pg_support;
@@ -15,7 +18,10 @@ use std::time::Duration;
 
 use pg_support::TestDb;
 use plant_core::Timestamp;
-use plant_core::model::{Category, Description, Entity, Industry, Kind, Name, Skill};
+use plant_core::model::{
+    Agent, Category, Description, Email, Entity, Industry, JobRole, Kind, Name, Record, Seniority,
+    Skill, Trial, TrialStatus,
+};
 use plant_core::store::postgres::{GroupCommit, PgConfig, PgStore};
 use plant_core::store::{Action, Change, Committed, Store, StoreError, StoreResult};
 use uuid::Uuid;
@@ -179,6 +185,229 @@ async fn a_refused_change_fails_alone_and_the_batch_commits_with_consecutive_seq
         .unwrap()
         .unwrap();
     assert_eq!(skill.version(), 2);
+
+    let report = setup.verify(&[]).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    drop(conn);
+    db.drop_db().await;
+}
+
+/// An agent to book, with the skill, job role and industry it needs.
+async fn bookable_agent(store: &PgStore) -> Uuid {
+    let t = Timestamp::now();
+    let create = |record: Record| store.commit(Change::create(record, "setup"));
+    let industry = create(industry("Bookings").into())
+        .await
+        .unwrap()
+        .record
+        .id();
+    let skill = Entity::new(
+        Skill {
+            name: Name::parse("Booked skill").unwrap(),
+            description: Description::parse("booked").unwrap(),
+            category: Category::Technical,
+        },
+        t,
+    );
+    let skill = create(skill.into()).await.unwrap().record.id();
+    let role = Entity::new(
+        JobRole {
+            name: Name::parse("Booked role").unwrap(),
+            description: Description::parse("booked").unwrap(),
+            required_skills: vec![skill],
+            seniority_level: Seniority::Mid,
+            industry_id: Some(industry),
+        },
+        t,
+    );
+    let role = create(role.into()).await.unwrap().record.id();
+    let agent = Entity::new(
+        Agent {
+            name: Name::parse("Booked agent").unwrap(),
+            description: Description::parse("booked").unwrap(),
+            skill_id: skill,
+            job_role_id: role,
+            team_id: None,
+            industry_id: industry,
+        },
+        t,
+    );
+    create(agent.into()).await.unwrap().record.id()
+}
+
+fn booking(agent_id: Uuid, i: usize) -> Trial {
+    let t = Timestamp::now();
+    Trial {
+        id: Uuid::now_v7(),
+        agent_id,
+        customer_name: Name::parse(&format!("Customer {i}")).unwrap(),
+        customer_email: Email::parse(&format!("c{i}@example.com")).unwrap(),
+        company: i
+            .is_multiple_of(2)
+            .then(|| Name::parse("Example Ltd").unwrap()),
+        phone: None,
+        start_date: t,
+        end_date: t.plus_days(7),
+        status: TrialStatus::Active,
+        deliverables: Vec::new(),
+        created_at: t,
+        updated_at: t,
+        version: 0,
+        version_hash: None,
+    }
+}
+
+/// Sends `trials` at once to a store whose single appender waits for all of them, and returns
+/// each one's answer, in the order sent.
+async fn book_together(url: &str, trials: Vec<Trial>) -> Vec<StoreResult<Committed>> {
+    let mut config = PgConfig::new(url);
+    config.max_connections = 2;
+    config.group_commit = GroupCommit {
+        max_changes: trials.len(),
+        max_wait: Duration::from_secs(5),
+        appenders: 1,
+    };
+    let store = PgStore::connect(&config).await.unwrap();
+    let calls: Vec<_> = trials
+        .into_iter()
+        .map(|trial| {
+            let store = store.clone();
+            tokio::spawn(async move { store.commit(Change::create(trial, "customer")).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    store.close().await;
+    answers
+}
+
+/// Counts the statements that insert into `trial` from here on (a statement-level trigger of
+/// the test's own), in `trial_inserts`.
+async fn count_trial_inserts(conn: &mut sqlx::PgConnection) {
+    sqlx::raw_sql(
+        "create table trial_inserts (at timestamptz not null default now()); \
+         create function count_trial_insert() returns trigger language plpgsql as $$ \
+           begin insert into trial_inserts default values; return null; end $$; \
+         create trigger count_trial_inserts after insert on trial \
+           for each statement execute function count_trial_insert();",
+    )
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+/// `(transactions, insert statements)` that wrote the trial rows with these ids, counting the
+/// statements since the last call.
+async fn written_by(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> (i64, i64) {
+    let transactions =
+        sqlx::query_scalar("select count(distinct xmin::text) from trial where id = any($1)")
+            .bind(ids)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    let statements = sqlx::query_scalar(
+        "with gone as (delete from trial_inserts returning 1) select count(*) from gone",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    (transactions, statements)
+}
+
+/// Bookings (every `POST /trials`) grouped into one batch are inserted by one statement, each
+/// as it would be alone; a booking refused among them (its agent does not exist) fails alone,
+/// and the others commit together with consecutive seqs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
+    let Some(db) = TestDb::new("group_commit_bookings").await else {
+        return;
+    };
+    let setup = db.store().await;
+    let agent = bookable_agent(&setup).await;
+    let mut conn = db.superuser().await;
+    count_trial_inserts(&mut conn).await;
+
+    let before = setup.head().await.unwrap();
+    let sent: Vec<Trial> = (0..8).map(|i| booking(agent, i)).collect();
+    let answers = book_together(&db.url, sent.clone()).await;
+    let mut seqs = Vec::new();
+    for (trial, answer) in sent.iter().zip(answers) {
+        let done = answer.unwrap();
+        seqs.push(done.entry.seq);
+        // What the store reads back is what was committed: the columns written in one
+        // statement, the version hash set by the append.
+        let stored = setup
+            .get(Some(Kind::Trial), trial.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, done.record);
+        let Record::Trial(stored) = stored else {
+            panic!("a trial")
+        };
+        assert_eq!(
+            (stored.version, &stored.customer_email, &stored.company),
+            (1, &trial.customer_email, &trial.company)
+        );
+        assert!(
+            stored
+                .version_hash
+                .is_some_and(|h| h != plant_core::audit::Hash::ZERO)
+        );
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (before.seq + 1..=before.seq + 8).collect::<Vec<_>>());
+    let ids: Vec<Uuid> = sent.iter().map(|t| t.id).collect();
+    assert_eq!(
+        written_by(&mut conn, &ids).await,
+        (1, 1),
+        "one transaction, one insert statement"
+    );
+
+    // The fourth booking names an agent that does not exist.
+    let before = setup.head().await.unwrap();
+    let mut sent: Vec<Trial> = (8..16).map(|i| booking(agent, i)).collect();
+    let nobody = Uuid::now_v7();
+    sent[3].agent_id = nobody;
+    let answers = book_together(&db.url, sent.clone()).await;
+    let mut seqs = Vec::new();
+    let mut ids = Vec::new();
+    for (i, (trial, answer)) in sent.iter().zip(answers).enumerate() {
+        if i == 3 {
+            assert!(
+                matches!(
+                    answer,
+                    Err(StoreError::MissingReference {
+                        kind: Kind::Trial,
+                        field: "agent_id",
+                        target: Kind::Agent,
+                    })
+                ),
+                "{answer:?}"
+            );
+            assert!(
+                setup
+                    .get(Some(Kind::Trial), trial.id)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        } else {
+            seqs.push(answer.unwrap().entry.seq);
+            ids.push(trial.id);
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (before.seq + 1..=before.seq + 7).collect::<Vec<_>>());
+    assert_eq!(setup.head().await.unwrap().seq, before.seq + 7);
+    // Refused inside the insert of all eight, the batch was written again booking by booking.
+    assert_eq!(
+        written_by(&mut conn, &ids).await,
+        (1, 7),
+        "one transaction, an insert per booking"
+    );
 
     let report = setup.verify(&[]).await.unwrap();
     assert!(report.ok, "{report:?}");

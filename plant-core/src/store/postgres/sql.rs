@@ -408,6 +408,18 @@ pub(super) const APPEND_BATCH: &str = concat!(
         where p.id = l.id and p.id = any($13::uuid[])"
 );
 
+/// Trials created together (`write::stage_trial_creations`): the columns `write_trial` inserts
+/// one by one, one array each; `$13`, the zero hash, stands until the append sets each trial's.
+pub(super) const INSERT_TRIALS: &str = "insert into trial (id, agent_id, customer_name, \
+    customer_email, company, phone, start_date, end_date, status, created_at, updated_at, version, \
+    version_hash) \
+    select id, agent_id, customer_name, customer_email, company, phone, start_date, end_date, \
+        status, created_at, updated_at, version, $13::bytea \
+    from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+        $7::timestamptz[], $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], \
+        $12::bigint[]) as t(id, agent_id, customer_name, customer_email, company, phone, \
+        start_date, end_date, status, created_at, updated_at, version)";
+
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \
     on conflict on constraint audit_checkpoint_pkey do nothing";
