@@ -8,8 +8,9 @@
 //! own errors and leave nothing behind; the others commit in one transaction (their entries
 //! share one `xmin`), with consecutive seqs right after the head, and the chain verifies.
 //!
-//! Bookings grouped into one batch are inserted by one statement (counted by a statement-level
-//! trigger the test adds), and one refused among them still fails alone.
+//! Creations of one kind grouped into one batch (bookings, industries, skills, teams, agents)
+//! are inserted by one statement (counted by statement-level triggers the tests add), and one
+//! refused among them still fails alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod pg_support;
@@ -20,7 +21,7 @@ use pg_support::TestDb;
 use plant_core::Timestamp;
 use plant_core::model::{
     Agent, Category, Description, Email, Entity, Industry, JobRole, Kind, Name, Record, Seniority,
-    Skill, Trial, TrialStatus,
+    Skill, Team, Trial, TrialStatus,
 };
 use plant_core::store::postgres::{GroupCommit, PgConfig, PgStore};
 use plant_core::store::{Action, Change, Committed, Store, StoreError, StoreResult};
@@ -192,47 +193,78 @@ async fn a_refused_change_fails_alone_and_the_batch_commits_with_consecutive_seq
     db.drop_db().await;
 }
 
-/// An agent to book, with the skill, job role and industry it needs.
-async fn bookable_agent(store: &PgStore) -> Uuid {
-    let t = Timestamp::now();
-    let create = |record: Record| store.commit(Change::create(record, "setup"));
-    let industry = create(industry("Bookings").into())
-        .await
-        .unwrap()
-        .record
-        .id();
-    let skill = Entity::new(
+/// The ids of a small catalog: an agent to book, with what it names.
+struct Ids {
+    industry: Uuid,
+    skill: Uuid,
+    role: Uuid,
+    agent: Uuid,
+}
+
+fn skill(name: &str) -> Entity<Skill> {
+    Entity::new(
         Skill {
-            name: Name::parse("Booked skill").unwrap(),
-            description: Description::parse("booked").unwrap(),
+            name: Name::parse(name).unwrap(),
+            description: Description::parse("grouped").unwrap(),
             category: Category::Technical,
         },
-        t,
-    );
-    let skill = create(skill.into()).await.unwrap().record.id();
+        Timestamp::now(),
+    )
+}
+
+fn team(name: &str, ids: &Ids) -> Entity<Team> {
+    Entity::new(
+        Team {
+            name: Name::parse(name).unwrap(),
+            description: Description::parse("grouped").unwrap(),
+            job_role_id: ids.role,
+            industry_id: Some(ids.industry),
+        },
+        Timestamp::now(),
+    )
+}
+
+fn agent(name: &str, ids: &Ids, team_id: Option<Uuid>) -> Entity<Agent> {
+    Entity::new(
+        Agent {
+            name: Name::parse(name).unwrap(),
+            description: Description::parse("grouped").unwrap(),
+            skill_id: ids.skill,
+            job_role_id: ids.role,
+            team_id,
+            industry_id: ids.industry,
+        },
+        Timestamp::now(),
+    )
+}
+
+async fn small_catalog(store: &PgStore) -> Ids {
+    let create = |record: Record| store.commit(Change::create(record, "setup"));
+    let industry = create(industry("Bookings").into()).await.unwrap();
+    let skill = create(skill("Booked skill").into()).await.unwrap();
     let role = Entity::new(
         JobRole {
             name: Name::parse("Booked role").unwrap(),
             description: Description::parse("booked").unwrap(),
-            required_skills: vec![skill],
+            required_skills: vec![skill.record.id()],
             seniority_level: Seniority::Mid,
-            industry_id: Some(industry),
+            industry_id: Some(industry.record.id()),
         },
-        t,
+        Timestamp::now(),
     );
-    let role = create(role.into()).await.unwrap().record.id();
-    let agent = Entity::new(
-        Agent {
-            name: Name::parse("Booked agent").unwrap(),
-            description: Description::parse("booked").unwrap(),
-            skill_id: skill,
-            job_role_id: role,
-            team_id: None,
-            industry_id: industry,
-        },
-        t,
-    );
-    create(agent.into()).await.unwrap().record.id()
+    let role = create(role.into()).await.unwrap();
+    let mut ids = Ids {
+        industry: industry.record.id(),
+        skill: skill.record.id(),
+        role: role.record.id(),
+        agent: Uuid::nil(),
+    };
+    ids.agent = create(agent("Booked agent", &ids, None).into())
+        .await
+        .unwrap()
+        .record
+        .id();
+    ids
 }
 
 fn booking(agent_id: Uuid, i: usize) -> Trial {
@@ -257,22 +289,22 @@ fn booking(agent_id: Uuid, i: usize) -> Trial {
     }
 }
 
-/// Sends `trials` at once to a store whose single appender waits for all of them, and returns
-/// each one's answer, in the order sent.
-async fn book_together(url: &str, trials: Vec<Trial>) -> Vec<StoreResult<Committed>> {
+/// Sends the creations of `records` at once to a store whose single appender waits for all of
+/// them, and returns each one's answer, in the order sent.
+async fn create_together(url: &str, records: Vec<Record>) -> Vec<StoreResult<Committed>> {
     let mut config = PgConfig::new(url);
     config.max_connections = 2;
     config.group_commit = GroupCommit {
-        max_changes: trials.len(),
+        max_changes: records.len(),
         max_wait: Duration::from_secs(5),
         appenders: 1,
     };
     let store = PgStore::connect(&config).await.unwrap();
-    let calls: Vec<_> = trials
+    let calls: Vec<_> = records
         .into_iter()
-        .map(|trial| {
+        .map(|record| {
             let store = store.clone();
-            tokio::spawn(async move { store.commit(Change::create(trial, "customer")).await })
+            tokio::spawn(async move { store.commit(Change::create(record, "writer")).await })
         })
         .collect();
     let mut answers = Vec::new();
@@ -283,33 +315,47 @@ async fn book_together(url: &str, trials: Vec<Trial>) -> Vec<StoreResult<Committ
     answers
 }
 
-/// Counts the statements that insert into `trial` from here on (a statement-level trigger of
-/// the test's own), in `trial_inserts`.
-async fn count_trial_inserts(conn: &mut sqlx::PgConnection) {
-    sqlx::raw_sql(
-        "create table trial_inserts (at timestamptz not null default now()); \
-         create function count_trial_insert() returns trigger language plpgsql as $$ \
-           begin insert into trial_inserts default values; return null; end $$; \
-         create trigger count_trial_inserts after insert on trial \
-           for each statement execute function count_trial_insert();",
-    )
-    .execute(conn)
-    .await
-    .unwrap();
+/// Counts the statements that insert into these tables from here on (statement-level triggers
+/// of the test's own), in `inserts`.
+async fn count_inserts(conn: &mut sqlx::PgConnection, tables: &[&str]) {
+    let mut sql = String::from(
+        "create table inserts (into_table text not null); \
+         create function count_insert() returns trigger language plpgsql as $$ \
+           begin insert into inserts values (tg_table_name); return null; end $$;",
+    );
+    for table in tables {
+        sql.push_str(&format!(
+            " create trigger count_inserts after insert on {table} \
+               for each statement execute function count_insert();"
+        ));
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .unwrap();
 }
 
-/// `(transactions, insert statements)` that wrote the trial rows with these ids, counting the
-/// statements since the last call.
-async fn written_by(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> (i64, i64) {
-    let transactions =
-        sqlx::query_scalar("select count(distinct xmin::text) from trial where id = any($1)")
-            .bind(ids)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
+/// `(transactions, insert statements)` that wrote the rows of `table` with these ids, counting
+/// the statements since the last call. A catalog record's transaction is its base row's: the
+/// kind's row may have been written again since, when its vector was stored.
+async fn written_by(conn: &mut sqlx::PgConnection, table: &str, ids: &[Uuid]) -> (i64, i64) {
+    let rows = if table == "trial" {
+        "trial"
+    } else {
+        "base_entity"
+    };
+    let transactions = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(distinct xmin::text) from {rows} where id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
     let statements = sqlx::query_scalar(
-        "with gone as (delete from trial_inserts returning 1) select count(*) from gone",
+        "with gone as (delete from inserts where into_table = $1 returning 1) \
+         select count(*) from gone",
     )
+    .bind(table)
     .fetch_one(&mut *conn)
     .await
     .unwrap();
@@ -325,13 +371,13 @@ async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
         return;
     };
     let setup = db.store().await;
-    let agent = bookable_agent(&setup).await;
+    let agent = small_catalog(&setup).await.agent;
     let mut conn = db.superuser().await;
-    count_trial_inserts(&mut conn).await;
+    count_inserts(&mut conn, &["trial"]).await;
 
     let before = setup.head().await.unwrap();
     let sent: Vec<Trial> = (0..8).map(|i| booking(agent, i)).collect();
-    let answers = book_together(&db.url, sent.clone()).await;
+    let answers = create_together(&db.url, sent.iter().cloned().map(Into::into).collect()).await;
     let mut seqs = Vec::new();
     for (trial, answer) in sent.iter().zip(answers) {
         let done = answer.unwrap();
@@ -361,7 +407,7 @@ async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
     assert_eq!(seqs, (before.seq + 1..=before.seq + 8).collect::<Vec<_>>());
     let ids: Vec<Uuid> = sent.iter().map(|t| t.id).collect();
     assert_eq!(
-        written_by(&mut conn, &ids).await,
+        written_by(&mut conn, "trial", &ids).await,
         (1, 1),
         "one transaction, one insert statement"
     );
@@ -369,9 +415,8 @@ async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
     // The fourth booking names an agent that does not exist.
     let before = setup.head().await.unwrap();
     let mut sent: Vec<Trial> = (8..16).map(|i| booking(agent, i)).collect();
-    let nobody = Uuid::now_v7();
-    sent[3].agent_id = nobody;
-    let answers = book_together(&db.url, sent.clone()).await;
+    sent[3].agent_id = Uuid::now_v7();
+    let answers = create_together(&db.url, sent.iter().cloned().map(Into::into).collect()).await;
     let mut seqs = Vec::new();
     let mut ids = Vec::new();
     for (i, (trial, answer)) in sent.iter().zip(answers).enumerate() {
@@ -404,9 +449,121 @@ async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
     assert_eq!(setup.head().await.unwrap().seq, before.seq + 7);
     // Refused inside the insert of all eight, the batch was written again booking by booking.
     assert_eq!(
-        written_by(&mut conn, &ids).await,
+        written_by(&mut conn, "trial", &ids).await,
         (1, 7),
         "one transaction, an insert per booking"
+    );
+
+    let report = setup.verify(&[]).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    drop(conn);
+    db.drop_db().await;
+}
+
+/// Makes the `i`th record of a kind, naming the catalog's records and a team.
+type MakeRecord = fn(usize, &Ids, Uuid) -> Record;
+
+/// Industries, skills, teams and agents created in one batch are inserted by one statement per
+/// kind (base rows and the kind's rows together), each read back as committed; a skill whose
+/// name is taken fails alone among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catalog_creations_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
+    let Some(db) = TestDb::new("group_commit_catalog").await else {
+        return;
+    };
+    let setup = db.store().await;
+    let ids = small_catalog(&setup).await;
+    let team_id = setup
+        .commit(Change::create(team("Existing team", &ids), "setup"))
+        .await
+        .unwrap()
+        .record
+        .id();
+    let mut conn = db.superuser().await;
+    count_inserts(
+        &mut conn,
+        &["base_entity", "industry", "skill", "team", "agent"],
+    )
+    .await;
+
+    let kinds: [(&str, MakeRecord); 4] = [
+        ("industry", |i, _, _| {
+            industry(&format!("Industry {i}")).into()
+        }),
+        ("skill", |i, _, _| skill(&format!("Skill {i}")).into()),
+        ("team", |i, ids, _| team(&format!("Team {i}"), ids).into()),
+        ("agent", |i, ids, team| {
+            agent(
+                &format!("Agent {i}"),
+                ids,
+                i.is_multiple_of(2).then_some(team),
+            )
+            .into()
+        }),
+    ];
+    for (table, make) in kinds {
+        let before = setup.head().await.unwrap();
+        let sent: Vec<Record> = (0..6).map(|i| make(i, &ids, team_id)).collect();
+        let answers = create_together(&db.url, sent.clone()).await;
+        let mut seqs = Vec::new();
+        for (record, answer) in sent.iter().zip(answers) {
+            let done = answer.unwrap();
+            seqs.push(done.entry.seq);
+            let stored = setup
+                .get(Some(record.kind()), record.id())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(stored, done.record, "{table}");
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (before.seq + 1..=before.seq + 6).collect::<Vec<_>>());
+        let written: Vec<Uuid> = sent.iter().map(Record::id).collect();
+        assert_eq!(
+            written_by(&mut conn, table, &written).await,
+            (1, 1),
+            "{table}: one transaction, one insert statement"
+        );
+        assert_eq!(written_by(&mut conn, "base_entity", &written).await, (1, 1));
+    }
+
+    // The third skill takes the name of one created above.
+    let before = setup.head().await.unwrap();
+    let mut sent: Vec<Record> = (10..16)
+        .map(|i| skill(&format!("Skill {i}")).into())
+        .collect();
+    sent[2] = skill("SKILL 1").into();
+    let answers = create_together(&db.url, sent.clone()).await;
+    let mut committed = Vec::new();
+    for (i, (record, answer)) in sent.iter().zip(answers).enumerate() {
+        if i == 2 {
+            assert!(
+                matches!(
+                    answer,
+                    Err(StoreError::Duplicate {
+                        kind: Kind::Skill,
+                        field: "name"
+                    })
+                ),
+                "{answer:?}"
+            );
+            assert!(
+                setup
+                    .get(Some(Kind::Skill), record.id())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        } else {
+            answer.unwrap();
+            committed.push(record.id());
+        }
+    }
+    assert_eq!(setup.head().await.unwrap().seq, before.seq + 5);
+    assert_eq!(
+        written_by(&mut conn, "skill", &committed).await,
+        (1, 5),
+        "one transaction, an insert per skill"
     );
 
     let report = setup.verify(&[]).await.unwrap();

@@ -48,6 +48,7 @@ use super::sql;
 use super::write::{self, Staged, to_i64};
 use crate::audit::Head;
 use crate::error::Cause;
+use crate::model::Kind;
 use crate::store::{Change, Committed, StoreError, StoreResult};
 
 /// How changes are grouped into commits.
@@ -370,30 +371,40 @@ enum Tried {
 /// failed) none does and the batch comes back to be written unit by unit. `Err` when the
 /// transaction itself failed after every unit was written (then nothing of the batch committed).
 ///
-/// Bookings side by side in the queue (units of one trial creation each, every `POST /trials`)
-/// are inserted by one statement instead of one each: a batch of 32 made 32 round trips to the
-/// database before it could take the head. They depend on nothing else in the batch, and a
-/// booking refused among them fails that statement, so the batch is written again unit by unit
-/// and the booking fails alone.
+/// Creations of one kind side by side in the queue (units of one change each: every
+/// `POST /trials`, every skill or agent created; see [`write::written_together`]) are inserted
+/// by one statement instead of one each: a batch of 32 made 32 round trips to the database
+/// before it could take the head. The queue's order is kept (a run ends where another kind
+/// begins, so an agent still comes after the skill it names), and a creation refused among
+/// them fails that statement, so the batch is written again unit by unit and it fails alone.
 async fn commit_optimistic(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Tried> {
     let mut tx = pool.begin().await.map_err(store_error)?;
     let mut staged = Vec::with_capacity(units.len());
     let mut next = 0;
     while next < units.len() {
-        // Consecutive bookings (units of one trial creation each) are written in one statement.
-        let bookings = units[next..].iter().take_while(|u| is_booking(u)).count();
-        let written = if bookings > 1 {
-            let changes = units[next..next + bookings]
+        // Consecutive creations of one kind (units of one change each: bookings, skills, agents
+        // …) are written in one statement.
+        let kind = together(&units[next]);
+        let run = match kind {
+            Some(kind) => units[next..]
                 .iter()
-                .flat_map(|u| u.iter().cloned())
-                .collect();
-            write::stage_trial_creations(&mut tx, changes)
+                .take_while(|u| together(u) == Some(kind))
+                .count(),
+            None => 1,
+        };
+        let written = match kind {
+            Some(kind) if run > 1 => {
+                let changes = units[next..next + run]
+                    .iter()
+                    .flat_map(|u| u.iter().cloned())
+                    .collect();
+                write::stage_creations(&mut tx, kind, changes)
+                    .await
+                    .map(|all| all.into_iter().map(|s| Outcome::Staged(vec![s])).collect())
+            }
+            _ => stage_unit(&mut tx, units[next].clone())
                 .await
-                .map(|all| all.into_iter().map(|s| Outcome::Staged(vec![s])).collect())
-        } else {
-            stage_unit(&mut tx, units[next].clone())
-                .await
-                .map(|unit| vec![Outcome::Staged(unit)])
+                .map(|unit| vec![Outcome::Staged(unit)]),
         };
         match written {
             Ok(outcomes) => staged.extend(outcomes),
@@ -403,15 +414,18 @@ async fn commit_optimistic(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResul
                 return Ok(Tried::UnitFailed(units));
             }
         }
-        next += bookings.max(1);
+        next += run;
     }
     append_and_commit(tx, staged).await.map(Tried::Committed)
 }
 
-/// A unit of one change that creates a trial (a booking), which can be written together with
-/// the bookings beside it.
-fn is_booking(unit: &[Change]) -> bool {
-    matches!(unit, [change] if write::is_plain_trial_creation(change))
+/// The kind of the creations a unit can be written together with: a unit of one change that
+/// [`write::written_together`] admits.
+fn together(unit: &[Change]) -> Option<Kind> {
+    match unit {
+        [change] => write::written_together(change),
+        _ => None,
+    }
 }
 
 /// One transaction for the whole batch; `Err` when the transaction itself failed (then nothing

@@ -408,7 +408,7 @@ pub(super) const APPEND_BATCH: &str = concat!(
         where p.id = l.id and p.id = any($13::uuid[])"
 );
 
-/// Trials created together (`write::stage_trial_creations`): the columns `write_trial` inserts
+/// Trials created together (`write::stage_creations`): the columns `write_trial` inserts
 /// one by one, one array each; `$13`, the zero hash, stands until the append sets each trial's.
 pub(super) const INSERT_TRIALS: &str = "insert into trial (id, agent_id, customer_name, \
     customer_email, company, phone, start_date, end_date, status, created_at, updated_at, version, \

@@ -89,24 +89,39 @@ impl Staged {
     }
 }
 
-/// Whether a change creates a trial that [`stage_trial_creations`] can write together with
-/// others: no deliverables yet (every booking), no vector (trials have none).
-pub(super) fn is_plain_trial_creation(change: &Change) -> bool {
-    change.expected_version.is_none()
-        && change.embedding.is_none()
-        && matches!(&change.record, Record::Trial(t) if t.deliverables.is_empty())
+/// The kind of the creations a change can be written together with ([`stage_creations`]), if
+/// any: a trial with no deliverables yet (every booking), or an industry, skill, team or agent
+/// with no vector (on PostgreSQL a record's vector follows its commit). A job role's skills are
+/// rows of their own, so job roles are written one by one, as are jobs and precedent seeds.
+pub(super) fn written_together(change: &Change) -> Option<Kind> {
+    if change.expected_version.is_some() || change.embedding.is_some() {
+        return None;
+    }
+    match &change.record {
+        Record::Trial(t) if t.deliverables.is_empty() => Some(Kind::Trial),
+        Record::Industry(_) | Record::Skill(_) | Record::Team(_) | Record::Agent(_) => {
+            Some(change.record.kind())
+        }
+        _ => None,
+    }
 }
 
-/// Writes trial creations (each [`is_plain_trial_creation`]) in one statement, as [`stage`]
-/// writes them one by one: one round trip for a batch's bookings instead of one each.
-pub(super) async fn stage_trial_creations(
+/// Writes creations of one kind (each [`written_together`] as `kind`) in one statement, as
+/// [`stage`] writes them one by one: one round trip for them all instead of one each.
+pub(super) async fn stage_creations(
     conn: &mut PgConnection,
+    kind: Kind,
     changes: Vec<Change>,
 ) -> StoreResult<Vec<Staged>> {
-    let n = changes.len();
-    let mut staged = Vec::with_capacity(n);
-    let mut columns = TrialColumns::with_capacity(n);
+    let mut staged = Vec::with_capacity(changes.len());
     for change in changes {
+        if written_together(&change) != Some(kind) {
+            return Err(StoreError::Internal(Cause::from(format!(
+                "a {} {} among {kind} creations",
+                change.record.kind(),
+                change.action
+            ))));
+        }
         let Change {
             mut record,
             expected_version,
@@ -115,27 +130,103 @@ pub(super) async fn stage_trial_creations(
             ..
         } = change;
         let entry = crate::store::next_entry(&mut record, expected_version, &action, actor)?;
-        let Record::Trial(t) = &record else {
-            return Err(StoreError::Internal(Cause::from(format!(
-                "a {} among trial creations",
-                record.kind()
-            ))));
-        };
-        columns.push(t)?;
         staged.push(Staged { record, entry });
     }
-    let done = columns
-        .bind(sqlx::query(sql::INSERT_TRIALS))
+    let query = if kind == Kind::Trial {
+        let mut columns = TrialColumns::with_capacity(staged.len());
+        for s in &staged {
+            if let Record::Trial(t) = &s.record {
+                columns.push(t)?;
+            }
+        }
+        columns.bind(sqlx::query(sql::INSERT_TRIALS))
+    } else {
+        catalog_columns(kind, &staged)?
+    };
+    let done = query
         .execute(conn)
         .await
-        .map_err(|e| write_error(e, Kind::Trial))?;
-    if done.rows_affected() != u64::try_from(n).unwrap_or(u64::MAX) {
+        .map_err(|e| write_error(e, kind))?;
+    if done.rows_affected() != u64::try_from(staged.len()).unwrap_or(u64::MAX) {
         return Err(StoreError::Internal(Cause::from(format!(
-            "{} of {n} trials inserted",
-            done.rows_affected()
+            "{} of {} {kind} records inserted",
+            done.rows_affected(),
+            staged.len()
         ))));
     }
     Ok(staged)
+}
+
+type PgQuery = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// The statement that inserts catalog records of one kind (each [`written_together`] as
+/// `kind`), with their columns bound as arrays (`INSERT_INDUSTRIES` and the others): id, name,
+/// description, name key, the record's JSON and its version hash, then the kind's own columns.
+fn catalog_columns(kind: Kind, staged: &[Staged]) -> StoreResult<PgQuery> {
+    let n = staged.len();
+    let mut id = Vec::with_capacity(n);
+    let mut name = Vec::with_capacity(n);
+    let mut description = Vec::with_capacity(n);
+    let mut name_key = Vec::with_capacity(n);
+    let mut json = Vec::with_capacity(n);
+    let mut hash = Vec::with_capacity(n);
+    // The kind's own columns: a skill's category; a team's or an agent's references.
+    let mut category = Vec::new();
+    let mut refs: [Vec<Option<Uuid>>; 4] = Default::default();
+    for s in staged {
+        let record = &s.record;
+        let (record_name, record_description) = match record {
+            Record::Industry(e) => (&e.body.name, &e.body.description),
+            Record::Skill(e) => {
+                category.push(e.body.category.as_str());
+                (&e.body.name, &e.body.description)
+            }
+            Record::Team(e) => {
+                refs[0].push(Some(e.body.job_role_id));
+                refs[1].push(e.body.industry_id);
+                (&e.body.name, &e.body.description)
+            }
+            Record::Agent(e) => {
+                refs[0].push(Some(e.body.skill_id));
+                refs[1].push(Some(e.body.job_role_id));
+                refs[2].push(e.body.team_id);
+                refs[3].push(Some(e.body.industry_id));
+                (&e.body.name, &e.body.description)
+            }
+            other => {
+                return Err(StoreError::Internal(Cause::from(format!(
+                    "a {} among {kind} creations",
+                    other.kind()
+                ))));
+            }
+        };
+        id.push(record.id());
+        name.push(record_name.as_str().to_owned());
+        description.push(record_description.as_str().to_owned());
+        name_key.push(record_name.unique_key(kind));
+        json.push(Json(record_json(record)?));
+        hash.push(version_hash(record));
+    }
+    let sql = match kind {
+        Kind::Industry => INSERT_INDUSTRIES,
+        Kind::Skill => INSERT_SKILLS,
+        Kind::Team => INSERT_TEAMS,
+        _ => INSERT_AGENTS,
+    };
+    let query = sqlx::query(sql)
+        .bind(id)
+        .bind(name)
+        .bind(description)
+        .bind(name_key)
+        .bind(json)
+        .bind(hash);
+    let [first, second, third, fourth] = refs;
+    Ok(match kind {
+        Kind::Skill => query.bind(category),
+        Kind::Team => query.bind(first).bind(second),
+        Kind::Agent => query.bind(first).bind(second).bind(third).bind(fourth),
+        _ => query,
+    })
 }
 
 /// The columns of trials to insert, one array each (`sql::INSERT_TRIALS`).
@@ -191,10 +282,7 @@ impl TrialColumns {
         Ok(())
     }
 
-    fn bind(
-        self,
-        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn bind(self, query: PgQuery) -> PgQuery {
         query
             .bind(self.id)
             .bind(self.agent_id)
@@ -340,22 +428,52 @@ fn version_hash(record: &Record) -> Vec<u8> {
 macro_rules! insert_base {
     ($json:literal, $hash:literal) => {
         concat!(
-            "with base as (insert into base_entity (id, entity_type, external_id, created_at, \
-                updated_at, deleted_at, status, version, version_hash, amendment_history, \
-                l0_compliance_status, amendment_alignment, certification, append_only, \
-                tamper_proof, hash_chain_sha256, tags, custom_attributes, governance_notes, \
-                parent_id, child_ids, governance_agent_id) \
-            select r.id, r.entity_type, r.external_id, r.created_at, r.updated_at, \
-                r.deleted_at, r.status, r.version, ",
+            base_insert_columns!(),
             $hash,
-            ", r.amendment_history, r.l0_compliance_status, r.amendment_alignment, \
-                r.certification, r.append_only, r.tamper_proof, r.hash_chain_sha256, r.tags, \
-                r.custom_attributes, r.governance_notes, r.parent_id, r.child_ids, \
-                r.governance_agent_id \
-            from jsonb_populate_record(null::base_entity, ",
+            base_insert_rest!(),
+            "jsonb_populate_record(null::base_entity, ",
             $json,
             ") as r) "
         )
+    };
+}
+
+/// The base rows' insert for records inserted together: `$5` holds their JSON, `$6` their
+/// version hashes.
+macro_rules! insert_bases {
+    () => {
+        concat!(
+            base_insert_columns!(),
+            "u.hash",
+            base_insert_rest!(),
+            "unnest($5::jsonb[], $6::bytea[]) as u(record, hash), \
+             jsonb_populate_record(null::base_entity, u.record) as r) "
+        )
+    };
+}
+
+/// `insert_base!` and `insert_bases!` up to the version hash, which each takes from its own
+/// source.
+macro_rules! base_insert_columns {
+    () => {
+        "with base as (insert into base_entity (id, entity_type, external_id, created_at, \
+            updated_at, deleted_at, status, version, version_hash, amendment_history, \
+            l0_compliance_status, amendment_alignment, certification, append_only, \
+            tamper_proof, hash_chain_sha256, tags, custom_attributes, governance_notes, \
+            parent_id, child_ids, governance_agent_id) \
+        select r.id, r.entity_type, r.external_id, r.created_at, r.updated_at, \
+            r.deleted_at, r.status, r.version, "
+    };
+}
+
+/// `insert_base!` and `insert_bases!` after the version hash, up to the row source `r`.
+macro_rules! base_insert_rest {
+    () => {
+        ", r.amendment_history, r.l0_compliance_status, r.amendment_alignment, \
+            r.certification, r.append_only, r.tamper_proof, r.hash_chain_sha256, r.tags, \
+            r.custom_attributes, r.governance_notes, r.parent_id, r.child_ids, \
+            r.governance_agent_id \
+        from "
     };
 }
 
@@ -472,6 +590,36 @@ const INSERT_AGENT: &str = concat!(
     insert_base!("$9", "$10"),
     "insert into agent (id, name, description, skill_id, job_role_id, team_id, industry_id, \
      name_key) values ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+/// Records of one kind created together (`stage_creations`): `$1` to `$6` as `insert_bases!`
+/// reads them, then the kind's own columns, one array each.
+const INSERT_INDUSTRIES: &str = concat!(
+    insert_bases!(),
+    "insert into industry (id, name, description, name_key) \
+     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
+);
+const INSERT_SKILLS: &str = concat!(
+    insert_bases!(),
+    "insert into skill (id, name, description, category, name_key) \
+     select id, name, description, category, name_key \
+     from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $7::text[]) \
+       as k(id, name, description, name_key, category)"
+);
+const INSERT_TEAMS: &str = concat!(
+    insert_bases!(),
+    "insert into team (id, name, description, job_role_id, industry_id, name_key) \
+     select id, name, description, job_role_id, industry_id, name_key \
+     from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $7::uuid[], $8::uuid[]) \
+       as k(id, name, description, name_key, job_role_id, industry_id)"
+);
+const INSERT_AGENTS: &str = concat!(
+    insert_bases!(),
+    "insert into agent (id, name, description, skill_id, job_role_id, team_id, industry_id, \
+       name_key) \
+     select id, name, description, skill_id, job_role_id, team_id, industry_id, name_key \
+     from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $7::uuid[], $8::uuid[], \
+       $9::uuid[], $10::uuid[]) \
+       as k(id, name, description, name_key, skill_id, job_role_id, team_id, industry_id)"
 );
 const UPDATE_AGENT: &str = concat!(
     update_base!("$9", "$10", "$11"),
