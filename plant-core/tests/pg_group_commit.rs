@@ -8,9 +8,9 @@
 //! own errors and leave nothing behind; the others commit in one transaction (their entries
 //! share one `xmin`), with consecutive seqs right after the head, and the chain verifies.
 //!
-//! Creations of one kind grouped into one batch (bookings, industries, skills, teams, agents)
-//! are inserted by one statement (counted by statement-level triggers the tests add), and one
-//! refused among them still fails alone.
+//! Creations of one kind grouped into one batch (bookings, jobs, industries, skills, teams,
+//! agents) are inserted by one statement (counted by statement-level triggers the tests add),
+//! and one refused among them still fails alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod pg_support;
@@ -20,8 +20,8 @@ use std::time::Duration;
 use pg_support::TestDb;
 use plant_core::Timestamp;
 use plant_core::model::{
-    Agent, Category, Description, Email, Entity, Industry, JobRole, Kind, Name, Record, Seniority,
-    Skill, Team, Trial, TrialStatus,
+    Agent, Category, Description, Email, Entity, Industry, Job, JobRole, JobStatus, Kind, Name,
+    Record, Seniority, Skill, Team, Trial, TrialStatus,
 };
 use plant_core::store::postgres::{GroupCommit, PgConfig, PgStore};
 use plant_core::store::{Action, Change, Committed, Store, StoreError, StoreResult};
@@ -289,6 +289,26 @@ fn booking(agent_id: Uuid, i: usize) -> Trial {
     }
 }
 
+fn job(agent_id: Uuid, trial_id: Option<Uuid>, i: usize) -> Job {
+    let t = Timestamp::now();
+    Job {
+        id: Uuid::now_v7(),
+        agent_id,
+        trial_id,
+        title: Name::parse(&format!("Run {i}")).unwrap(),
+        input: serde_json::json!({"run": i, "topic": "grouped", "tags": ["a", "b"]}),
+        status: JobStatus::Queued,
+        output: None,
+        error: None,
+        created_at: t,
+        updated_at: t,
+        started_at: None,
+        finished_at: None,
+        version: 0,
+        version_hash: None,
+    }
+}
+
 /// Sends the creations of `records` at once to a store whose single appender waits for all of
 /// them, and returns each one's answer, in the order sent.
 async fn create_together(url: &str, records: Vec<Record>) -> Vec<StoreResult<Committed>> {
@@ -339,10 +359,9 @@ async fn count_inserts(conn: &mut sqlx::PgConnection, tables: &[&str]) {
 /// the statements since the last call. A catalog record's transaction is its base row's: the
 /// kind's row may have been written again since, when its vector was stored.
 async fn written_by(conn: &mut sqlx::PgConnection, table: &str, ids: &[Uuid]) -> (i64, i64) {
-    let rows = if table == "trial" {
-        "trial"
-    } else {
-        "base_entity"
+    let rows = match table {
+        "trial" | "job" => table,
+        _ => "base_entity",
     };
     let transactions = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select count(distinct xmin::text) from {rows} where id = any($1)"
@@ -364,16 +383,16 @@ async fn written_by(conn: &mut sqlx::PgConnection, table: &str, ids: &[Uuid]) ->
 
 /// Bookings (every `POST /trials`) grouped into one batch are inserted by one statement, each
 /// as it would be alone; a booking refused among them (its agent does not exist) fails alone,
-/// and the others commit together with consecutive seqs.
+/// and the others commit together with consecutive seqs. Jobs (every agent run) likewise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
+async fn bookings_and_jobs_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
     let Some(db) = TestDb::new("group_commit_bookings").await else {
         return;
     };
     let setup = db.store().await;
     let agent = small_catalog(&setup).await.agent;
     let mut conn = db.superuser().await;
-    count_inserts(&mut conn, &["trial"]).await;
+    count_inserts(&mut conn, &["trial", "job"]).await;
 
     let before = setup.head().await.unwrap();
     let sent: Vec<Trial> = (0..8).map(|i| booking(agent, i)).collect();
@@ -452,6 +471,27 @@ async fn bookings_in_a_batch_are_one_insert_and_a_refused_one_fails_alone() {
         written_by(&mut conn, "trial", &ids).await,
         (1, 7),
         "one transaction, an insert per booking"
+    );
+
+    // Jobs, some within a trial booked above.
+    let sent: Vec<Job> = (0..6_usize)
+        .map(|i| job(agent, i.is_multiple_of(2).then_some(ids[0]), i))
+        .collect();
+    let answers = create_together(&db.url, sent.iter().cloned().map(Into::into).collect()).await;
+    for (job, answer) in sent.iter().zip(answers) {
+        let done = answer.unwrap();
+        let stored = setup.get(Some(Kind::Job), job.id).await.unwrap().unwrap();
+        assert_eq!(stored, done.record);
+        let Record::Job(stored) = stored else {
+            panic!("a job")
+        };
+        assert_eq!((&stored.input, stored.trial_id), (&job.input, job.trial_id));
+    }
+    let ids: Vec<Uuid> = sent.iter().map(|j| j.id).collect();
+    assert_eq!(
+        written_by(&mut conn, "job", &ids).await,
+        (1, 1),
+        "jobs: one transaction, one insert statement"
     );
 
     let report = setup.verify(&[]).await.unwrap();

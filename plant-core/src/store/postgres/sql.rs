@@ -420,6 +420,16 @@ pub(super) const INSERT_TRIALS: &str = "insert into trial (id, agent_id, custome
         $12::bigint[]) as t(id, agent_id, customer_name, customer_email, company, phone, \
         start_date, end_date, status, created_at, updated_at, version)";
 
+/// Jobs created together (`write::stage_creations`), as `INSERT_TRIALS` for trials.
+pub(super) const INSERT_JOBS: &str = "insert into job (id, agent_id, trial_id, title, input, \
+    status, output, error, created_at, updated_at, started_at, finished_at, version, version_hash) \
+    select id, agent_id, trial_id, title, input, status, output, error, created_at, updated_at, \
+        started_at, finished_at, version, $14::bytea \
+    from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::text[], \
+        $7::jsonb[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], \
+        $12::timestamptz[], $13::bigint[]) as j(id, agent_id, trial_id, title, input, status, \
+        output, error, created_at, updated_at, started_at, finished_at, version)";
+
 pub(super) const INSERT_CHECKPOINT: &str = "insert into audit_checkpoint \
     (seq, hash, signed_at, public_key, signature) values ($1, $2, $3, $4, $5) \
     on conflict on constraint audit_checkpoint_pkey do nothing";

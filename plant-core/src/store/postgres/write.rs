@@ -90,15 +90,17 @@ impl Staged {
 }
 
 /// The kind of the creations a change can be written together with ([`stage_creations`]), if
-/// any: a trial with no deliverables yet (every booking), or an industry, skill, team or agent
-/// with no vector (on PostgreSQL a record's vector follows its commit). A job role's skills are
-/// rows of their own, so job roles are written one by one, as are jobs and precedent seeds.
+/// any: a trial with no deliverables yet (every booking), a job (every agent run), or an
+/// industry, skill, team or agent with no vector (on PostgreSQL a record's vector follows its
+/// commit). A job role's skills are rows of their own, so job roles are written one by one, as
+/// are precedent seeds.
 pub(super) fn written_together(change: &Change) -> Option<Kind> {
     if change.expected_version.is_some() || change.embedding.is_some() {
         return None;
     }
     match &change.record {
         Record::Trial(t) if t.deliverables.is_empty() => Some(Kind::Trial),
+        Record::Job(_) => Some(Kind::Job),
         Record::Industry(_) | Record::Skill(_) | Record::Team(_) | Record::Agent(_) => {
             Some(change.record.kind())
         }
@@ -132,16 +134,18 @@ pub(super) async fn stage_creations(
         let entry = crate::store::next_entry(&mut record, expected_version, &action, actor)?;
         staged.push(Staged { record, entry });
     }
-    let query = if kind == Kind::Trial {
-        let mut columns = TrialColumns::with_capacity(staged.len());
-        for s in &staged {
-            if let Record::Trial(t) = &s.record {
-                columns.push(t)?;
+    let query = match kind {
+        Kind::Trial => {
+            let mut columns = TrialColumns::with_capacity(staged.len());
+            for s in &staged {
+                if let Record::Trial(t) = &s.record {
+                    columns.push(t)?;
+                }
             }
+            columns.bind(sqlx::query(sql::INSERT_TRIALS))
         }
-        columns.bind(sqlx::query(sql::INSERT_TRIALS))
-    } else {
-        catalog_columns(kind, &staged)?
+        Kind::Job => job_columns(&staged)?,
+        _ => catalog_columns(kind, &staged)?,
     };
     let done = query
         .execute(conn)
@@ -227,6 +231,61 @@ fn catalog_columns(kind: Kind, staged: &[Staged]) -> StoreResult<PgQuery> {
         Kind::Agent => query.bind(first).bind(second).bind(third).bind(fourth),
         _ => query,
     })
+}
+
+/// The statement that inserts jobs (`sql::INSERT_JOBS`), with the columns `write_job` inserts
+/// one by one bound as arrays.
+fn job_columns(staged: &[Staged]) -> StoreResult<PgQuery> {
+    let n = staged.len();
+    let mut id = Vec::with_capacity(n);
+    let mut agent_id = Vec::with_capacity(n);
+    let mut trial_id = Vec::with_capacity(n);
+    let mut title = Vec::with_capacity(n);
+    let mut input = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut output = Vec::with_capacity(n);
+    let mut error = Vec::with_capacity(n);
+    let mut created_at = Vec::with_capacity(n);
+    let mut updated_at = Vec::with_capacity(n);
+    let mut started_at = Vec::with_capacity(n);
+    let mut finished_at = Vec::with_capacity(n);
+    let mut version = Vec::with_capacity(n);
+    for s in staged {
+        let Record::Job(j) = &s.record else {
+            return Err(StoreError::Internal(Cause::from(format!(
+                "a {} among job creations",
+                s.record.kind()
+            ))));
+        };
+        id.push(j.id);
+        agent_id.push(j.agent_id);
+        trial_id.push(j.trial_id);
+        title.push(j.title.as_str().to_owned());
+        input.push(Json(j.input.clone()));
+        status.push(j.status.as_str());
+        output.push(j.output.clone().map(Json));
+        error.push(j.error.clone());
+        created_at.push(j.created_at.as_datetime());
+        updated_at.push(j.updated_at.as_datetime());
+        started_at.push(j.started_at.map(|t| t.as_datetime()));
+        finished_at.push(j.finished_at.map(|t| t.as_datetime()));
+        version.push(to_i64(j.version)?);
+    }
+    Ok(sqlx::query(sql::INSERT_JOBS)
+        .bind(id)
+        .bind(agent_id)
+        .bind(trial_id)
+        .bind(title)
+        .bind(input)
+        .bind(status)
+        .bind(output)
+        .bind(error)
+        .bind(created_at)
+        .bind(updated_at)
+        .bind(started_at)
+        .bind(finished_at)
+        .bind(version)
+        .bind(Hash::ZERO.0.to_vec()))
 }
 
 /// The columns of trials to insert, one array each (`sql::INSERT_TRIALS`).
