@@ -7,9 +7,11 @@
 //! waiting at most [`GroupCommit::max_wait`] for more after the first — and commit it as one
 //! transaction:
 //!
-//! 1. each unit's records are written (`write::stage`) under a savepoint: a unit that fails (a
-//!    name taken, a stale version, a trigger refusing a status move) is rolled back to the
-//!    savepoint and answered with its error, alone; the other units go on;
+//! 1. each unit's records are written (`write::stage`; creations of one kind side by side in one
+//!    statement, `write::stage_creations`). Should a unit fail (a name taken, a stale version, a
+//!    trigger refusing a status move), the batch is rolled back and written again unit by unit,
+//!    each under a savepoint: the failing unit is rolled back to its savepoint and answered with
+//!    its error, alone; the other units go on;
 //! 2. the head row is taken `for update`, the entries of every staged unit are linked after it in
 //!    queue order, and one statement appends them all, moves the head and sets each record's
 //!    chain-derived columns;
