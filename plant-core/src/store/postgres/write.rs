@@ -135,15 +135,7 @@ pub(super) async fn stage_creations(
         staged.push(Staged { record, entry });
     }
     let query = match kind {
-        Kind::Trial => {
-            let mut columns = TrialColumns::with_capacity(staged.len());
-            for s in &staged {
-                if let Record::Trial(t) = &s.record {
-                    columns.push(t)?;
-                }
-            }
-            columns.bind(sqlx::query(sql::INSERT_TRIALS))
-        }
+        Kind::Trial => trial_columns(&staged)?,
         Kind::Job => job_columns(&staged)?,
         _ => catalog_columns(kind, &staged)?,
     };
@@ -288,75 +280,56 @@ fn job_columns(staged: &[Staged]) -> StoreResult<PgQuery> {
         .bind(Hash::ZERO.0.to_vec()))
 }
 
-/// The columns of trials to insert, one array each (`sql::INSERT_TRIALS`).
-struct TrialColumns {
-    id: Vec<Uuid>,
-    agent_id: Vec<Uuid>,
-    customer_name: Vec<String>,
-    customer_email: Vec<String>,
-    company: Vec<Option<String>>,
-    phone: Vec<Option<String>>,
-    start_date: Vec<chrono::DateTime<chrono::Utc>>,
-    end_date: Vec<chrono::DateTime<chrono::Utc>>,
-    status: Vec<&'static str>,
-    created_at: Vec<chrono::DateTime<chrono::Utc>>,
-    updated_at: Vec<chrono::DateTime<chrono::Utc>>,
-    version: Vec<i64>,
-}
-
-impl TrialColumns {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            id: Vec::with_capacity(n),
-            agent_id: Vec::with_capacity(n),
-            customer_name: Vec::with_capacity(n),
-            customer_email: Vec::with_capacity(n),
-            company: Vec::with_capacity(n),
-            phone: Vec::with_capacity(n),
-            start_date: Vec::with_capacity(n),
-            end_date: Vec::with_capacity(n),
-            status: Vec::with_capacity(n),
-            created_at: Vec::with_capacity(n),
-            updated_at: Vec::with_capacity(n),
-            version: Vec::with_capacity(n),
-        }
+/// The statement that inserts trials (`sql::INSERT_TRIALS`), with the columns `write_trial`
+/// inserts one by one bound as arrays.
+fn trial_columns(staged: &[Staged]) -> StoreResult<PgQuery> {
+    let n = staged.len();
+    let mut id = Vec::with_capacity(n);
+    let mut agent_id = Vec::with_capacity(n);
+    let mut customer_name = Vec::with_capacity(n);
+    let mut customer_email = Vec::with_capacity(n);
+    let mut company = Vec::with_capacity(n);
+    let mut phone = Vec::with_capacity(n);
+    let mut start_date = Vec::with_capacity(n);
+    let mut end_date = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut created_at = Vec::with_capacity(n);
+    let mut updated_at = Vec::with_capacity(n);
+    let mut version = Vec::with_capacity(n);
+    for s in staged {
+        let Record::Trial(t) = &s.record else {
+            return Err(StoreError::Internal(Cause::from(format!(
+                "a {} among trial creations",
+                s.record.kind()
+            ))));
+        };
+        id.push(t.id);
+        agent_id.push(t.agent_id);
+        customer_name.push(t.customer_name.as_str().to_owned());
+        customer_email.push(t.customer_email.as_str().to_owned());
+        company.push(t.company.as_ref().map(|c| c.as_str().to_owned()));
+        phone.push(t.phone.as_ref().map(|p| p.as_str().to_owned()));
+        start_date.push(t.start_date.as_datetime());
+        end_date.push(t.end_date.as_datetime());
+        status.push(t.status.as_str());
+        created_at.push(t.created_at.as_datetime());
+        updated_at.push(t.updated_at.as_datetime());
+        version.push(to_i64(t.version)?);
     }
-
-    fn push(&mut self, t: &Trial) -> StoreResult<()> {
-        self.id.push(t.id);
-        self.agent_id.push(t.agent_id);
-        self.customer_name.push(t.customer_name.as_str().to_owned());
-        self.customer_email
-            .push(t.customer_email.as_str().to_owned());
-        self.company
-            .push(t.company.as_ref().map(|c| c.as_str().to_owned()));
-        self.phone
-            .push(t.phone.as_ref().map(|p| p.as_str().to_owned()));
-        self.start_date.push(t.start_date.as_datetime());
-        self.end_date.push(t.end_date.as_datetime());
-        self.status.push(t.status.as_str());
-        self.created_at.push(t.created_at.as_datetime());
-        self.updated_at.push(t.updated_at.as_datetime());
-        self.version.push(to_i64(t.version)?);
-        Ok(())
-    }
-
-    fn bind(self, query: PgQuery) -> PgQuery {
-        query
-            .bind(self.id)
-            .bind(self.agent_id)
-            .bind(self.customer_name)
-            .bind(self.customer_email)
-            .bind(self.company)
-            .bind(self.phone)
-            .bind(self.start_date)
-            .bind(self.end_date)
-            .bind(self.status)
-            .bind(self.created_at)
-            .bind(self.updated_at)
-            .bind(self.version)
-            .bind(Hash::ZERO.0.to_vec())
-    }
+    Ok(sqlx::query(sql::INSERT_TRIALS)
+        .bind(id)
+        .bind(agent_id)
+        .bind(customer_name)
+        .bind(customer_email)
+        .bind(company)
+        .bind(phone)
+        .bind(start_date)
+        .bind(end_date)
+        .bind(status)
+        .bind(created_at)
+        .bind(updated_at)
+        .bind(version)
+        .bind(Hash::ZERO.0.to_vec()))
 }
 
 /// After an update matched no row: the record is gone (or of another kind), or at another version.
