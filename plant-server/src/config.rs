@@ -49,6 +49,9 @@ use std::time::Duration;
 
 use crate::card_signing::{CardKey, CardKeyError};
 
+mod webhooks;
+pub use webhooks::WebhookSettings;
+
 /// The origins allowed by default: the customer portal and platform portal on their usual dev ports.
 pub const DEFAULT_CORS_ORIGINS: &[&str] = &[
     "http://localhost:3000",
@@ -94,7 +97,7 @@ pub struct Config {
     /// the process when neither is set.
     pub card_key: CardKey,
     /// Webhook delivery (`PLANT_WEBHOOK_*`).
-    pub webhooks: crate::webhooks::WebhookSettings,
+    pub webhooks: WebhookSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -373,7 +376,7 @@ impl Config {
                 get("PLANT_CARD_SIGNING_KEY"),
                 get("PLANT_CARD_SIGNING_KEY_FILE"),
             )?,
-            webhooks: crate::webhooks::WebhookSettings::from_lookup(&get)?,
+            webhooks: WebhookSettings::from_lookup(&get)?,
         })
     }
 }

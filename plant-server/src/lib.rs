@@ -8,6 +8,9 @@
 //! - [`state`]: what every request can reach (depends on nothing in `handlers`);
 //! - [`config`], [`startup`], [`logging`], [`metrics`], [`openapi`]: wiring and operations.
 //!
+//! No two source files import each other, directly or through others; `tests/layout.rs` reads the
+//! sources and holds the crate to that, and to the state's independence from `handlers`.
+//!
 //! The binary parses [`config::Config`], sets up [`logging`], binds a listener and calls
 //! [`serve::run`]; tests call `run` on `127.0.0.1:0` with a shutdown future of their own.
 #![forbid(unsafe_code)]

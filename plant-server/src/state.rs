@@ -40,7 +40,7 @@ pub struct Limits {
     /// The longest a read waits for the read model to reach its `min_seq`.
     pub min_seq_wait: Duration,
     /// Webhook targets and delivery.
-    pub webhooks: crate::webhooks::WebhookSettings,
+    pub webhooks: crate::config::WebhookSettings,
 }
 
 impl Limits {

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::routing::get;
 use common::{Options, req, start_with};
 use plant_server::problem::ApiError;
-use plant_server::response::HandlerResult;
+use plant_server::problem::HandlerResult;
 use plant_server::state::AppState;
 
 async fn fails() -> HandlerResult {

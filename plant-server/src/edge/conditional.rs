@@ -11,7 +11,7 @@
 //! - `If-None-Match` on a GET whose 200 carries an `ETag` answers 304 with no body. Entities keep
 //!   their strong `"v<version>"` tag (the one `If-Match` takes); lists and exports carry a weak
 //!   tag made of the model's seq and the request's path and query ([`list_tag`]), which a
-//!   handler can check before doing any work ([`not_modified`]).
+//!   handler can check before doing any work ([`list_tag_or_304`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,6 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, watch};
 
 use crate::problem::ApiError;
-use crate::state::AppState;
 
 /// The read model's seq on every response.
 pub static SEQ_HEADER: HeaderName = HeaderName::from_static("x-plant-seq");
@@ -161,12 +160,11 @@ impl Consistency {
         })
     }
 
-    /// Waits for the model to reach the wanted seq (503 when it does not in time); the seq the
-    /// answer is read at. Call it before the handler runs.
-    pub async fn before(&self, state: &AppState) -> Result<Option<u64>, Response> {
-        let model = state.model_seq();
+    /// Waits up to `wait` for `model` to reach the wanted seq (503 when it does not in time);
+    /// the seq the answer is read at. Call it before the handler runs.
+    pub async fn before(&self, model: &ModelSeq, wait: Duration) -> Result<Option<u64>, Response> {
         match self.wanted {
-            Some(wanted) => match model.reach(wanted, state.limits().min_seq_wait).await {
+            Some(wanted) => match model.reach(wanted, wait).await {
                 Ok(at) => Ok(Some(at)),
                 Err(behind) => {
                     tracing::info!(
@@ -189,14 +187,14 @@ impl Consistency {
     /// tag the client holds. `before` is what [`Self::before`] gave.
     pub async fn answer(
         self,
-        state: &AppState,
+        model: &ModelSeq,
         before: Option<u64>,
         mut response: Response,
     ) -> Response {
         let seq = if self.read {
             before
         } else {
-            state.model_seq().written().await
+            model.written().await
         };
         if let Some(seq) = seq {
             response
@@ -318,14 +316,14 @@ pub fn list_tag(seq: u64, ahead: u64, path: &str, query: Option<&str>) -> ListTa
 /// A list's tag at the model's current seq (read before the list is), or the 304 to answer at
 /// once when the client holds that tag already. `Ok(None)`: no seq to tag with.
 pub async fn list_tag_or_304(
-    state: &AppState,
+    model: &ModelSeq,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Option<ListTag>, crate::response::Response> {
-    let Some(seq) = state.model_seq().now().await else {
+    let Some(seq) = model.now().await else {
         return Ok(None);
     };
-    let tag = list_tag(seq, state.model_seq().ahead(), uri.path(), uri.query());
+    let tag = list_tag(seq, model.ahead(), uri.path(), uri.query());
     if !fresh(headers, &tag.etag) {
         return Ok(Some(tag));
     }

@@ -21,6 +21,9 @@ pub const TYPE_BASE: &str = "https://plant.dev/problems/";
 
 pub use crate::response::PROBLEM_JSON;
 
+/// What a handler returns: its response, or the error the edge renders as problem+json.
+pub type HandlerResult = Result<Response, ApiError>;
+
 /// One failed rule or invalid input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Violation {

@@ -10,6 +10,8 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+use plant_core::model::Kind;
+use plant_core::store::SearchMode;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -61,6 +63,30 @@ pub fn flag(name: &str, text: Option<&str>) -> Result<bool, ApiError> {
         None | Some("false" | "0") => Ok(false),
         Some("true" | "1") => Ok(true),
         Some(_) => Err(ApiError::invalid_field(name, "must be true or false")),
+    }
+}
+
+/// A catalog kind named leniently (`entity_type`, `kind`): 422 naming `field` for an unknown
+/// kind or one outside the catalog.
+pub fn parse_kind(field: &str, raw: &str) -> Result<Kind, ApiError> {
+    let kind = Kind::parse_loose(raw).map_err(|e| ApiError::invalid_field(field, e.to_string()))?;
+    if kind.is_catalog() {
+        Ok(kind)
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            format!("{kind} is not a catalog kind"),
+        ))
+    }
+}
+
+/// The `mode` query parameter: `hybrid` (default), `semantic` or `lexical`; anything else is 422.
+pub fn parse_mode(text: Option<&str>) -> Result<SearchMode, ApiError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(SearchMode::default()),
+        Some(raw) => raw
+            .parse::<SearchMode>()
+            .map_err(|e| ApiError::invalid_field("mode", e)),
     }
 }
 

@@ -19,9 +19,6 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// is, without boxing its body again.
 pub type Response = axum::response::Response;
 
-/// What a handler returns: its response, or the error the edge renders as problem+json.
-pub type HandlerResult = Result<Response, crate::problem::ApiError>;
-
 /// Served when a value cannot be serialised; it never can for our types, but the edge must not panic.
 const SERIALISATION_FAILED: &str = r#"{"type":"https://plant.dev/problems/internal","title":"Internal server error","status":500,"detail":"an unexpected error occurred"}"#;
 

@@ -71,7 +71,10 @@ pub async fn run_app(listener: TcpListener, app: Arc<App>, shutdown: impl Future
 
     let expiry =
         plant_core::catalog::spawn_trial_expiry(app.state.catalog().clone(), TRIAL_EXPIRY_EVERY);
-    let webhooks = crate::webhooks::spawn_worker(&app.state);
+    let webhooks = crate::webhooks::spawn_worker(
+        app.state.catalog().store().clone(),
+        &app.state.limits().webhooks,
+    );
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);

@@ -219,7 +219,10 @@ where
             Handed::Called(self.inner.call(request))
         };
         Box::pin(async move {
-            let response = match consistency.before(&state).await {
+            let response = match consistency
+                .before(state.model_seq(), state.limits().min_seq_wait)
+                .await
+            {
                 Err(behind) => behind,
                 Ok(before) => {
                     let Ok(answered) = match handed {
@@ -230,7 +233,7 @@ where
                         }
                     };
                     consistency
-                        .answer(&state, before, answered.into_response())
+                        .answer(state.model_seq(), before, answered.into_response())
                         .await
                 }
             };

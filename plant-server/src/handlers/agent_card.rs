@@ -27,8 +27,7 @@ use serde_json::{Value, json};
 
 use crate::card_signing::JWKS_PATH;
 use crate::extract::{Id, Query};
-use crate::problem::ApiError;
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult};
 use crate::response::json_response;
 use crate::state::AppState;
 

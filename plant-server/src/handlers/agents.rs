@@ -11,9 +11,8 @@ use uuid::Uuid;
 
 use crate::extract::{Agent, Authorized, DryRun, Genesis, Id, OptionalJson, Query};
 use crate::handlers::catalog::{would_be, writer};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, HandlerResult};
 use crate::query::parse_uuid;
-use crate::response::HandlerResult;
 use crate::response::json_response;
 use crate::state::AppState;
 use crate::wire::{Names, RecordOut, entity_response, record_out};

@@ -6,10 +6,9 @@ use http::{HeaderMap, StatusCode, Uri, header};
 use serde::Deserialize;
 
 use crate::extract::{Authorized, Id, Operator, Query};
-use crate::handlers::certify::parse_kind;
 use crate::headers::next_link;
-use crate::query::number;
-use crate::response::HandlerResult;
+use crate::problem::HandlerResult;
+use crate::query::{number, parse_kind};
 use crate::response::{json_bytes_response, json_response};
 use crate::state::AppState;
 
@@ -77,7 +76,7 @@ pub async fn export(
     Query(query): Query<ExportQuery>,
 ) -> HandlerResult {
     // Tagged like a list (the model's seq and the query): If-None-Match answers 304 at once.
-    let tag = match crate::conditional::list_tag_or_304(&state, &uri, &headers).await {
+    let tag = match crate::conditional::list_tag_or_304(state.model_seq(), &uri, &headers).await {
         Ok(tag) => tag,
         Err(not_modified) => return Ok(not_modified),
     };

@@ -16,9 +16,8 @@ use crate::body::from_value;
 use crate::conditional;
 use crate::headers::{IfMatch, etag, next_link};
 use crate::pages::{Key, Page};
-use crate::problem::ApiError;
-use crate::query::{Paging, keyword, uuid_opt};
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult};
+use crate::query::{Paging, keyword, parse_mode, uuid_opt};
 use crate::response::{json_bytes_response, json_response};
 use crate::state::AppState;
 use crate::wire::{self, created_response, cursor_of, entity_response, history_json};
@@ -161,7 +160,7 @@ pub async fn list(
 ) -> HandlerResult {
     let query = list_query(&params, kind, paging)?;
     let form = Form::of_list(params.full.as_deref())?;
-    let tag = match conditional::list_tag_or_304(&state, &uri, &headers).await {
+    let tag = match conditional::list_tag_or_304(state.model_seq(), &uri, &headers).await {
         Ok(tag) => tag,
         Err(not_modified) => return Ok(not_modified),
     };
@@ -169,7 +168,7 @@ pub async fn list(
         && let Some(text) = &params.q
     {
         // Ranked by vectors, which follow the commit: not a function of the seq alone.
-        let mode = crate::handlers::search::parse_mode(params.mode.as_deref())?;
+        let mode = parse_mode(params.mode.as_deref())?;
         let mut query = query;
         if !named_industry(&state, &params, &mut query).await? {
             let empty = Page::empty_list().into_response();
@@ -388,7 +387,7 @@ pub async fn history(
     uri: Uri,
     headers: HeaderMap,
 ) -> HandlerResult {
-    let tag = match conditional::list_tag_or_304(&state, &uri, &headers).await {
+    let tag = match conditional::list_tag_or_304(state.model_seq(), &uri, &headers).await {
         Ok(tag) => tag,
         Err(not_modified) => return Ok(not_modified),
     };

@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use crate::extract::{Authorized, DryRun, Genesis, Id, Json};
 use crate::handlers::catalog::{would_be, writer};
-use crate::problem::{ApiError, Violation};
-use crate::query::parse_uuid;
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult, Violation};
+use crate::query::{parse_kind, parse_uuid};
 use crate::response::json_response;
 use crate::state::AppState;
 use crate::wire::entity_response;
@@ -72,19 +71,6 @@ impl From<&ApiError> for BatchError {
             title: err.slug_and_title().1,
             detail: err.detail(),
         }
-    }
-}
-
-/// Parses `entity_type` leniently: 422 for an unknown or uncertifiable kind.
-pub fn parse_kind(field: &str, raw: &str) -> Result<Kind, ApiError> {
-    let kind = Kind::parse_loose(raw).map_err(|e| ApiError::invalid_field(field, e.to_string()))?;
-    if kind.is_catalog() {
-        Ok(kind)
-    } else {
-        Err(ApiError::invalid_field(
-            field,
-            format!("{kind} is not a catalog kind"),
-        ))
     }
 }
 

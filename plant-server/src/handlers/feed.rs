@@ -26,9 +26,8 @@ use plant_core::store::StoreResult;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use crate::extract::{Authorized, Instance, Operator, Query};
-use crate::problem::{PROBLEM_JSON, Problem, TYPE_BASE};
+use crate::problem::{HandlerResult, PROBLEM_JSON, Problem, TYPE_BASE};
 use crate::query::number;
-use crate::response::HandlerResult;
 use crate::response::{Response, json_response, json_response_with_type};
 use crate::state::AppState;
 

@@ -15,9 +15,8 @@ use crate::handlers::catalog::{collection, writer};
 use crate::handlers::trials::optional_if_match;
 use crate::handlers::versions;
 use crate::headers::{etag, location};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, HandlerResult};
 use crate::query::{Paging, keyword, uuid_opt};
-use crate::response::HandlerResult;
 use crate::response::json_response;
 use crate::state::AppState;
 

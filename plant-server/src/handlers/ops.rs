@@ -5,8 +5,7 @@ use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::{ApiError, Problem};
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult, Problem};
 use crate::response::json_bytes_response;
 use crate::state::AppState;
 

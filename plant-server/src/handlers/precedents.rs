@@ -13,9 +13,8 @@ use utoipa::ToSchema;
 use crate::extract::{Authorized, DryRun, Genesis, Json, Params, Query};
 use crate::handlers::catalog::writer;
 use crate::handlers::versions;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, HandlerResult};
 use crate::query::number;
-use crate::response::HandlerResult;
 use crate::response::json_response;
 use crate::state::AppState;
 

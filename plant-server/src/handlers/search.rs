@@ -6,10 +6,8 @@ use plant_core::store::{SearchHit, SearchMode};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::Query;
-use crate::handlers::certify::parse_kind;
-use crate::problem::ApiError;
-use crate::query::number;
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult};
+use crate::query::{number, parse_kind, parse_mode};
 use crate::response::json_response;
 use crate::state::AppState;
 
@@ -20,16 +18,6 @@ pub struct SearchQuery {
     kind: Option<String>,
     k: Option<String>,
     mode: Option<String>,
-}
-
-/// The `mode` query parameter: `hybrid` (default), `semantic` or `lexical`; anything else is 422.
-pub fn parse_mode(text: Option<&str>) -> Result<SearchMode, ApiError> {
-    match text.map(str::trim) {
-        None | Some("") => Ok(SearchMode::default()),
-        Some(raw) => raw
-            .parse::<SearchMode>()
-            .map_err(|e| ApiError::invalid_field("mode", e)),
-    }
 }
 
 /// `GET /search?q=&kind=&k=&mode=`: catalog entries best matching the text, with scores.

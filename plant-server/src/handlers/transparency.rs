@@ -8,9 +8,8 @@ use plant_core::audit::{ProofError, latest_checkpoint_text};
 use serde::Deserialize;
 
 use crate::extract::Query;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, HandlerResult};
 use crate::query::number;
-use crate::response::HandlerResult;
 use crate::response::{Response, full, json_response};
 use crate::state::AppState;
 

@@ -19,9 +19,8 @@ use crate::extract::{
 use crate::handlers::catalog::{collection, writer};
 use crate::handlers::versions;
 use crate::headers::{IfMatch, etag, location};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, HandlerResult};
 use crate::query::{Paging, keyword, uuid_opt};
-use crate::response::HandlerResult;
 use crate::response::{empty, json_response};
 use crate::state::AppState;
 use crate::wire::TrialOut;

@@ -15,9 +15,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::extract::{Authorized, Genesis, Json};
-use crate::handlers::certify::parse_kind;
-use crate::problem::ApiError;
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult};
+use crate::query::parse_kind;
 use crate::response::json_response;
 use crate::state::AppState;
 use crate::wire;

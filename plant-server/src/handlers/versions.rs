@@ -10,8 +10,7 @@ use plant_core::model::Kind;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::problem::ApiError;
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult};
 use crate::response::json_response;
 use crate::state::AppState;
 

@@ -15,8 +15,7 @@ use utoipa::ToSchema;
 use crate::auth::Role;
 use crate::extract::{Authorized, Id, Json, Roles};
 use crate::headers::location;
-use crate::problem::ApiError;
-use crate::response::HandlerResult;
+use crate::problem::{ApiError, HandlerResult};
 use crate::response::{empty, json_response};
 use crate::state::AppState;
 
