@@ -130,13 +130,7 @@ fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let code = code(text);
-        let parent: Vec<String> = module
-            .split("::")
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-            .split_last()
-            .map(|(_, p)| p.to_vec())
-            .unwrap_or_default();
+        let parent = module.rsplit_once("::").map_or("", |(p, _)| p);
         let mut targets = BTreeSet::new();
         let from_root = paths_after(&code, "crate::").into_iter().map(|mut path| {
             if let Some(full) = aliases.get(&path[0]) {
@@ -147,9 +141,10 @@ fn imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
                 path
             }
         });
-        let from_parent = paths_after(&code, "super::")
-            .into_iter()
-            .map(|path| parent.iter().cloned().chain(path).collect::<Vec<_>>());
+        let from_parent = paths_after(&code, "super::").into_iter().map(|path| {
+            let parent = parent.split("::").filter(|s| !s.is_empty());
+            parent.map(str::to_owned).chain(path).collect::<Vec<_>>()
+        });
         for path in from_root.chain(from_parent) {
             if let Some(target) = resolve(&path, &known)
                 && !target.is_empty()
