@@ -226,4 +226,18 @@ proptest! {
             let _ = validate_for_certification(&record, &Context::default());
         }
     }
+
+    /// A record read from its JSON text (as the read model folds a payload) is the record read
+    /// from the parsed value, and the text is refused exactly when the value is.
+    #[test]
+    fn records_read_from_text_as_from_the_parsed_value((value, which) in arb_record()) {
+        let kind = Kind::CATALOG[usize::from(which % 5)];
+        let text = value.to_string();
+        let from_value = Record::from_json(kind, value).map_err(|e| e.to_string());
+        let from_text = Record::from_json_str(kind, &text).map_err(|e| e.to_string());
+        prop_assert_eq!(from_value.is_ok(), from_text.is_ok(), "{:?} / {:?}", from_value, from_text);
+        if let (Ok(a), Ok(b)) = (from_value, from_text) {
+            prop_assert_eq!(a, b);
+        }
+    }
 }

@@ -252,6 +252,21 @@ impl Record {
             Kind::PrecedentSeed => Record::PrecedentSeed(serde_json::from_value(value)?),
         })
     }
+
+    /// [`Record::from_json`] from the JSON text itself: one pass over the text, without the
+    /// intermediate [`Value`] tree (the read model folds every entry's payload this way).
+    pub fn from_json_str(kind: Kind, text: &str) -> Result<Record, serde_json::Error> {
+        Ok(match kind {
+            Kind::Industry => Record::Industry(serde_json::from_str(text)?),
+            Kind::Skill => Record::Skill(serde_json::from_str(text)?),
+            Kind::JobRole => Record::JobRole(serde_json::from_str(text)?),
+            Kind::Team => Record::Team(serde_json::from_str(text)?),
+            Kind::Agent => Record::Agent(serde_json::from_str(text)?),
+            Kind::Trial => Record::Trial(serde_json::from_str(text)?),
+            Kind::Job => Record::Job(serde_json::from_str(text)?),
+            Kind::PrecedentSeed => Record::PrecedentSeed(serde_json::from_str(text)?),
+        })
+    }
 }
 
 macro_rules! record_from {

@@ -96,9 +96,7 @@ impl Projection {
         {
             return Ok(());
         }
-        let value: serde_json::Value = serde_json::from_str(&entry.payload)
-            .map_err(|e| StoreError::Internal(e.to_string().into()))?;
-        let mut record = Record::from_json(kind, value)
+        let mut record = Record::from_json_str(kind, &entry.payload)
             .map_err(|e| StoreError::Internal(e.to_string().into()))?;
         if let (Some(base), Some(old)) =
             (record.base_mut(), previous.as_ref().and_then(|p| p.base()))
