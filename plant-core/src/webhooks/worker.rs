@@ -58,6 +58,11 @@ pub struct WorkerOptions {
     pub batch: u64,
     /// Subscriptions delivered to at once by this process.
     pub concurrency: u32,
+    /// With no active subscription, the least time between two lease queries. Every commit
+    /// moves the signal, so the worker would query once per commit batch in every process for
+    /// nothing; waiting this long lets the signals of a burst start one query. While any
+    /// subscription is active the worker queries on every signal, so deliveries keep up.
+    pub settle: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -68,6 +73,7 @@ impl Default for WorkerOptions {
             poll: Duration::from_secs(1),
             batch: 256,
             concurrency: 32,
+            settle: Duration::from_millis(50),
         }
     }
 }
@@ -156,7 +162,16 @@ pub fn spawn_worker(
 async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: WorkerOptions) {
     let mut signal = store.audit_signal().await.ok().flatten();
     let mut running = JoinSet::new();
+    // When the last lease query found nothing due while no subscription was active.
+    let mut idle_since: Option<Instant> = None;
+    let mut active = Active::default();
     loop {
+        if let Some(at) = idle_since {
+            let rest = options.settle.saturating_sub(at.elapsed());
+            if !rest.is_zero() {
+                tokio::time::sleep(rest).await;
+            }
+        }
         let free = options
             .concurrency
             .saturating_sub(u32::try_from(running.len()).unwrap_or(u32::MAX));
@@ -172,6 +187,12 @@ async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: Work
                 .await
             {
                 Ok(subs) => {
+                    idle_since = None;
+                    if !subs.is_empty() {
+                        active.seen();
+                    } else if !active.any(webhooks).await {
+                        idle_since = Some(Instant::now());
+                    }
                     for sub in subs {
                         let job = Job {
                             store: store.clone(),
@@ -208,6 +229,38 @@ async fn run(store: Arc<dyn Store>, transport: Arc<dyn Transport>, options: Work
             () = poll => {}
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
+    }
+}
+
+/// Whether any subscription is active, read at most once a second: subscriptions change
+/// rarely, and a stale answer only decides whether the next lease query waits
+/// [`WorkerOptions::settle`], never whether it runs.
+#[derive(Default)]
+struct Active {
+    read: Option<(bool, Instant)>,
+}
+
+impl Active {
+    const FRESH: Duration = Duration::from_secs(1);
+
+    async fn any(&mut self, webhooks: &dyn WebhookStore) -> bool {
+        if let Some((any, at)) = self.read
+            && at.elapsed() < Self::FRESH
+        {
+            return any;
+        }
+        // A failed read counts as active: the worker then looks on every signal, as it would
+        // without the settle.
+        let any = webhooks.subscriptions().await.map_or(true, |all| {
+            all.iter().any(|s| s.state == SubscriptionState::Active)
+        });
+        self.read = Some((any, Instant::now()));
+        any
+    }
+
+    /// A lease query found work: a subscription is active.
+    fn seen(&mut self) {
+        self.read = Some((true, Instant::now()));
     }
 }
 
