@@ -241,30 +241,32 @@ impl Record {
 
     /// Reads a record of a known kind from its JSON form (as stored, or as in an audit payload).
     pub fn from_json(kind: Kind, value: Value) -> Result<Record, serde_json::Error> {
-        Ok(match kind {
-            Kind::Industry => Record::Industry(serde_json::from_value(value)?),
-            Kind::Skill => Record::Skill(serde_json::from_value(value)?),
-            Kind::JobRole => Record::JobRole(serde_json::from_value(value)?),
-            Kind::Team => Record::Team(serde_json::from_value(value)?),
-            Kind::Agent => Record::Agent(serde_json::from_value(value)?),
-            Kind::Trial => Record::Trial(serde_json::from_value(value)?),
-            Kind::Job => Record::Job(serde_json::from_value(value)?),
-            Kind::PrecedentSeed => Record::PrecedentSeed(serde_json::from_value(value)?),
-        })
+        Self::deserialize_as(kind, value)
     }
 
     /// [`Record::from_json`] from the JSON text itself: one pass over the text, without the
     /// intermediate [`Value`] tree (the read model folds every entry's payload this way).
     pub fn from_json_str(kind: Kind, text: &str) -> Result<Record, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let record = Self::deserialize_as(kind, &mut de)?;
+        de.end()?;
+        Ok(record)
+    }
+
+    fn deserialize_as<'de, D: serde::Deserializer<'de>>(
+        kind: Kind,
+        de: D,
+    ) -> Result<Record, D::Error> {
+        use serde::Deserialize;
         Ok(match kind {
-            Kind::Industry => Record::Industry(serde_json::from_str(text)?),
-            Kind::Skill => Record::Skill(serde_json::from_str(text)?),
-            Kind::JobRole => Record::JobRole(serde_json::from_str(text)?),
-            Kind::Team => Record::Team(serde_json::from_str(text)?),
-            Kind::Agent => Record::Agent(serde_json::from_str(text)?),
-            Kind::Trial => Record::Trial(serde_json::from_str(text)?),
-            Kind::Job => Record::Job(serde_json::from_str(text)?),
-            Kind::PrecedentSeed => Record::PrecedentSeed(serde_json::from_str(text)?),
+            Kind::Industry => Record::Industry(Deserialize::deserialize(de)?),
+            Kind::Skill => Record::Skill(Deserialize::deserialize(de)?),
+            Kind::JobRole => Record::JobRole(Deserialize::deserialize(de)?),
+            Kind::Team => Record::Team(Deserialize::deserialize(de)?),
+            Kind::Agent => Record::Agent(Deserialize::deserialize(de)?),
+            Kind::Trial => Record::Trial(Deserialize::deserialize(de)?),
+            Kind::Job => Record::Job(Deserialize::deserialize(de)?),
+            Kind::PrecedentSeed => Record::PrecedentSeed(Deserialize::deserialize(de)?),
         })
     }
 }
