@@ -1271,9 +1271,10 @@ async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {
         id_of(&c, Kind::Skill, "SEO").await,
         id_of(&c, Kind::Skill, "Email Marketing").await,
     );
-    let (seo_version, sales_version) = (
+    let (seo_version, sales_version, industry_version) = (
         c.get(Kind::Skill, seo).await.unwrap().version(),
         c.get(Kind::Skill, sales_skill).await.unwrap().version(),
+        c.get(Kind::Industry, sales).await.unwrap().version(),
     );
     let other = |vector: Vec<f32>| StoredEmbedding {
         model: "another-model".into(),
@@ -1295,18 +1296,41 @@ async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {
                 version: sales_version + 1,
                 embedding: other(unit(1)),
             },
+            // Another kind in the same call, and a second vector for a record at a version it
+            // is not at: the first for it stands.
+            EmbeddingAt {
+                kind: Kind::Industry,
+                id: sales,
+                version: industry_version,
+                embedding: other(unit(2)),
+            },
+            EmbeddingAt {
+                kind: Kind::Skill,
+                id: seo,
+                version: seo_version + 3,
+                embedding: other(unit(3)),
+            },
         ])
         .await
         .unwrap();
-    assert_eq!(stored, [true, false]);
-    let stale = c
+    assert_eq!(stored, [true, false, true, false]);
+    let mut stale: Vec<(Kind, Uuid)> = c
         .store()
         .stale_embeddings("hashing-v1", 1000)
         .await
-        .unwrap();
-    assert_eq!(
-        stale.iter().map(|s| (s.kind, s.id)).collect::<Vec<_>>(),
-        [(Kind::Skill, seo)]
+        .unwrap()
+        .iter()
+        .map(|s| (s.kind, s.id))
+        .collect();
+    stale.sort();
+    assert_eq!(stale, [(Kind::Industry, sales), (Kind::Skill, seo)]);
+    // Nothing to store is an empty answer.
+    assert!(
+        c.store()
+            .put_embeddings_at(Vec::new())
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

@@ -38,6 +38,7 @@ mod turn;
 mod url;
 mod write;
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
@@ -315,16 +316,26 @@ impl Store for PgStore {
         write::put_embedding_at(&mut conn, kind, id, version, &embedding).await
     }
 
+    /// One transaction, one statement per kind: a statement per vector was two round trips
+    /// each (an unprepared statement is described first), for every vector of every batch.
     async fn put_embeddings_at(&self, vectors: Vec<EmbeddingAt>) -> StoreResult<Vec<bool>> {
+        if vectors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut kinds: Vec<Kind> = vectors.iter().map(|v| v.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let mut stored = Vec::with_capacity(vectors.len());
-        for v in &vectors {
-            stored.push(
-                write::put_embedding_at(&mut tx, v.kind, v.id, v.version, &v.embedding).await?,
-            );
+        let mut stored = HashSet::with_capacity(vectors.len());
+        for kind in kinds {
+            let of_kind: Vec<&EmbeddingAt> = vectors.iter().filter(|v| v.kind == kind).collect();
+            stored.extend(write::put_embeddings_at(&mut tx, kind, &of_kind).await?);
         }
         tx.commit().await.map_err(store_error)?;
-        Ok(stored)
+        Ok(vectors
+            .iter()
+            .map(|v| stored.contains(&(v.id, v.version)))
+            .collect())
     }
 
     async fn vector_turn(&self) -> StoreResult<crate::store::VectorTurn> {

@@ -408,6 +408,25 @@ pub(super) const APPEND_BATCH: &str = concat!(
         where p.id = l.id and p.id = any($13::uuid[])"
 );
 
+/// Stores vectors of one kind's records ($1 ids, $2 vectors, $3 model ids, $4 the versions whose
+/// text each was computed from), each only while its record is at that version; returns the ids
+/// and versions stored. `id = any($1)` keeps each lookup an index lookup, as in `APPEND_BATCH`.
+macro_rules! put_vectors_at {
+    ($table:literal) => {
+        concat!(
+            "update ",
+            $table,
+            " k set embedding = v.embedding, embedding_model = v.model \
+             from unnest($1::uuid[], $2::vector[], $3::text[], $4::bigint[]) \
+                as v(id, embedding, model, version), base_entity b \
+             where k.id = v.id and k.id = any($1::uuid[]) and b.id = v.id \
+                and b.id = any($1::uuid[]) and b.version = v.version \
+             returning k.id, b.version"
+        )
+    };
+}
+pub(super) use put_vectors_at;
+
 /// Trials created together (`write::stage_creations`): the columns `write_trial` inserts
 /// one by one, one array each; `$13`, the zero hash, stands until the append sets each trial's.
 pub(super) const INSERT_TRIALS: &str = "insert into trial (id, agent_id, customer_name, \

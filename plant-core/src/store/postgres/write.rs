@@ -9,6 +9,8 @@
 //! never waits for the head. Every refusal comes from a named constraint or trigger and is mapped
 //! in `error.rs`.
 
+use std::collections::{BTreeMap, HashSet};
+
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
@@ -20,7 +22,7 @@ use super::sql;
 use crate::audit::{Hash, Head, NewEntry};
 use crate::error::Cause;
 use crate::model::{Base, Job, Kind, Record, Trial};
-use crate::store::{Change, Committed, StoreError, StoreResult, StoredEmbedding};
+use crate::store::{Change, Committed, EmbeddingAt, StoreError, StoreResult, StoredEmbedding};
 
 /// Reads and locks the chain's head for the rest of the transaction.
 pub(super) async fn lock_head(conn: &mut PgConnection) -> StoreResult<Head> {
@@ -439,6 +441,63 @@ pub(super) async fn put_embedding_at(
         .await
         .map_err(|e| write_error(e, kind))?;
     Ok(done.rows_affected() == 1)
+}
+
+/// [`put_embedding_at`] for several vectors of one kind, in one statement: each is stored only
+/// while its record is at its version. Answers the `(id, version)` pairs stored. Of two vectors
+/// for one record at one version the later is written, as one statement after the other would.
+pub(super) async fn put_embeddings_at(
+    conn: &mut PgConnection,
+    kind: Kind,
+    vectors: &[&EmbeddingAt],
+) -> StoreResult<HashSet<(Uuid, u64)>> {
+    let sql = match kind {
+        Kind::Industry => sql::put_vectors_at!("industry"),
+        Kind::Skill => sql::put_vectors_at!("skill"),
+        Kind::JobRole => sql::put_vectors_at!("job_role"),
+        Kind::Agent => sql::put_vectors_at!("agent"),
+        _ => {
+            return Err(StoreError::InvalidChange(Cause::from(format!(
+                "{kind} records are not embedded after their commit"
+            ))));
+        }
+    };
+    // The last vector of each record and version (of a record's versions only the one it is
+    // at matches), in the order of the ids: rows are locked in the order the appenders lock
+    // them (`group::commit_batch`), so the two wait for each other rather than deadlock.
+    let mut last: BTreeMap<(Uuid, u64), &EmbeddingAt> = BTreeMap::new();
+    for v in vectors {
+        last.insert((v.id, v.version), v);
+    }
+    let mut ids = Vec::with_capacity(last.len());
+    let mut embeddings = Vec::with_capacity(last.len());
+    let mut models = Vec::with_capacity(last.len());
+    let mut versions = Vec::with_capacity(last.len());
+    for ((id, version), v) in last {
+        ids.push(id);
+        embeddings.push(pgvector::Vector::from(
+            v.embedding.vector.as_slice().to_vec(),
+        ));
+        models.push(v.embedding.model.as_str());
+        versions.push(to_i64(version)?);
+    }
+    // Planned on each call, as `put_embedding_at`.
+    let rows = sqlx::query(sql)
+        .persistent(false)
+        .bind(ids)
+        .bind(embeddings)
+        .bind(models)
+        .bind(versions)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| write_error(e, kind))?;
+    rows.iter()
+        .map(|row| {
+            let id: Uuid = row.try_get(0).map_err(store_error)?;
+            let version: i64 = row.try_get(1).map_err(store_error)?;
+            Ok((id, to_u64(version, "base_entity.version")?))
+        })
+        .collect()
 }
 
 /// The record's JSON without the version hash, which is bound as bytes.
