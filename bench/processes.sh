@@ -48,15 +48,8 @@ start3() { # "VAR=VALUE ...": three servers with these settings
     for i in $(seq 100); do curl -sf "localhost:$p/health" >/dev/null && break; sleep 0.1; done
   done
 }
-# CPU ticks (user + system) of the given processes, and of the whole machine.
-ticks_of() {
-  local t=0 p
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# shellcheck source=bench/cpu-ticks.sh
+. bench/cpu-ticks.sh
 postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
 pg_pids() { echo "$postmaster"; pgrep -P "$postmaster" || true; }
 tick=$(getconf CLK_TCK)

@@ -28,13 +28,8 @@ export PLANT_JWT_SECRET
 TOKEN=$("$BINS/plant-cli" token --role genesis --ttl 14400 | tail -n 1)
 postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
 tick=$(getconf CLK_TCK)
-ticks_of() {
-  local t=0 p
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+# shellcheck source=bench/cpu-ticks.sh
+. bench/cpu-ticks.sh
 SERVER_PID=
 stop() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; SERVER_PID=; }
 trap stop EXIT

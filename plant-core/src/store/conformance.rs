@@ -1276,40 +1276,26 @@ async fn search_ranks_by_meaning_with_filters(store: Arc<dyn Store>) {
         c.get(Kind::Skill, sales_skill).await.unwrap().version(),
         c.get(Kind::Industry, sales).await.unwrap().version(),
     );
-    let other = |vector: Vec<f32>| StoredEmbedding {
-        model: "another-model".into(),
-        vector: Embedding::from_vec(vector).unwrap(),
-    };
     let unit = |i: usize| (0..DIM).map(|d| if d == i { 1.0 } else { 0.0 }).collect();
+    // A vector of another model for `id` at `version`, the unit vector along axis `i`.
+    let at = |kind: Kind, id: Uuid, version: u64, i: usize| EmbeddingAt {
+        kind,
+        id,
+        version,
+        embedding: StoredEmbedding {
+            model: "another-model".into(),
+            vector: Embedding::from_vec(unit(i)).unwrap(),
+        },
+    };
     let stored = c
         .store()
         .put_embeddings_at(vec![
-            EmbeddingAt {
-                kind: Kind::Skill,
-                id: seo,
-                version: seo_version,
-                embedding: other(unit(0)),
-            },
-            EmbeddingAt {
-                kind: Kind::Skill,
-                id: sales_skill,
-                version: sales_version + 1,
-                embedding: other(unit(1)),
-            },
+            at(Kind::Skill, seo, seo_version, 0),
+            at(Kind::Skill, sales_skill, sales_version + 1, 1),
             // Another kind in the same call, and a second vector for a record at a version it
             // is not at: the first for it stands.
-            EmbeddingAt {
-                kind: Kind::Industry,
-                id: sales,
-                version: industry_version,
-                embedding: other(unit(2)),
-            },
-            EmbeddingAt {
-                kind: Kind::Skill,
-                id: seo,
-                version: seo_version + 3,
-                embedding: other(unit(3)),
-            },
+            at(Kind::Industry, sales, industry_version, 2),
+            at(Kind::Skill, seo, seo_version + 3, 3),
         ])
         .await
         .unwrap();
