@@ -607,8 +607,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 
     /// [`Self::put_embedding_at`] for several vectors, one answer each, in order. The default
-    /// stores them one by one; PostgreSQL stores them in one transaction (one WAL flush), and
-    /// when it fails stores none.
+    /// stores them one by one; PostgreSQL stores them in one transaction (one WAL flush), one
+    /// statement per kind, and when it fails stores none.
     async fn put_embeddings_at(&self, vectors: Vec<EmbeddingAt>) -> StoreResult<Vec<bool>> {
         let mut stored = Vec::with_capacity(vectors.len());
         for v in vectors {

@@ -316,8 +316,8 @@ impl Store for PgStore {
         write::put_embedding_at(&mut conn, kind, id, version, &embedding).await
     }
 
-    /// One transaction, one statement per kind: a statement per vector was two round trips
-    /// each (an unprepared statement is described first), for every vector of every batch.
+    /// One transaction and one statement per kind: a statement per vector would cost two round
+    /// trips each (sqlx describes an unprepared statement before it runs it).
     async fn put_embeddings_at(&self, vectors: Vec<EmbeddingAt>) -> StoreResult<Vec<bool>> {
         if vectors.is_empty() {
             return Ok(Vec::new());
