@@ -313,7 +313,9 @@ impl Store for PgStore {
         embedding: StoredEmbedding,
     ) -> StoreResult<bool> {
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        write::put_embedding_at(&mut conn, kind, id, version, &embedding).await
+        let stored =
+            write::put_embeddings_at(&mut conn, kind, &[(id, version, &embedding)]).await?;
+        Ok(stored.contains(&(id, version)))
     }
 
     /// One transaction and one statement per kind: a statement per vector would cost two round
@@ -328,7 +330,11 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         let mut stored = HashSet::with_capacity(vectors.len());
         for kind in kinds {
-            let of_kind: Vec<&EmbeddingAt> = vectors.iter().filter(|v| v.kind == kind).collect();
+            let of_kind: Vec<_> = vectors
+                .iter()
+                .filter(|v| v.kind == kind)
+                .map(|v| (v.id, v.version, &v.embedding))
+                .collect();
             stored.extend(write::put_embeddings_at(&mut tx, kind, &of_kind).await?);
         }
         tx.commit().await.map_err(store_error)?;

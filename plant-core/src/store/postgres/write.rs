@@ -22,7 +22,7 @@ use super::sql;
 use crate::audit::{Hash, Head, NewEntry};
 use crate::error::Cause;
 use crate::model::{Base, Job, Kind, Record, Trial};
-use crate::store::{Change, Committed, EmbeddingAt, StoreError, StoreResult, StoredEmbedding};
+use crate::store::{Change, Committed, StoreError, StoreResult, StoredEmbedding};
 
 /// Reads and locks the chain's head for the rest of the transaction.
 pub(super) async fn lock_head(conn: &mut PgConnection) -> StoreResult<Head> {
@@ -396,60 +396,15 @@ pub(super) async fn put_embedding(
     Ok(done.rows_affected() == 1)
 }
 
-/// Stores an embedding computed from the text of `version`, only while the record is at that
-/// version; false otherwise (a later change, whose own vector follows, or none).
-pub(super) async fn put_embedding_at(
-    conn: &mut PgConnection,
-    kind: Kind,
-    id: Uuid,
-    version: u64,
-    embedding: &StoredEmbedding,
-) -> StoreResult<bool> {
-    let sql = match kind {
-        Kind::Industry => {
-            "update industry k set embedding = $2, embedding_model = $3 from base_entity b \
-             where k.id = $1 and b.id = $1 and b.version = $4"
-        }
-        Kind::Skill => {
-            "update skill k set embedding = $2, embedding_model = $3 from base_entity b \
-             where k.id = $1 and b.id = $1 and b.version = $4"
-        }
-        Kind::JobRole => {
-            "update job_role k set embedding = $2, embedding_model = $3 from base_entity b \
-             where k.id = $1 and b.id = $1 and b.version = $4"
-        }
-        Kind::Agent => {
-            "update agent k set embedding = $2, embedding_model = $3 from base_entity b \
-             where k.id = $1 and b.id = $1 and b.version = $4"
-        }
-        _ => {
-            return Err(StoreError::InvalidChange(Cause::from(format!(
-                "{kind} records are not embedded after their commit"
-            ))));
-        }
-    };
-    let vector = pgvector::Vector::from(embedding.vector.as_slice().to_vec());
-    // Planned on each call: a plan cached while the seeded tables held a few rows scans the
-    // whole table ever after, one scan per vector (see `sql::APPEND_BATCH`).
-    let done = sqlx::query(sql)
-        .persistent(false)
-        .bind(id)
-        .bind(vector)
-        .bind(&embedding.model)
-        .bind(to_i64(version)?)
-        .execute(conn)
-        .await
-        .map_err(|e| write_error(e, kind))?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// [`put_embedding_at`] for several vectors of one kind, in one statement: each is stored only
-/// while its record is at its version. Answers the `(id, version)` pairs stored. Of two vectors
-/// for one record at one version the later is written, as one statement after the other would.
+/// Stores vectors of one kind's records, each `(id, version, vector)` computed from the text of
+/// `version` and stored only while the record is at that version (not after a later change,
+/// whose own vector follows), in one statement. Answers the `(id, version)` pairs stored. Of two
+/// vectors for one record at one version the later is written, as one statement after the other
+/// would.
 pub(super) async fn put_embeddings_at(
     conn: &mut PgConnection,
     kind: Kind,
-    vectors: &[&EmbeddingAt],
+    vectors: &[(Uuid, u64, &StoredEmbedding)],
 ) -> StoreResult<HashSet<(Uuid, u64)>> {
     let sql = match kind {
         Kind::Industry => sql::put_vectors_at!("industry"),
@@ -465,23 +420,22 @@ pub(super) async fn put_embeddings_at(
     // The last vector of each record and version (of a record's versions only the one it is
     // at matches), in the order of the ids: rows are locked in the order the appenders lock
     // them (`group::commit_batch`), so the two wait for each other rather than deadlock.
-    let mut last: BTreeMap<(Uuid, u64), &EmbeddingAt> = BTreeMap::new();
-    for v in vectors {
-        last.insert((v.id, v.version), v);
+    let mut last: BTreeMap<(Uuid, u64), &StoredEmbedding> = BTreeMap::new();
+    for &(id, version, embedding) in vectors {
+        last.insert((id, version), embedding);
     }
     let mut ids = Vec::with_capacity(last.len());
     let mut embeddings = Vec::with_capacity(last.len());
     let mut models = Vec::with_capacity(last.len());
     let mut versions = Vec::with_capacity(last.len());
-    for ((id, version), v) in last {
+    for ((id, version), embedding) in last {
         ids.push(id);
-        embeddings.push(pgvector::Vector::from(
-            v.embedding.vector.as_slice().to_vec(),
-        ));
-        models.push(v.embedding.model.as_str());
+        embeddings.push(pgvector::Vector::from(embedding.vector.as_slice().to_vec()));
+        models.push(embedding.model.as_str());
         versions.push(to_i64(version)?);
     }
-    // Planned on each call, as `put_embedding_at`.
+    // Planned on each call: a plan cached while the seeded tables held a few rows scans the
+    // whole table ever after, one scan per vector (see `sql::APPEND_BATCH`).
     let rows = sqlx::query(sql)
         .persistent(false)
         .bind(ids)
