@@ -53,7 +53,9 @@ pub fn with_database(base: &str, name: &str) -> String {
     )
 }
 
-/// An empty database of its own for one test. Drop it with [`ScratchDatabase::drop_db`].
+/// An empty database of its own for one test, dropped from the server when this value is
+/// dropped (also when the test panics), or earlier with [`ScratchDatabase::drop_db`]. A suite
+/// leaves no databases behind: kept, a few hundred of them filled the disk of a CI machine.
 #[derive(Debug)]
 pub struct ScratchDatabase {
     /// Its URL (as the server URL's user).
@@ -61,6 +63,8 @@ pub struct ScratchDatabase {
     /// Its name: the prefix and a random suffix.
     pub name: String,
     admin_url: String,
+    /// Set once the database is gone, so that `Drop` does not drop it again.
+    dropped: bool,
 }
 
 impl ScratchDatabase {
@@ -101,6 +105,7 @@ impl ScratchDatabase {
             url: with_database(url, &name),
             name,
             admin_url: admin_url.to_owned(),
+            dropped: false,
         }
     }
 
@@ -114,17 +119,55 @@ impl ScratchDatabase {
     }
 
     /// Drops the database, terminating connections to it.
-    pub async fn drop_db(self) {
-        let mut admin = admin_connection(&self.admin_url).await;
-        sqlx::query(AssertSqlSafe(format!(
-            "drop database if exists {} with (force)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|e| panic!("drop the test database {}: {e}", self.name));
-        admin.close().await.ok();
+    pub async fn drop_db(mut self) {
+        drop_database(&self.admin_url, &self.name).await;
+        self.dropped = true;
     }
+}
+
+impl Drop for ScratchDatabase {
+    /// Drops the database unless [`ScratchDatabase::drop_db`] has. `Drop` cannot await and may
+    /// run on a runtime's thread, where blocking on that runtime would panic: the drop runs on a
+    /// thread of its own with a runtime of its own, and this waits for it. A failure is printed,
+    /// not raised, since this may run while a failed test is already unwinding.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|runtime| runtime.block_on(try_drop_database(&admin_url, &name)))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop the test database {}: {e}", self.name),
+            Err(_) => eprintln!("dropping the test database {} panicked", self.name),
+        }
+    }
+}
+
+async fn drop_database(admin_url: &str, name: &str) {
+    try_drop_database(admin_url, name)
+        .await
+        .unwrap_or_else(|e| panic!("drop the test database {name}: {e}"));
+}
+
+async fn try_drop_database(admin_url: &str, name: &str) -> Result<(), String> {
+    let options = connect_options(admin_url).map_err(|e| e.to_string())?;
+    let mut admin = options.connect().await.map_err(|e| e.to_string())?;
+    sqlx::query(AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(&mut admin)
+    .await
+    .map_err(|e| e.to_string())?;
+    admin.close().await.ok();
+    Ok(())
 }
 
 async fn admin_connection(url: &str) -> PgConnection {

@@ -736,3 +736,38 @@ async fn the_audit_table_refuses_update_delete_and_truncate() {
     assert!(store.verify(&[]).await.unwrap().ok);
     db.drop_db().await;
 }
+
+/// Whether the server still holds a database of that name.
+async fn database_exists(conn: &mut sqlx::PgConnection, name: &str) -> bool {
+    sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// A test's database leaves the server with its handle, also when the test never dropped it
+/// (a failed assertion unwinds past `drop_db`) and a connection to it is still open: a suite of
+/// hundreds of tests leaves nothing behind to fill the disk.
+#[tokio::test]
+async fn a_scratch_database_is_dropped_with_its_handle() {
+    use plant_core::testing::ScratchDatabase;
+    let Some(witness) = ScratchDatabase::create("scratch_drop", "plant_test").await else {
+        return;
+    };
+    let scratch = ScratchDatabase::create("scratch_drop", "plant_test")
+        .await
+        .unwrap();
+    let name = scratch.name.clone();
+    let mut conn = witness.connect().await;
+    let mut held = scratch.connect().await;
+    sqlx::query("select 1").execute(&mut held).await.unwrap();
+    assert!(database_exists(&mut conn, &name).await);
+
+    drop(scratch);
+    assert!(!database_exists(&mut conn, &name).await, "{name} is left");
+    assert!(
+        sqlx::query("select 1").execute(&mut held).await.is_err(),
+        "the open connection was closed with it"
+    );
+}

@@ -414,7 +414,8 @@ async fn with_a_secret_or_a_database_configured_no_development_token_is_printed(
 
     // On PostgreSQL (scripts/test-db.sh run -- …; required under CI=true) with no key at all.
     if let Some(admin) = common::admin_url() {
-        let url = common::fresh_database(&admin).await;
+        let database = common::fresh_database(&admin).await;
+        let url = database.url.clone();
         plant_core::store::postgres::migrate(&url).await.unwrap();
         let port = free_port();
         let text = stderr_of_a_running_binary(

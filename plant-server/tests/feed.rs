@@ -403,7 +403,8 @@ async fn a_write_through_one_instance_is_streamed_by_another_on_the_same_databas
         eprintln!("skipping: two instances need one PostgreSQL (PLANT_TEST_ADMIN_URL)");
         return;
     };
-    let url = common::fresh_database(&admin).await;
+    let database = common::fresh_database(&admin).await;
+    let url = database.url.clone();
     plant_core::store::postgres::migrate(&url).await.unwrap();
     let secret = common::random_secret();
     let mut addrs = Vec::new();

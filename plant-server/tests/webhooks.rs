@@ -781,22 +781,28 @@ async fn figures_one_subscription_catching_up_100k_entries() {
 
 /// The store alone (PostgreSQL when the suite runs on it, else memory), without a server and
 /// so without a worker taking leases of its own.
-async fn bare_store() -> Arc<dyn plant_core::store::Store> {
+/// The database, when there is one, is dropped with the second value.
+async fn bare_store() -> (
+    Arc<dyn plant_core::store::Store>,
+    Option<plant_core::testing::ScratchDatabase>,
+) {
     use plant_core::store::postgres::{PgConfig, PgStore, migrate};
     match common::admin_url() {
         Some(admin) => {
-            let url = common::fresh_database(&admin).await;
-            migrate(&url).await.unwrap();
-            Arc::new(PgStore::connect(&PgConfig::new(url)).await.unwrap())
+            let database = common::fresh_database(&admin).await;
+            migrate(&database.url).await.unwrap();
+            let config = PgConfig::new(database.url.clone());
+            let store = PgStore::connect(&config).await.unwrap();
+            (Arc::new(store), Some(database))
         }
-        None => Arc::new(plant_core::store::MemoryStore::new()),
+        None => (Arc::new(plant_core::store::MemoryStore::new()), None),
     }
 }
 
 #[tokio::test]
 async fn a_lease_has_one_owner_until_released_or_expired_and_stale_versions_are_refused() {
     use plant_core::webhooks::{Progress, WebhookError};
-    let store = bare_store().await;
+    let (store, _database) = bare_store().await;
     let hooks = store.webhooks().unwrap();
     let now = Timestamp::now();
     let at =

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use plant_core::testing::ScratchDatabase;
 use plant_server::config::{Config, JwtConfig};
 use plant_server::service::App;
 use plant_server::state::{AppState, Readiness};
@@ -30,6 +31,8 @@ pub struct TestServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     pub handle: Option<JoinHandle<()>>,
+    /// The server's database, dropped from PostgreSQL with the server.
+    database: Option<ScratchDatabase>,
 }
 
 impl TestServer {
@@ -87,11 +90,9 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// A new, empty database on the admin URL's server; its URL.
-pub async fn fresh_database(admin: &str) -> String {
-    plant_core::testing::ScratchDatabase::create_on(admin, admin, "server")
-        .await
-        .url
+/// A new, empty database on the admin URL's server, dropped when the value is.
+pub async fn fresh_database(admin: &str) -> ScratchDatabase {
+    ScratchDatabase::create_on(admin, admin, "server").await
 }
 
 pub fn random_secret() -> String {
@@ -122,11 +123,13 @@ pub async fn start_with(options: Options) -> TestServer {
     if provider_keys.iter().any(|k| vars.contains_key(*k)) {
         vars.remove("PLANT_JWT_SECRET");
     }
+    let mut database = None;
     if let Some(admin) = admin_url() {
-        let url = fresh_database(&admin).await;
-        plant_core::store::postgres::migrate(&url).await.unwrap();
-        vars.insert("DATABASE_URL".into(), url);
+        let db = fresh_database(&admin).await;
+        plant_core::store::postgres::migrate(&db.url).await.unwrap();
+        vars.insert("DATABASE_URL".into(), db.url.clone());
         vars.insert("PLANT_DB_POOL_SIZE".into(), "4".into());
+        database = Some(db);
     }
     let database_url = vars.get("DATABASE_URL").cloned();
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
@@ -168,6 +171,7 @@ pub async fn start_with(options: Options) -> TestServer {
         state,
         shutdown: Some(tx),
         handle: Some(handle),
+        database,
     }
 }
 
