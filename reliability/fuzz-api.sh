@@ -23,12 +23,16 @@ die() {
   exit 1
 }
 
+# Whether the venv is installed and still runs: a venv's scripts name its interpreter by absolute
+# path, so a cache folder that was moved or copied holds a venv that no longer starts.
+installed() { [ -f "$VENV/.installed" ] && "$VENV/bin/st" --version >/dev/null 2>&1; }
+
 install() {
-  [ -f "$VENV/.installed" ] && return 0
+  installed && return 0
   mkdir -p "$CACHE_ROOT"
   exec 9>"$CACHE_ROOT/.schemathesis.lock"
   command -v flock >/dev/null 2>&1 && flock 9
-  if [ ! -f "$VENV/.installed" ]; then
+  if ! installed; then
     local py
     py=$(command -v python3 || command -v python) || die "python3 is needed to install schemathesis"
     rm -rf "$VENV"
