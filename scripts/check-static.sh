@@ -60,7 +60,9 @@ ensure_venv() {
   local name="$1"; shift
   local dir="$VENV_ROOT/$name"
   local stamp
-  stamp="$( { "$PYTHON" -c 'import sys; print(sys.version)'; cat "$@"; } | sha256sum | cut -d' ' -f1)"
+  # The venv's own path is in the stamp: its scripts name their interpreter by absolute path, so a
+  # cache moved to another clone holds venvs whose tools no longer start.
+  stamp="$( { "$PYTHON" -c 'import sys; print(sys.version)'; echo "$dir"; cat "$@"; } | sha256sum | cut -d' ' -f1)"
   if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.stamp" 2>/dev/null || true)" = "$stamp" ]; then
     return 0
   fi
