@@ -148,6 +148,14 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+  # A run that stops before its report keeps what it measured: its rows so far, as a stopped
+  # run's TSV and report beside the complete runs' (the stop's reason is on stderr).
+  if [ -z "${REPORTED:-}" ] && [ -s "$RECORDED" ] && [ -n "${STAMP:-}" ]; then
+    mkdir -p "$OUT" && cp "$RECORDED" "$OUT/$STAMP-$COMMIT-stopped.tsv" || true
+    "$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/$STAMP-$COMMIT-stopped.md" \
+      --svg "$OUT/$STAMP-$COMMIT-stopped.svg" --svg-link "$STAMP-$COMMIT-stopped.svg" >&2 || true
+    echo "bench: the run stopped; its rows so far are in $OUT/$STAMP-$COMMIT-stopped.{tsv,md}" >&2
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -164,16 +172,16 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if
 
 rss_kib() { awk -v field="$2" '$1 == field":" { print $2 }' "/proc/$1/status"; }
 
-# Waits until GET $1 answers 200 (bounded).
+# wait_200 URL [SECONDS]: waits until GET URL answers 200, for at most SECONDS (30).
 wait_200() {
-  local url=$1 i
-  for i in $(seq 1 600); do
+  local url=$1 secs=${2:-30} i
+  for i in $(seq 1 $((secs * 20))); do
     if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)" = "200" ]; then
       return 0
     fi
     sleep 0.05
   done
-  die "no 200 from $url within 30 s"
+  die "no 200 from $url within $secs s"
 }
 
 # start_server PORT [VAR=VALUE...]: plant-server on PostgreSQL in the background; sets SERVER_PID.
@@ -185,7 +193,7 @@ start_server() {
   env PORT="$port" PLANT_DB_POOL_SIZE="$POOL" PLANT_FORWARDED_HOPS=1 LOG_FORMAT=json "$@" "$SERVER" >/dev/null 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
-  wait_200 "http://127.0.0.1:$port/health"
+  wait_200 "http://127.0.0.1:$port/health" "${START_WAIT:-30}"
 }
 
 stop_pid() {
@@ -555,9 +563,14 @@ fi
 # -- the same POST load over 1, 2 and 3 processes on one database -------------------------------
 note "audited writes over 1, 2, 3 processes"
 SCALE_PORTS=("$PORT")
+# A process started now builds its read model from every record the rows before wrote (a run
+# at `26b76d3` stopped here when the second took more than 30 s): each may take up to ten
+# minutes, and the second's start-up is recorded.
 for n in 2 3; do
   p=$(free_port)
-  start_server "$p"
+  started=$(date +%s%N)
+  START_WAIT=600 start_server "$p"
+  if [ "$n" = 2 ]; then meta startup_grown_ms "$((($(date +%s%N) - started) / 1000000))"; fi
   SCALE_PORTS+=("$p")
 done
 # Interleaved, so that each process count samples the same stretch of a noisy machine, and in
@@ -598,6 +611,7 @@ meta total_seconds "$(($(date +%s) - ${BENCH_STARTED:-$(date +%s)}))"
 mkdir -p "$OUT"
 name="$STAMP-$COMMIT"
 cp "$RECORDED" "$OUT/$name.tsv"
+REPORTED=1
 "$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/$name.md" --svg "$OUT/$name.svg" --svg-link "$name.svg"
 "$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/latest.md" --svg "$OUT/latest.svg" --svg-link "latest.svg"
 note "wrote $OUT/$name.md, $OUT/$name.svg and latest.{md,svg}"

@@ -296,6 +296,11 @@ pub fn markdown(rec: &Recorded, svg_name: &str) -> String {
         "| start-up to first 200, PostgreSQL | {} ms |",
         m("startup_pg_ms")
     );
+    let _ = writeln!(
+        md,
+        "| start-up to first 200, PostgreSQL, after the write rows (a second process) | {} ms |",
+        m("startup_grown_ms")
+    );
     let _ = writeln!(md, "| container image | {} |", m("image"));
     let _ = writeln!(
         md,
