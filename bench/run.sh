@@ -151,14 +151,19 @@ cleanup() {
   # A run that stops before its report keeps what it measured: its rows so far, as a stopped
   # run's TSV and report beside the complete runs' (the stop's reason is on stderr).
   if [ -z "${REPORTED:-}" ] && [ -s "$RECORDED" ] && [ -n "${STAMP:-}" ]; then
-    mkdir -p "$OUT" && cp "$RECORDED" "$OUT/$STAMP-$COMMIT-stopped.tsv" || true
-    "$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/$STAMP-$COMMIT-stopped.md" \
-      --svg "$OUT/$STAMP-$COMMIT-stopped.svg" --svg-link "$STAMP-$COMMIT-stopped.svg" >&2 || true
+    write_report "$STAMP-$COMMIT-stopped" >&2 || true
     echo "bench: the run stopped; its rows so far are in $OUT/$STAMP-$COMMIT-stopped.{tsv,md}" >&2
   fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# write_report NAME: the recorded rows as $OUT/NAME.tsv, and their report as NAME.md and NAME.svg.
+write_report() {
+  mkdir -p "$OUT"
+  cp "$RECORDED" "$OUT/$1.tsv"
+  "$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/$1.md" --svg "$OUT/$1.svg" --svg-link "$1.svg"
+}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -608,11 +613,9 @@ done
 meta total_seconds "$(($(date +%s) - ${BENCH_STARTED:-$(date +%s)}))"
 
 # -- report -------------------------------------------------------------------------------------
-mkdir -p "$OUT"
 name="$STAMP-$COMMIT"
-cp "$RECORDED" "$OUT/$name.tsv"
 REPORTED=1
-"$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/$name.md" --svg "$OUT/$name.svg" --svg-link "$name.svg"
+write_report "$name"
 "$DRIVER" report --recorded "$RECORDED" --markdown "$OUT/latest.md" --svg "$OUT/latest.svg" --svg-link "latest.svg"
 note "wrote $OUT/$name.md, $OUT/$name.svg and latest.{md,svg}"
 cat "$OUT/latest.md"
