@@ -38,8 +38,12 @@ pub(super) const PRECEDENT: KindSql = KindSql {
     list: concat!(
         precedent_select!(),
         precedent_where!(),
-        " and ($2::timestamptz is null or (b.created_at, b.id) > ($2, $3::uuid)) \
-         order by b.created_at, b.id offset $4 limit $5"
+        " order by b.created_at, b.id offset $2 limit $3"
+    ),
+    list_after: concat!(
+        precedent_select!(),
+        precedent_where!(),
+        " and (b.created_at, b.id) > ($2, $3::uuid) order by b.created_at, b.id offset $4 limit $5"
     ),
     count: concat!("select count(*) from precedent_seed b", precedent_where!()),
 };

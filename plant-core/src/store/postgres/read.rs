@@ -189,9 +189,14 @@ pub(super) async fn list_kind(
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<Record>> {
-    let query = bind_list(kind, q, sqlx::query(kind_sql(kind).list))
-        .bind(q.after.map(|(at, _)| at.as_datetime()))
-        .bind(q.after.map(|(_, id)| id))
+    let sql = kind_sql(kind);
+    let query = match q.after {
+        None => bind_list(kind, q, sqlx::query(sql.list)),
+        Some((at, id)) => bind_list(kind, q, sqlx::query(sql.list_after))
+            .bind(at.as_datetime())
+            .bind(id),
+    };
+    let query = query
         .bind(to_i64(offset)?)
         .bind(to_i64(limit.min(i64::MAX as u64))?);
     let rows = query.fetch_all(conn).await.map_err(store_error)?;
