@@ -86,6 +86,7 @@ async fn a_refused_change_fails_alone_and_the_batch_commits_with_consecutive_seq
     config.group_commit = GroupCommit {
         max_changes: 14,
         max_wait: Duration::from_secs(5),
+        quiet: Duration::from_secs(5),
         appenders: 1,
     };
     let store = PgStore::connect(&config).await.unwrap();
@@ -317,6 +318,7 @@ async fn create_together(url: &str, records: Vec<Record>) -> Vec<StoreResult<Com
     config.group_commit = GroupCommit {
         max_changes: records.len(),
         max_wait: Duration::from_secs(5),
+        quiet: Duration::from_secs(5),
         appenders: 1,
     };
     let store = PgStore::connect(&config).await.unwrap();
@@ -609,6 +611,59 @@ async fn catalog_creations_in_a_batch_are_one_insert_and_a_refused_one_fails_alo
     let report = setup.verify(&[]).await.unwrap();
     assert!(report.ok, "{report:?}");
     drop(conn);
+    db.drop_db().await;
+}
+
+/// A batch's append travels as SQL text, its values written as literals: records whose text SQL
+/// treats specially (quotes, backslashes, dollar quotes, escapes, control characters escaped in
+/// JSON) are
+/// stored, read back and chained exactly as they were committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_sql_treats_specially_is_appended_exactly() {
+    let Some(db) = TestDb::new("group_commit_literals").await else {
+        return;
+    };
+    let setup = db.store().await;
+    let ids = small_catalog(&setup).await;
+    let tricky = [
+        "it's",
+        r"back\slash",
+        r"\x41 \' \\ E'\n' ''",
+        "'); drop table audit_log; --",
+        "$$ dollar $tag$ quotes",
+        "naïve — ü 😀 \u{2028}",
+    ];
+    let mut records: Vec<Record> = Vec::new();
+    for (i, text) in tricky.iter().enumerate() {
+        let mut s = skill(&format!("Tricky {i}"));
+        s.body.description = Description::parse(text).unwrap();
+        records.push(s.into());
+        let mut j = job(ids.agent, None, i);
+        j.input =
+            serde_json::json!({"text": text, "control": "a\u{1}b\tc", "nested": {"q": "\"'\\"}});
+        records.push(j.into());
+    }
+    let before = setup.head().await.unwrap();
+    let answers = create_together(&db.url, records).await;
+    let mut seqs = Vec::new();
+    for answer in answers {
+        let committed = answer.unwrap();
+        seqs.push(committed.entry.seq);
+        let record = &committed.record;
+        let stored = setup
+            .get(Some(record.kind()), record.id())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&stored, record);
+        let entries = setup.entity_entries(record.id()).await.unwrap();
+        assert_eq!(entries, vec![committed.entry.clone()]);
+    }
+    seqs.sort_unstable();
+    let expected: Vec<u64> = (before.seq + 1..=before.seq + 12).collect();
+    assert_eq!(seqs, expected, "one batch, consecutive seqs");
+    let report = setup.verify(&[]).await.unwrap();
+    assert!(report.ok, "{report:?}");
     db.drop_db().await;
 }
 

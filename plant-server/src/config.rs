@@ -7,6 +7,7 @@
 //! | `PLANT_DB_POOL_SIZE` | `10` | most PostgreSQL connections the server opens |
 //! | `PLANT_GROUP_COMMIT_MAX` | `32` | most changes one PostgreSQL transaction commits together (group commit) |
 //! | `PLANT_GROUP_COMMIT_WAIT_US` | `4000` | how long a batch waits for more changes after its first, in µs, when the previous batch held more than one (a lone writer never waits); 0 takes what queued meanwhile |
+//! | `PLANT_GROUP_COMMIT_QUIET_US` | `1000` | within that wait, a batch closes once no change arrived for this long, in µs |
 //! | `PLANT_GROUP_COMMIT_APPENDERS` | `2` | batches in flight at once (each holds a pool connection while it commits) |
 //! | `PLANT_HNSW_EF_SEARCH` | `800` | pgvector `hnsw.ef_search` (1 to 1000): HNSW search breadth, recall against latency |
 //! | `PLANT_SEED_FILE` | the built-in `seeds/catalog.json` | seed file for the in-memory store |
@@ -468,6 +469,12 @@ fn group_commit(
             default.max_changes,
         )?,
         max_wait: Duration::from_micros(wait_us),
+        quiet: Duration::from_micros(parse_num(
+            get("PLANT_GROUP_COMMIT_QUIET_US"),
+            "PLANT_GROUP_COMMIT_QUIET_US",
+            u64::try_from(default.quiet.as_micros()).unwrap_or(0),
+            "a number of microseconds",
+        )?),
         appenders: positive(
             get("PLANT_GROUP_COMMIT_APPENDERS"),
             "PLANT_GROUP_COMMIT_APPENDERS",
@@ -665,6 +672,31 @@ mod tests {
         assert_eq!(c.feed_heartbeat, Duration::from_secs(15));
         assert!(
             matches!(c.cors, CorsOrigins::List(ref l) if l.contains(&"http://localhost:3000".to_owned()))
+        );
+    }
+
+    #[test]
+    fn group_commit_reads_its_variables() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c.group_commit,
+            plant_core::store::postgres::GroupCommit::default()
+        );
+        let c = config(&[
+            ("PLANT_GROUP_COMMIT_MAX", "64"),
+            ("PLANT_GROUP_COMMIT_WAIT_US", "200000"),
+            ("PLANT_GROUP_COMMIT_QUIET_US", "250"),
+            ("PLANT_GROUP_COMMIT_APPENDERS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.group_commit.max_changes, 64);
+        assert_eq!(c.group_commit.max_wait, Duration::from_millis(200));
+        assert_eq!(c.group_commit.quiet, Duration::from_micros(250));
+        assert_eq!(c.group_commit.appenders, 1);
+        let err = config(&[("PLANT_GROUP_COMMIT_QUIET_US", "soon")]).unwrap_err();
+        assert!(
+            err.to_string().contains("PLANT_GROUP_COMMIT_QUIET_US"),
+            "{err}"
         );
     }
 

@@ -1,5 +1,5 @@
 //! Group commit under SIGKILL: the server groups commits with a long wait
-//! (`PLANT_GROUP_COMMIT_WAIT_US` 200 ms, up to 64 changes), so that at almost any moment a batch
+//! (`PLANT_GROUP_COMMIT_WAIT_US` and `…_QUIET_US` 200 ms, up to 64 changes), so that at almost any moment a batch
 //! of several writers' changes is gathering or committing; 32 writers load it and it is killed.
 //! The kill must cut several requests at once (a batch in flight, never answered), every
 //! acknowledged write must survive with its entry, nothing unacknowledged may leave an orphan,
@@ -20,6 +20,7 @@ fn grouped(url: &str, secret: &str) -> Options {
     Options::database(url)
         .secret(secret)
         .var("PLANT_GROUP_COMMIT_WAIT_US", "200000")
+        .var("PLANT_GROUP_COMMIT_QUIET_US", "200000")
         .var("PLANT_GROUP_COMMIT_MAX", "64")
 }
 

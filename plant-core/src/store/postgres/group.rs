@@ -4,8 +4,8 @@
 //! Every [`Store::commit`](crate::store::Store::commit) and `commit_all` becomes a *unit* (one
 //! change, or an atomic list of them) sent to a queue. A few appender tasks (see
 //! [`GroupCommit::appenders`]) take what is waiting — up to [`GroupCommit::max_changes`] changes,
-//! waiting at most [`GroupCommit::max_wait`] for more after the first — and commit it as one
-//! transaction:
+//! waiting at most [`GroupCommit::max_wait`] for more after the first, and no longer than
+//! [`GroupCommit::quiet`] after the last — and commit it as one transaction:
 //!
 //! 1. each unit's records are written (`write::stage`; creations of one kind side by side in one
 //!    statement, `write::stage_creations`). Should a unit fail (a name taken, a stale version, a
@@ -16,6 +16,7 @@
 //!    queue order, and one statement appends them all, moves the head and sets each record's
 //!    chain-derived columns;
 //! 3. one commit — one WAL flush — and every unit of the batch is answered with its own entries.
+//!    The append statement and the `COMMIT` go to the database in one message (`BatchTx`).
 //!
 //! A unit is thus answered only after the commit that holds it returned: an acknowledged write is
 //! flushed. When the transaction as a whole fails (the connection is lost, the commit fails),
@@ -35,22 +36,22 @@
 //! connection has something to read is woken by the kernel as the answer arrives.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::error::{is_retryable, store_error};
-use super::sql;
 use super::write::{self, Staged, to_i64};
-use crate::audit::Head;
+use super::{literal, sql};
+use crate::audit::{Hash, Head};
 use crate::error::Cause;
-use crate::model::Kind;
+use crate::model::{Kind, Record};
 use crate::store::{Change, Committed, StoreError, StoreResult};
 
 /// How changes are grouped into commits.
@@ -74,6 +75,18 @@ pub struct GroupCommit {
     /// gave 1,041 / 1,158 / 810 and 3 ms 935–1,103 at three processes; 1, 2 and 4 connections
     /// on one process showed no measurable cost (bench/README.md).
     pub max_wait: Duration,
+    /// Within `max_wait`, a batch closes once no change arrived for this long (default 1 ms).
+    ///
+    /// A process's batch can hold no more changes than it has writers waiting, and with
+    /// several processes on one database each has a share of them: at three processes of
+    /// about eleven writers each, every batch waited out the whole `max_wait` for changes that
+    /// could not come. Answered changes come back as a burst and then stop; closing the batch
+    /// when they stop keeps a lone process's batches full and lets the others' go at once
+    /// (skill creates over HTTP, 32 connections, durable cluster, no indexing during the rows,
+    /// 6 s rows interleaved; bench/README.md): 4 ms without it 3,072–3,168 req/s over three
+    /// processes and 4,398–4,573 over one; with 1 ms 3,524–3,578 and 4,228–4,492; with 2 ms
+    /// 3,317–3,499 and 4,329–4,514.
+    pub quiet: Duration,
     /// How many batches may be in flight at once per process (default 2: one writes its
     /// records while the other holds the head and waits for its flush). Each has a connection
     /// of its own, outside the store's pool, on the appenders' thread.
@@ -85,6 +98,7 @@ impl Default for GroupCommit {
         Self {
             max_changes: 32,
             max_wait: Duration::from_millis(4),
+            quiet: Duration::from_millis(1),
             appenders: 2,
         }
     }
@@ -226,7 +240,8 @@ async fn next_batch(
             Err(mpsc::error::TryRecvError::Disconnected) => break,
             Err(mpsc::error::TryRecvError::Empty) if wait.is_zero() => break,
             Err(mpsc::error::TryRecvError::Empty) => {
-                match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                let until = deadline.min(Instant::now() + config.quiet);
+                match tokio::time::timeout_at(until, receiver.recv()).await {
                     Ok(Some(unit)) => unit,
                     Ok(None) | Err(_) => break,
                 }
@@ -380,7 +395,7 @@ enum Tried {
 /// begins, so an agent still comes after the skill it names), and a creation refused among
 /// them fails that statement, so the batch is written again unit by unit and it fails alone.
 async fn commit_optimistic(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Tried> {
-    let mut tx = pool.begin().await.map_err(store_error)?;
+    let mut tx = BatchTx::begin(pool).await?;
     let mut staged = Vec::with_capacity(units.len());
     let mut next = 0;
     while next < units.len() {
@@ -411,8 +426,8 @@ async fn commit_optimistic(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResul
         match written {
             Ok(outcomes) => staged.extend(outcomes),
             Err(_) => {
-                // Rolled back here, or (the connection is gone) by the pool that drops it.
-                let _ = tx.rollback().await;
+                // Rolled back here, or (the connection is gone) closed as it is dropped.
+                tx.rollback().await;
                 return Ok(Tried::UnitFailed(units));
             }
         }
@@ -433,7 +448,7 @@ fn together(unit: &[Change]) -> Option<Kind> {
 /// One transaction for the whole batch; `Err` when the transaction itself failed (then nothing
 /// of the batch committed), otherwise one outcome per unit, in order.
 async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec<Done>> {
-    let mut tx = pool.begin().await.map_err(store_error)?;
+    let mut tx = BatchTx::begin(pool).await?;
     // A batch of one unit needs no savepoint: its failure is the transaction's.
     let alone = units.len() == 1;
     let last = units.len().saturating_sub(1);
@@ -459,7 +474,7 @@ async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec
                     Outcome::Refused(err)
                 };
                 if alone {
-                    let _ = tx.rollback().await;
+                    tx.rollback().await;
                     return Ok(vec![outcome.unappended()]);
                 }
                 savepoint(&mut tx, "rollback to savepoint unit").await?;
@@ -470,7 +485,7 @@ async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec
     if !outcomes.iter().any(|o| matches!(o, Outcome::Staged(_))) {
         // Every unit was refused: nothing to append or flush. A failed rollback only costs
         // the connection, which the pool then replaces.
-        let _ = tx.rollback().await;
+        tx.rollback().await;
         return Ok(outcomes.into_iter().map(Outcome::unappended).collect());
     }
     append_and_commit(tx, outcomes).await
@@ -478,10 +493,7 @@ async fn commit_units(pool: &PgPool, units: Vec<Vec<Change>>) -> StoreResult<Vec
 
 /// Locks the head, links and appends the entries of every staged unit, commits; one answer per
 /// unit, in order (the refused ones keep their error).
-async fn append_and_commit(
-    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
-    outcomes: Vec<Outcome>,
-) -> StoreResult<Vec<Done>> {
+async fn append_and_commit(mut tx: BatchTx, outcomes: Vec<Outcome>) -> StoreResult<Vec<Done>> {
     let head = write::lock_head(&mut tx).await?;
     let mut appended = Appended::after(head);
     let mut results = Vec::with_capacity(outcomes.len());
@@ -499,8 +511,7 @@ async fn append_and_commit(
             other => other.unappended(),
         });
     }
-    appended.execute(&mut tx).await?;
-    tx.commit().await.map_err(store_error)?;
+    tx.append_and_commit(appended.statement()?).await?;
     Ok(results)
 }
 
@@ -522,39 +533,134 @@ async fn stage_unit(conn: &mut PgConnection, changes: Vec<Change>) -> StoreResul
     Ok(staged)
 }
 
-/// The entries of a batch linked after the head, as the columns of one append statement.
+/// A batch's transaction, begun and ended by hand: its last message carries the append and the
+/// `COMMIT` together, one round trip while the chain's head is held (sqlx's `Transaction` would
+/// wait for the append's answer, then send `COMMIT` and wait again). Sampled on three processes
+/// writing (`pg_stat_activity` every few milliseconds), the head's holder spent a quarter of
+/// its time waiting for its client to send that `COMMIT`, every other process's batch waiting
+/// behind it.
+///
+/// Dropped before it ended (an error on the way, a cancelled future), its connection is closed
+/// rather than returned to the pool inside a transaction.
+struct BatchTx {
+    conn: PoolConnection<Postgres>,
+    /// Begun and not yet committed or rolled back.
+    open: bool,
+}
+
+impl BatchTx {
+    async fn begin(pool: &PgPool) -> StoreResult<Self> {
+        let mut conn = pool.acquire().await.map_err(store_error)?;
+        sqlx::raw_sql("begin")
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        Ok(Self { conn, open: true })
+    }
+
+    /// Rolls back; should that fail, the connection is closed as this is dropped.
+    async fn rollback(mut self) {
+        if sqlx::raw_sql("rollback")
+            .execute(&mut *self.conn)
+            .await
+            .is_ok()
+        {
+            self.open = false;
+        }
+    }
+
+    /// Runs the append statement and `COMMIT` in one message. When either fails, nothing of
+    /// the batch is committed: the rest of the message is skipped and the transaction rolled
+    /// back.
+    async fn append_and_commit(mut self, statement: String) -> StoreResult<()> {
+        match sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut *self.conn)
+            .await
+        {
+            Ok(_) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(err) => {
+                let err = store_error(err);
+                self.rollback().await;
+                Err(err)
+            }
+        }
+    }
+}
+
+impl Drop for BatchTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl std::ops::Deref for BatchTx {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for BatchTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
+
+/// The table holding a record's chain-derived columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Derived {
+    /// `base_entity`: version hash, amendment history, hash chain (the five catalog kinds).
+    Catalog,
+    Trial,
+    Job,
+    PrecedentSeed,
+}
+
+impl Derived {
+    fn of(record: &Record) -> Self {
+        match record {
+            Record::Trial(_) => Derived::Trial,
+            Record::Job(_) => Derived::Job,
+            Record::PrecedentSeed(_) => Derived::PrecedentSeed,
+            _ => Derived::Catalog,
+        }
+    }
+}
+
+/// A record's chain-derived columns, as of its last entry in the batch.
+struct Latest {
+    table: Derived,
+    id: uuid::Uuid,
+    hash: Hash,
+    /// JSON of the amendment history and the hash chain (catalog kinds).
+    history: String,
+    chain: String,
+}
+
+/// The entries of a batch linked after the head, rendered as they are linked into the one
+/// statement that appends them (see [`literal`]).
 struct Appended {
     head: Head,
-    seq: Vec<i64>,
-    entity_id: Vec<uuid::Uuid>,
-    entity_type: Vec<String>,
-    entity_version: Vec<i64>,
-    action: Vec<String>,
-    actor: Vec<String>,
-    at: Vec<chrono::DateTime<chrono::Utc>>,
-    payload: Vec<String>,
-    prev_hash: Vec<Vec<u8>>,
-    hash: Vec<Vec<u8>>,
-    history: Vec<Json<Value>>,
-    chain: Vec<Json<Value>>,
+    /// The rows of the `audit_log` insert, `(…), (…)`.
+    rows: String,
+    latest: Vec<Latest>,
+    /// Index in `latest` by record id.
+    of: HashMap<uuid::Uuid, usize>,
 }
 
 impl Appended {
     fn after(head: Head) -> Self {
         Self {
             head,
-            seq: Vec::new(),
-            entity_id: Vec::new(),
-            entity_type: Vec::new(),
-            entity_version: Vec::new(),
-            action: Vec::new(),
-            actor: Vec::new(),
-            at: Vec::new(),
-            payload: Vec::new(),
-            prev_hash: Vec::new(),
-            hash: Vec::new(),
-            history: Vec::new(),
-            chain: Vec::new(),
+            rows: String::new(),
+            latest: Vec::new(),
+            of: HashMap::new(),
         }
     }
 
@@ -562,77 +668,127 @@ impl Appended {
     fn push(&mut self, staged: Staged) -> StoreResult<Committed> {
         let committed = staged.link(self.head);
         let entry = &committed.entry;
-        let json = |v: Result<Value, serde_json::Error>| {
-            v.map(Json).map_err(|e| {
-                StoreError::Internal(Cause::from(format!("chain-derived fields: {e}")))
-            })
+        let json = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| StoreError::Internal(Cause::from(format!("chain-derived fields: {e}"))))
         };
         let (history, chain) = match committed.record.base() {
             Some(base) => (
-                json(serde_json::to_value(&base.amendment_history))?,
-                json(serde_json::to_value(&base.hash_chain_sha256))?,
+                json(serde_json::to_string(&base.amendment_history))?,
+                json(serde_json::to_string(&base.hash_chain_sha256))?,
             ),
-            None => (Json(Value::Null), Json(Value::Null)),
+            None => (String::new(), String::new()),
         };
-        self.seq.push(to_i64(entry.seq)?);
-        self.entity_id.push(entry.entity_id);
-        self.entity_type.push(entry.entity_type.clone());
-        self.entity_version.push(to_i64(entry.entity_version)?);
-        self.action.push(entry.action.clone());
-        self.actor.push(entry.actor.clone());
-        self.at.push(entry.at.as_datetime());
-        self.payload.push(entry.payload.clone());
-        self.prev_hash.push(entry.prev_hash.0.to_vec());
-        self.hash.push(entry.hash.0.to_vec());
-        self.history.push(history);
-        self.chain.push(chain);
+        let rows = &mut self.rows;
+        if !rows.is_empty() {
+            rows.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(rows, "({}, '{}', ", to_i64(entry.seq)?, entry.entity_id);
+        literal::text(rows, &entry.entity_type)?;
+        let _ = write!(rows, ", {}, ", to_i64(entry.entity_version)?);
+        literal::text(rows, &entry.action)?;
+        rows.push_str(", ");
+        literal::text(rows, &entry.actor)?;
+        let _ = write!(rows, ", '{}', ", entry.at);
+        literal::text(rows, &entry.payload)?;
+        rows.push_str(", ");
+        literal::bytes(rows, &entry.prev_hash.0);
+        rows.push_str(", ");
+        literal::bytes(rows, &entry.hash.0);
+        rows.push(')');
+        let latest = Latest {
+            table: Derived::of(&committed.record),
+            id: entry.entity_id,
+            hash: entry.hash,
+            history,
+            chain,
+        };
+        match self.of.get(&entry.entity_id) {
+            Some(&i) => self.latest[i] = latest,
+            None => {
+                self.of.insert(entry.entity_id, self.latest.len());
+                self.latest.push(latest);
+            }
+        }
         self.head = entry.head();
         Ok(committed)
     }
 
-    /// Appends every entry, moves the head to the last, sets the records' chain-derived
-    /// columns: one statement.
-    async fn execute(self, conn: &mut PgConnection) -> StoreResult<()> {
-        // The last entry of each record in the batch sets its columns.
-        let mut last_of: HashMap<uuid::Uuid, usize> = HashMap::with_capacity(self.entity_id.len());
-        for (i, id) in self.entity_id.iter().enumerate() {
-            last_of.insert(*id, i);
+    /// The statement that appends every entry, moves the head to the last and sets the
+    /// records' chain-derived columns (each table's update only when the batch has records
+    /// there), followed by `COMMIT`. Planned for its batch, with the exact rows it updates.
+    fn statement(self) -> StoreResult<String> {
+        if self.rows.is_empty() {
+            return Ok("commit".to_owned());
         }
-        let mut last: Vec<usize> = last_of.into_values().collect();
-        last.sort_unstable();
-        let ids: Vec<uuid::Uuid> = last.iter().map(|&i| self.entity_id[i]).collect();
-        let hashes: Vec<Vec<u8>> = last.iter().map(|&i| self.hash[i].clone()).collect();
-        let mut histories = Vec::with_capacity(last.len());
-        let mut chains = Vec::with_capacity(last.len());
-        let (mut history, mut chain) = (self.history, self.chain);
-        for &i in &last {
-            histories.push(std::mem::replace(&mut history[i], Json(Value::Null)));
-            chains.push(std::mem::replace(&mut chain[i], Json(Value::Null)));
+        let mut parts = Vec::with_capacity(6);
+        parts.push(format!(
+            "insert into audit_log ({}) values {}",
+            sql::AUDIT_COLUMNS,
+            self.rows
+        ));
+        let mut moved = format!(
+            "update audit_head set seq = {}, hash = ",
+            to_i64(self.head.seq)?
+        );
+        literal::bytes(&mut moved, &self.head.hash.0);
+        moved.push_str(" where audit_head.id");
+        parts.push(moved);
+        for table in [
+            Derived::Catalog,
+            Derived::Trial,
+            Derived::Job,
+            Derived::PrecedentSeed,
+        ] {
+            let mut values = String::new();
+            for latest in self.latest.iter().filter(|l| l.table == table) {
+                if !values.is_empty() {
+                    values.push_str(", ");
+                }
+                let _ = write!(values, "('{}'::uuid, ", latest.id);
+                literal::bytes(&mut values, &latest.hash.0);
+                if table == Derived::Catalog {
+                    values.push_str(", ");
+                    literal::text(&mut values, &latest.history)?;
+                    values.push_str("::jsonb, ");
+                    literal::text(&mut values, &latest.chain)?;
+                    values.push_str("::jsonb");
+                }
+                values.push(')');
+            }
+            if values.is_empty() {
+                continue;
+            }
+            parts.push(match table {
+                Derived::Catalog => format!(
+                    "update base_entity b set version_hash = l.hash, amendment_history = l.history, \
+                     hash_chain_sha256 = l.chain from (values {values}) as l(id, hash, history, chain) \
+                     where b.id = l.id"
+                ),
+                Derived::Trial => format!(
+                    "update trial t set version_hash = l.hash from (values {values}) as l(id, hash) \
+                     where t.id = l.id"
+                ),
+                Derived::Job => format!(
+                    "update job j set version_hash = l.hash from (values {values}) as l(id, hash) \
+                     where j.id = l.id"
+                ),
+                Derived::PrecedentSeed => format!(
+                    "update precedent_seed p set version_hash = l.hash from (values {values}) \
+                     as l(id, hash) where p.id = l.id"
+                ),
+            });
         }
-        // Planned for each batch, not once per connection: a plan cached while a table was
-        // small scans it whole ever after (see `sql::APPEND_BATCH`); planned with the batch's
-        // arrays and the tables' current sizes, every update is an index lookup.
-        sqlx::query(sql::APPEND_BATCH)
-            .persistent(false)
-            .bind(self.seq)
-            .bind(self.entity_id)
-            .bind(self.entity_type)
-            .bind(self.entity_version)
-            .bind(self.action)
-            .bind(self.actor)
-            .bind(self.at)
-            .bind(self.payload)
-            .bind(self.prev_hash)
-            .bind(self.hash)
-            .bind(to_i64(self.head.seq)?)
-            .bind(self.head.hash.0.to_vec())
-            .bind(ids)
-            .bind(hashes)
-            .bind(histories)
-            .bind(chains)
-            .execute(conn)
-            .await
-            .map(|_| ())
-            .map_err(store_error)
+        let last = parts.pop().unwrap_or_default();
+        let mut statement =
+            String::with_capacity(parts.iter().map(String::len).sum::<usize>() + last.len() + 64);
+        for (i, part) in parts.iter().enumerate() {
+            statement.push_str(if i == 0 { "with " } else { ", " });
+            let _ = write!(statement, "s{i} as ({part})");
+        }
+        statement.push(' ');
+        statement.push_str(&last);
+        statement.push_str("; commit");
+        Ok(statement)
     }
 }

@@ -28,6 +28,7 @@
 mod error;
 mod group;
 mod listen;
+mod literal;
 mod precedent;
 mod read;
 mod rows;

@@ -411,35 +411,13 @@ pub(super) const AUDIT_ENTRIES: &str = concat!(
 pub(super) const HEAD: &str = "select seq, hash from audit_head";
 pub(super) const LOCK_HEAD: &str = "select seq, hash from audit_head where id for update";
 
-/// Appends a batch of entries ($1 … $10: arrays in `audit_columns` order, in seq order), moves
-/// the head to the last ($11 seq, $12 hash) and sets each record's chain-derived columns from
-/// its last entry in the batch: $13 the records' ids (each once), $14 their version hashes,
-/// $15 and $16 the history and hash chain of catalog kinds. Ids are UUIDs, unique across the
-/// tables, so each table takes the rows whose id it holds. Each update also says
-/// `id = any($13)`: that is an index lookup of the batch's few ids whatever the planner estimates
-/// for the unnested arrays, where a join alone was planned as a scan of the whole table (the
-/// trial table is read in full once per batch, growing with every booking).
-pub(super) const APPEND_BATCH: &str = concat!(
-    "with appended as (insert into audit_log (",
-    audit_columns!(),
-    ") select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
-        $6::text[], $7::timestamptz[], $8::text[], $9::bytea[], $10::bytea[])), \
-     moved as (update audit_head set seq = $11, hash = $12 where audit_head.id), \
-     latest as (select * from unnest($13::uuid[], $14::bytea[], $15::jsonb[], $16::jsonb[]) \
-        as l(id, hash, history, chain)), \
-     catalog as (update base_entity b set version_hash = l.hash, amendment_history = l.history, \
-        hash_chain_sha256 = l.chain from latest l where b.id = l.id and b.id = any($13::uuid[])), \
-     trials as (update trial t set version_hash = l.hash from latest l \
-        where t.id = l.id and t.id = any($13::uuid[])), \
-     jobs as (update job j set version_hash = l.hash from latest l \
-        where j.id = l.id and j.id = any($13::uuid[])) \
-     update precedent_seed p set version_hash = l.hash from latest l \
-        where p.id = l.id and p.id = any($13::uuid[])"
-);
+/// The columns of `audit_log`, in the order entries are read and appended.
+pub(super) const AUDIT_COLUMNS: &str = audit_columns!();
 
 /// Stores vectors of one kind's records ($1 ids, $2 vectors, $3 model ids, $4 the versions whose
 /// text each was computed from), each only while its record is at that version; returns the ids
-/// and versions stored. `id = any($1)` keeps each lookup an index lookup, as in `APPEND_BATCH`.
+/// and versions stored. `id = any($1)` keeps each lookup an index lookup whatever the planner
+/// estimates for the unnested arrays, where a join alone was planned as a scan of the whole table.
 macro_rules! put_vectors_at {
     ($table:literal) => {
         concat!(

@@ -435,7 +435,7 @@ pub(super) async fn put_embeddings_at(
         versions.push(to_i64(version)?);
     }
     // Planned on each call: a plan cached while the seeded tables held a few rows scans the
-    // whole table ever after, one scan per vector (see `sql::APPEND_BATCH`).
+    // whole table ever after, one scan per vector (see `sql::put_vectors_at`).
     let rows = sqlx::query(sql)
         .persistent(false)
         .bind(ids)
