@@ -12,6 +12,10 @@
 #   PASSES    passes over the configurations [2]; odd passes run 1, 2, 3 processes, even
 #             ones 3, 2, 1
 #   SECS      seconds per row [5]
+#   INDEX     1: each row is followed by the indexer's catch-up (below) [1]; 0: a session holds
+#             the vector turn (the advisory lock `plant-vt`, see plant-core's store/postgres/turn.rs)
+#             for the whole run, so no server stores vectors and rows follow each other at once
+#             (minutes instead of an hour; the writes are the same, their vectors wait)
 #
 # Each row starts after a CHECKPOINT, runs `wrk` with `bench/lua/post-skill.lua` (32
 # connections split over the processes) for SECS, and is followed by the indexer's catch-up
@@ -34,7 +38,24 @@ export PLANT_JWT_SECRET
 TOKEN=$("$BINS/plant-cli" token --role genesis --ttl 14400 | tail -n 1)
 PIDS=()
 stop_all() { if [ ${#PIDS[@]} -gt 0 ]; then kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; fi; PIDS=(); }
-trap stop_all EXIT
+HOLDER=
+stop_holder() {
+  [ -n "$HOLDER" ] || return 0
+  kill "$HOLDER" 2>/dev/null || true
+  wait "$HOLDER" 2>/dev/null || true
+  psql_ "select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(86400)'" >/dev/null
+}
+trap 'stop_all; stop_holder' EXIT
+if [ "${INDEX:-1}" = 0 ]; then
+  # "plant-vt" as a big-endian i64, the key of the vector turn.
+  "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select pg_advisory_lock($((0x706c616e742d7674)))" \
+    -c "select pg_sleep(86400)" >/dev/null 2>&1 &
+  HOLDER=$!
+  for _ in $(seq 50); do
+    [ "$(psql_ "select count(*) from pg_locks where locktype = 'advisory' and granted and objid = $((0x706c616e742d7674 & 0xffffffff))")" = 1 ] && break
+    sleep 0.1
+  done
+fi
 start3() { # "VAR=VALUE ...": three servers with these settings
   local server="$BINS/plant-server" vars=() kv p i
   for kv in $1; do
@@ -89,7 +110,9 @@ for pass in $(seq "${PASSES:-2}"); do
       per=$(awk -v r="$rate" -v s="$SECS" -v b=$((b1 - b0)) 'BEGIN { if (b > 0) printf "%.1f", r * s / b; else print "?" }')
       line="$line  n$n $rate req/s (p99 $p99, ~$per per batch, wal $((${wal%.*} / 1048576)) MiB, CPU µs/request servers $(cpu $((s1 - s0)) "$reqs") postgres $(cpu $((g1 - g0)) "$reqs") machine $(cpu $((m1 - m0)) "$reqs"))"
       rm -f "$work"/wrk-*.txt
-      while [ "$(psql_ 'select count(*) from skill where embedding is null')" != 0 ]; do sleep 0.5; done
+      if [ "${INDEX:-1}" != 0 ]; then
+        while [ "$(psql_ 'select count(*) from skill where embedding is null')" != 0 ]; do sleep 0.5; done
+      fi
     done
     echo "$line"
     stop_all
