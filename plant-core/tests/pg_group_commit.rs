@@ -667,6 +667,71 @@ async fn text_sql_treats_specially_is_appended_exactly() {
     db.drop_db().await;
 }
 
+/// An append the database refuses (a trigger of the test's own raises on every insert into
+/// `audit_log`) fails its whole batch and leaves nothing: no record, no entry, the head where it
+/// was. The appender's connection is rolled back, not returned inside the failed transaction:
+/// once the trigger is gone, the next batches on it commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_append_leaves_nothing_and_the_next_batch_commits() {
+    let Some(db) = TestDb::new("group_commit_refused_append").await else {
+        return;
+    };
+    let mut config = PgConfig::new(&db.url);
+    config.max_connections = 2;
+    config.group_commit = GroupCommit {
+        appenders: 1,
+        ..GroupCommit::default()
+    };
+    let store = PgStore::connect(&config).await.unwrap();
+    store
+        .commit(Change::create(industry("Before"), "setup"))
+        .await
+        .unwrap();
+    let before = store.head().await.unwrap();
+    let mut conn = db.superuser().await;
+    sqlx::raw_sql(
+        "create function refuse_append() returns trigger language plpgsql as $$ \
+         begin raise exception 'appends refused by the test'; end $$; \
+         create trigger refuse_append before insert on audit_log \
+         for each row execute function refuse_append();",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let refused: Vec<Entity<Industry>> =
+        (0..3).map(|i| industry(&format!("Refused {i}"))).collect();
+    for record in &refused {
+        let answer = store.commit(Change::create(record.clone(), "writer")).await;
+        assert!(answer.is_err(), "{answer:?}");
+        assert!(
+            store
+                .get(Some(Kind::Industry), record.id())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert_eq!(store.head().await.unwrap(), before);
+
+    sqlx::raw_sql("drop trigger refuse_append on audit_log")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for i in 0..3u64 {
+        let committed = store
+            .commit(Change::create(industry(&format!("After {i}")), "writer"))
+            .await
+            .unwrap();
+        assert_eq!(committed.entry.seq, before.seq + 1 + i);
+    }
+    let report = store.verify(&[]).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    store.close().await;
+    drop(conn);
+    db.drop_db().await;
+}
+
 /// The appenders run on a thread of their own: a store goes on committing after the runtime
 /// that made its first commit has gone (a caller's short-lived runtime), and `close` stops them
 /// like the store's other connections.
