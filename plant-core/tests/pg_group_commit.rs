@@ -616,7 +616,7 @@ async fn catalog_creations_in_a_batch_are_one_insert_and_a_refused_one_fails_alo
 
 /// A batch's append travels as SQL text, its values written as literals: records whose text SQL
 /// treats specially (quotes, backslashes, dollar quotes, escapes, control characters escaped in
-/// JSON) are
+/// JSON), and instants from year 1 to 9999, are
 /// stored, read back and chained exactly as they were committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn text_sql_treats_specially_is_appended_exactly() {
@@ -643,6 +643,20 @@ async fn text_sql_treats_specially_is_appended_exactly() {
             serde_json::json!({"text": text, "control": "a\u{1}b\tc", "nested": {"q": "\"'\\"}});
         records.push(j.into());
     }
+    // Instants go as text too: from the first year the store takes (the record's columns refuse
+    // year 0) to the last RFC 3339 allows, and a leap day.
+    for at in [
+        "0004-02-29T23:59:59.999999Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.000001Z",
+    ] {
+        let body = industry("unused").body;
+        let body = Industry {
+            name: Name::parse(&format!("Founded {at}")).unwrap(),
+            ..body
+        };
+        records.push(Entity::new(body, at.parse::<Timestamp>().unwrap()).into());
+    }
     let before = setup.head().await.unwrap();
     let answers = create_together(&db.url, records).await;
     let mut seqs = Vec::new();
@@ -660,7 +674,7 @@ async fn text_sql_treats_specially_is_appended_exactly() {
         assert_eq!(entries, vec![committed.entry.clone()]);
     }
     seqs.sort_unstable();
-    let expected: Vec<u64> = (before.seq + 1..=before.seq + 12).collect();
+    let expected: Vec<u64> = (before.seq + 1..=before.seq + 15).collect();
     assert_eq!(seqs, expected, "one batch, consecutive seqs");
     let report = setup.verify(&[]).await.unwrap();
     assert!(report.ok, "{report:?}");

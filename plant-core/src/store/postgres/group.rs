@@ -689,7 +689,9 @@ impl Appended {
         literal::text(rows, &entry.action)?;
         rows.push_str(", ");
         literal::text(rows, &entry.actor)?;
-        let _ = write!(rows, ", '{}', ", entry.at);
+        rows.push_str(", ");
+        literal::timestamp(rows, entry.at.as_datetime());
+        rows.push_str(", ");
         literal::text(rows, &entry.payload)?;
         rows.push_str(", ");
         literal::bytes(rows, &entry.prev_hash.0);

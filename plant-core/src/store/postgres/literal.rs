@@ -7,11 +7,14 @@
 //! another maintained crate writes PostgreSQL literals, hence these few functions.
 //!
 //! Text is written as an escape string, `E'…'`, with every backslash and quote doubled, so it
-//! reads the same whatever `standard_conforming_strings` says; bytes as `decode('<hex>', 'hex')`.
+//! reads the same whatever `standard_conforming_strings` says; bytes as `decode('<hex>', 'hex')`;
+//! instants in UTC to the microsecond, years before 1 as PostgreSQL's `BC` years.
 //! PostgreSQL text cannot hold NUL, and a NUL would end the protocol message early: text with
 //! one is refused before anything is sent.
 
 use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::error::Cause;
 use crate::store::StoreError;
@@ -50,6 +53,26 @@ pub(super) fn bytes(out: &mut String, value: &[u8]) {
     out.push_str("', 'hex')");
 }
 
+/// Appends `at` as a `timestamptz` literal, to the microsecond. ISO year 0 is 1 BC, as
+/// PostgreSQL counts (it has no year 0).
+pub(super) fn timestamp(out: &mut String, at: DateTime<Utc>) {
+    let (year, era) = match at.year() {
+        y if y >= 1 => (y, ""),
+        y => (1 - y, " BC"),
+    };
+    // chrono marks a leap second with nanoseconds past 10^9; PostgreSQL has none.
+    let micros = at.nanosecond() % 1_000_000_000 / 1_000;
+    let _ = write!(
+        out,
+        "'{year:04}-{:02}-{:02} {:02}:{:02}:{:02}.{micros:06}+00{era}'::timestamptz",
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +104,31 @@ mod tests {
             Err(StoreError::InvalidChange(_))
         ));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn instants_are_utc_to_the_microsecond_and_early_years_bc() {
+        let at = |s: &str| {
+            let mut out = String::new();
+            timestamp(&mut out, s.parse::<DateTime<Utc>>().unwrap());
+            out
+        };
+        assert_eq!(
+            at("2026-12-06T16:14:06.315280Z"),
+            "'2026-12-06 16:14:06.315280+00'::timestamptz"
+        );
+        assert_eq!(
+            at("2026-12-06T17:14:06.000007+01:00"),
+            "'2026-12-06 16:14:06.000007+00'::timestamptz"
+        );
+        assert_eq!(
+            at("0000-03-01T00:00:00Z"),
+            "'0001-03-01 00:00:00.000000+00 BC'::timestamptz"
+        );
+        assert_eq!(
+            at("0001-01-01T00:00:00Z"),
+            "'0001-01-01 00:00:00.000000+00'::timestamptz"
+        );
     }
 
     #[test]
