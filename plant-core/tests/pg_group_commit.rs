@@ -616,8 +616,8 @@ async fn catalog_creations_in_a_batch_are_one_insert_and_a_refused_one_fails_alo
 
 /// A batch's append travels as SQL text, its values written as literals: records whose text SQL
 /// treats specially (quotes, backslashes, dollar quotes, escapes, control characters escaped in
-/// JSON), and instants from year 1 to 9999, are
-/// stored, read back and chained exactly as they were committed.
+/// JSON), and instants from year 1 to 9999, are stored, read back and chained exactly as they
+/// were committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn text_sql_treats_specially_is_appended_exactly() {
     let Some(db) = TestDb::new("group_commit_literals").await else {
