@@ -623,6 +623,16 @@ enum Derived {
 }
 
 impl Derived {
+    /// The table's name.
+    fn name(self) -> &'static str {
+        match self {
+            Derived::Catalog => "base_entity",
+            Derived::Trial => "trial",
+            Derived::Job => "job",
+            Derived::PrecedentSeed => "precedent_seed",
+        }
+    }
+
     fn of(record: &Record) -> Self {
         match record {
             Record::Trial(_) => Derived::Trial,
@@ -767,17 +777,10 @@ impl Appended {
                      hash_chain_sha256 = l.chain from (values {values}) as l(id, hash, history, chain) \
                      where b.id = l.id"
                 ),
-                Derived::Trial => format!(
-                    "update trial t set version_hash = l.hash from (values {values}) as l(id, hash) \
-                     where t.id = l.id"
-                ),
-                Derived::Job => format!(
-                    "update job j set version_hash = l.hash from (values {values}) as l(id, hash) \
-                     where j.id = l.id"
-                ),
-                Derived::PrecedentSeed => format!(
-                    "update precedent_seed p set version_hash = l.hash from (values {values}) \
-                     as l(id, hash) where p.id = l.id"
+                _ => format!(
+                    "update {name} k set version_hash = l.hash from (values {values}) as l(id, hash) \
+                     where k.id = l.id",
+                    name = table.name()
                 ),
             });
         }
