@@ -232,8 +232,10 @@ async fn run(
     queue: EmbedQueue,
     sink: Arc<dyn IndexSink>,
 ) {
-    sweep(&indexer, &queue, sink.as_ref()).await;
+    // Read before the sweep: a job submitted while it runs (its record perhaps committed
+    // after the sweep read the store) makes the next idle sweep due.
     let mut swept_after = indexer.submitted.load(Ordering::Relaxed);
+    sweep(&indexer, &queue, sink.as_ref()).await;
     loop {
         let first = match tokio::time::timeout(IDLE_SWEEP, receiver.recv()).await {
             Ok(Some(job)) => job,
@@ -316,6 +318,13 @@ async fn sweep(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn IndexSink
     loop {
         let dropped = indexer.overflow.swap(0, Ordering::SeqCst);
         if dropped == 0 {
+            return;
+        }
+        if indexer.queued() > 0 {
+            // Jobs were queued (and some dropped) while the last pass ran: the queued ones go
+            // first, and a pass now would store their records' vectors a second time. The
+            // debt stays counted until the queue has drained.
+            indexer.overflow.fetch_add(dropped, Ordering::SeqCst);
             return;
         }
         let finished = sweep_pass(indexer, queue, sink).await;
@@ -708,6 +717,128 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert_eq!(stored, Some(vector));
+    }
+
+    /// [`Records`] whose reads of the stale records take their answer and then wait until the
+    /// gate opens: a sweep that read the store before the writes that follow.
+    #[derive(Debug)]
+    struct SlowSweep {
+        records: Records,
+        /// How many reads have taken their answer.
+        read: watch::Sender<usize>,
+        open: watch::Sender<bool>,
+    }
+
+    impl SlowSweep {
+        fn new() -> Self {
+            Self {
+                records: Records::default(),
+                read: watch::Sender::new(0),
+                open: watch::Sender::new(false),
+            }
+        }
+
+        /// Waits until the first sweep has read the store.
+        async fn first_read(&self) {
+            let _ = self.read.subscribe().wait_for(|n| *n > 0).await;
+        }
+    }
+
+    #[async_trait]
+    impl IndexSink for SlowSweep {
+        async fn put(
+            &self,
+            kind: Kind,
+            id: Uuid,
+            version: u64,
+            embedding: StoredEmbedding,
+        ) -> Result<bool, BoxError> {
+            self.records.put(kind, id, version, embedding).await
+        }
+
+        async fn current_text(
+            &self,
+            kind: Kind,
+            id: Uuid,
+        ) -> Result<Option<(u64, String)>, BoxError> {
+            self.records.current_text(kind, id).await
+        }
+
+        async fn stale(&self, model: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError> {
+            let jobs = self.records.stale(model, limit).await?;
+            self.read.send_modify(|n| *n += 1);
+            let _ = self.open.subscribe().wait_for(|open| *open).await;
+            Ok(jobs)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_committed_while_the_first_sweep_reads_gets_its_vector_once_writes_pause() {
+        let sink = Arc::new(SlowSweep::new());
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        sink.first_read().await;
+        let (queued, lost) = (Uuid::new_v4(), Uuid::new_v4());
+        {
+            let mut current = sink.records.current.lock().await;
+            current.insert(queued, (1, "payroll".into()));
+            // Committed after the sweep read the store; its writer went away before submitting.
+            current.insert(lost, (1, "invoicing".into()));
+        }
+        indexer.submit(job(queued, 1, "payroll")).await;
+        sink.open.send_replace(true);
+        let vector = HashingEmbedder.embed_one("invoicing").unwrap();
+        let deadline = tokio::time::Instant::now() + IDLE_SWEEP + Duration::from_secs(30);
+        let stored = loop {
+            let stored = sink
+                .records
+                .stored
+                .lock()
+                .await
+                .get(&lost)
+                .map(|s| s.1.vector.clone());
+            if stored.is_some() || tokio::time::Instant::now() >= deadline {
+                break stored;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(stored, Some(vector));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_queued_during_a_sweep_are_stored_once_and_the_dropped_ones_by_the_next_sweep() {
+        let count = INDEX_BACKLOG * 2;
+        let sink = Arc::new(SlowSweep::new());
+        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        // The first sweep has read the store (nothing) and waits: the queue fills and overflows.
+        sink.first_read().await;
+        {
+            let mut current = sink.records.current.lock().await;
+            for (i, id) in ids.iter().enumerate() {
+                current.insert(*id, (1, format!("skill {i}")));
+            }
+        }
+        for (i, id) in ids.iter().enumerate() {
+            indexer.submit(job(*id, 1, &format!("skill {i}"))).await;
+        }
+        assert_eq!(indexer.queued(), INDEX_BACKLOG);
+        sink.open.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(30), indexer.settled())
+            .await
+            .expect("the backlog drained");
+        let stored = sink.records.stored.lock().await;
+        for (i, id) in ids.iter().enumerate() {
+            let vector = HashingEmbedder.embed_one(&format!("skill {i}")).unwrap();
+            assert_eq!(
+                stored.get(id).map(|s| &s.1.vector),
+                Some(&vector),
+                "record {i}"
+            );
+        }
+        // One lag per stored vector: no record was stored by a sweep and again by its job.
+        assert_eq!(indexer.lag().unwrap().count, count);
     }
 
     /// [`Records`] whose stores take `store_for` and whose vector turn logs when it is taken
