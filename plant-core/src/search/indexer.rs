@@ -484,7 +484,7 @@ async fn store(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::search::{Embedder, HashingEmbedder};
+    use crate::search::{Embedder, Embedding, HashingEmbedder};
     use tokio::sync::Mutex as AsyncMutex;
 
     /// Records as (version, text), and the vectors stored.
@@ -527,11 +527,31 @@ mod tests {
         }
     }
 
-    /// [`Records`] whose stores wait until the gate opens.
+    /// [`Records`] behind two gates: its stores wait until `stores` opens, and its reads of the
+    /// stale records take their answer, count themselves in `read`, then wait until `sweeps`
+    /// opens (a sweep that read the store before the writes that follow).
     #[derive(Debug)]
     struct Gated {
         records: Records,
-        open: watch::Sender<bool>,
+        stores: watch::Sender<bool>,
+        sweeps: watch::Sender<bool>,
+        read: watch::Sender<usize>,
+    }
+
+    impl Gated {
+        fn new(stores_open: bool, sweeps_open: bool) -> Self {
+            Self {
+                records: Records::default(),
+                stores: watch::Sender::new(stores_open),
+                sweeps: watch::Sender::new(sweeps_open),
+                read: watch::Sender::new(0),
+            }
+        }
+
+        /// Waits until the first sweep has read the store.
+        async fn first_read(&self) {
+            let _ = self.read.subscribe().wait_for(|n| *n > 0).await;
+        }
     }
 
     #[async_trait]
@@ -543,7 +563,7 @@ mod tests {
             version: u64,
             embedding: StoredEmbedding,
         ) -> Result<bool, BoxError> {
-            let _ = self.open.subscribe().wait_for(|open| *open).await;
+            let _ = self.stores.subscribe().wait_for(|open| *open).await;
             self.records.put(kind, id, version, embedding).await
         }
 
@@ -556,7 +576,10 @@ mod tests {
         }
 
         async fn stale(&self, model: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError> {
-            self.records.stale(model, limit).await
+            let jobs = self.records.stale(model, limit).await?;
+            self.read.send_modify(|n| *n += 1);
+            let _ = self.sweeps.subscribe().wait_for(|open| *open).await;
+            Ok(jobs)
         }
     }
 
@@ -567,6 +590,59 @@ mod tests {
             version,
             text: text.into(),
             committed_at: Instant::now(),
+        }
+    }
+
+    /// `count` records of one version each, "skill 0", "skill 1" …, written to `records`.
+    async fn write_skills(records: &Records, count: usize) -> Vec<Uuid> {
+        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        let mut current = records.current.lock().await;
+        for (i, id) in ids.iter().enumerate() {
+            current.insert(*id, (1, format!("skill {i}")));
+        }
+        ids
+    }
+
+    /// Submits the job of every record [`write_skills`] wrote.
+    async fn submit_skills(indexer: &VectorIndexer, ids: &[Uuid]) {
+        for (i, id) in ids.iter().enumerate() {
+            indexer.submit(job(*id, 1, &format!("skill {i}"))).await;
+        }
+    }
+
+    /// Once the backlog drains, every record [`write_skills`] wrote has its vector, each
+    /// stored once (one lag per stored vector).
+    async fn every_skill_stored_once(indexer: &VectorIndexer, records: &Records, ids: &[Uuid]) {
+        tokio::time::timeout(Duration::from_secs(30), indexer.settled())
+            .await
+            .expect("the backlog drained");
+        let stored = records.stored.lock().await;
+        for (i, id) in ids.iter().enumerate() {
+            let vector = HashingEmbedder.embed_one(&format!("skill {i}")).unwrap();
+            assert_eq!(
+                stored.get(id).map(|s| &s.1.vector),
+                Some(&vector),
+                "record {i}"
+            );
+        }
+        assert_eq!(indexer.lag().unwrap().count, ids.len());
+    }
+
+    /// The vector stored for `id`, waiting for it past the idle sweep (on a loaded machine the
+    /// timer can fire late, so with a bound rather than a fixed time).
+    async fn vector_after_idle_sweep(records: &Records, id: Uuid) -> Option<Embedding> {
+        let deadline = tokio::time::Instant::now() + IDLE_SWEEP + Duration::from_secs(30);
+        loop {
+            let stored = records
+                .stored
+                .lock()
+                .await
+                .get(&id)
+                .map(|s| s.1.vector.clone());
+            if stored.is_some() || tokio::time::Instant::now() >= deadline {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -609,28 +685,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_never_holds_a_writer_and_the_sweep_stores_every_dropped_vector() {
         let count = INDEX_BACKLOG * 2;
-        let sink = Arc::new(Gated {
-            records: Records::default(),
-            open: watch::Sender::new(false),
-        });
-        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        let sink = Arc::new(Gated::new(false, true));
         let indexer =
             VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
         // Its first sweep finds nothing; the records below are written after.
         indexer.settled().await;
-        {
-            let mut current = sink.records.current.lock().await;
-            for (i, id) in ids.iter().enumerate() {
-                current.insert(*id, (1, format!("skill {i}")));
-            }
-        }
+        let ids = write_skills(&sink.records, count).await;
         // Nothing is stored while the gate is shut, so the queue fills; no submit may wait.
-        let submitted = async {
-            for (i, id) in ids.iter().enumerate() {
-                indexer.submit(job(*id, 1, &format!("skill {i}"))).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), submitted)
+        tokio::time::timeout(Duration::from_secs(10), submit_skills(&indexer, &ids))
             .await
             .expect("a submit waited for room in the queue");
         assert_eq!(
@@ -643,20 +705,8 @@ mod tests {
             "some jobs were dropped"
         );
 
-        sink.open.send_replace(true);
-        tokio::time::timeout(Duration::from_secs(30), indexer.settled())
-            .await
-            .expect("the backlog drained");
-        let stored = sink.records.stored.lock().await;
-        for (i, id) in ids.iter().enumerate() {
-            let vector = HashingEmbedder.embed_one(&format!("skill {i}")).unwrap();
-            assert_eq!(
-                stored.get(id).map(|s| &s.1.vector),
-                Some(&vector),
-                "record {i}"
-            );
-        }
-        assert_eq!(indexer.lag().unwrap().count, count);
+        sink.stores.send_replace(true);
+        every_skill_stored_once(&indexer, &sink.records, &ids).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -700,81 +750,16 @@ mod tests {
         }
         indexer.submit(job(queued, 1, "payroll")).await;
         indexer.settled().await;
-        // The sweep starts once the queue stayed empty for IDLE_SWEEP; on a loaded machine the
-        // timer can fire late, so wait for the vector (with a bound) rather than a fixed time.
-        let vector = HashingEmbedder.embed_one("invoicing").unwrap();
-        let deadline = tokio::time::Instant::now() + IDLE_SWEEP + Duration::from_secs(30);
-        let stored = loop {
-            let stored = records
-                .stored
-                .lock()
-                .await
-                .get(&lost)
-                .map(|s| s.1.vector.clone());
-            if stored.is_some() || tokio::time::Instant::now() >= deadline {
-                break stored;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert_eq!(stored, Some(vector));
-    }
-
-    /// [`Records`] whose reads of the stale records take their answer and then wait until the
-    /// gate opens: a sweep that read the store before the writes that follow.
-    #[derive(Debug)]
-    struct SlowSweep {
-        records: Records,
-        /// How many reads have taken their answer.
-        read: watch::Sender<usize>,
-        open: watch::Sender<bool>,
-    }
-
-    impl SlowSweep {
-        fn new() -> Self {
-            Self {
-                records: Records::default(),
-                read: watch::Sender::new(0),
-                open: watch::Sender::new(false),
-            }
-        }
-
-        /// Waits until the first sweep has read the store.
-        async fn first_read(&self) {
-            let _ = self.read.subscribe().wait_for(|n| *n > 0).await;
-        }
-    }
-
-    #[async_trait]
-    impl IndexSink for SlowSweep {
-        async fn put(
-            &self,
-            kind: Kind,
-            id: Uuid,
-            version: u64,
-            embedding: StoredEmbedding,
-        ) -> Result<bool, BoxError> {
-            self.records.put(kind, id, version, embedding).await
-        }
-
-        async fn current_text(
-            &self,
-            kind: Kind,
-            id: Uuid,
-        ) -> Result<Option<(u64, String)>, BoxError> {
-            self.records.current_text(kind, id).await
-        }
-
-        async fn stale(&self, model: &str, limit: usize) -> Result<Vec<IndexJob>, BoxError> {
-            let jobs = self.records.stale(model, limit).await?;
-            self.read.send_modify(|n| *n += 1);
-            let _ = self.open.subscribe().wait_for(|open| *open).await;
-            Ok(jobs)
-        }
+        // The sweep starts once the queue stayed empty for IDLE_SWEEP.
+        assert_eq!(
+            vector_after_idle_sweep(&records, lost).await,
+            Some(HashingEmbedder.embed_one("invoicing").unwrap())
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_record_committed_while_the_first_sweep_reads_gets_its_vector_once_writes_pause() {
-        let sink = Arc::new(SlowSweep::new());
+        let sink = Arc::new(Gated::new(true, false));
         let indexer =
             VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
         sink.first_read().await;
@@ -786,59 +771,26 @@ mod tests {
             current.insert(lost, (1, "invoicing".into()));
         }
         indexer.submit(job(queued, 1, "payroll")).await;
-        sink.open.send_replace(true);
-        let vector = HashingEmbedder.embed_one("invoicing").unwrap();
-        let deadline = tokio::time::Instant::now() + IDLE_SWEEP + Duration::from_secs(30);
-        let stored = loop {
-            let stored = sink
-                .records
-                .stored
-                .lock()
-                .await
-                .get(&lost)
-                .map(|s| s.1.vector.clone());
-            if stored.is_some() || tokio::time::Instant::now() >= deadline {
-                break stored;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert_eq!(stored, Some(vector));
+        sink.sweeps.send_replace(true);
+        assert_eq!(
+            vector_after_idle_sweep(&sink.records, lost).await,
+            Some(HashingEmbedder.embed_one("invoicing").unwrap())
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_queued_during_a_sweep_are_stored_once_and_the_dropped_ones_by_the_next_sweep() {
-        let count = INDEX_BACKLOG * 2;
-        let sink = Arc::new(SlowSweep::new());
-        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
+        let sink = Arc::new(Gated::new(true, false));
         let indexer =
             VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
         // The first sweep has read the store (nothing) and waits: the queue fills and overflows.
         sink.first_read().await;
-        {
-            let mut current = sink.records.current.lock().await;
-            for (i, id) in ids.iter().enumerate() {
-                current.insert(*id, (1, format!("skill {i}")));
-            }
-        }
-        for (i, id) in ids.iter().enumerate() {
-            indexer.submit(job(*id, 1, &format!("skill {i}"))).await;
-        }
+        let ids = write_skills(&sink.records, INDEX_BACKLOG * 2).await;
+        submit_skills(&indexer, &ids).await;
         assert_eq!(indexer.queued(), INDEX_BACKLOG);
-        sink.open.send_replace(true);
-        tokio::time::timeout(Duration::from_secs(30), indexer.settled())
-            .await
-            .expect("the backlog drained");
-        let stored = sink.records.stored.lock().await;
-        for (i, id) in ids.iter().enumerate() {
-            let vector = HashingEmbedder.embed_one(&format!("skill {i}")).unwrap();
-            assert_eq!(
-                stored.get(id).map(|s| &s.1.vector),
-                Some(&vector),
-                "record {i}"
-            );
-        }
-        // One lag per stored vector: no record was stored by a sweep and again by its job.
-        assert_eq!(indexer.lag().unwrap().count, count);
+        sink.sweeps.send_replace(true);
+        // No record stored by a sweep and again by its queued job.
+        every_skill_stored_once(&indexer, &sink.records, &ids).await;
     }
 
     /// [`Records`] whose stores take `store_for` and whose vector turn logs when it is taken
