@@ -14,7 +14,8 @@
 #
 # A session holds the vector turn for the whole run (as `INDEX=0` in bench/processes.sh), so
 # no server stores vectors. Prints per row the write rate, the CPU time (user + system, from
-# /proc) of each following server per entry, and how much the first follower's RSS grew.
+# /proc) of each following server per entry, and how much the first follower's RSS grew and how
+# many minor page faults it took per entry.
 set -euo pipefail
 : "${DATABASE_URL:?run it inside scripts/test-db.sh run --}"
 cd "$(dirname "$0")/.."
@@ -40,6 +41,7 @@ stop_holder() {
 trap 'stop_all; stop_holder' EXIT
 . bench/cpu-ticks.sh
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+minflt() { awk '{ print $10 }' "/proc/$1/stat"; }
 work=$(mktemp -d)
 for pass in $(seq "${PASSES:-2}"); do
   for cfg in ${CONFIGS:-default:}; do
@@ -57,18 +59,18 @@ for pass in $(seq "${PASSES:-2}"); do
     done
     psql_ checkpoint >/dev/null
     h0=$(psql_ "select seq from audit_head")
-    a0=$(ticks_of "${PIDS[1]}") b0=$(ticks_of "${PIDS[2]}") r0=$(rss_kib "${PIDS[1]}")
+    a0=$(ticks_of "${PIDS[1]}") b0=$(ticks_of "${PIDS[2]}") r0=$(rss_kib "${PIDS[1]}") f0=$(minflt "${PIDS[1]}")
     BENCH_TOKEN=$TOKEN BENCH_TAG="f$pass-$name-$RANDOM" wrk -t2 -c32 -d"${SECS}s" \
       -s bench/lua/post-skill.lua "http://127.0.0.1:${PORTS[0]}/api/v1/genesis/skills" >"$work/wrk.txt" 2>&1
     # The followers' last reads of the chain.
     sleep 1
     h1=$(psql_ "select seq from audit_head")
-    a1=$(ticks_of "${PIDS[1]}") b1=$(ticks_of "${PIDS[2]}") r1=$(rss_kib "${PIDS[1]}")
+    a1=$(ticks_of "${PIDS[1]}") b1=$(ticks_of "${PIDS[2]}") r1=$(rss_kib "${PIDS[1]}") f1=$(minflt "${PIDS[1]}")
     rate=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$work/wrk.txt")
     awk -v pass="$pass" -v name="$name" -v rate="$rate" -v n=$((h1 - h0)) -v a=$((a1 - a0)) \
-      -v b=$((b1 - b0)) -v k="$(getconf CLK_TCK)" -v r=$((r1 - r0)) 'BEGIN {
-        printf "pass %s %s: %s req/s, %d entries; followers %.1f and %.1f µs of CPU per entry; RSS +%.0f MiB\n",
-          pass, name, rate, n, a / k * 1e6 / n, b / k * 1e6 / n, r / 1024
+      -v b=$((b1 - b0)) -v k="$(getconf CLK_TCK)" -v r=$((r1 - r0)) -v f=$((f1 - f0)) 'BEGIN {
+        printf "pass %s %s: %s req/s, %d entries; followers %.1f and %.1f µs of CPU per entry; first follower RSS +%.0f MiB, %.2f minor page faults per entry\n",
+          pass, name, rate, n, a / k * 1e6 / n, b / k * 1e6 / n, r / 1024, f / n
       }'
     stop_all
   done
