@@ -17,28 +17,13 @@
 # /proc) of each following server per entry, and how much the first follower's RSS grew and how
 # many minor page faults it took per entry.
 set -euo pipefail
-: "${DATABASE_URL:?run it inside scripts/test-db.sh run --}"
 cd "$(dirname "$0")/.."
-BINS=${BINS:-target/bench-release}
+# shellcheck source=bench/write-setup.sh
+. bench/write-setup.sh
 SECS=${SECS:-8}
 PORTS=(18094 18095 18096)
-psql_() { "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "$1"; }
-"$BINS/plant-cli" migrate >/dev/null
-"$BINS/plant-cli" seed >/dev/null
-PLANT_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export PLANT_JWT_SECRET
-TOKEN=$("$BINS/plant-cli" token --role genesis --ttl 14400 | tail -n 1)
-PIDS=()
-stop_all() { if [ ${#PIDS[@]} -gt 0 ]; then kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; fi; PIDS=(); }
-"$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select pg_advisory_lock($((0x706c616e742d7674)))" \
-  -c "select pg_sleep(86400)" >/dev/null 2>&1 &
-HOLDER=$!
-stop_holder() {
-  kill "$HOLDER" 2>/dev/null || true
-  wait "$HOLDER" 2>/dev/null || true
-  psql_ "select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(86400)'" >/dev/null
-}
-trap 'stop_all; stop_holder' EXIT
+hold_vector_turn
+# shellcheck source=bench/cpu-ticks.sh
 . bench/cpu-ticks.sh
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 minflt() { awk '{ print $10 }' "/proc/$1/stat"; }
@@ -46,17 +31,7 @@ work=$(mktemp -d)
 for pass in $(seq "${PASSES:-2}"); do
   for cfg in ${CONFIGS:-default:}; do
     name=${cfg%%:*}
-    server="$BINS/plant-server" vars=()
-    for kv in $(echo "${cfg#*:}" | tr ',' ' '); do
-      case $kv in SERVER=*) server=${kv#SERVER=} ;; *) vars+=("$kv") ;; esac
-    done
-    for p in "${PORTS[@]}"; do
-      env "${vars[@]}" PORT="$p" PLANT_DB_POOL_SIZE=10 LOG_FORMAT=json "$server" >/dev/null 2>&1 &
-      PIDS+=($!)
-    done
-    for p in "${PORTS[@]}"; do
-      for _ in $(seq 100); do curl -sf "localhost:$p/health" >/dev/null && break; sleep 0.1; done
-    done
+    start_servers "$cfg" "${PORTS[@]}"
     psql_ checkpoint >/dev/null
     h0=$(psql_ "select seq from audit_head")
     a0=$(ticks_of "${PIDS[1]}") b0=$(ticks_of "${PIDS[2]}") r0=$(rss_kib "${PIDS[1]}") f0=$(minflt "${PIDS[1]}")

@@ -25,50 +25,14 @@
 # (all three: the idle ones follow the chain), of PostgreSQL's processes and of the whole
 # machine (from /proc; a PostgreSQL process that exits during the row is not counted).
 set -euo pipefail
-: "${DATABASE_URL:?run it inside scripts/test-db.sh run --}"
 cd "$(dirname "$0")/.."
-BINS=${BINS:-target/bench-release}
+# shellcheck source=bench/write-setup.sh
+. bench/write-setup.sh
 SECS=${SECS:-5}
 PORTS=(18091 18092 18093)
-psql_() { "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "$1"; }
-"$BINS/plant-cli" migrate >/dev/null
-"$BINS/plant-cli" seed >/dev/null
-PLANT_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export PLANT_JWT_SECRET
-TOKEN=$("$BINS/plant-cli" token --role genesis --ttl 14400 | tail -n 1)
-PIDS=()
-stop_all() { if [ ${#PIDS[@]} -gt 0 ]; then kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; fi; PIDS=(); }
-HOLDER=
-stop_holder() {
-  [ -n "$HOLDER" ] || return 0
-  kill "$HOLDER" 2>/dev/null || true
-  wait "$HOLDER" 2>/dev/null || true
-  psql_ "select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(86400)'" >/dev/null
-}
-trap 'stop_all; stop_holder' EXIT
 if [ "${INDEX:-1}" = 0 ]; then
-  # "plant-vt" as a big-endian i64, the key of the vector turn.
-  "$PLANT_PG_BIN/psql" --no-psqlrc -XAtq "$DATABASE_URL" -c "select pg_advisory_lock($((0x706c616e742d7674)))" \
-    -c "select pg_sleep(86400)" >/dev/null 2>&1 &
-  HOLDER=$!
-  for _ in $(seq 50); do
-    [ "$(psql_ "select count(*) from pg_locks where locktype = 'advisory' and granted and objid = $((0x706c616e742d7674 & 0xffffffff))")" = 1 ] && break
-    sleep 0.1
-  done
+  hold_vector_turn
 fi
-start3() { # "VAR=VALUE ...": three servers with these settings
-  local server="$BINS/plant-server" vars=() kv p i
-  for kv in $1; do
-    case $kv in SERVER=*) server=${kv#SERVER=} ;; *) vars+=("$kv") ;; esac
-  done
-  for p in "${PORTS[@]}"; do
-    env "${vars[@]}" PORT="$p" PLANT_DB_POOL_SIZE=10 LOG_FORMAT=json "$server" >/dev/null 2>&1 &
-    PIDS+=($!)
-  done
-  for p in "${PORTS[@]}"; do
-    for i in $(seq 100); do curl -sf "localhost:$p/health" >/dev/null && break; sleep 0.1; done
-  done
-}
 # shellcheck source=bench/cpu-ticks.sh
 . bench/cpu-ticks.sh
 postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
@@ -80,7 +44,7 @@ work=$(mktemp -d)
 for pass in $(seq "${PASSES:-2}"); do
   for cfg in ${CONFIGS:-default:}; do
     name=${cfg%%:*}
-    start3 "$(echo "${cfg#*:}" | tr ',' ' ')"
+    start_servers "$cfg" "${PORTS[@]}"
     line="pass $pass $name:"
     order="1 2 3"
     if [ $((pass % 2)) = 0 ]; then order="3 2 1"; fi
