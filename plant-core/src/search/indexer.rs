@@ -630,6 +630,26 @@ mod tests {
         assert_eq!(indexer.lag().unwrap().count, ids.len());
     }
 
+    /// Two records, "payroll" (returned first, its job to be submitted) and "invoicing"
+    /// (committed, but its writer went away before submitting its job), written to `records`.
+    async fn write_queued_and_lost(records: &Records) -> (Uuid, Uuid) {
+        let (queued, lost) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut current = records.current.lock().await;
+        current.insert(queued, (1, "payroll".into()));
+        current.insert(lost, (1, "invoicing".into()));
+        (queued, lost)
+    }
+
+    /// An indexer over a [`Gated`] sink whose first sweep has read the store (nothing yet) and
+    /// waits for `sweeps` to open.
+    async fn start_behind_a_held_sweep() -> (Arc<Gated>, VectorIndexer) {
+        let sink = Arc::new(Gated::new(true, false));
+        let indexer =
+            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
+        sink.first_read().await;
+        (sink, indexer)
+    }
+
     /// The vector stored for `id`, waiting for it past the idle sweep (on a loaded machine the
     /// timer can fire late, so with a bound rather than a fixed time).
     async fn vector_after_idle_sweep(records: &Records, id: Uuid) -> Option<Embedding> {
@@ -743,13 +763,7 @@ mod tests {
             records.clone(),
         );
         indexer.settled().await;
-        let (queued, lost) = (Uuid::new_v4(), Uuid::new_v4());
-        {
-            let mut current = records.current.lock().await;
-            current.insert(queued, (1, "payroll".into()));
-            // Committed, but its writer went away before submitting its job.
-            current.insert(lost, (1, "invoicing".into()));
-        }
+        let (queued, lost) = write_queued_and_lost(&records).await;
         indexer.submit(job(queued, 1, "payroll")).await;
         indexer.settled().await;
         // The sweep starts once the queue stayed empty for IDLE_SWEEP.
@@ -761,17 +775,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_record_committed_while_the_first_sweep_reads_gets_its_vector_once_writes_pause() {
-        let sink = Arc::new(Gated::new(true, false));
-        let indexer =
-            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
-        sink.first_read().await;
-        let (queued, lost) = (Uuid::new_v4(), Uuid::new_v4());
-        {
-            let mut current = sink.records.current.lock().await;
-            current.insert(queued, (1, "payroll".into()));
-            // Committed after the sweep read the store; its writer went away before submitting.
-            current.insert(lost, (1, "invoicing".into()));
-        }
+        let (sink, indexer) = start_behind_a_held_sweep().await;
+        // Both committed after the sweep read the store.
+        let (queued, lost) = write_queued_and_lost(&sink.records).await;
         indexer.submit(job(queued, 1, "payroll")).await;
         sink.sweeps.send_replace(true);
         assert_eq!(
@@ -782,11 +788,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_queued_during_a_sweep_are_stored_once_and_the_dropped_ones_by_the_next_sweep() {
-        let sink = Arc::new(Gated::new(true, false));
-        let indexer =
-            VectorIndexer::start(EmbedQueue::new(Arc::new(HashingEmbedder), 2), sink.clone());
         // The first sweep has read the store (nothing) and waits: the queue fills and overflows.
-        sink.first_read().await;
+        let (sink, indexer) = start_behind_a_held_sweep().await;
         let ids = write_skills(&sink.records, INDEX_BACKLOG * 2).await;
         submit_skills(&indexer, &ids).await;
         assert_eq!(indexer.queued(), INDEX_BACKLOG);
