@@ -315,20 +315,9 @@ impl Batch {
 
 /// After jobs were dropped from a full queue: stores the missing vectors the store holds.
 async fn sweep(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn IndexSink) {
-    let mut first = true;
-    loop {
-        let dropped = indexer.overflow.swap(0, Ordering::SeqCst);
-        if dropped == 0 {
-            return;
-        }
-        if !first && indexer.queued() > 0 {
-            // Jobs were queued (and some dropped) while the last pass ran: the queued ones go
-            // first, and a pass now would store their records' vectors a second time. The
-            // debt stays counted until the queue has drained.
-            indexer.overflow.fetch_add(dropped, Ordering::SeqCst);
-            return;
-        }
-        first = false;
+    // The first pass runs at once, whatever is queued.
+    let mut dropped = indexer.overflow.swap(0, Ordering::SeqCst);
+    while dropped != 0 {
         let finished = sweep_pass(indexer, queue, sink).await;
         if !finished {
             // Queued jobs came in: they go first (they are newer), and the sweep is owed
@@ -340,6 +329,14 @@ async fn sweep(indexer: &VectorIndexer, queue: &EmbedQueue, sink: &dyn IndexSink
             .backlog
             .send_modify(|n| *n = n.saturating_sub(dropped));
         if !finished {
+            return;
+        }
+        dropped = indexer.overflow.swap(0, Ordering::SeqCst);
+        if dropped != 0 && indexer.queued() > 0 {
+            // Jobs were queued (and some dropped) while the last pass ran: the queued ones go
+            // first, and a pass now would store their records' vectors a second time. The
+            // debt stays counted until the queue has drained.
+            indexer.overflow.fetch_add(dropped, Ordering::SeqCst);
             return;
         }
     }
