@@ -22,9 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/write-setup.sh
 . bench/write-setup.sh
+hold_vector_turn
 SECS=${SECS:-6}
 PORTS=(18097 18098 18099)
-hold_vector_turn
 start_servers "default:" "${PORTS[@]}"
 postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
 work=$(mktemp -d)
