@@ -11,3 +11,12 @@ ticks_of() {
 
 # CPU ticks of the whole machine.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# PID of the postmaster of the PostgreSQL server psql_ reaches.
+postmaster_pid() { head -n 1 "$(psql_ 'show data_directory')/postmaster.pid"; }
+
+# The PostgreSQL server's processes: the postmaster $1 and its children.
+pg_pids() {
+  echo "$1"
+  pgrep -P "$1" || true
+}

@@ -26,22 +26,21 @@ hold_vector_turn
 SECS=${SECS:-6}
 PORTS=(18097 18098 18099)
 start_servers "default:" "${PORTS[@]}"
-postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
+# shellcheck source=bench/cpu-ticks.sh
+. bench/cpu-ticks.sh
+postmaster=$(postmaster_pid)
 work=$(mktemp -d)
 # "PID TICKS" of every PostgreSQL process.
 backend_ticks() {
   local p
-  for p in $(pgrep -P "$postmaster"); do
-    [ -r "/proc/$p/stat" ] && echo "$p $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
-  done
-  return 0
+  for p in $(pg_pids "$postmaster"); do echo "$p $(ticks_of "$p")"; done
 }
 # "PID/TID NAME TICKS" of every server thread.
 thread_ticks() {
   local s t
   for s in "${PIDS[@]}"; do
     for t in /proc/"$s"/task/*; do
-      echo "$s/${t##*/} $(tr ' ' '_' <"$t/comm") $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)"
+      echo "$s/${t##*/} $(tr ' ' '_' <"$t/comm") $(ticks_of "$s/task/${t##*/}")"
     done
   done
 }

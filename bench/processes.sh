@@ -35,8 +35,7 @@ if [ "${INDEX:-1}" = 0 ]; then
 fi
 # shellcheck source=bench/cpu-ticks.sh
 . bench/cpu-ticks.sh
-postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
-pg_pids() { echo "$postmaster"; pgrep -P "$postmaster" || true; }
+postmaster=$(postmaster_pid)
 tick=$(getconf CLK_TCK)
 # µs of CPU per request: TICKS REQUESTS.
 cpu() { awk -v t="$1" -v k="$tick" -v r="$2" 'BEGIN { if (r > 0) printf "%.0f", t / k * 1e6 / r; else print "?" }'; }
@@ -52,7 +51,7 @@ for pass in $(seq "${PASSES:-2}"); do
       psql_ checkpoint >/dev/null
       b0=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
       w0=$(psql_ "select pg_current_wal_lsn()")
-      mapfile -t pg < <(pg_pids)
+      mapfile -t pg < <(pg_pids "$postmaster")
       s0=$(ticks_of "${PIDS[@]}"); g0=$(ticks_of "${pg[@]}"); m0=$(machine_ticks)
       wp=()
       for i in $(seq 0 $((n - 1))); do
@@ -64,7 +63,7 @@ for pass in $(seq "${PASSES:-2}"); do
       done
       wait "${wp[@]}"
       # Backends opened during the row count from zero.
-      mapfile -t pg < <(pg_pids)
+      mapfile -t pg < <(pg_pids "$postmaster")
       s1=$(ticks_of "${PIDS[@]}"); g1=$(ticks_of "${pg[@]}"); m1=$(machine_ticks)
       reqs=$(cat "$work"/wrk-*.txt | awk '/requests in/ { r += $1 } END { print r + 0 }')
       rate=$(cat "$work"/wrk-*.txt | awk '/Requests\/sec/ { r += $2 } END { printf "%.0f", r }')

@@ -26,10 +26,10 @@ missing() { psql_ 'select count(*) from skill where embedding is null'; }
 PLANT_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export PLANT_JWT_SECRET
 TOKEN=$("$BINS/plant-cli" token --role genesis --ttl 14400 | tail -n 1)
-postmaster=$(head -n 1 "$(psql_ 'show data_directory')/postmaster.pid")
 tick=$(getconf CLK_TCK)
 # shellcheck source=bench/cpu-ticks.sh
 . bench/cpu-ticks.sh
+postmaster=$(postmaster_pid)
 SERVER_PID=
 stop() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; SERVER_PID=; }
 trap stop EXIT
@@ -46,11 +46,11 @@ for pass in ${PASSES:-1 2 3}; do
       -s bench/lua/post-skill.lua "http://127.0.0.1:$PORT/api/v1/genesis/skills" >"$work"
     t0=$(date +%s.%N)
     behind=$(missing)
-    mapfile -t pg < <(echo "$postmaster"; pgrep -P "$postmaster" || true)
+    mapfile -t pg < <(pg_pids "$postmaster")
     g0=$(ticks_of "${pg[@]}"); s0=$(ticks_of "$SERVER_PID")
     while [ "$(missing)" != 0 ]; do sleep 0.2; done
     t1=$(date +%s.%N)
-    mapfile -t pg < <(echo "$postmaster"; pgrep -P "$postmaster" || true)
+    mapfile -t pg < <(pg_pids "$postmaster")
     g1=$(ticks_of "${pg[@]}"); s1=$(ticks_of "$SERVER_PID")
     awk -v n="$name" -v p="$pass" -v m="$behind" -v t0="$t0" -v t1="$t1" -v g=$((g1 - g0)) \
       -v s=$((s1 - s0)) -v k="$tick" -v r="$(awk '/Requests\/sec/ { print $2 }' "$work")" 'BEGIN {
