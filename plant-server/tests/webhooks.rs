@@ -191,6 +191,21 @@ async fn operator_get(s: &TestServer, path: &str) -> Value {
     r.json()
 }
 
+/// The subscription's delivery log once it holds at least `rows` rows. A receiver has a request
+/// before the worker logs the attempt that sent it, so the log trails what receivers saw.
+async fn delivery_log(s: &TestServer, id: &str, rows: usize) -> Vec<Value> {
+    let path = format!("/api/v1/webhooks/{id}/deliveries");
+    let mut log = Vec::new();
+    for _ in 0..1000 {
+        log = operator_get(s, &path).await.as_array().unwrap().clone();
+        if log.len() >= rows {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the delivery log has {} of {rows} rows: {log:?}", log.len());
+}
+
 fn verifies(secret: &str, got: &Received) -> bool {
     let secret = WebhookSecret::parse(secret).unwrap();
     let ts: i64 = got.timestamp.parse().unwrap();
@@ -246,8 +261,7 @@ async fn deliveries_arrive_in_seq_order_signed_once_each_and_the_subscription_is
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.inbox.got().len(), 6);
 
-    let log = operator_get(&s, &format!("/api/v1/webhooks/{id}/deliveries")).await;
-    let log = log.as_array().unwrap();
+    let log = delivery_log(&s, id, 6).await;
     assert_eq!(log.len(), 6);
     assert!(
         log.iter()
@@ -287,10 +301,8 @@ async fn a_receiver_answering_500_twice_gets_the_entry_three_times_with_one_id_t
     assert_eq!(got[3].json()["data"]["record"]["name"], "After the retries");
 
     let id = sub["id"].as_str().unwrap();
-    let log = operator_get(&s, &format!("/api/v1/webhooks/{id}/deliveries")).await;
+    let log = delivery_log(&s, id, 4).await;
     let rows: Vec<(u64, u64, u64)> = log
-        .as_array()
-        .unwrap()
         .iter()
         .rev()
         .map(|r| {
@@ -330,16 +342,7 @@ async fn a_receiver_down_for_a_while_catches_up_in_order() {
     }
     // Wait until attempts have failed against the closed port.
     let id = sub["id"].as_str().unwrap();
-    let mut failed = 0;
-    for _ in 0..200 {
-        let log = operator_get(&s, &format!("/api/v1/webhooks/{id}/deliveries")).await;
-        failed = log.as_array().unwrap().len();
-        if failed >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(failed >= 3, "only {failed} failed attempts logged");
+    delivery_log(&s, id, 3).await;
     receiver.restart();
     let got = receiver.inbox.wait_for(5).await;
     let entity_ids: Vec<String> = got
@@ -499,14 +502,7 @@ async fn unsafe_targets_stored_anyway_are_refused_at_delivery_without_a_connecti
     }
     create_industry(&s, "Bait").await;
     for id in ids {
-        let mut log = Value::Null;
-        for _ in 0..200 {
-            log = operator_get(&s, &format!("/api/v1/webhooks/{id}/deliveries")).await;
-            if !log.as_array().unwrap().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let log = delivery_log(&s, &id.to_string(), 1).await;
         let first = &log[0];
         assert!(first["status_code"].is_null(), "{first}");
         let error = first["error"].as_str().unwrap();

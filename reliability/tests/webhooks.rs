@@ -194,15 +194,25 @@ async fn two_processes_deliver_each_entry_once_per_attempt_one_at_a_time_in_orde
     for (webhook_id, seq, _) in &got {
         assert_eq!(webhook_id, &format!("plant-audit-{seq}"));
     }
-    // Once per attempt: the receiver's requests per entry are the attempts the log records.
-    let log = req(
-        "GET",
-        &format!("/api/v1/webhooks/{id}/deliveries?limit=1000"),
-    )
-    .bearer(&token::role(&secret, "operator"))
-    .ok(b.addr)
-    .await
-    .json();
+    // Once per attempt: the receiver's requests per entry are the attempts the log records. A
+    // receiver has a request before its attempt is logged, so wait for the log to catch up.
+    let path = format!("/api/v1/webhooks/{id}/deliveries?limit=1000");
+    let fetch_log = || async {
+        req("GET", &path)
+            .bearer(&token::role(&secret, "operator"))
+            .ok(b.addr)
+            .await
+            .json()
+    };
+    let caught_up = eventually(Duration::from_secs(30), || async {
+        let log = fetch_log().await;
+        (log.as_array().map_or(0, Vec::len) >= got.len()).then_some(log)
+    })
+    .await;
+    let log = match caught_up {
+        Some(log) => log,
+        None => fetch_log().await,
+    };
     let mut logged: BTreeMap<u64, u64> = BTreeMap::new();
     for row in log.as_array().unwrap() {
         *logged.entry(row["seq"].as_u64().unwrap()).or_default() += 1;
