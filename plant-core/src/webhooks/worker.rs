@@ -282,7 +282,8 @@ impl Job {
         })
     }
 
-    /// Delivers until the subscription is caught up, a delivery fails, or the lease is lost.
+    /// Delivers until the subscription is caught up, a delivery fails, the subscription is
+    /// changed, or the lease is lost.
     async fn deliver(&self, mut sub: Subscription) -> WebhookResult<()> {
         let webhooks = self.webhooks()?;
         loop {
@@ -290,6 +291,16 @@ impl Job {
                 .store
                 .audit_entries(sub.cursor, self.options.batch)
                 .await?;
+            // A change to the subscription (a rotated secret, a pause, a new URL) made after
+            // the lease was taken is only noticed when an attempt is recorded, after its
+            // request went out. Entries read now may have been committed after such a change,
+            // so look before sending any of them: read after the entries, the subscription is
+            // at least as new as every change committed before them. A moved version ends the
+            // job; the next lease starts from the stored subscription.
+            if entries.iter().any(|e| sub.filter.matches(e)) && self.changed(webhooks, &sub).await?
+            {
+                return Ok(());
+            }
             let Some(last) = entries.last().map(|e| e.seq) else {
                 let now = Timestamp::now();
                 webhooks
@@ -326,6 +337,16 @@ impl Job {
                 return Ok(());
             }
         }
+    }
+
+    /// Whether the stored subscription is no longer at `sub`'s version (or is gone).
+    async fn changed(
+        &self,
+        webhooks: &dyn WebhookStore,
+        sub: &Subscription,
+    ) -> WebhookResult<bool> {
+        let stored = webhooks.subscription(sub.id).await?;
+        Ok(stored.is_none_or(|s| s.version != sub.version))
     }
 
     fn progress(&self, sub: &Subscription, now: Timestamp, lease: Option<Timestamp>) -> Progress {
@@ -411,5 +432,99 @@ impl Job {
             }
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::store::MemoryStore;
+    use crate::webhooks::Filter;
+
+    /// Answers 200 and keeps every delivery.
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<Delivery>>);
+
+    #[async_trait]
+    impl Transport for Keep {
+        async fn send(&self, delivery: &Delivery) -> Result<u16, String> {
+            self.0.lock().unwrap().push(delivery.clone());
+            Ok(200)
+        }
+    }
+
+    fn header<'a>(d: &'a Delivery, name: &str) -> &'a str {
+        d.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1
+            .as_str()
+    }
+
+    /// The job holds the subscription as leased; between two of its reads of the chain the
+    /// secret is rotated. The rotation's entry comes after the rotation, so it goes out signed
+    /// with both secrets, by whoever holds the next lease, never with the old one alone.
+    #[tokio::test]
+    async fn entries_after_a_change_made_under_the_lease_wait_for_the_next_lease() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let hooks = store.webhooks().unwrap();
+        let now = Timestamp::now();
+        let sub = Subscription::new("https://example.com/hook".into(), Filter::default(), 0, now)
+            .unwrap();
+        hooks.create_subscription(&sub, "test").await.unwrap();
+        let options = WorkerOptions::default();
+        let transport = Arc::new(Keep::default());
+        let job = |owner| Job {
+            store: Arc::clone(&store),
+            transport: Arc::clone(&transport) as Arc<dyn Transport>,
+            options,
+            owner,
+        };
+
+        // The first lease delivers the subscription's own `create` entry and stays caught up.
+        let first = Uuid::new_v4();
+        let mut leased = hooks
+            .claim_due(first, now, later(now, options.lease), 1)
+            .await
+            .unwrap();
+        let leased = leased.pop().unwrap();
+        job(first).deliver(leased.clone()).await.unwrap();
+        assert_eq!(transport.0.lock().unwrap().len(), 1);
+        let mut held = leased;
+        held.cursor = 1;
+
+        let mut rotated = hooks.subscription(sub.id).await.unwrap().unwrap();
+        rotated.rotate_secret(now, now.plus_days(1)).unwrap();
+        rotated.version += 1;
+        hooks
+            .update_subscription(&rotated, "rotate_secret", "test")
+            .await
+            .unwrap();
+        // The job, still holding the lease and the subscription as it was, reads on.
+        job(first).deliver(held).await.unwrap();
+        assert_eq!(
+            transport.0.lock().unwrap().len(),
+            1,
+            "an entry after the rotation went out with the old secret alone"
+        );
+
+        hooks.release(sub.id, first).await.unwrap();
+        let second = Uuid::new_v4();
+        let now = Timestamp::now();
+        let fresh = hooks
+            .claim_due(second, now, later(now, options.lease), 1)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        job(second).deliver(fresh).await.unwrap();
+        let sent = transport.0.lock().unwrap().clone();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(header(&sent[1], "webhook-id"), webhook_id(2));
+        assert_eq!(header(&sent[1], "webhook-signature").split(' ').count(), 2);
     }
 }
