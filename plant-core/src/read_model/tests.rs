@@ -49,7 +49,10 @@ async fn the_amendment_history_grows_with_each_folded_entry() {
     let inner = memory();
     seed(inner.clone()).await;
     let mut pair = Pair::new(inner.clone()).await;
+    // Settled before each patch, so the one through the model reads the version the direct
+    // patch before it wrote, and all three apply.
     for direct in [true, false, true] {
+        pair.settle().await;
         pair.apply(&(
             Op::Patch {
                 kind: 0,
@@ -68,7 +71,11 @@ async fn the_amendment_history_grows_with_each_folded_entry() {
         .remove(0);
     let folded = pair.model.get(None, first.id()).await.unwrap().unwrap();
     let history = &folded.base().unwrap().amendment_history;
-    assert_eq!(history.len(), 4);
+    assert_eq!(
+        history.len(),
+        5,
+        "the seed's two versions and three patches"
+    );
     assert_eq!(
         folded.base().unwrap().hash_chain_sha256.len(),
         history.len()
