@@ -143,6 +143,15 @@ pub fn sign_delivery(sub: &Subscription, entry: &AuditEntry, now: Timestamp) -> 
     }
 }
 
+/// Whether `entry` is a change to `sub` made after the job took it (a rotated secret, a pause, a
+/// new URL, a deletion). Every change to a subscription is an entry on the chain, so one made
+/// under a lease is read before any entry committed after it: the job stops there, and entries
+/// from then on go out under the stored subscription, from the next lease. (Recording an attempt
+/// also checks the version, so a change made while a request is out ends the job after it.)
+fn changed(sub: &Subscription, entry: &AuditEntry) -> bool {
+    entry.entity_id == sub.id && entry.entity_version > sub.version
+}
+
 fn later(t: Timestamp, d: Duration) -> Timestamp {
     let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     Timestamp::from_datetime(t.as_datetime() + d)
@@ -291,16 +300,6 @@ impl Job {
                 .store
                 .audit_entries(sub.cursor, self.options.batch)
                 .await?;
-            // A change to the subscription (a rotated secret, a pause, a new URL) made after
-            // the lease was taken is only noticed when an attempt is recorded, after its
-            // request went out. Entries read now may have been committed after such a change,
-            // so look before sending any of them: read after the entries, the subscription is
-            // at least as new as every change committed before them. A moved version ends the
-            // job; the next lease starts from the stored subscription.
-            if entries.iter().any(|e| sub.filter.matches(e)) && self.changed(webhooks, &sub).await?
-            {
-                return Ok(());
-            }
             let Some(last) = entries.last().map(|e| e.seq) else {
                 let now = Timestamp::now();
                 webhooks
@@ -314,6 +313,9 @@ impl Job {
                 return Ok(());
             };
             for entry in &entries {
+                if changed(&sub, entry) {
+                    return Ok(());
+                }
                 if !sub.filter.matches(entry) {
                     sub.cursor = entry.seq;
                     continue;
@@ -337,16 +339,6 @@ impl Job {
                 return Ok(());
             }
         }
-    }
-
-    /// Whether the stored subscription is no longer at `sub`'s version (or is gone).
-    async fn changed(
-        &self,
-        webhooks: &dyn WebhookStore,
-        sub: &Subscription,
-    ) -> WebhookResult<bool> {
-        let stored = webhooks.subscription(sub.id).await?;
-        Ok(stored.is_none_or(|s| s.version != sub.version))
     }
 
     fn progress(&self, sub: &Subscription, now: Timestamp, lease: Option<Timestamp>) -> Progress {
