@@ -1,8 +1,9 @@
 //! Where the `plant-server` and `plant-cli` binaries are.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 /// The directory holding the workspace's binaries: the parent of `deps/`, where the test
 /// executable lives.
@@ -24,34 +25,78 @@ fn ensure_built() -> PathBuf {
             return PathBuf::from(dir);
         }
         let dir = bin_dir();
-        let missing = ["plant-server", "plant-cli"]
-            .iter()
-            .any(|name| !dir.join(name).is_file());
-        if missing {
+        let stale = [
+            (
+                "plant-server",
+                ["plant-core", "plant-server", "migrations", "seeds"],
+            ),
+            (
+                "plant-cli",
+                ["plant-core", "plant-cli", "migrations", "seeds"],
+            ),
+        ]
+        .iter()
+        .any(|(name, sources)| {
+            modified(&dir.join(name))
+                .is_none_or(|built| newest_source(sources).is_some_and(|source| source > built))
+        });
+        if stale {
             // `cargo test --workspace` builds both binaries (their packages have integration
-            // tests); `cargo test -p plant-reliability` alone does not, so build them here.
+            // tests); `cargo test -p plant-reliability` alone does not, so build them here when
+            // one is missing or older than a source it is built from. (Not every time: this
+            // package alone resolves other features than the workspace, so a build here after
+            // `cargo test --workspace` would compile the server again.)
+            // The profile the test executable was built with: `target/debug` is `dev`.
+            let profile = match dir.file_name().and_then(|n| n.to_str()) {
+                Some("debug") | None => "dev".to_owned(),
+                Some(name) => name.to_owned(),
+            };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
             let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "-p",
-                    "plant-server",
-                    "-p",
-                    "plant-cli",
-                    "--manifest-path",
-                ])
+                .args(["build", "--profile", &profile])
+                .args(["-p", "plant-server", "-p", "plant-cli", "--manifest-path"])
                 .arg(manifest)
                 .status()
                 .expect("cargo runs");
             assert!(
                 status.success(),
-                "cargo build of plant-server and plant-cli failed"
+                "cargo build --profile {profile} of plant-server and plant-cli failed"
             );
         }
         dir
     })
     .clone()
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// When a file under the workspace's `parts` last changed, leaving out tests and benches (what
+/// a binary embeds, such as migrations, seeds and the console's assets, is under its parts).
+fn newest_source(parts: &[&str]) -> Option<SystemTime> {
+    fn walk(path: &Path, newest: &mut Option<SystemTime>) {
+        if path.is_dir() {
+            let skipped = path
+                .file_name()
+                .is_some_and(|n| n == "tests" || n == "benches" || n == "target");
+            if skipped {
+                return;
+            }
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                walk(&entry.path(), newest);
+            }
+        } else if let Some(at) = modified(path) {
+            *newest = (*newest).max(Some(at));
+        }
+    }
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut newest = None;
+    for part in parts {
+        walk(&root.join(part), &mut newest);
+    }
+    newest
 }
 
 /// The `plant-server` binary.

@@ -7,8 +7,8 @@
 //! test generates.
 //!
 //! Binaries: the ones `cargo test --workspace` builds next to the test executable
-//! (`target/<profile>/plant-server`, `plant-cli`); when they are missing, the harness builds them
-//! once with `cargo build -p plant-server -p plant-cli`.
+//! (`target/<profile>/plant-server`, `plant-cli`); when one is missing or older than a source it
+//! is built from, the harness builds them once with `cargo build -p plant-server -p plant-cli`.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
