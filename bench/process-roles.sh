@@ -46,7 +46,7 @@ thread_ticks() {
 }
 for n in ${ORDER:-1 3 1 3}; do
   psql_ checkpoint >/dev/null
-  b0=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
+  b0=$(audit_batches)
   backend_ticks >"$work/pg0"
   thread_ticks >"$work/th0"
   : >"$work/activity"
@@ -59,21 +59,13 @@ for n in ${ORDER:-1 3 1 3}; do
     done
   ) &
   sampler=$!
-  wp=()
-  for i in $(seq 0 $((n - 1))); do
-    conns=$(((32 + i) / n)); threads=2; [ "$n" -gt 1 ] && threads=1
-    BENCH_TOKEN=$TOKEN BENCH_TAG="roles-$n-$i-$RANDOM" wrk -t$threads -c$conns -d"${SECS}s" \
-      -s bench/lua/post-skill.lua "http://127.0.0.1:${PORTS[$i]}/api/v1/genesis/skills" \
-      >"$work/wrk-$i.txt" 2>&1 &
-    wp+=($!)
-  done
-  wait "${wp[@]}"
+  post_skills "$n" "$SECS" roles "$work"
   wait "$sampler" || true
   backend_ticks >"$work/pg1"
   thread_ticks >"$work/th1"
-  reqs=$(cat "$work"/wrk-*.txt | awk '/requests in/ { r += $1 } END { print r + 0 }')
+  reqs=$(wrk_requests "$work")
   rm -f "$work"/wrk-*.txt
-  b1=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
+  b1=$(audit_batches)
   echo "n$n: $((reqs / SECS)) req/s, $(awk -v r="$reqs" -v b=$((b1 - b0)) 'BEGIN { if (b > 0) printf "%.1f", r / b; else print "?" }') changes a batch"
   python3 - "$work" "$reqs" "$(getconf CLK_TCK)" <<'PY'
 import collections, sys

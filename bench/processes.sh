@@ -49,26 +49,18 @@ for pass in $(seq "${PASSES:-2}"); do
     if [ $((pass % 2)) = 0 ]; then order="3 2 1"; fi
     for n in $order; do
       psql_ checkpoint >/dev/null
-      b0=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
+      b0=$(audit_batches)
       w0=$(psql_ "select pg_current_wal_lsn()")
       mapfile -t pg < <(pg_pids "$postmaster")
       s0=$(ticks_of "${PIDS[@]}"); g0=$(ticks_of "${pg[@]}"); m0=$(machine_ticks)
-      wp=()
-      for i in $(seq 0 $((n - 1))); do
-        conns=$(((32 + i) / n)); threads=2; [ "$n" -gt 1 ] && threads=1
-        BENCH_TOKEN=$TOKEN BENCH_TAG="p$pass-$name-$n-$i-$RANDOM" wrk -t$threads -c$conns -d"${SECS}s" \
-          --latency -s bench/lua/post-skill.lua "http://127.0.0.1:${PORTS[$i]}/api/v1/genesis/skills" \
-          >"$work/wrk-$i.txt" 2>&1 &
-        wp+=($!)
-      done
-      wait "${wp[@]}"
+      post_skills "$n" "$SECS" "p$pass-$name" "$work" --latency
       # Backends opened during the row count from zero.
       mapfile -t pg < <(pg_pids "$postmaster")
       s1=$(ticks_of "${PIDS[@]}"); g1=$(ticks_of "${pg[@]}"); m1=$(machine_ticks)
-      reqs=$(cat "$work"/wrk-*.txt | awk '/requests in/ { r += $1 } END { print r + 0 }')
+      reqs=$(wrk_requests "$work")
       rate=$(cat "$work"/wrk-*.txt | awk '/Requests\/sec/ { r += $2 } END { printf "%.0f", r }')
       p99=$(cat "$work"/wrk-*.txt | awk '$1 == "99%" { print $2 }' | sort -h | tail -1)
-      b1=$(psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'")
+      b1=$(audit_batches)
       wal=$(psql_ "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$w0')")
       per=$(awk -v r="$rate" -v s="$SECS" -v b=$((b1 - b0)) 'BEGIN { if (b > 0) printf "%.1f", r * s / b; else print "?" }')
       line="$line  n$n $rate req/s (p99 $p99, ~$per per batch, wal $((${wal%.*} / 1048576)) MiB, CPU µs/request servers $(cpu $((s1 - s0)) "$reqs") postgres $(cpu $((g1 - g0)) "$reqs") machine $(cpu $((m1 - m0)) "$reqs"))"

@@ -7,8 +7,9 @@
 # sets TOKEN (a genesis token under it), and defines psql_ SQL, PIDS with stop_all (the
 # servers a script started), and hold_vector_turn / stop_holder: a session holding the vector
 # turn (the advisory lock `plant-vt`, see plant-core's store/postgres/turn.rs), so that no
-# server stores vectors while it is held; start_servers starts a configuration's servers. An
-# EXIT trap stops the servers and the holder.
+# server stores vectors while it is held; start_servers starts a configuration's servers,
+# post_skills loads them, wrk_requests and audit_batches count what a row did. An EXIT trap
+# stops the servers and the holder.
 
 : "${DATABASE_URL:?run it inside scripts/test-db.sh run --}"
 BINS=${BINS:-target/bench-release}
@@ -38,6 +39,25 @@ start_servers() {
     for _ in $(seq 100); do curl -sf "localhost:$p/health" >/dev/null && break; sleep 0.1; done
   done
 }
+# post_skills N SECS TAG DIR [WRK_ARG...]: wrk posting skills to the servers on the first N of
+# PORTS for SECS, 32 connections split over them, with the extra wrk arguments; each wrk's
+# output in DIR/wrk-I.txt. Returns when every wrk has ended.
+post_skills() {
+  local n=$1 secs=$2 tag=$3 dir=$4 i conns threads wp=()
+  shift 4
+  for i in $(seq 0 $((n - 1))); do
+    conns=$(((32 + i) / n)); threads=2; [ "$n" -gt 1 ] && threads=1
+    BENCH_TOKEN=$TOKEN BENCH_TAG="$tag-$n-$i-$RANDOM" wrk -t$threads -c$conns -d"${secs}s" "$@" \
+      -s bench/lua/post-skill.lua "http://127.0.0.1:${PORTS[$i]}/api/v1/genesis/skills" \
+      >"$dir/wrk-$i.txt" 2>&1 &
+    wp+=($!)
+  done
+  wait "${wp[@]}"
+}
+# wrk_requests DIR: the requests the wrk outputs in DIR completed.
+wrk_requests() { cat "$1"/wrk-*.txt | awk '/requests in/ { r += $1 } END { print r + 0 }'; }
+# audit_batches: the batches appended so far (each updates the chain's head row once).
+audit_batches() { psql_ "select n_tup_upd from pg_stat_user_tables where relname = 'audit_head'"; }
 HOLDER=
 # "plant-vt" as a big-endian i64, the key of the vector turn.
 VECTOR_TURN_KEY=$((0x706c616e742d7674))
